@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The one list of the Debian packages fieldmon needs. Both README commands and
+# .ci/run call this script. It is idempotent: packages already installed are not
+# touched, and apt-get runs only when something is missing.
+#
+#   deploy/install-deps.sh          build, run and test dependencies
+#   deploy/install-deps.sh --bench  also the peers the benchmarks compare against
+set -euo pipefail
+
+# Build: compilers, generators, libraries (with headers).
+BUILD_PKGS=(
+    build-essential cmake pkg-config
+    clang-14 libclang-rt-14-dev
+    protobuf-c-compiler libprotobuf-c-dev
+    libuv1-dev libyaml-dev libjansson-dev libssl-dev
+    libsnmp-dev libmodbus-dev libpq-dev
+)
+# Run: the throwaway PostgreSQL of quickstart and tests, net-snmp tools and snmpd,
+# socat for Modbus RTU pseudo-terminals, openssl for certificates.
+RUN_PKGS=(
+    postgresql-15 postgresql-client-15
+    snmp snmpd socat openssl procps psmisc iproute2 curl
+)
+# Test: cmocka, third-party protocol clients and servers used as real peers.
+TEST_PKGS=(
+    libcmocka-dev mbpoll python3-pymodbus python3 valgrind
+)
+# Benchmarks: the pollers users run today.
+BENCH_PKGS=(collectd-core time)
+
+want=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}" "${TEST_PKGS[@]}")
+if [[ "${1:-}" == "--bench" ]]; then
+    want+=("${BENCH_PKGS[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+if ((${#missing[@]} == 0)); then
+    echo "install-deps: all ${#want[@]} packages present"
+    exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+    SUDO="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
