@@ -15,7 +15,9 @@
 
 /* Field paths are built with snprintf into fixed buffers; a path cut short
  * only shortens an error message, so truncation is intended here. */
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 /* A validation pass: the first failure is written to why, later ones are
  * ignored (the first is the one worth reporting). */
