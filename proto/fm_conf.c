@@ -59,60 +59,61 @@ __attribute__((format(printf, 4, 5))) static int lfail(struct lctx *c, const yam
 
 /* ------------------------------------------------------------ unit parsers */
 
-int fmc_parse_duration(const char *text, int64_t *ms)
+struct unit {
+    const char *suffix;
+    double mult;
+};
+
+/* Parses "<number><suffix>" with a suffix from the table; the product must be
+ * a whole number no larger than max. */
+static int parse_units(const char *text, const struct unit *units, size_t n, double max,
+                       double *out)
 {
-    static const struct {
-        const char *suffix;
-        double ms;
-    } units[] = {{"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"h", 3600e3}, {"d", 86400e3}};
     char *end;
     double v;
 
+    if (!isdigit((unsigned char)text[0]) && text[0] != '.')
+        return -EINVAL;
     errno = 0;
     v = strtod(text, &end);
-    if (end == text || errno != 0 || !isfinite(v) || v < 0)
+    if (end == text || errno != 0 || !isfinite(v))
         return -EINVAL;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+    for (size_t i = 0; i < n; i++) {
         if (strcmp(end, units[i].suffix) == 0) {
-            double r = v * units[i].ms;
+            double r = v * units[i].mult;
 
-            if (r > 9.2e18 || r != floor(r))
+            if (r > max || r != floor(r))
                 return -EINVAL;
-            *ms = (int64_t)r;
+            *out = r;
             return 0;
         }
     }
     return -EINVAL;
 }
 
+int fmc_parse_duration(const char *text, int64_t *ms)
+{
+    static const struct unit units[] = {
+        {"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"h", 3600e3}, {"d", 86400e3}};
+    double r;
+
+    if (parse_units(text, units, sizeof(units) / sizeof(units[0]), 9.2e18, &r) != 0)
+        return -EINVAL;
+    *ms = (int64_t)r;
+    return 0;
+}
+
 int fmc_parse_size(const char *text, uint64_t *bytes)
 {
-    static const struct {
-        const char *suffix;
-        double mult;
-    } units[] = {
+    static const struct unit units[] = {
         {"", 1},     {"B", 1},    {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0},
         {"kB", 1e3}, {"KB", 1e3}, {"MB", 1e6},     {"GB", 1e9}};
-    char *end;
-    double v;
+    double r;
 
-    if (!isdigit((unsigned char)text[0]))
+    if (parse_units(text, units, sizeof(units) / sizeof(units[0]), 1.8e19, &r) != 0)
         return -EINVAL;
-    errno = 0;
-    v = strtod(text, &end);
-    if (end == text || errno != 0 || !isfinite(v) || v < 0)
-        return -EINVAL;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (strcmp(end, units[i].suffix) == 0) {
-            double r = v * units[i].mult;
-
-            if (r > 1.8e19 || r != floor(r))
-                return -EINVAL;
-            *bytes = (uint64_t)r;
-            return 0;
-        }
-    }
-    return -EINVAL;
+    *bytes = (uint64_t)r;
+    return 0;
 }
 
 /* ------------------------------------------------------------ scalars */
