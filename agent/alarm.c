@@ -256,8 +256,7 @@ size_t alarm_point_raised(const alarm_point_t *p)
 }
 
 /* Builds and emits one transition event of rule r. */
-static void emit(alarm_point_t *p, const struct rule *r, int64_t ts_ms, alarm_emit_cb cb,
-                 void *ud)
+static void emit(alarm_point_t *p, const struct rule *r, int64_t ts_ms, alarm_emit_cb cb, void *ud)
 {
     Fm__Event ev = FM__EVENT__INIT;
     Fm__AlarmTransition at = FM__ALARM_TRANSITION__INIT;
@@ -289,7 +288,8 @@ static void emit(alarm_point_t *p, const struct rule *r, int64_t ts_ms, alarm_em
     at.point = p->point;
     at.labels = p->label_ptrs;
     at.n_labels = p->n_labels;
-    at.state = r->active ? FM__ALARM_STATE__ALARM_STATE_RAISED : FM__ALARM_STATE__ALARM_STATE_CLEARED;
+    at.state =
+        r->active ? FM__ALARM_STATE__ALARM_STATE_RAISED : FM__ALARM_STATE__ALARM_STATE_CLEARED;
     at.level = r->level;
     at.value = p->have_value ? p->value : 0.0;
     at.raw = p->have_value ? p->raw : 0.0;

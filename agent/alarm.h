@@ -149,8 +149,8 @@ void alarm_comm_destroy(alarm_comm_t *c);
 void alarm_comm_set_cfg(alarm_comm_t *c, const struct alarm_comm_cfg *cfg);
 /* The result of one poll of the whole device at ts_ms; reason is used in the
  * raise message ("timeout after 2 tries"), borrowed. */
-void alarm_comm_poll(alarm_comm_t *c, bool ok, int64_t ts_ms, const char *reason,
-                     alarm_emit_cb cb, void *ud);
+void alarm_comm_poll(alarm_comm_t *c, bool ok, int64_t ts_ms, const char *reason, alarm_emit_cb cb,
+                     void *ud);
 bool alarm_comm_raised(const alarm_comm_t *c);
 
 #endif

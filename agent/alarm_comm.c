@@ -67,7 +67,8 @@ static void comm_emit(alarm_comm_t *c, int64_t ts_ms, const char *why, alarm_emi
     ev.alarm = &at;
     at.code = "comm_loss";
     at.point = "";
-    at.state = c->raised ? FM__ALARM_STATE__ALARM_STATE_RAISED : FM__ALARM_STATE__ALARM_STATE_CLEARED;
+    at.state =
+        c->raised ? FM__ALARM_STATE__ALARM_STATE_RAISED : FM__ALARM_STATE__ALARM_STATE_CLEARED;
     at.level = FM__ALARM_LEVEL__ALARM_LEVEL_COMM;
     at.value = (double)c->fails;
     at.limit = (double)c->cfg->fail_polls;
@@ -76,8 +77,8 @@ static void comm_emit(alarm_comm_t *c, int64_t ts_ms, const char *why, alarm_emi
     cb(&ev, ud);
 }
 
-void alarm_comm_poll(alarm_comm_t *c, bool ok, int64_t ts_ms, const char *reason,
-                     alarm_emit_cb cb, void *ud)
+void alarm_comm_poll(alarm_comm_t *c, bool ok, int64_t ts_ms, const char *reason, alarm_emit_cb cb,
+                     void *ud)
 {
     if (ok) {
         c->goods++;

@@ -35,6 +35,11 @@ uint64_t spool__total_bytes(const spool_t *sp)
     return n;
 }
 
+uint64_t spool__unwritten(const spool_t *sp)
+{
+    return sp->w_n > 0 ? sp->w_first : sp->next_seq;
+}
+
 void spool__seg_name(char *buf, size_t len, uint64_t first)
 {
     snprintf(buf, len, "%020" PRIu64 ".seg", first);
@@ -67,8 +72,8 @@ int spool__seg_create(spool_t *sp, uint64_t first)
         sp->segs_cap = sp->segs_cap ? sp->segs_cap * 2 : 16;
         sp->segs = fm_xrealloc(sp->segs, sp->segs_cap * sizeof(*sp->segs));
     }
-    sp->segs[sp->n_segs++] = (struct spool__seg){.first = first, .last = first - 1,
-                                                 .bytes = SPOOL_HDR_SIZE};
+    sp->segs[sp->n_segs++] =
+        (struct spool__seg){.first = first, .last = first - 1, .bytes = SPOOL_HDR_SIZE};
     if (sp->fd >= 0)
         close(sp->fd);
     sp->fd = fd;
@@ -82,7 +87,7 @@ static int rotate(spool_t *sp)
 
     if (sp->cfg->fsync != SPOOL_FSYNC_NEVER && sp->fd >= 0)
         fdatasync(sp->fd);
-    rc = spool__seg_create(sp, sp->next_seq);
+    rc = spool__seg_create(sp, spool__unwritten(sp));
     if (rc < 0)
         FM_ERR("spool: %s: cannot start a new segment: %s", sp->cfg->dir, strerror(-rc));
     return rc;
@@ -102,14 +107,20 @@ void spool__seg_remove(spool_t *sp, size_t i)
 
 int spool_append(spool_t *sp, Fm__Event *ev, spool_done_cb cb, void *ud)
 {
-    size_t size = fm__event__get_packed_size(ev);
+    size_t size;
     uint8_t *rec;
     uint8_t flags;
 
+    /* The sequence is part of the packed size: set it before measuring, and
+     * again after a flush, which may have appended an overflow report. */
+    ev->seq = sp->next_seq;
+    size = fm__event__get_packed_size(ev);
     if (size > SPOOL_MAX_RECORD)
         return -EMSGSIZE;
     if (sp->wlen + SPOOL_REC_HDR + size > sp->wcap) {
         spool_flush(sp);
+        ev->seq = sp->next_seq;
+        size = fm__event__get_packed_size(ev);
         if (sp->wlen + SPOOL_REC_HDR + size > sp->wcap) {
             if (sp->wlen == 0) {
                 /* A record larger than the configured buffer: grow it. */
@@ -121,7 +132,9 @@ int spool_append(spool_t *sp, Fm__Event *ev, spool_done_cb cb, void *ud)
             }
         }
     }
-    ev->seq = sp->next_seq++;
+    if (sp->w_n == 0)
+        sp->w_first = sp->next_seq;
+    sp->next_seq++;
     flags = ev->kind_case == FM__EVENT__KIND_MEASUREMENT ? 0 : SPOOL_F_KEEP;
     rec = sp->wbuf + sp->wlen;
     fm__event__pack(ev, rec + SPOOL_REC_HDR);

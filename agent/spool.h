@@ -48,7 +48,7 @@ struct spool_cfg {
     uint64_t segment_bytes; /* 0: automatic, cap / 16 within 64 KiB .. 16 MiB */
     int fsync;              /* enum spool_fsync */
     int64_t fsync_interval_ms;
-    uint64_t write_buffer;  /* bytes buffered between flushes */
+    uint64_t write_buffer; /* bytes buffered between flushes */
 };
 
 /* Bytes an average event takes in the spool, for automatic sizing. */
@@ -108,7 +108,7 @@ struct spool_iter {
     int fd;             /* open segment, -1: none */
     uint8_t *buf;       /* read buffer (owned) */
     size_t cap, len, pos;
-    uint64_t buf_off;   /* file offset of buf[0] */
+    uint64_t buf_off; /* file offset of buf[0] */
 };
 
 void spool_iter_init(struct spool_iter *it, uint64_t from_seq);
@@ -123,17 +123,17 @@ int spool_iter_next(spool_t *sp, struct spool_iter *it, struct spool_rec *rec);
 /* Figures for status events and metrics. */
 struct spool_stats {
     uint64_t epoch;
-    uint64_t next_seq;      /* the sequence the next event gets */
-    uint64_t written_seq;   /* last sequence written to the files */
+    uint64_t next_seq;    /* the sequence the next event gets */
+    uint64_t written_seq; /* last sequence written to the files */
     uint64_t acked_seq;
-    uint64_t bytes;         /* on disk, plus the write buffer */
+    uint64_t bytes; /* on disk, plus the write buffer */
     uint64_t cap;
-    uint64_t events;        /* unacknowledged events held */
+    uint64_t events; /* unacknowledged events held */
     uint64_t segments;
-    uint64_t dropped;       /* measurements dropped by overflow since start */
-    uint64_t dropped_kept;  /* kept events lost to overflow since start (should be 0) */
-    uint64_t overflows;     /* overflow episodes since start */
-    uint64_t appended;      /* events appended since start */
+    uint64_t dropped;      /* measurements dropped by overflow since start */
+    uint64_t dropped_kept; /* kept events lost to overflow since start (should be 0) */
+    uint64_t overflows;    /* overflow episodes since start */
+    uint64_t appended;     /* events appended since start */
     uint64_t write_errors;
 };
 void spool_get_stats(const spool_t *sp, struct spool_stats *st);

@@ -34,12 +34,14 @@ struct spool {
     uint8_t *wbuf;
     size_t wlen, wcap;
     uint64_t w_n, w_measure;
+    uint64_t w_first; /* sequence of the first buffered record */
 
     uint64_t next_seq, written_seq, acked;
     struct spool__waiter *waiters;
     size_t n_waiters, waiters_cap;
     bool unsynced;
     int write_failing;
+    int64_t overflow_logged_ms;
 
     spool_flushed_cb flushed_cb;
     void *flushed_ud;
@@ -54,6 +56,8 @@ void spool__seg_name(char *buf, size_t len, uint64_t first);
 int spool__seg_create(spool_t *sp, uint64_t first);
 void spool__seg_remove(spool_t *sp, size_t i);
 void spool__overflow(spool_t *sp);
+/* First sequence not yet written: where a new segment starts. */
+uint64_t spool__unwritten(const spool_t *sp);
 /* Reads a whole segment file into a new buffer (free with free). */
 int spool__read_file(int dirfd, const char *name, uint8_t **buf, size_t *len);
 

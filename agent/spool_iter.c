@@ -145,8 +145,8 @@ int spool_iter_next(spool_t *sp, struct spool_iter *it, struct spool_rec *rec)
         size_t need = SPOOL_REC_HDR;
         if (it->len - it->pos >= 4) {
             const uint8_t *p = it->buf + it->pos;
-            uint32_t plen = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                            (uint32_t)p[3] << 24;
+            uint32_t plen =
+                (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
             need = SPOOL_REC_HDR + (plen <= SPOOL_MAX_RECORD ? plen : 0);
         }
         rc = iter_fill(it, sp->segs[i].bytes, need);

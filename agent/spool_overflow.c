@@ -121,9 +121,16 @@ static void report(spool_t *sp, const struct drop *d)
     Fm__Event ev = FM__EVENT__INIT;
     Fm__SpoolOverflow ov = FM__SPOOL_OVERFLOW__INIT;
 
-    FM_WARN("spool: %s: over its cap of %" PRIu64 " bytes: dropped %" PRIu64
-            " oldest measurements (seq %" PRIu64 "..%" PRIu64 "), alarm transitions kept",
-            sp->cfg->dir, sp->cap, d->dropped, d->first, d->last);
+    /* A spool that stays full overflows at every flush: one warning a
+     * minute with the running total says the same without flooding. */
+    int64_t now = fmw_now_ms();
+    if (now - sp->overflow_logged_ms >= 60000) {
+        FM_WARN("spool: %s: over its cap of %" PRIu64 " bytes: dropped %" PRIu64
+                " oldest measurements (seq %" PRIu64 "..%" PRIu64 "), alarm transitions kept; "
+                "%" PRIu64 " dropped since start",
+                sp->cfg->dir, sp->cap, d->dropped, d->first, d->last, sp->stats.dropped);
+        sp->overflow_logged_ms = now;
+    }
     ev.ts_ms = fmw_now_ms();
     ev.device = "";
     ev.kind_case = FM__EVENT__KIND_OVERFLOW;
@@ -150,7 +157,7 @@ void spool__overflow(spool_t *sp)
              * first so it can be rewritten. */
             if (sp->fd >= 0 && sp->cfg->fsync != SPOOL_FSYNC_NEVER)
                 fdatasync(sp->fd);
-            if (spool__seg_create(sp, sp->next_seq) < 0)
+            if (spool__seg_create(sp, spool__unwritten(sp)) < 0)
                 break;
         }
         int rc = compact(sp, i, &d);

@@ -46,9 +46,9 @@ struct spool_rec {
 };
 
 enum spool_parse {
-    SPOOL_PARSE_OK = 1,      /* a whole, valid record */
-    SPOOL_PARSE_SHORT = 0,   /* the buffer ends inside a record: torn tail or read more */
-    SPOOL_PARSE_BAD = -1,    /* length over the limit, or CRC mismatch */
+    SPOOL_PARSE_OK = 1,    /* a whole, valid record */
+    SPOOL_PARSE_SHORT = 0, /* the buffer ends inside a record: torn tail or read more */
+    SPOOL_PARSE_BAD = -1,  /* length over the limit, or CRC mismatch */
 };
 
 /* Writes a segment header into out (SPOOL_HDR_SIZE bytes). */

@@ -12,7 +12,7 @@ BUILD_PKGS=(
     build-essential cmake pkg-config
     clang-14 libclang-rt-14-dev
     protobuf-c-compiler libprotobuf-c-dev
-    libuv1-dev libyaml-dev libjansson-dev libssl-dev
+    libuv1-dev libyaml-dev libjansson-dev libssl-dev zlib1g-dev
     libsnmp-dev libmodbus-dev libpq-dev
 )
 # Run: the throwaway PostgreSQL of quickstart and tests, net-snmp tools and snmpd,

@@ -84,7 +84,7 @@ static void test_alarm_oscillation_inside_deadband_raises_once_clears_once(void 
 /* Delay cases: one row per edge of the on/off-delay machine. */
 struct delay_case {
     const char *what;
-    double v[6];  /* one sample per 10 s */
+    double v[6]; /* one sample per 10 s */
     size_t nv;
     size_t want_n;
     int64_t want_ts0; /* offset of the first transition, -1: none */
@@ -111,8 +111,8 @@ static void test_alarm_on_and_off_delays_hold_transitions(void **state)
         cfg.n_limits = 1;
         alarm_point_t *p = alarm_point_create(&cfg, "d", "t", "C", NULL, 0);
         for (size_t k = 0; k < cases[i].nv; k++)
-            alarm_point_sample(p, T0 + (int64_t)k * 10000, cases[i].v[k], cases[i].v[k],
-                               on_event, &l);
+            alarm_point_sample(p, T0 + (int64_t)k * 10000, cases[i].v[k], cases[i].v[k], on_event,
+                               &l);
         assert_int_equal(l.n, cases[i].want_n);
         if (cases[i].want_ts0 >= 0) {
             assert_int_equal(l.r[0].ts, T0 + cases[i].want_ts0);
