@@ -87,7 +87,8 @@ static int list_segments(int dirfd, uint64_t **out, size_t *n)
         (*out)[(*n)++] = first;
     }
     closedir(d);
-    qsort(*out, *n, sizeof(**out), cmp_u64);
+    if (*n > 1)
+        qsort(*out, *n, sizeof(**out), cmp_u64);
     return 0;
 }
 
