@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define H (3600LL * 1000)
@@ -276,6 +277,28 @@ static void test_contract_parse_date_edges(void **state)
     }
 }
 
+/* docs/contracts.md carries the key reference printed from the table. */
+static void test_contract_docs_list_every_key(void **state)
+{
+    char *ref = NULL, *doc = NULL;
+    size_t ref_len = 0, doc_len = 0;
+    FILE *m = open_memstream(&ref, &ref_len);
+    FILE *f = fopen(FM_SOURCE_DIR "/docs/contracts.md", "r");
+
+    (void)state;
+    assert_non_null(m);
+    assert_non_null(f);
+    contract_print_reference(m);
+    fclose(m);
+    assert_int_equal(getdelim(&doc, &doc_len, '\0', f) > 0, 1);
+    fclose(f);
+    if (strstr(doc, ref) == NULL)
+        fail_msg("docs/contracts.md does not contain the current key reference; regenerate it "
+                 "with contract_print_reference");
+    free(ref);
+    free(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_contract_errors_name_line_and_key),
         cmocka_unit_test(test_contract_missing_file_is_reported),
         cmocka_unit_test(test_contract_parse_date_edges),
+        cmocka_unit_test(test_contract_docs_list_every_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
