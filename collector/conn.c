@@ -1,0 +1,524 @@
+/* conn: see conn.h. Reads frames, checks them against the contract and the
+ * connection's state, submits Hellos and batches to the writer, and sends
+ * HelloAck and Ack when the writer reports the commit. Every way a
+ * connection ends goes through conn__close, which logs the reason once. */
+#include "conn.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fm_alloc.h"
+#include "fm_log.h"
+#include "metrics.h"
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+
+static uint64_t now_ms(const struct server *s)
+{
+    return uv_now(s->loop);
+}
+
+static void on_close(uv_handle_t *h)
+{
+    struct conn *c = h->data;
+
+    c->handle_open = false;
+    if (c->refs == 0) {
+        tlsio_destroy(c->tls);
+        fmw_decoder_destroy(c->dec);
+        free(c);
+    }
+}
+
+void conn__close(struct conn *c, const char *fmt, ...)
+{
+    struct server *s = c->srv;
+    char why[512];
+    va_list ap;
+
+    if (c->state == CONN_CLOSING)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    FM_NOTICE("conn: %s%s%s: closed: %s", c->peer, c->agent_id[0] ? " agent " : "", c->agent_id,
+              why);
+    if (c->state == CONN_READY) {
+        struct dbw_job *j = fm_xcalloc(1, sizeof(*j));
+
+        j->kind = DBW_BYE;
+        snprintf(j->agent_id, sizeof(j->agent_id), "%s", c->agent_id);
+        dbw_submit(s->dbw, j);
+    }
+    if (!c->reading)
+        atomic_fetch_sub(&cm.conns_paused, 1);
+    c->state = CONN_CLOSING;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->nconns--;
+    atomic_fetch_sub(&cm.conns_open, 1);
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+struct wreq {
+    uv_write_t req;
+    uint8_t data[];
+};
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct conn *c = req->handle->data;
+
+    if (status < 0 && status != UV_ECANCELED)
+        conn__close(c, "write: %s", uv_strerror(status));
+    free(req);
+}
+
+static void write_bytes(struct conn *c, const uint8_t *data, size_t len)
+{
+    struct wreq *w = fm_xmalloc(sizeof(*w) + len);
+    uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
+    int rc;
+
+    memcpy(w->data, data, len);
+    rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    if (rc < 0) {
+        free(w);
+        conn__close(c, "write: %s", uv_strerror(rc));
+        return;
+    }
+    c->last_tx_ms = now_ms(c->srv);
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > c->srv->cfg->limits.max_write_queue)
+        conn__close(c, "peer does not read: over %llu bytes queued",
+                    (unsigned long long)c->srv->cfg->limits.max_write_queue);
+}
+
+/* Sends TLS records produced by the session, if any. */
+static void flush_tls(struct conn *c)
+{
+    uint8_t *buf = c->srv->pbuf;
+    size_t n;
+
+    while (c->state != CONN_CLOSING && (n = tlsio_take_out(c->tls, buf, sizeof(c->srv->pbuf))) > 0)
+        write_bytes(c, buf, n);
+}
+
+static void send_env(struct conn *c, const Fm__Envelope *env)
+{
+    uint8_t small[256];
+    size_t size = fmw_frame_size(env);
+    uint8_t *buf = size <= sizeof(small) ? small : fm_xmalloc(size);
+    int64_t n = fmw_frame_pack(env, buf, size, FMW_MAX_FRAME_LIMIT);
+
+    if (n < 0) {
+        conn__close(c, "pack %s: %s", fmw_envelope_kind(env), fmw_strerror((int)n));
+    } else if (c->tls) {
+        int rc = tlsio_write(c->tls, buf, (size_t)n);
+        if (rc < 0)
+            conn__close(c, "%s", tlsio_why(c->tls));
+        else
+            flush_tls(c);
+    } else {
+        write_bytes(c, buf, (size_t)n);
+    }
+    if (buf != small)
+        free(buf);
+}
+
+void conn__update_reading(struct conn *c)
+{
+    struct server *s = c->srv;
+    bool want;
+
+    if (c->state == CONN_CLOSING)
+        return;
+    want = !s->paused && !s->stopping && c->state != CONN_HELLO_SENT &&
+           c->inflight + fmw_decoder_buffered(c->dec) < s->cfg->limits.max_conn_memory;
+    if (want == c->reading)
+        return;
+    c->reading = want;
+    if (want) {
+        atomic_fetch_sub(&cm.conns_paused, 1);
+        /* Silence while we were not reading is ours, not the peer's. */
+        c->last_rx_ms = now_ms(s);
+        int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+        if (rc < 0)
+            conn__close(c, "read: %s", uv_strerror(rc));
+    } else {
+        atomic_fetch_add(&cm.conns_paused, 1);
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    }
+}
+
+static void submit(struct conn *c, enum dbw_kind kind, Fm__Envelope *env, size_t bytes,
+                   size_t nevents)
+{
+    struct server *s = c->srv;
+    struct dbw_job *j = fm_xcalloc(1, sizeof(*j));
+
+    j->kind = kind;
+    j->owner = c;
+    j->env = env;
+    j->bytes = bytes;
+    j->nevents = nevents;
+    snprintf(j->agent_id, sizeof(j->agent_id), "%s", c->agent_id);
+    snprintf(j->peer, sizeof(j->peer), "%s", c->peer);
+    c->refs++;
+    c->inflight += bytes;
+    dbw_submit(s->dbw, j);
+    if (!s->paused && dbw_queued_events(s->dbw) > s->cfg->database.queue_max_events) {
+        s->paused = true;
+        FM_WARN("ingest: %zu events wait for PostgreSQL (limit %llu): pausing reads from agents",
+                dbw_queued_events(s->dbw),
+                (unsigned long long)s->cfg->database.queue_max_events);
+        for (struct conn *k = s->conns; k; k = k->next)
+            conn__update_reading(k);
+    }
+}
+
+/* A Hello: the certificate must name the agent; a second connection of
+ * one agent replaces the first (the agent reconnected before we noticed). */
+static int on_hello(struct conn *c, Fm__Envelope *env, size_t len)
+{
+    const Fm__Hello *h = env->hello;
+
+    if (c->state != CONN_HELLO_WAIT) {
+        conn__close(c, "protocol error: second hello");
+        return -EPROTO;
+    }
+    if (c->tls && !tlsio_peer_is(c->tls, h->agent_id)) {
+        char cn[128];
+        tlsio_peer_cn(c->tls, cn, sizeof(cn));
+        atomic_fetch_add(&cm.tls_failures, 1);
+        conn__close(c, "hello for agent %s but the client certificate is for %s", h->agent_id,
+                    cn);
+        return -EACCES;
+    }
+    for (struct conn *k = c->srv->conns; k; k = k->next) {
+        if (k != c && k->state != CONN_HELLO_WAIT && strcmp(k->agent_id, h->agent_id) == 0) {
+            conn__close(k, "replaced by a new connection from %s", c->peer);
+            break;
+        }
+    }
+    snprintf(c->agent_id, sizeof(c->agent_id), "%s", h->agent_id);
+    c->epoch = h->epoch;
+    c->state = CONN_HELLO_SENT;
+    submit(c, DBW_HELLO, env, len, 0);
+    return 0;
+}
+
+static int on_batch(struct conn *c, Fm__Envelope *env, size_t len)
+{
+    const Fm__EventBatch *b = env->batch;
+
+    if (c->state != CONN_READY) {
+        conn__close(c, "protocol error: batch before hello");
+        return -EPROTO;
+    }
+    if (b->epoch != c->epoch) {
+        conn__close(c, "protocol error: batch for epoch %llu, hello said %llu",
+                    (unsigned long long)b->epoch, (unsigned long long)c->epoch);
+        return -EPROTO;
+    }
+    atomic_fetch_add(&cm.events_in, b->n_events);
+    submit(c, DBW_BATCH, env, len, b->n_events);
+    return 0;
+}
+
+/* One frame's payload. Returns 0, or a negative errno after closing. */
+static int on_frame(struct conn *c, const uint8_t *payload, size_t len)
+{
+    Fm__Envelope *env = NULL;
+    char why[256];
+    int rc;
+
+    atomic_fetch_add(&cm.frames_in, 1);
+    if (fmw_envelope_unpack(payload, len, NULL, &env) != 0) {
+        atomic_fetch_add(&cm.protocol_errors, 1);
+        conn__close(c, "%s", fmw_strerror(FMW_EDECODE));
+        return FMW_EDECODE;
+    }
+    if (fmw_envelope_validate(env, fmw_now_ms(), why, sizeof(why)) != 0) {
+        atomic_fetch_add(&cm.protocol_errors, 1);
+        conn__close(c, "%s: %s: %s", fmw_strerror(FMW_EINVALID), fmw_envelope_kind(env), why);
+        fmw_envelope_free(env, NULL);
+        return FMW_EINVALID;
+    }
+    switch (env->body_case) {
+    case FM__ENVELOPE__BODY_HELLO:
+        rc = on_hello(c, env, len);
+        break;
+    case FM__ENVELOPE__BODY_BATCH:
+        rc = on_batch(c, env, len);
+        break;
+    case FM__ENVELOPE__BODY_HEARTBEAT:
+    case FM__ENVELOPE__BODY_COMMAND_RESULT:
+        fmw_envelope_free(env, NULL);
+        return 0;
+    case FM__ENVELOPE__BODY_GOODBYE:
+        conn__close(c, "agent said goodbye: %s",
+                    env->goodbye->detail[0] ? env->goodbye->detail : "no reason given");
+        fmw_envelope_free(env, NULL);
+        return -EPIPE;
+    default:
+        atomic_fetch_add(&cm.protocol_errors, 1);
+        conn__close(c, "protocol error: %s is not sent by agents", fmw_envelope_kind(env));
+        fmw_envelope_free(env, NULL);
+        return -EPROTO;
+    }
+    if (rc != 0) {
+        atomic_fetch_add(&cm.protocol_errors, 1);
+        fmw_envelope_free(env, NULL);
+    }
+    return rc;
+}
+
+/* Plain bytes of the stream (after TLS). Returns 0 or negative after closing. */
+static int on_plain(struct conn *c, const uint8_t *data, size_t len)
+{
+    const uint8_t *payload;
+    size_t plen;
+    int rc;
+
+    fmw_decoder_input(c->dec, data, len);
+    while ((rc = fmw_decoder_next(c->dec, &payload, &plen)) == 1) {
+        if ((rc = on_frame(c, payload, plen)) != 0)
+            return rc;
+    }
+    if (rc < 0) {
+        atomic_fetch_add(&cm.protocol_errors, 1);
+        if (rc == FMW_ETOOBIG)
+            conn__close(c, "%s (%llu bytes)", fmw_strerror(rc),
+                        (unsigned long long)c->srv->cfg->limits.max_frame);
+        else
+            conn__close(c, "%s", fmw_strerror(rc));
+    }
+    return rc;
+}
+
+static int on_cipher(struct conn *c, const uint8_t *data, size_t len)
+{
+    int rc = tlsio_feed(c->tls, data, len);
+
+    if (rc == 0 && !c->tls_ready) {
+        rc = tlsio_handshake(c->tls);
+        flush_tls(c);
+        if (rc == 0)
+            return 0;
+        if (rc < 0) {
+            atomic_fetch_add(&cm.tls_failures, 1);
+            conn__close(c, "%s", tlsio_why(c->tls));
+            return rc;
+        }
+        c->tls_ready = true;
+        rc = 0;
+    }
+    while (rc == 0 && c->state != CONN_CLOSING) {
+        int n = tlsio_read(c->tls, c->srv->pbuf, sizeof(c->srv->pbuf));
+        if (n == 0)
+            break;
+        if (n < 0) {
+            if (n != -EPIPE)
+                atomic_fetch_add(&cm.tls_failures, 1);
+            conn__close(c, "%s", tlsio_why(c->tls));
+            return n;
+        }
+        rc = on_plain(c, c->srv->pbuf, (size_t)n);
+    }
+    if (c->state != CONN_CLOSING)
+        flush_tls(c);
+    return rc;
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    struct conn *c = h->data;
+
+    (void)hint;
+    *buf = uv_buf_init((char *)c->srv->rbuf, sizeof(c->srv->rbuf));
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *c = st->data;
+
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        if (nread == UV_EOF && fmw_decoder_finish(c->dec) == FMW_ETRUNC)
+            conn__close(c, "%s", fmw_strerror(FMW_ETRUNC));
+        else if (nread == UV_EOF)
+            conn__close(c, "peer closed the connection");
+        else
+            conn__close(c, "read: %s", uv_strerror((int)nread));
+        return;
+    }
+    atomic_fetch_add(&cm.bytes_in, (uint64_t)nread);
+    c->last_rx_ms = now_ms(c->srv);
+    if (c->tls)
+        on_cipher(c, (const uint8_t *)buf->base, (size_t)nread);
+    else
+        on_plain(c, (const uint8_t *)buf->base, (size_t)nread);
+    conn__update_reading(c);
+}
+
+void conn__accept(struct server *s)
+{
+    struct conn *c = fm_xcalloc(1, sizeof(*c));
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    int rc;
+
+    c->srv = s;
+    uv_tcp_init(s->loop, &c->tcp);
+    c->tcp.data = c;
+    c->handle_open = true;
+    rc = uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp);
+    if (rc == 0 && uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
+        char host[48] = "?";
+        int port;
+        if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, host, sizeof(host));
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+            snprintf(c->peer, sizeof(c->peer), "[%s]:%d", host, port);
+        } else {
+            uv_ip4_name((struct sockaddr_in *)&ss, host, sizeof(host));
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+            snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
+        }
+    }
+    /* Linked first, so that every failure below closes through conn__close. */
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    atomic_fetch_add(&cm.conns_open, 1);
+    atomic_fetch_add(&cm.conns_accepted, 1);
+    c->opened_ms = c->last_rx_ms = c->last_tx_ms = now_ms(s);
+    c->state = CONN_HELLO_WAIT;
+    c->reading = true;
+    if (rc < 0) {
+        conn__close(c, "accept: %s", uv_strerror(rc));
+        return;
+    }
+    if (s->nconns > s->cfg->limits.max_connections) {
+        atomic_fetch_add(&cm.conns_refused, 1);
+        conn__close(c, "refused: %llu connections are open (limits.max_connections)",
+                    (unsigned long long)s->cfg->limits.max_connections);
+        return;
+    }
+    c->dec = fmw_decoder_create(s->cfg->limits.max_frame);
+    if (s->tls)
+        c->tls = tlsio_create(s->tls);
+    uv_tcp_nodelay(&c->tcp, 1);
+    rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (rc < 0)
+        conn__close(c, "read: %s", uv_strerror(rc));
+}
+
+static void send_hello_ack(struct conn *c, uint64_t committed)
+{
+    const struct collconf_limits *l = &c->srv->cfg->limits;
+    Fm__HelloAck ack = FM__HELLO_ACK__INIT;
+    Fm__Envelope env = FM__ENVELOPE__INIT;
+
+    ack.epoch = c->epoch;
+    ack.last_committed_seq = committed;
+    ack.max_frame = (uint32_t)l->max_frame;
+    ack.heartbeat_s = (uint32_t)((l->heartbeat_ms + 999) / 1000);
+    ack.collector_id = (char *)c->srv->collector_id;
+    env.body_case = FM__ENVELOPE__BODY_HELLO_ACK;
+    env.hello_ack = &ack;
+    send_env(c, &env);
+}
+
+static void send_ack(struct conn *c, uint64_t committed)
+{
+    Fm__Ack ack = FM__ACK__INIT;
+    Fm__Envelope env = FM__ENVELOPE__INIT;
+
+    ack.epoch = c->epoch;
+    ack.committed_seq = committed;
+    env.body_case = FM__ENVELOPE__BODY_ACK;
+    env.ack = &ack;
+    send_env(c, &env);
+}
+
+void conn__job_done(struct dbw_job *job, void *arg)
+{
+    struct server *s = arg;
+    struct conn *c = job->owner;
+
+    if (c == NULL) /* DBW_BYE */
+        goto out;
+    c->refs--;
+    c->inflight -= job->bytes;
+    if (c->state == CONN_CLOSING) {
+        if (c->refs == 0 && !c->handle_open)
+            on_close((uv_handle_t *)&c->tcp);
+        goto out;
+    }
+    if (job->rc != 0) {
+        conn__close(c, "database: %s", job->why);
+        goto out;
+    }
+    if (job->kind == DBW_HELLO) {
+        c->state = CONN_READY;
+        FM_INFO("conn: %s agent %s: epoch %llu, resuming after seq %llu", c->peer, c->agent_id,
+                (unsigned long long)c->epoch, (unsigned long long)job->committed_seq);
+        send_hello_ack(c, job->committed_seq);
+    } else {
+        cm_observe(&cm.ack_latency, uv_hrtime() / 1000u - job->queued_us);
+        send_ack(c, job->committed_seq);
+    }
+    conn__update_reading(c);
+out:
+    dbw_job_free(job);
+    if (s->paused && dbw_queued_events(s->dbw) <= s->cfg->database.queue_max_events / 2) {
+        s->paused = false;
+        FM_NOTICE("ingest: PostgreSQL caught up: reading from agents again");
+        for (struct conn *k = s->conns; k; k = k->next)
+            conn__update_reading(k);
+    }
+}
+
+static void send_heartbeat(struct conn *c)
+{
+    Fm__Heartbeat hb = FM__HEARTBEAT__INIT;
+    Fm__Envelope env = FM__ENVELOPE__INIT;
+
+    hb.sent_at_ms = fmw_now_ms();
+    env.body_case = FM__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    send_env(c, &env);
+}
+
+void conn__sweep(struct conn *c, uint64_t now)
+{
+    const struct collconf_limits *l = &c->srv->cfg->limits;
+
+    if (c->state == CONN_HELLO_WAIT && now - c->opened_ms > (uint64_t)l->hello_timeout_ms) {
+        atomic_fetch_add(&cm.timeouts, 1);
+        conn__close(c, "no %s within limits.hello_timeout (%lld ms)",
+                    c->tls && !c->tls_ready ? "TLS handshake" : "hello",
+                    (long long)l->hello_timeout_ms);
+        return;
+    }
+    /* A connection we stopped reading is not idle on its own account. */
+    if (c->reading && now - c->last_rx_ms > (uint64_t)l->idle_timeout_ms) {
+        atomic_fetch_add(&cm.timeouts, 1);
+        conn__close(c, "silent for limits.idle_timeout (%lld ms)", (long long)l->idle_timeout_ms);
+        return;
+    }
+    if (c->state == CONN_READY && now - c->last_tx_ms >= (uint64_t)l->heartbeat_ms)
+        send_heartbeat(c);
+}

@@ -1,0 +1,77 @@
+/* dbstore: what the collector writes to PostgreSQL, one connection per
+ * writer thread. Blocking (libpq): called only from a writer thread.
+ *
+ * Exactly once: every event batch is written in a transaction that first
+ * locks the agent's agent_progress row (SELECT ... FOR UPDATE), skips events
+ * whose seq is at or below committed_seq, writes the rest with COPY, and
+ * moves committed_seq forward. A batch resent after a lost ack, or by an
+ * agent that failed over to another collector sharing the database, so
+ * finds its events already counted and writes nothing. */
+#ifndef DBSTORE_H
+#define DBSTORE_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chash.h"
+#include "copybuf.h"
+#include "fmwire.h"
+
+/* The schema version this collector needs (the highest in schema/). */
+#define DBS_SCHEMA_VERSION 2
+
+struct dbs {
+    PGconn *pg;
+    const char *collector_id; /* borrowed */
+    chash_t *ids;             /* device, point and partition-day ids */
+    struct copybuf meas, alarms, status, traps, agent_status, overflows;
+    char why[512];            /* reason of the last failure */
+};
+
+/* One batch to write, with its result. */
+struct dbs_batch {
+    const char *agent_id;        /* borrowed */
+    const Fm__EventBatch *batch; /* borrowed */
+    uint64_t committed_seq;      /* out: agent's high-water mark after commit */
+    uint64_t applied;            /* out: events written (not skipped as already committed) */
+};
+
+void dbs_init(struct dbs *s, const char *collector_id);
+void dbs_close(struct dbs *s);
+
+/* Connects (closing any previous connection), checks the schema version and
+ * registers the collector. Returns 0, -ENOTCONN (PostgreSQL unreachable) or
+ * -EPROTO (schema older than DBS_SCHEMA_VERSION); reason in s->why. */
+int dbs_connect(struct dbs *s, const char *dsn);
+
+/* True if the connection is gone (reconnect before the next call). */
+int dbs_lost(const struct dbs *s);
+
+/* Registers the agent's site, the agent, its devices and points from the
+ * Hello's inventory, and returns in *committed the last sequence committed
+ * for (agent, epoch). peer is the remote address, for the agents table.
+ * Returns 0, -ENOTCONN or -EIO (reason in s->why). */
+int dbs_hello(struct dbs *s, const Fm__Hello *h, const char *peer, uint64_t *committed);
+
+/* Marks the agent disconnected from this collector. */
+int dbs_bye(struct dbs *s, const char *agent_id);
+
+/* Writes n batches (any agents, in order) in one transaction; see above.
+ * Returns 0 (each batch's out fields set), -ENOTCONN or -EIO (nothing
+ * committed; reason in s->why). */
+int dbs_write(struct dbs *s, struct dbs_batch *b, size_t n);
+
+/* Creates measurement partitions ahead and drops those past retention.
+ * Returns the number dropped, or -ENOTCONN / -EIO. */
+int dbs_maintain(struct dbs *s, unsigned ahead_days, unsigned retention_days);
+
+/* Shared by dbstore files: runs sql with params; returns the result if its
+ * status is ok (PGRES_COMMAND_OK or PGRES_TUPLES_OK), else NULL with the
+ * reason in s->why. */
+PGresult *dbs__exec(struct dbs *s, const char *what, const char *sql, int n,
+                    const char *const *params);
+/* -ENOTCONN if the connection is gone, else -EIO. */
+int dbs__fail(struct dbs *s);
+
+#endif

@@ -1,0 +1,233 @@
+/* fieldmon-collector: parses arguments, loads the configuration, wires the
+ * modules together and runs the loop. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "collconf.h"
+#include "dbstore.h"
+#include "fm_log.h"
+#include "metrics.h"
+#include "migrate.h"
+#include "server.h"
+#include "tlsio.h"
+
+#define DEFAULT_CONFIG "/etc/fieldmon/collector.yaml"
+#define SHUTDOWN_GRACE_MS 10000
+
+static const char usage[] =
+    "usage: fieldmon-collector [-c FILE] [-t | --migrate]\n"
+    "       fieldmon-collector --version | --print-config-reference\n"
+    "  -c FILE                   configuration (default " DEFAULT_CONFIG ")\n"
+    "  -t                        check the configuration (and TLS files) and exit\n"
+    "  --migrate                 apply the schema migrations to PostgreSQL and exit\n"
+    "  --version                 print the version and the schema version it needs\n"
+    "  --print-config-reference  print every configuration key as Markdown\n";
+
+struct app {
+    uv_loop_t loop;
+    uv_signal_t sigint, sigterm;
+    server_t *server;
+    cm_server_t *metrics;
+    int stopping;
+};
+
+static const char *schema_dir(const struct collconf *cfg)
+{
+    return cfg->schema_dir ? cfg->schema_dir : FM_SCHEMA_DIR;
+}
+
+static int run_migrate(const struct collconf *cfg)
+{
+    const char *keys[] = {"dbname", "application_name", NULL};
+    const char *vals[] = {cfg->database.dsn ? cfg->database.dsn : "", "fieldmon-collector", NULL};
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    char why[1024];
+    int applied = 0, rc = 1;
+
+    if (PQstatus(pg) != CONNECTION_OK) {
+        fprintf(stderr, "fieldmon-collector: migrate: connect: %s", PQerrorMessage(pg));
+        goto out;
+    }
+    if (migrate_apply(pg, schema_dir(cfg), &applied, why, sizeof(why)) != 0) {
+        fprintf(stderr, "fieldmon-collector: migrate: %s\n", why);
+        goto out;
+    }
+    printf("fieldmon-collector: schema at version %d (%d migration(s) applied from %s)\n",
+           migrate_current_version(pg, why, sizeof(why)), applied, schema_dir(cfg));
+    rc = 0;
+out:
+    PQfinish(pg);
+    return rc;
+}
+
+/* Refuses a database whose schema is older than this collector needs. An
+ * unreachable PostgreSQL is not fatal: the writers keep trying. */
+static int check_schema(const struct collconf *cfg, const char *collector_id)
+{
+    struct dbs db;
+    int rc;
+
+    dbs_init(&db, collector_id);
+    rc = dbs_connect(&db, cfg->database.dsn);
+    if (rc == -EPROTO)
+        FM_ERR("db: %s", db.why);
+    else if (rc != 0)
+        FM_WARN("db: %s; starting anyway, agents are not read until it is reachable", db.why);
+    dbs_close(&db);
+    return rc == -EPROTO ? rc : 0;
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+    struct app *a = sig->data;
+
+    if (a->stopping)
+        return;
+    a->stopping = 1;
+    FM_NOTICE("collector: %s: shutting down", strsignal(signum));
+    server_stop(a->server, SHUTDOWN_GRACE_MS);
+    cm_server_stop(a->metrics);
+    uv_close((uv_handle_t *)&a->sigint, on_handle_closed);
+    uv_close((uv_handle_t *)&a->sigterm, on_handle_closed);
+}
+
+static int run(struct collconf *cfg, const char *collector_id)
+{
+    struct app a = {0};
+    tlsio_ctx_t *tls = NULL;
+    unsigned port, mport;
+    char why[512];
+    int rc = 1;
+
+    if (check_schema(cfg, collector_id) != 0)
+        return 1;
+    if (cfg->listen.transport == COLLCONF_TLS) {
+        tls = tlsio_ctx_create(true, cfg->listen.cert, cfg->listen.key, cfg->listen.ca, why,
+                               sizeof(why));
+        if (tls == NULL) {
+            FM_ERR("listen: %s", why);
+            return 1;
+        }
+    }
+    uv_loop_init(&a.loop);
+    a.server = server_create(&a.loop, cfg, tls, collector_id);
+    if (a.server == NULL)
+        goto out_loop;
+    if (server_listen(a.server, &port) != 0) {
+        server_stop(a.server, 0);
+        goto out_run;
+    }
+    if (cfg->metrics.enabled) {
+        a.metrics = cm_server_start(&a.loop, cfg->metrics.address, (unsigned)cfg->metrics.port,
+                                    &mport);
+        if (a.metrics == NULL) {
+            server_stop(a.server, 0);
+            goto out_run;
+        }
+    }
+    uv_signal_init(&a.loop, &a.sigint);
+    uv_signal_init(&a.loop, &a.sigterm);
+    a.sigint.data = a.sigterm.data = &a;
+    uv_signal_start(&a.sigint, on_signal, SIGINT);
+    uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+    FM_NOTICE("collector: %s version %s running", collector_id, FM_VERSION);
+    rc = 0;
+out_run:
+    uv_run(&a.loop, UV_RUN_DEFAULT);
+    server_destroy(a.server);
+out_loop:
+    if (uv_loop_close(&a.loop) == UV_EBUSY)
+        FM_WARN("collector: handles left open at exit");
+    tlsio_ctx_destroy(tls);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    enum { OPT_VERSION = 256, OPT_MIGRATE, OPT_REFERENCE };
+    static const struct option opts[] = {
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"migrate", no_argument, NULL, OPT_MIGRATE},
+        {"print-config-reference", no_argument, NULL, OPT_REFERENCE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = DEFAULT_CONFIG;
+    int check = 0, migrate = 0, opt, rc;
+    struct collconf cfg = {0};
+    char err[1024], host[256] = "collector";
+
+    fm_log_init("fieldmon-collector", 2);
+    while ((opt = getopt_long(argc, argv, "c:th", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            path = optarg;
+            break;
+        case 't':
+            check = 1;
+            break;
+        case OPT_MIGRATE:
+            migrate = 1;
+            break;
+        case OPT_VERSION:
+            printf("fieldmon-collector %s (database schema version %d)\n", FM_VERSION,
+                   DBS_SCHEMA_VERSION);
+            return 0;
+        case OPT_REFERENCE:
+            fmc_print_reference(&collconf_schema, stdout, "fieldmon-collector configuration");
+            return 0;
+        case 'h':
+            fputs(usage, stdout);
+            return 0;
+        default:
+            fputs(usage, stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "fieldmon-collector: unexpected argument %s\n%s", argv[optind], usage);
+        return 2;
+    }
+    if ((rc = collconf_load(path, &cfg, err, sizeof(err))) != 0) {
+        fprintf(stderr, "fieldmon-collector: %s\n", err);
+        return 1;
+    }
+    fm_log_level = fm_log_parse_level(cfg.log_level);
+    if (check) {
+        rc = 0;
+        if (cfg.listen.transport == COLLCONF_TLS) {
+            tlsio_ctx_t *t = tlsio_ctx_create(true, cfg.listen.cert, cfg.listen.key,
+                                              cfg.listen.ca, err, sizeof(err));
+            if (t == NULL) {
+                fprintf(stderr, "fieldmon-collector: %s: listen: %s\n", path, err);
+                rc = 1;
+            }
+            tlsio_ctx_destroy(t);
+        }
+        if (rc == 0)
+            printf("fieldmon-collector: %s: configuration ok\n", path);
+        collconf_free(&cfg);
+        return rc;
+    }
+    if (migrate) {
+        rc = run_migrate(&cfg);
+        collconf_free(&cfg);
+        return rc;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    gethostname(host, sizeof(host) - 1);
+    rc = run(&cfg, cfg.collector_id ? cfg.collector_id : host);
+    collconf_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,64 @@
+/* metrics: the collector's self-metrics, and the HTTP listener that serves
+ * them in Prometheus text format at GET /metrics (libh2o on the loop).
+ *
+ * Counters are atomics, bumped from the loop and from writer threads alike;
+ * reading them for a scrape needs no lock. */
+#ifndef METRICS_H
+#define METRICS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define CM_BUCKETS 13
+
+struct cm_hist {
+    atomic_uint_fast64_t le[CM_BUCKETS]; /* cumulative at render time, not here */
+    atomic_uint_fast64_t count;
+    atomic_uint_fast64_t sum_us;
+};
+
+struct cm_counters {
+    atomic_uint_fast64_t conns_accepted;
+    atomic_uint_fast64_t conns_refused; /* over max_connections */
+    atomic_uint_fast64_t conns_closed_error;
+    atomic_int_fast64_t conns_open;
+    atomic_int_fast64_t conns_paused;
+    atomic_uint_fast64_t tls_failures;
+    atomic_uint_fast64_t protocol_errors;
+    atomic_uint_fast64_t timeouts;
+    atomic_uint_fast64_t bytes_in;
+    atomic_uint_fast64_t frames_in;
+    atomic_uint_fast64_t events_in;
+    atomic_uint_fast64_t events_committed;
+    atomic_uint_fast64_t events_duplicate;
+    atomic_uint_fast64_t batches_committed;
+    atomic_uint_fast64_t transactions;
+    atomic_uint_fast64_t db_errors;
+    atomic_uint_fast64_t db_reconnects;
+    atomic_int_fast64_t db_connected;
+    atomic_int_fast64_t queue_events;
+    atomic_uint_fast64_t partitions_dropped;
+    struct cm_hist txn_latency;   /* one transaction, writer side */
+    struct cm_hist ack_latency;   /* batch received to ack sent */
+};
+
+extern struct cm_counters cm;
+
+/* Adds one observation (microseconds) to a histogram. */
+void cm_observe(struct cm_hist *h, uint64_t us);
+
+/* Writes the metrics in Prometheus text format into buf (NUL-terminated).
+ * Returns the length, or a negative errno if cap is too small. */
+int cm_render(char *buf, size_t cap);
+
+typedef struct cm_server cm_server_t;
+
+/* Starts the HTTP listener on address:port (port 0: any; *bound receives
+ * the port). Returns new, or NULL with the reason logged. Loop thread. */
+cm_server_t *cm_server_start(uv_loop_t *loop, const char *address, unsigned port,
+                             unsigned *bound);
+/* Closes the listener and its connections; frees on the loop's next turns. */
+void cm_server_stop(cm_server_t *s);
+
+#endif
