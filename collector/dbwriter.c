@@ -182,7 +182,7 @@ static void run_jobs(struct worker *k, struct dbw_job **jobs, size_t n)
             return;
         }
         jobs[0]->rc = -EIO;
-        snprintf(jobs[0]->why, sizeof(jobs[0]->why), "%s", k->db.why);
+        snprintf(jobs[0]->why, sizeof(jobs[0]->why), "%.250s", k->db.why);
         return;
     }
 }

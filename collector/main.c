@@ -42,6 +42,14 @@ static const char *schema_dir(const struct collconf *cfg)
     return cfg->schema_dir ? cfg->schema_dir : FM_SCHEMA_DIR;
 }
 
+/* PostgreSQL's notices ("relation ... already exists, skipping") are noise
+ * for an idempotent migration. */
+static void quiet_notice(void *arg, const char *msg)
+{
+    (void)arg;
+    (void)msg;
+}
+
 static int run_migrate(const struct collconf *cfg)
 {
     const char *keys[] = {"dbname", "application_name", NULL};
@@ -54,6 +62,7 @@ static int run_migrate(const struct collconf *cfg)
         fprintf(stderr, "fieldmon-collector: migrate: connect: %s", PQerrorMessage(pg));
         goto out;
     }
+    PQsetNoticeProcessor(pg, quiet_notice, NULL);
     if (migrate_apply(pg, schema_dir(cfg), &applied, why, sizeof(why)) != 0) {
         fprintf(stderr, "fieldmon-collector: migrate: %s\n", why);
         goto out;
