@@ -53,11 +53,12 @@ static const struct fmc_field limits_fields[] = {
      .min = 64 * KIB, .max = 1024 * MIB,
      .doc = "per connection: frames waiting for commit; above it the collector stops reading"},
     {F(struct collconf_limits, "hello_timeout", FMC_DURATION, hello_timeout_ms), .def = "10s",
-     .min = 100, .max = 600000, .doc = "time from accept to a valid Hello (TLS handshake included)"},
+     .min = 100, .max = 600000,
+     .doc = "time from accept to a valid Hello (TLS handshake included)"},
     {F(struct collconf_limits, "idle_timeout", FMC_DURATION, idle_timeout_ms), .def = "90s",
      .min = 1000, .max = 86400000, .doc = "a connection silent this long is closed"},
-    {F(struct collconf_limits, "heartbeat", FMC_DURATION, heartbeat_ms), .def = "30s",
-     .min = 1000, .max = 3600000, .doc = "heartbeat interval asked of agents in HelloAck"},
+    {F(struct collconf_limits, "heartbeat", FMC_DURATION, heartbeat_ms), .def = "30s", .min = 1000,
+     .max = 3600000, .doc = "heartbeat interval asked of agents in HelloAck"},
     {F(struct collconf_limits, "max_write_queue", FMC_SIZE, max_write_queue), .def = "1MiB",
      .min = 4 * KIB, .max = 256 * MIB,
      .doc = "bytes queued to a peer that does not read; above it the connection is closed"},
@@ -71,10 +72,10 @@ static const struct fmc_field db_fields[] = {
      .doc = "libpq connection string; empty uses the PG* environment variables"},
     {F(struct collconf_db, "workers", FMC_UINT, workers), .def = "1", .min = 1, .max = 16,
      .doc = "writer threads, each with its own PostgreSQL connection"},
-    {F(struct collconf_db, "txn_max_events", FMC_UINT, txn_max_events), .def = "50000",
-     .min = 1, .max = 1000000, .doc = "events (from any agents) committed in one transaction"},
-    {F(struct collconf_db, "txn_max_delay", FMC_DURATION, txn_max_delay_ms), .def = "5ms",
-     .min = 0, .max = 10000, .doc = "how long a writer waits to fill a transaction"},
+    {F(struct collconf_db, "txn_max_events", FMC_UINT, txn_max_events), .def = "50000", .min = 1,
+     .max = 1000000, .doc = "events (from any agents) committed in one transaction"},
+    {F(struct collconf_db, "txn_max_delay", FMC_DURATION, txn_max_delay_ms), .def = "5ms", .min = 0,
+     .max = 10000, .doc = "how long a writer waits to fill a transaction"},
     {F(struct collconf_db, "queue_max_events", FMC_UINT, queue_max_events), .def = "200000",
      .min = 1000, .max = 100000000,
      .doc = "events waiting for the writers; above it the collector stops reading from agents"},
@@ -82,8 +83,8 @@ static const struct fmc_field db_fields[] = {
      .min = 10, .max = 600000, .doc = "first wait before reconnecting to PostgreSQL"},
     {F(struct collconf_db, "reconnect_max", FMC_DURATION, reconnect_max_ms), .def = "30s",
      .min = 10, .max = 3600000, .doc = "the wait doubles up to this"},
-    {F(struct collconf_db, "partitions_ahead_days", FMC_UINT, partitions_ahead_days),
-     .def = "3", .min = 1, .max = 366, .doc = "daily measurement partitions created ahead"},
+    {F(struct collconf_db, "partitions_ahead_days", FMC_UINT, partitions_ahead_days), .def = "3",
+     .min = 1, .max = 366, .doc = "daily measurement partitions created ahead"},
     {F(struct collconf_db, "retention_days", FMC_UINT, retention_days), .def = "400", .min = 1,
      .max = 36500, .doc = "measurement partitions older than this are dropped"},
     {F(struct collconf_db, "maintenance_interval", FMC_DURATION, maintenance_interval_ms),
@@ -139,10 +140,9 @@ static int check_cross(const struct collconf *c, fmc_doc_t *doc, char *err, size
                               "required with transport tls: agents are authenticated by it");
     }
     if (c->database.reconnect_min_ms > c->database.reconnect_max_ms)
-        return fmc_errorf(doc, err, errlen, "database.reconnect_min",
-                          "%lld ms is above reconnect_max (%lld ms)",
-                          (long long)c->database.reconnect_min_ms,
-                          (long long)c->database.reconnect_max_ms);
+        return fmc_errorf(
+            doc, err, errlen, "database.reconnect_min", "%lld ms is above reconnect_max (%lld ms)",
+            (long long)c->database.reconnect_min_ms, (long long)c->database.reconnect_max_ms);
     if (c->limits.max_conn_memory < c->limits.max_frame)
         return fmc_errorf(doc, err, errlen, "limits.max_conn_memory",
                           "%llu bytes is below limits.max_frame (%llu bytes)",

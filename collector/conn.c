@@ -96,7 +96,8 @@ static void write_bytes(struct conn *c, const uint8_t *data, size_t len)
         return;
     }
     c->last_tx_ms = now_ms(c->srv);
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > c->srv->cfg->limits.max_write_queue)
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) >
+        c->srv->cfg->limits.max_write_queue)
         conn__close(c, "peer does not read: over %llu bytes queued",
                     (unsigned long long)c->srv->cfg->limits.max_write_queue);
 }
@@ -177,8 +178,7 @@ static void submit(struct conn *c, enum dbw_kind kind, Fm__Envelope *env, size_t
     if (!s->paused && dbw_queued_events(s->dbw) > s->cfg->database.queue_max_events) {
         s->paused = true;
         FM_WARN("ingest: %zu events wait for PostgreSQL (limit %llu): pausing reads from agents",
-                dbw_queued_events(s->dbw),
-                (unsigned long long)s->cfg->database.queue_max_events);
+                dbw_queued_events(s->dbw), (unsigned long long)s->cfg->database.queue_max_events);
         for (struct conn *k = s->conns; k; k = k->next)
             conn__update_reading(k);
     }
@@ -198,8 +198,7 @@ static int on_hello(struct conn *c, Fm__Envelope *env, size_t len)
         char cn[128];
         tlsio_peer_cn(c->tls, cn, sizeof(cn));
         atomic_fetch_add(&cm.tls_failures, 1);
-        conn__close(c, "hello for agent %s but the client certificate is for %s", h->agent_id,
-                    cn);
+        conn__close(c, "hello for agent %s but the client certificate is for %s", h->agent_id, cn);
         return -EACCES;
     }
     for (struct conn *k = c->srv->conns; k; k = k->next) {

@@ -34,9 +34,9 @@ struct server {
     dbw_t *dbw;
     struct conn *conns; /* list of open connections */
     size_t nconns;
-    bool paused;        /* writer queue over its limit: nobody is read */
+    bool paused; /* writer queue over its limit: nobody is read */
     bool stopping;
-    int handles;        /* listener, sweep */
+    int handles; /* listener, sweep */
     uint64_t refused_logged_ms;
     uint8_t rbuf[65536]; /* socket reads (processed before the next read) */
     uint8_t pbuf[65536]; /* TLS plaintext */
@@ -49,14 +49,14 @@ struct conn {
     enum conn_state state;
     bool reading;
     bool tls_ready;
-    int refs;           /* writer jobs holding this connection */
+    int refs; /* writer jobs holding this connection */
     bool handle_open;
     char peer[64];
     char agent_id[FMW_MAX_ID + 1];
     uint64_t epoch;
     tlsio_t *tls;
     fmw_decoder_t *dec;
-    size_t inflight;    /* frame bytes submitted and not yet committed */
+    size_t inflight; /* frame bytes submitted and not yet committed */
     uint64_t opened_ms, last_rx_ms, last_tx_ms;
 };
 

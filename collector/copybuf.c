@@ -71,10 +71,18 @@ void copybuf_text(struct copybuf *b, const char *s)
         char c = s[i], e = 0;
 
         switch (c) {
-        case '\\': e = '\\'; break;
-        case '\n': e = 'n'; break;
-        case '\r': e = 'r'; break;
-        case '\t': e = 't'; break;
+        case '\\':
+            e = '\\';
+            break;
+        case '\n':
+            e = 'n';
+            break;
+        case '\r':
+            e = 'r';
+            break;
+        case '\t':
+            e = 't';
+            break;
         }
         if (e) {
             b->p[b->len++] = '\\';

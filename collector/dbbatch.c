@@ -88,9 +88,9 @@ static int ensure_partitions(struct dbs *s, const struct dbs_batch *b, size_t n)
                 continue;
             snprintf(day, sizeof(day), "%" PRId64, d);
             const char *p[] = {day};
-            PGresult *r = dbs__exec(s, "create measurement partition",
-                                    "SELECT fm_measurement_partition(date '1970-01-01' + $1::int)",
-                                    1, p);
+            PGresult *r =
+                dbs__exec(s, "create measurement partition",
+                          "SELECT fm_measurement_partition(date '1970-01-01' + $1::int)", 1, p);
             if (r == NULL)
                 return dbs__fail(s);
             PQclear(r);
@@ -149,8 +149,7 @@ static int resolve_id(struct dbs *s, const char *agent_id, int64_t agent_key, co
     PGresult *r;
 
     if (point)
-        klen = snprintf(key, sizeof(key), "p\x1f%" PRId64 "\x1f%s\x1f%s", agent_key, device,
-                        point);
+        klen = snprintf(key, sizeof(key), "p\x1f%" PRId64 "\x1f%s\x1f%s", agent_key, device, point);
     else
         klen = snprintf(key, sizeof(key), "d\x1f%" PRId64 "\x1f%s", agent_key, device);
     if (chash_get(s->ids, key, (size_t)klen, id))
@@ -347,7 +346,7 @@ static void row_trap(struct copybuf *c, const Fm__Event *e, int64_t device_id)
 static void row_status(struct copybuf *c, const Fm__Event *e, const struct prog *p)
 {
     const Fm__AgentStatus *st = e->status;
-    const uint64_t v[] = {st->spool_bytes,  st->spool_events, st->spool_cap_bytes};
+    const uint64_t v[] = {st->spool_bytes, st->spool_events, st->spool_cap_bytes};
     const uint64_t w[] = {st->polls_ok,  st->polls_failed,   st->reconnects,
                           st->rss_bytes, st->dropped_events, st->traps_dropped};
 
@@ -546,7 +545,7 @@ static int write_txn(struct dbs *s, struct txn *t, struct dbs_batch *b, size_t n
                 p->committed = last;
         }
     }
-    struct copybuf *bufs[] = {&s->meas,   &s->alarms,       &s->status,
+    struct copybuf *bufs[] = {&s->meas,  &s->alarms,       &s->status,
                               &s->traps, &s->agent_status, &s->overflows};
     for (size_t i = 0; i < 6; i++) {
         if ((rc = copy_table(s, copy_sql[i], bufs[i])) != 0)

@@ -64,8 +64,8 @@ static void set_why(struct dbs *s, const char *what, const char *msg)
 PGresult *dbs__exec(struct dbs *s, const char *what, const char *sql, int n,
                     const char *const *params)
 {
-    PGresult *r = n > 0 ? PQexecParams(s->pg, sql, n, NULL, params, NULL, NULL, 0)
-                        : PQexec(s->pg, sql);
+    PGresult *r =
+        n > 0 ? PQexecParams(s->pg, sql, n, NULL, params, NULL, NULL, 0) : PQexec(s->pg, sql);
     ExecStatusType st = PQresultStatus(r);
 
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)

@@ -47,16 +47,16 @@ static json_t *device_json(const Fm__Device *d)
         for (size_t k = 0; k < p->n_enum_text; k++)
             json_array_append_new(et, json_string(p->enum_text[k]));
         json_array_append_new(
-            points, json_pack("{s:s, s:s, s:s, s:b, s:o}", "name", p->name, "unit", p->unit,
-                              "type", lower_enum(&fm__value_type__descriptor, p->type, "VALUE_TYPE_", type),
+            points, json_pack("{s:s, s:s, s:s, s:b, s:o}", "name", p->name, "unit", p->unit, "type",
+                              lower_enum(&fm__value_type__descriptor, p->type, "VALUE_TYPE_", type),
                               "tabular", (int)p->tabular, "enum_text", et));
     }
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o}", "name", d->name, "class",
-                     lower_enum(&fm__device_class__descriptor, d->class_, "DEVICE_CLASS_", cls),
-                     "protocol", lower_enum(&fm__protocol__descriptor, d->protocol, "PROTOCOL_", proto),
-                     "address", d->address, "parent", d->parent, "profile", d->profile,
-                     "poll_interval_ms", (json_int_t)d->poll_interval_ms, "tags", tags, "points",
-                     points);
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o, s:o}", "name", d->name, "class",
+        lower_enum(&fm__device_class__descriptor, d->class_, "DEVICE_CLASS_", cls), "protocol",
+        lower_enum(&fm__protocol__descriptor, d->protocol, "PROTOCOL_", proto), "address",
+        d->address, "parent", d->parent, "profile", d->profile, "poll_interval_ms",
+        (json_int_t)d->poll_interval_ms, "tags", tags, "points", points);
 }
 
 /* The inventory plus the agent itself as device "", which holds agent-level
@@ -66,10 +66,10 @@ static char *inventory_json(const Fm__Hello *h)
     json_t *arr = json_array();
     char *text;
 
-    json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:{}, s:[]}",
-                                         "name", "", "class", "agent", "protocol", "unspecified",
-                                         "address", "", "parent", "", "profile", "",
-                                         "poll_interval_ms", 0, "tags", "points"));
+    json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:{}, s:[]}", "name",
+                                         "", "class", "agent", "protocol", "unspecified", "address",
+                                         "", "parent", "", "profile", "", "poll_interval_ms", 0,
+                                         "tags", "points"));
     if (h->inventory) {
         for (size_t i = 0; i < h->inventory->n_devices; i++)
             json_array_append_new(arr, device_json(h->inventory->devices[i]));
@@ -128,9 +128,8 @@ static const char *const sql_progress =
     "SELECT p.committed_seq, a.agent_key FROM agent_progress p JOIN agents a USING (agent_id)"
     " WHERE p.agent_id = $1 AND p.epoch = $2";
 
-static const char *const sql_ids =
-    "SELECT d.name, d.device_id, p.name, p.point_id FROM devices d"
-    " LEFT JOIN points p USING (device_id) WHERE d.agent_id = $1";
+static const char *const sql_ids = "SELECT d.name, d.device_id, p.name, p.point_id FROM devices d"
+                                   " LEFT JOIN points p USING (device_id) WHERE d.agent_id = $1";
 
 /* Fills the id cache with the agent's devices and points, so that its
  * events need no lookups. */
@@ -143,8 +142,8 @@ static int load_ids(struct dbs *s, const char *agent_id, int64_t agent_key)
     if (r == NULL)
         return dbs__fail(s);
     for (int i = 0; i < PQntuples(r); i++) {
-        int n = snprintf(key, sizeof(key), "d\x1f%" PRId64 "\x1f%s", agent_key,
-                         PQgetvalue(r, i, 0));
+        int n =
+            snprintf(key, sizeof(key), "d\x1f%" PRId64 "\x1f%s", agent_key, PQgetvalue(r, i, 0));
         chash_put(s->ids, key, (size_t)n, strtoll(PQgetvalue(r, i, 1), NULL, 10));
         if (PQgetisnull(r, i, 3))
             continue;
@@ -168,8 +167,9 @@ int dbs_hello(struct dbs *s, const Fm__Hello *h, const char *peer, uint64_t *com
         snprintf(digest + 2 * i, 3, "%02x", h->config_digest.data[i]);
     snprintf(epoch, sizeof(epoch), "%" PRIu64, h->epoch);
     const char *site[] = {h->site_id, h->site_name};
-    const char *agent[] = {h->agent_id,       h->site_id, h->software_version,
-                           digest[0] ? digest : NULL, s->collector_id, peer, epoch};
+    const char *agent[] = {
+        h->agent_id, h->site_id, h->software_version, digest[0] ? digest : NULL, s->collector_id,
+        peer,        epoch};
     const char *inv_p[] = {h->agent_id, inv};
     const char *prog[] = {h->agent_id, epoch};
 

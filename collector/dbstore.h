@@ -26,7 +26,7 @@ struct dbs {
     const char *collector_id; /* borrowed */
     chash_t *ids;             /* device, point and partition-day ids */
     struct copybuf meas, alarms, status, traps, agent_status, overflows;
-    char why[512];            /* reason of the last failure */
+    char why[512]; /* reason of the last failure */
 };
 
 /* One batch to write, with its result. */

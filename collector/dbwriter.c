@@ -97,7 +97,7 @@ static int worker_connect(struct worker *k)
         atomic_fetch_add(&cm.db_reconnects, 1);
         worker_sleep(k, wait);
         wait = wait * 2 > (uint64_t)w->cfg->reconnect_max_ms ? (uint64_t)w->cfg->reconnect_max_ms
-                                                            : wait * 2;
+                                                             : wait * 2;
     }
     return 0;
 }
@@ -217,8 +217,7 @@ static size_t take(struct worker *k, struct dbw_job **out, size_t cap)
     while (k->head && n < cap) {
         struct dbw_job *j = k->head;
 
-        if (n > 0 && (j->kind != DBW_BATCH ||
-                      events + j->nevents > k->w->cfg->txn_max_events))
+        if (n > 0 && (j->kind != DBW_BATCH || events + j->nevents > k->w->cfg->txn_max_events))
             break;
         k->head = j->next;
         if (k->head == NULL)

@@ -31,15 +31,15 @@ enum dbw_kind {
 struct dbw_job {
     struct dbw_job *next; /* queue link, owned by the writer while queued */
     enum dbw_kind kind;
-    void *owner;          /* the connection; opaque here */
+    void *owner; /* the connection; opaque here */
     char agent_id[FMW_MAX_ID + 1];
     char peer[64];
-    Fm__Envelope *env;    /* HELLO and BATCH: owned by the job (fmw_envelope_free) */
-    size_t bytes;         /* frame bytes, for memory accounting */
+    Fm__Envelope *env; /* HELLO and BATCH: owned by the job (fmw_envelope_free) */
+    size_t bytes;      /* frame bytes, for memory accounting */
     size_t nevents;
-    uint64_t queued_us;   /* uv_hrtime()/1000 at submit */
+    uint64_t queued_us; /* uv_hrtime()/1000 at submit */
     /* Results, written by the writer. */
-    int rc;               /* 0, or negative errno with why */
+    int rc; /* 0, or negative errno with why */
     char why[256];
     uint64_t committed_seq;
     uint64_t applied;

@@ -138,8 +138,8 @@ static int run(struct collconf *cfg, const char *collector_id)
         goto out_run;
     }
     if (cfg->metrics.enabled) {
-        a.metrics = cm_server_start(&a.loop, cfg->metrics.address, (unsigned)cfg->metrics.port,
-                                    &mport);
+        a.metrics =
+            cm_server_start(&a.loop, cfg->metrics.address, (unsigned)cfg->metrics.port, &mport);
         if (a.metrics == NULL) {
             server_stop(a.server, 0);
             goto out_run;
@@ -216,8 +216,8 @@ int main(int argc, char **argv)
     if (check) {
         rc = 0;
         if (cfg.listen.transport == COLLCONF_TLS) {
-            tlsio_ctx_t *t = tlsio_ctx_create(true, cfg.listen.cert, cfg.listen.key,
-                                              cfg.listen.ca, err, sizeof(err));
+            tlsio_ctx_t *t = tlsio_ctx_create(true, cfg.listen.cert, cfg.listen.key, cfg.listen.ca,
+                                              err, sizeof(err));
             if (t == NULL) {
                 fprintf(stderr, "fieldmon-collector: %s: listen: %s\n", path, err);
                 rc = 1;

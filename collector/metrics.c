@@ -17,9 +17,8 @@
 struct cm_counters cm;
 
 /* Bucket upper bounds in microseconds; the last is +Inf. */
-static const uint64_t bucket_us[CM_BUCKETS - 1] = {1000,   5000,    10000,   25000,
-                                                   50000,  100000,  250000,  500000,
-                                                   1000000, 2500000, 5000000, 10000000};
+static const uint64_t bucket_us[CM_BUCKETS - 1] = {
+    1000, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
 
 void cm_observe(struct cm_hist *h, uint64_t us)
 {
@@ -54,8 +53,7 @@ __attribute__((format(printf, 2, 3))) static void put(struct out *o, const char 
         o->len += (size_t)n;
 }
 
-static void metric(struct out *o, const char *name, const char *type, const char *help,
-                   int64_t v)
+static void metric(struct out *o, const char *name, const char *type, const char *help, int64_t v)
 {
     put(o, "# HELP fieldmon_collector_%s %s\n# TYPE fieldmon_collector_%s %s\n", name, help, name,
         type);
@@ -164,8 +162,7 @@ static void on_accept(uv_stream_t *l, int status)
     h2o_accept(&s->accept, h2o_uv_socket_create((uv_stream_t *)conn, on_sock_closed));
 }
 
-cm_server_t *cm_server_start(uv_loop_t *loop, const char *address, unsigned port,
-                             unsigned *bound)
+cm_server_t *cm_server_start(uv_loop_t *loop, const char *address, unsigned port, unsigned *bound)
 {
     cm_server_t *s = fm_xcalloc(1, sizeof(*s));
     struct sockaddr_storage ss;

@@ -39,8 +39,8 @@ struct cm_counters {
     atomic_int_fast64_t db_connected;
     atomic_int_fast64_t queue_events;
     atomic_uint_fast64_t partitions_dropped;
-    struct cm_hist txn_latency;   /* one transaction, writer side */
-    struct cm_hist ack_latency;   /* batch received to ack sent */
+    struct cm_hist txn_latency; /* one transaction, writer side */
+    struct cm_hist ack_latency; /* batch received to ack sent */
 };
 
 extern struct cm_counters cm;
@@ -56,8 +56,7 @@ typedef struct cm_server cm_server_t;
 
 /* Starts the HTTP listener on address:port (port 0: any; *bound receives
  * the port). Returns new, or NULL with the reason logged. Loop thread. */
-cm_server_t *cm_server_start(uv_loop_t *loop, const char *address, unsigned port,
-                             unsigned *bound);
+cm_server_t *cm_server_start(uv_loop_t *loop, const char *address, unsigned port, unsigned *bound);
 /* Closes the listener and its connections; frees on the loop's next turns. */
 void cm_server_stop(cm_server_t *s);
 

@@ -178,8 +178,7 @@ int migrate_current_version(PGconn *conn, char *why, size_t whylen)
     return v;
 }
 
-static int apply_one(PGconn *conn, const char *dir, const struct mfile *m, char *why,
-                     size_t whylen)
+static int apply_one(PGconn *conn, const char *dir, const struct mfile *m, char *why, size_t whylen)
 {
     char path[4096], what[320], ins[128];
     char *sql;

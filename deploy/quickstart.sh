@@ -51,20 +51,36 @@ trap 'exit 0' INT TERM
 fm_pg_start "$work/pg"
 echo "quickstart: PostgreSQL running, socket in $PGHOST (psql -h $PGHOST -U fieldmon fieldmon)"
 
-# Apply the schema the way the collector does: each file in its own
-# transaction, recorded in schema_migrations.
-psql -q -v ON_ERROR_STOP=1 -c "CREATE TABLE IF NOT EXISTS schema_migrations (
-    version integer PRIMARY KEY, name text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now())"
-for f in schema/[0-9]*_*.sql; do
-    name=$(basename "$f")
-    version=$((10#${name%%_*}))
-    psql -q -v ON_ERROR_STOP=1 --single-transaction -f "$f" \
-        -c "INSERT INTO schema_migrations (version, name) VALUES ($version, '$name')"
+# The collector applies the schema itself (idempotent), then runs on plain
+# TCP on loopback (a demo: production uses TLS, see docs/collector.md).
+cat >"$work/collector.yaml" <<EOC
+collector_id: quickstart
+listen: {address: 127.0.0.1, port: 0, transport: plain}
+metrics: {address: 127.0.0.1, port: 0}
+database: {dsn: "$FM_PG_DSN"}
+EOC
+build/collector/fieldmon-collector -c "$work/collector.yaml" --migrate
+build/collector/fieldmon-collector -c "$work/collector.yaml" 2>"$work/collector.log" &
+pids+=($!)
+for _ in $(seq 1 50); do
+    port=$(sed -n 's/.*listen: agents on .* port \([0-9]*\) .*/\1/p' "$work/collector.log")
+    mport=$(sed -n 's/.*metrics: http:\/\/.*:\([0-9]*\)\/metrics.*/\1/p' "$work/collector.log")
+    [[ -n "$port" && -n "$mport" ]] && break
+    sleep 0.1
 done
-echo "quickstart: schema applied:"
+if [[ -z "${port:-}" || -z "${mport:-}" ]]; then
+    cat "$work/collector.log" >&2
+    echo "quickstart: the collector did not start" >&2
+    exit 1
+fi
+echo "quickstart: collector listening on 127.0.0.1:$port, metrics on http://127.0.0.1:$mport/metrics"
 psql -c "SELECT version, name, applied_at FROM schema_migrations ORDER BY version"
-psql -c '\dt'
+
+# Until agents run here, a contract client plays three agents for a moment.
+build/bench/fm-loadgen --connect "127.0.0.1:$port" --agent demo --agents 3 --events 5000 \
+    --timeout 30 | tail -1
+psql -c "SELECT d.agent_id, count(*) AS measurements FROM measurements m
+         JOIN points p USING (point_id) JOIN devices d USING (device_id) GROUP BY 1 ORDER BY 1"
 
 if ((duration > 0)); then
     echo "quickstart: running for ${duration}s"

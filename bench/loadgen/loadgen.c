@@ -239,7 +239,7 @@ static void send_hello(struct agent *a)
     Fm__Device **devp = fm_xcalloc(o->devices, sizeof(*devp));
     Fm__Point *pts = fm_xcalloc(o->points, sizeof(*pts));
     Fm__Point **ptp = fm_xcalloc(o->points, sizeof(*ptp));
-    char (*dn)[32] = fm_xcalloc(o->devices, 32), (*pn)[32] = fm_xcalloc(o->points, 32);
+    char(*dn)[32] = fm_xcalloc(o->devices, 32), (*pn)[32] = fm_xcalloc(o->points, 32);
     char site[80];
 
     for (unsigned p = 0; p < o->points; p++) {
@@ -342,8 +342,7 @@ static void on_ack(struct agent *a, const Fm__Ack *ack)
     unsigned k = 0;
 
     if (ack->committed_seq < a->acked) {
-        fail(g, "%s: ack %" PRIu64 " goes back from %" PRIu64, a->id, ack->committed_seq,
-             a->acked);
+        fail(g, "%s: ack %" PRIu64 " goes back from %" PRIu64, a->id, ack->committed_seq, a->acked);
         return;
     }
     a->acked = ack->committed_seq;
@@ -577,8 +576,8 @@ static void finish_if_done(struct lg *g)
         return;
     g->end_ns = uv_hrtime();
     if (g->o.hold_s > 0) {
-        fprintf(stderr, "fm-loadgen: all acked; holding %u connections for %.0f s\n",
-                g->o.agents, g->o.hold_s);
+        fprintf(stderr, "fm-loadgen: all acked; holding %u connections for %.0f s\n", g->o.agents,
+                g->o.hold_s);
         uv_timer_start(&g->deadline, on_hold_done, (uint64_t)(g->o.hold_s * 1000), 0);
         return;
     }
@@ -632,18 +631,36 @@ static const char usage[] =
 
 static int parse(int argc, char **argv, struct opts *o)
 {
-    static const struct option lo[] = {
-        {"connect", 1, NULL, 'C'}, {"agent", 1, NULL, 'a'},   {"agents", 1, NULL, 'n'},
-        {"cert-dir", 1, NULL, 'd'}, {"cert-name", 1, NULL, 'N'}, {"epoch", 1, NULL, 'e'},
-        {"events", 1, NULL, 'E'},  {"batch", 1, NULL, 'b'},   {"window", 1, NULL, 'w'},
-        {"devices", 1, NULL, 'D'}, {"points", 1, NULL, 'P'},  {"only-measurements", 0, NULL, 'M'},
-        {"rate", 1, NULL, 'r'},    {"timeout", 1, NULL, 't'}, {"hold", 1, NULL, 'H'},
-        {"bad", 1, NULL, 'B'},     {"expect-close", 0, NULL, 'X'}, {"help", 0, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {{"connect", 1, NULL, 'C'},
+                                       {"agent", 1, NULL, 'a'},
+                                       {"agents", 1, NULL, 'n'},
+                                       {"cert-dir", 1, NULL, 'd'},
+                                       {"cert-name", 1, NULL, 'N'},
+                                       {"epoch", 1, NULL, 'e'},
+                                       {"events", 1, NULL, 'E'},
+                                       {"batch", 1, NULL, 'b'},
+                                       {"window", 1, NULL, 'w'},
+                                       {"devices", 1, NULL, 'D'},
+                                       {"points", 1, NULL, 'P'},
+                                       {"only-measurements", 0, NULL, 'M'},
+                                       {"rate", 1, NULL, 'r'},
+                                       {"timeout", 1, NULL, 't'},
+                                       {"hold", 1, NULL, 'H'},
+                                       {"bad", 1, NULL, 'B'},
+                                       {"expect-close", 0, NULL, 'X'},
+                                       {"help", 0, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
     int c;
 
-    *o = (struct opts){.agent = "agent", .agents = 1, .epoch = 1, .events = 1000, .batch = 500,
-                       .window = 4, .devices = 4, .points = 5, .timeout_s = 60};
+    *o = (struct opts){.agent = "agent",
+                       .agents = 1,
+                       .epoch = 1,
+                       .events = 1000,
+                       .batch = 500,
+                       .window = 4,
+                       .devices = 4,
+                       .points = 5,
+                       .timeout_s = 60};
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
         case 'C': {
@@ -656,31 +673,62 @@ static int parse(int argc, char **argv, struct opts *o)
             o->port = atoi(colon + 1);
             break;
         }
-        case 'a': o->agent = optarg; break;
-        case 'n': o->agents = (unsigned)atoi(optarg); break;
-        case 'd': o->cert_dir = optarg; break;
-        case 'N': o->cert_name = optarg; break;
-        case 'e': o->epoch = strtoull(optarg, NULL, 10); break;
-        case 'E': o->events = strtoull(optarg, NULL, 10); break;
-        case 'b': o->batch = (unsigned)atoi(optarg); break;
-        case 'w': o->window = (unsigned)atoi(optarg); break;
-        case 'D': o->devices = (unsigned)atoi(optarg); break;
-        case 'P': o->points = (unsigned)atoi(optarg); break;
-        case 'M': o->only_measurements = true; break;
-        case 'r': o->rate = atof(optarg); break;
-        case 't': o->timeout_s = atof(optarg); break;
-        case 'H': o->hold_s = atof(optarg); break;
-        case 'X': o->expect_close = true; break;
+        case 'a':
+            o->agent = optarg;
+            break;
+        case 'n':
+            o->agents = (unsigned)atoi(optarg);
+            break;
+        case 'd':
+            o->cert_dir = optarg;
+            break;
+        case 'N':
+            o->cert_name = optarg;
+            break;
+        case 'e':
+            o->epoch = strtoull(optarg, NULL, 10);
+            break;
+        case 'E':
+            o->events = strtoull(optarg, NULL, 10);
+            break;
+        case 'b':
+            o->batch = (unsigned)atoi(optarg);
+            break;
+        case 'w':
+            o->window = (unsigned)atoi(optarg);
+            break;
+        case 'D':
+            o->devices = (unsigned)atoi(optarg);
+            break;
+        case 'P':
+            o->points = (unsigned)atoi(optarg);
+            break;
+        case 'M':
+            o->only_measurements = true;
+            break;
+        case 'r':
+            o->rate = atof(optarg);
+            break;
+        case 't':
+            o->timeout_s = atof(optarg);
+            break;
+        case 'H':
+            o->hold_s = atof(optarg);
+            break;
+        case 'X':
+            o->expect_close = true;
+            break;
         case 'B':
-            o->bad = !strcmp(optarg, "malformed") ? BAD_MALFORMED
+            o->bad = !strcmp(optarg, "malformed")  ? BAD_MALFORMED
                      : !strcmp(optarg, "oversize") ? BAD_OVERSIZE
                      : !strcmp(optarg, "silent")   ? BAD_SILENT
                      : !strcmp(optarg, "invalid")  ? BAD_INVALID
-                                                   : (enum bad_mode)-1;
+                                                   : (enum bad_mode) - 1;
             if ((int)o->bad < 0)
                 return -EINVAL;
             break;
-        default: return -EINVAL;
+        default:
+            return -EINVAL;
         }
     }
     if (!o->host || o->agents == 0 || o->batch == 0 || o->batch > FMW_MAX_BATCH_EVENTS ||
