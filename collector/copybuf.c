@@ -39,7 +39,9 @@ static void reserve(struct copybuf *b, size_t n)
 
 void copybuf_raw(struct copybuf *b, const char *s, size_t n)
 {
-    reserve(b, n);
+    reserve(b, n ? n : 1); /* never leaves p NULL, even for nothing */
+    if (n == 0)
+        return;
     memcpy(b->p + b->len, s, n);
     b->len += n;
 }

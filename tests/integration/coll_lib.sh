@@ -23,10 +23,12 @@ coll_config() {
     {
         echo "collector_id: test-collector"
         echo "log_level: info"
-        echo "database: {dsn: \"$FM_PG_DSN\", reconnect_min: 100ms, reconnect_max: 1s}"
         echo "metrics: {address: 127.0.0.1, port: 0}"
         printf '%s\n' "$@"
     } >"$f"
+    if ! grep -q '^database:' "$f"; then
+        echo "database: {dsn: \"$FM_PG_DSN\", reconnect_min: 100ms, reconnect_max: 1s}" >>"$f"
+    fi
     if ! grep -q '^listen:' "$f"; then
         echo "listen: {transport: plain, address: 127.0.0.1, port: 0}" >>"$f"
     fi
