@@ -1,0 +1,272 @@
+/* sla_sched: see sla_sched.h. Tickets live in a growing array; a collector
+ * has at most a few thousand open tickets, and a tick walks them all. */
+#include "sla_sched.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fm_alloc.h"
+#include "ladder.h"
+#include "sla_store.h"
+
+#define SCHED_MAX_ROLES 32
+
+struct tracked {
+    int64_t id;
+    char *customer;
+    struct sla_clock clock;
+    char *engaged[SCHED_MAX_ROLES];
+    size_t n_engaged;
+    int64_t met_at[SLA_KINDS];
+    bool breached[SLA_KINDS];
+};
+
+struct sla_sched {
+    const struct contract_set *contracts;
+    sla_now_cb now;
+    void *now_arg;
+    struct tracked *t;
+    size_t n, cap;
+};
+
+sla_sched_t *sla_sched_create(const struct contract_set *contracts, sla_now_cb now, void *arg)
+{
+    sla_sched_t *s = fm_xcalloc(1, sizeof(*s));
+
+    s->contracts = contracts;
+    s->now = now;
+    s->now_arg = arg;
+    return s;
+}
+
+static void tracked_free(struct tracked *t)
+{
+    free(t->customer);
+    for (size_t i = 0; i < t->n_engaged; i++)
+        free(t->engaged[i]);
+}
+
+void sla_sched_destroy(sla_sched_t *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        tracked_free(&s->t[i]);
+    free(s->t);
+    free(s);
+}
+
+static struct tracked *find(const sla_sched_t *s, int64_t id)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->t[i].id == id)
+            return &s->t[i];
+    }
+    return NULL;
+}
+
+const struct sla_clock *sla_sched_clock(const sla_sched_t *s, int64_t ticket_id)
+{
+    struct tracked *t = find(s, ticket_id);
+
+    return t ? &t->clock : NULL;
+}
+
+static void engage(struct tracked *t, const char *role)
+{
+    for (size_t i = 0; i < t->n_engaged; i++) {
+        if (strcmp(t->engaged[i], role) == 0)
+            return;
+    }
+    if (t->n_engaged < SCHED_MAX_ROLES)
+        t->engaged[t->n_engaged++] = fm_xstrdup(role);
+}
+
+int sla_sched_open(sla_sched_t *s, PGconn *conn, int64_t ticket_id, const char *customer, int grade,
+                   double distance_km, int64_t opened_at, char *why, size_t whylen)
+{
+    const struct contract *c = contract_find(s->contracts, customer);
+    struct tracked t = {0};
+    char **roles = NULL;
+    size_t n_roles = 0;
+    int rc;
+
+    if (find(s, ticket_id) != NULL) {
+        snprintf(why, whylen, "ticket %" PRId64 " is already open", ticket_id);
+        return -EEXIST;
+    }
+    if (c == NULL) {
+        snprintf(why, whylen, "no contract for customer \"%s\" and no default contract", customer);
+        return -ENOENT;
+    }
+    if (sla_clock_open(&t.clock, c, grade, distance_km, opened_at) != 0) {
+        snprintf(why, whylen, "grade %d is not in 1..%d", grade, CONTRACT_GRADES);
+        return -EINVAL;
+    }
+    rc = sla_store_engaged_roles(conn, ticket_id, &roles, &n_roles, why, whylen);
+    if (rc != 0)
+        return rc;
+    t.id = ticket_id;
+    t.customer = fm_xstrdup(customer);
+    for (size_t i = 0; i < n_roles; i++)
+        engage(&t, roles[i]);
+    sla_store_free_roles(roles, n_roles);
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 16;
+        s->t = fm_xrealloc(s->t, s->cap * sizeof(*s->t));
+    }
+    s->t[s->n++] = t;
+    return 0;
+}
+
+static struct sla_subject subject(const struct tracked *t)
+{
+    struct sla_subject sub = {t->id, t->customer, &t->clock};
+
+    return sub;
+}
+
+static struct tracked *lookup(sla_sched_t *s, int64_t id, char *why, size_t whylen)
+{
+    struct tracked *t = find(s, id);
+
+    if (t == NULL)
+        snprintf(why, whylen, "ticket %" PRId64 " is not open", id);
+    return t;
+}
+
+int sla_sched_regrade(sla_sched_t *s, PGconn *conn, int64_t ticket_id, int grade, char *why,
+                      size_t whylen)
+{
+    struct tracked *t = lookup(s, ticket_id, why, whylen);
+    struct sla_subject sub;
+    int rc;
+
+    if (t == NULL)
+        return -ENOENT;
+    rc = sla_clock_regrade(&t->clock, s->now(s->now_arg), grade);
+    if (rc != 0) {
+        snprintf(why, whylen, "ticket %" PRId64 ": grade %d: %s", ticket_id, grade,
+                 rc == -EALREADY ? "is the grade already" : strerror(-rc));
+        return rc;
+    }
+    sub = subject(t);
+    return sla_store_regrade(conn, &sub, why, whylen);
+}
+
+int sla_sched_pause(sla_sched_t *s, PGconn *conn, int64_t ticket_id, const char *reason, char *why,
+                    size_t whylen)
+{
+    struct tracked *t = lookup(s, ticket_id, why, whylen);
+    struct sla_subject sub;
+    int rc;
+
+    if (t == NULL)
+        return -ENOENT;
+    if (reason != NULL)
+        rc = sla_clock_pause(&t->clock, s->now(s->now_arg), reason);
+    else
+        rc = sla_clock_resume(&t->clock, s->now(s->now_arg));
+    if (rc != 0) {
+        snprintf(why, whylen, "ticket %" PRId64 ": %s", ticket_id,
+                 rc == -EALREADY  ? "already paused"
+                 : reason == NULL ? "not paused"
+                 : rc == -ENOSPC  ? "too many pauses"
+                                  : "a pause needs a reason");
+        return rc;
+    }
+    sub = subject(t);
+    return sla_store_pause(conn, &sub, why, whylen);
+}
+
+int sla_sched_met(sla_sched_t *s, int64_t ticket_id, enum sla_kind k, int64_t at)
+{
+    struct tracked *t = find(s, ticket_id);
+
+    if (t == NULL)
+        return -ENOENT;
+    if ((unsigned)k >= SLA_KINDS)
+        return -EINVAL;
+    if (t->met_at[k] == 0)
+        t->met_at[k] = at;
+    return 0;
+}
+
+int sla_sched_close(sla_sched_t *s, int64_t ticket_id)
+{
+    struct tracked *t = find(s, ticket_id);
+
+    if (t == NULL)
+        return -ENOENT;
+    tracked_free(t);
+    *t = s->t[--s->n];
+    return 0;
+}
+
+/* Escalations and breaches of one ticket at now. */
+static int tick_one(struct tracked *t, PGconn *conn, int64_t now, unsigned *queued, char *why,
+                    size_t whylen)
+{
+    struct sla_subject sub = subject(t);
+    struct ladder_due due[SCHED_MAX_ROLES];
+    size_t n = ladder_due(&t->clock, now, (const char *const *)t->engaged, t->n_engaged, due,
+                          SCHED_MAX_ROLES);
+    int rc, recorded;
+
+    for (size_t i = 0; i < n; i++) {
+        rc = sla_store_escalate(conn, &sub, &due[i], now, &recorded, why, whylen);
+        if (rc != 0)
+            return rc;
+        engage(t, due[i].step->role);
+        *queued += (unsigned)recorded;
+    }
+    for (int k = 0; k < SLA_KINDS; k++) {
+        if (t->breached[k] || !sla_clock_breached(&t->clock, k, t->met_at[k], now))
+            continue;
+        rc = sla_store_breach(conn, &sub, k, now, (const char *const *)t->engaged, t->n_engaged,
+                              &recorded, why, whylen);
+        if (rc != 0)
+            return rc;
+        t->breached[k] = true;
+        *queued += (unsigned)recorded;
+    }
+    return 0;
+}
+
+int sla_sched_tick(sla_sched_t *s, PGconn *conn, unsigned *queued, char *why, size_t whylen)
+{
+    int64_t now = s->now(s->now_arg);
+    unsigned q = 0;
+    int rc = 0;
+
+    for (size_t i = 0; i < s->n && rc == 0; i++)
+        rc = tick_one(&s->t[i], conn, now, &q, why, whylen);
+    if (queued != NULL)
+        *queued = q;
+    return rc;
+}
+
+int64_t sla_sched_next(const sla_sched_t *s)
+{
+    int64_t next = SLA_NEVER;
+
+    for (size_t i = 0; i < s->n; i++) {
+        const struct tracked *t = &s->t[i];
+        int64_t at = ladder_next(&t->clock, (const char *const *)t->engaged, t->n_engaged);
+
+        if (at < next)
+            next = at;
+        for (int k = 0; k < SLA_KINDS; k++) {
+            int64_t d = t->clock.deadline[k];
+
+            /* A breach is seen one second after the deadline. */
+            if (!t->breached[k] && t->met_at[k] == 0 && d != 0 && d != SLA_NEVER && d + 1 < next)
+                next = d + 1;
+        }
+    }
+    return next;
+}

@@ -1,0 +1,66 @@
+/* sla_sched: runs the contract clocks of open tickets.
+ *
+ * The scheduler keeps each open ticket's sla_clock, the roles its ladder
+ * has engaged and the clocks already met. sla_sched_tick, given the time
+ * from the scheduler's clock function, records every ladder step that has
+ * fallen due and every deadline that has passed unmet (sla_store: one
+ * transaction each, with the outbox rows of their webhooks) and tells the
+ * caller how many notifications it queued, so the caller can kick the
+ * notifier. sla_sched_next says when a tick is next needed.
+ *
+ * The clock is a function so that tests (and a simulation) can advance time
+ * at will instead of sleeping. Blocking (libpq) in tick/open/regrade/pause:
+ * call from a worker thread or a test. Not thread-safe. */
+#ifndef SLA_SCHED_H
+#define SLA_SCHED_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "contract.h"
+#include "sla.h"
+
+typedef int64_t (*sla_now_cb)(void *arg); /* Unix seconds */
+
+typedef struct sla_sched sla_sched_t;
+
+/* Returns new; free with sla_sched_destroy. Borrows contracts (must outlive
+ * the scheduler); now(arg) gives the time. */
+sla_sched_t *sla_sched_create(const struct contract_set *contracts, sla_now_cb now, void *arg);
+void sla_sched_destroy(sla_sched_t *s);
+
+/* Starts the clocks of ticket_id for customer (its contract, or the
+ * default), opened at opened_at with grade at a site distance_km away
+ * (negative: unknown). Roles already engaged (recorded before a restart) are
+ * read from conn. Returns 0, -EEXIST, -ENOENT (no contract for customer),
+ * -EINVAL (grade), or -EIO with why. */
+int sla_sched_open(sla_sched_t *s, PGconn *conn, int64_t ticket_id, const char *customer, int grade,
+                   double distance_km, int64_t opened_at, char *why, size_t whylen);
+
+/* Grade change now: recomputes from the original opening, records it. */
+int sla_sched_regrade(sla_sched_t *s, PGconn *conn, int64_t ticket_id, int grade, char *why,
+                      size_t whylen);
+
+/* Pause (reason != NULL) or resume (reason == NULL) now, recorded. */
+int sla_sched_pause(sla_sched_t *s, PGconn *conn, int64_t ticket_id, const char *reason, char *why,
+                    size_t whylen);
+
+/* The clock k of ticket_id was met at at (response given, engineer on site..). */
+int sla_sched_met(sla_sched_t *s, int64_t ticket_id, enum sla_kind k, int64_t at);
+
+/* Stops tracking ticket_id (closed). -ENOENT if unknown. */
+int sla_sched_close(sla_sched_t *s, int64_t ticket_id);
+
+/* The clock of ticket_id, or NULL. Borrowed until the next call. */
+const struct sla_clock *sla_sched_clock(const sla_sched_t *s, int64_t ticket_id);
+
+/* Records what is due now. *queued (may be NULL) receives the number of
+ * escalations and breaches newly recorded. Returns 0 or the first error
+ * (with why); tickets after a failing one are handled on the next tick. */
+int sla_sched_tick(sla_sched_t *s, PGconn *conn, unsigned *queued, char *why, size_t whylen);
+
+/* When the next ladder step or deadline falls due, or SLA_NEVER. */
+int64_t sla_sched_next(const sla_sched_t *s);
+
+#endif

@@ -1,0 +1,322 @@
+/* sla_store: see sla_store.h. Notification bodies are built with jansson;
+ * times go to PostgreSQL as Unix seconds through to_timestamp. */
+#include "sla_store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fm_alloc.h"
+
+void sla_store_time(int64_t t, char *buf, size_t len)
+{
+    struct tm tm;
+    time_t tt = (time_t)t;
+
+    if (t == 0 || t == SLA_NEVER || gmtime_r(&tt, &tm) == NULL) {
+        snprintf(buf, len, "null");
+        return;
+    }
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static json_t *time_json(int64_t t)
+{
+    char buf[32];
+
+    sla_store_time(t, buf, sizeof(buf));
+    return strcmp(buf, "null") == 0 ? json_null() : json_string(buf);
+}
+
+static json_t *deadlines_json(const int64_t *d)
+{
+    json_t *o = json_object();
+
+    for (int k = 0; k < SLA_KINDS; k++)
+        json_object_set_new(o, sla_kind_name(k), time_json(d[k]));
+    return o;
+}
+
+/* The fields every notification carries. */
+static json_t *body_base(const struct sla_subject *s, const char *event)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "event", json_string(event));
+    json_object_set_new(o, "ticket_id", json_integer(s->ticket_id));
+    json_object_set_new(o, "customer", json_string(s->customer));
+    json_object_set_new(o, "grade", json_integer(s->clock->grade));
+    json_object_set_new(o, "opened_at", time_json(s->clock->opened_at));
+    json_object_set_new(o, "paused", json_boolean(sla_clock_paused(s->clock)));
+    json_object_set_new(o, "deadlines", deadlines_json(s->clock->deadline));
+    return o;
+}
+
+static int fail(PGconn *conn, PGresult *r, const char *what, char *why, size_t whylen)
+{
+    const char *msg = PQerrorMessage(conn);
+    size_t n;
+
+    snprintf(why, whylen, "%s: %s", what, msg[0] ? msg : "unexpected result");
+    n = strlen(why);
+    while (n > 0 && why[n - 1] == '\n')
+        why[--n] = '\0';
+    PQclear(r);
+    PQclear(PQexec(conn, "ROLLBACK"));
+    return -EIO;
+}
+
+static int exec_ok(PGconn *conn, const char *sql, int n, const char *const *params,
+                   ExecStatusType want, PGresult **out)
+{
+    PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+
+    *out = r;
+    return PQresultStatus(r) == want ? 0 : -EIO;
+}
+
+/* Queues body to every webhook of role; the key is prefix + "-" + index. */
+static int enqueue_role(PGconn *conn, const struct contract_role *role, const char *prefix,
+                        json_t *body, char *why, size_t whylen)
+{
+    for (size_t i = 0; i < role->n_webhooks; i++) {
+        char key[256], *text;
+        const char *params[3];
+        PGresult *r;
+        int rc;
+
+        snprintf(key, sizeof(key), "%s-%zu", prefix, i);
+        json_object_set_new(body, "idempotency_key", json_string(key));
+        json_object_set_new(body, "role", json_string(role->name));
+        text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+        if (text == NULL) {
+            snprintf(why, whylen, "outbox: cannot encode notification");
+            PQclear(PQexec(conn, "ROLLBACK"));
+            return -ENOMEM;
+        }
+        params[0] = key;
+        params[1] = role->webhooks[i];
+        params[2] = text;
+        rc = exec_ok(conn,
+                     "INSERT INTO notify_outbox (idem_key, url, body) VALUES ($1, $2, $3::jsonb) "
+                     "ON CONFLICT (idem_key) DO NOTHING",
+                     3, params, PGRES_COMMAND_OK, &r);
+        free(text);
+        if (rc != 0)
+            return fail(conn, r, "outbox", why, whylen);
+        PQclear(r);
+    }
+    return 0;
+}
+
+static int begin(PGconn *conn, char *why, size_t whylen)
+{
+    PGresult *r = PQexec(conn, "BEGIN");
+
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        return fail(conn, r, "begin", why, whylen);
+    PQclear(r);
+    return 0;
+}
+
+static int commit(PGconn *conn, char *why, size_t whylen)
+{
+    PGresult *r = PQexec(conn, "COMMIT");
+
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        return fail(conn, r, "commit", why, whylen);
+    PQclear(r);
+    return 0;
+}
+
+int sla_store_escalate(PGconn *conn, const struct sla_subject *s, const struct ladder_due *d,
+                       int64_t fired_at, int *recorded, char *why, size_t whylen)
+{
+    const struct contract_role *role = contract_role(s->clock->contract, d->step->role);
+    char id[24], grade[8], after[24], due[24], fired[24], prefix[160];
+    const char *params[6] = {id, d->step->role, grade, after, due, fired};
+    PGresult *r;
+    json_t *body;
+    int rc;
+
+    snprintf(id, sizeof(id), "%" PRId64, s->ticket_id);
+    snprintf(grade, sizeof(grade), "%d", s->clock->grade);
+    snprintf(after, sizeof(after), "%" PRId64, d->step->after_ms / 1000);
+    snprintf(due, sizeof(due), "%" PRId64, d->due_at);
+    snprintf(fired, sizeof(fired), "%" PRId64, fired_at);
+    rc = begin(conn, why, whylen);
+    if (rc != 0)
+        return rc;
+    if (exec_ok(conn,
+                "INSERT INTO ticket_escalations (ticket_id, role, grade, step_after, due_at, "
+                "fired_at) VALUES ($1::bigint, $2, $3::smallint, $4::bigint * interval '1 second', "
+                "to_timestamp($5::bigint), to_timestamp($6::bigint)) "
+                "ON CONFLICT (ticket_id, role) DO NOTHING",
+                6, params, PGRES_COMMAND_OK, &r) != 0)
+        return fail(conn, r, "ticket_escalations", why, whylen);
+    *recorded = atoi(PQcmdTuples(r)) == 1;
+    PQclear(r);
+    if (*recorded && role != NULL) {
+        body = body_base(s, "escalation");
+        json_object_set_new(body, "step_after_s", json_integer(d->step->after_ms / 1000));
+        json_object_set_new(body, "due_at", time_json(d->due_at));
+        json_object_set_new(body, "fired_at", time_json(fired_at));
+        snprintf(prefix, sizeof(prefix), "fieldmon-esc-%" PRId64 "-%s", s->ticket_id,
+                 d->step->role);
+        rc = enqueue_role(conn, role, prefix, body, why, whylen);
+        json_decref(body);
+        if (rc != 0)
+            return rc;
+    }
+    return commit(conn, why, whylen);
+}
+
+int sla_store_breach(PGconn *conn, const struct sla_subject *s, enum sla_kind k,
+                     int64_t detected_at, const char *const *roles, size_t n_roles, int *recorded,
+                     char *why, size_t whylen)
+{
+    char id[24], grade[8], deadline[24], detected[24], prefix[200];
+    const char *params[5] = {id, sla_kind_name(k), grade, deadline, detected};
+    PGresult *r;
+    int rc;
+
+    snprintf(id, sizeof(id), "%" PRId64, s->ticket_id);
+    snprintf(grade, sizeof(grade), "%d", s->clock->grade);
+    snprintf(deadline, sizeof(deadline), "%" PRId64, s->clock->deadline[k]);
+    snprintf(detected, sizeof(detected), "%" PRId64, detected_at);
+    rc = begin(conn, why, whylen);
+    if (rc != 0)
+        return rc;
+    if (exec_ok(conn,
+                "INSERT INTO sla_breaches (ticket_id, clock, grade, deadline, detected_at) "
+                "VALUES ($1::bigint, $2, $3::smallint, to_timestamp($4::bigint), "
+                "to_timestamp($5::bigint)) ON CONFLICT (ticket_id, clock) DO NOTHING",
+                5, params, PGRES_COMMAND_OK, &r) != 0)
+        return fail(conn, r, "sla_breaches", why, whylen);
+    *recorded = atoi(PQcmdTuples(r)) == 1;
+    PQclear(r);
+    for (size_t i = 0; *recorded && i < n_roles; i++) {
+        const struct contract_role *role = contract_role(s->clock->contract, roles[i]);
+        json_t *body;
+
+        if (role == NULL)
+            continue;
+        body = body_base(s, "breach");
+        json_object_set_new(body, "clock", json_string(sla_kind_name(k)));
+        json_object_set_new(body, "deadline", time_json(s->clock->deadline[k]));
+        json_object_set_new(body, "detected_at", time_json(detected_at));
+        snprintf(prefix, sizeof(prefix), "fieldmon-breach-%" PRId64 "-%s-%s", s->ticket_id,
+                 sla_kind_name(k), roles[i]);
+        rc = enqueue_role(conn, role, prefix, body, why, whylen);
+        json_decref(body);
+        if (rc != 0)
+            return rc;
+    }
+    return commit(conn, why, whylen);
+}
+
+int sla_store_pause(PGconn *conn, const struct sla_subject *s, char *why, size_t whylen)
+{
+    const struct sla_clock *c = s->clock;
+    char id[24], start[24], end[24];
+    const char *params[4];
+    PGresult *r;
+
+    if (c->n_pauses == 0) {
+        snprintf(why, whylen, "ticket %" PRId64 " was never paused", s->ticket_id);
+        return -EINVAL;
+    }
+    snprintf(id, sizeof(id), "%" PRId64, s->ticket_id);
+    snprintf(start, sizeof(start), "%" PRId64, c->paused[c->n_pauses - 1].start);
+    snprintf(end, sizeof(end), "%" PRId64, c->paused[c->n_pauses - 1].end);
+    params[0] = id;
+    params[1] = start;
+    params[2] = c->paused[c->n_pauses - 1].end == SLA_NEVER ? NULL : end;
+    params[3] = c->pause_reason[c->n_pauses - 1];
+    if (exec_ok(conn,
+                "INSERT INTO sla_pauses (ticket_id, started_at, ended_at, reason) VALUES "
+                "($1::bigint, to_timestamp($2::bigint), to_timestamp($3::bigint), $4) "
+                "ON CONFLICT (ticket_id, started_at) DO UPDATE SET ended_at = EXCLUDED.ended_at",
+                4, params, PGRES_COMMAND_OK, &r) != 0) {
+        snprintf(why, whylen, "sla_pauses: %s", PQerrorMessage(conn));
+        PQclear(r);
+        return -EIO;
+    }
+    PQclear(r);
+    return 0;
+}
+
+int sla_store_regrade(PGconn *conn, const struct sla_subject *s, char *why, size_t whylen)
+{
+    const struct sla_clock *c = s->clock;
+    const struct sla_regrade *g;
+    char id[24], at[24], from[8], to[8], *before, *after;
+    json_t *jb, *ja;
+    PGresult *r;
+    int rc = 0;
+
+    if (c->n_regrades == 0) {
+        snprintf(why, whylen, "ticket %" PRId64 " never changed grade", s->ticket_id);
+        return -EINVAL;
+    }
+    g = &c->regrades[c->n_regrades - 1];
+    snprintf(id, sizeof(id), "%" PRId64, s->ticket_id);
+    snprintf(at, sizeof(at), "%" PRId64, g->at);
+    snprintf(from, sizeof(from), "%d", g->from);
+    snprintf(to, sizeof(to), "%d", g->to);
+    jb = deadlines_json(g->before);
+    ja = deadlines_json(g->after);
+    before = json_dumps(jb, JSON_COMPACT | JSON_SORT_KEYS);
+    after = json_dumps(ja, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(jb);
+    json_decref(ja);
+    const char *params[6] = {id, at, from, to, before, after};
+    if (before == NULL || after == NULL ||
+        exec_ok(conn,
+                "INSERT INTO sla_grade_changes (ticket_id, changed_at, from_grade, to_grade, "
+                "before, after) VALUES ($1::bigint, to_timestamp($2::bigint), $3::smallint, "
+                "$4::smallint, $5::jsonb, $6::jsonb) ON CONFLICT DO NOTHING",
+                6, params, PGRES_COMMAND_OK, &r) != 0) {
+        snprintf(why, whylen, "sla_grade_changes: %s", PQerrorMessage(conn));
+        rc = -EIO;
+    }
+    if (before != NULL && after != NULL)
+        PQclear(r);
+    free(before);
+    free(after);
+    return rc;
+}
+
+int sla_store_engaged_roles(PGconn *conn, int64_t ticket_id, char ***roles, size_t *n, char *why,
+                            size_t whylen)
+{
+    char id[24];
+    const char *params[1] = {id};
+    PGresult *r;
+
+    snprintf(id, sizeof(id), "%" PRId64, ticket_id);
+    if (exec_ok(conn, "SELECT role FROM ticket_escalations WHERE ticket_id = $1::bigint", 1, params,
+                PGRES_TUPLES_OK, &r) != 0) {
+        snprintf(why, whylen, "ticket_escalations: %s", PQerrorMessage(conn));
+        PQclear(r);
+        return -EIO;
+    }
+    *n = (size_t)PQntuples(r);
+    *roles = fm_xcalloc(*n ? *n : 1, sizeof(**roles));
+    for (size_t i = 0; i < *n; i++)
+        (*roles)[i] = fm_xstrdup(PQgetvalue(r, (int)i, 0));
+    PQclear(r);
+    return 0;
+}
+
+void sla_store_free_roles(char **roles, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(roles[i]);
+    free(roles);
+}
