@@ -1,0 +1,208 @@
+/* edge: wiring of spool, pump, sender and status (see edge.h). */
+#include "edge_int.h"
+
+#include "fm_alloc.h"
+#include "fm_log.h"
+#include "spool_pump.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+/* Human-readable size for the start-up line. */
+static void fmt_size(char *buf, size_t len, uint64_t b)
+{
+    if (b >= (1ull << 30))
+        snprintf(buf, len, "%.1f GiB", (double)b / (1ull << 30));
+    else
+        snprintf(buf, len, "%.1f MiB", (double)b / (1ull << 20));
+}
+
+/* The start-up line the acceptance criteria ask for: how big the spool is
+ * and how long it lasts at the configured rate; warns when the disk cannot
+ * hold it. */
+static void print_sizing(const struct spool_cfg *cfg, uint64_t cap, double rate)
+{
+    struct statvfs vfs;
+    char capt[32], freet[32] = "?";
+    double hours = rate > 0 ? (double)cap / SPOOL_EST_EVENT_BYTES / rate / 3600.0 : 0;
+
+    fmt_size(capt, sizeof(capt), cap);
+    if (statvfs(cfg->dir, &vfs) == 0) {
+        uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+        fmt_size(freet, sizeof(freet), avail);
+        if (avail < cap)
+            FM_WARN("spool: %s: only %s free on the file system for a cap of %s", cfg->dir, freet,
+                    capt);
+    }
+    if (rate > 0)
+        FM_NOTICE("spool: %s: cap %s (%" PRIu64 " bytes)%s holds %.1f h at %.1f events/s "
+                  "(%u bytes/event estimated); %s free",
+                  cfg->dir, capt, cap, cfg->max_bytes ? "" : " (automatic: 24 h)", hours, rate,
+                  SPOOL_EST_EVENT_BYTES, freet);
+    else
+        FM_NOTICE("spool: %s: cap %s (%" PRIu64 " bytes); %s free", cfg->dir, capt, cap, freet);
+}
+
+int edge_create(uv_loop_t *loop, const struct edge_cfg *cfg, char *const *collectors,
+                size_t n_collectors, const struct sender_identity *id, double events_per_s,
+                edge_t **out)
+{
+    edge_t *e = fm_xcalloc(1, sizeof(*e));
+    uint64_t cap = cfg->spool.max_bytes ? cfg->spool.max_bytes : spool_auto_cap(events_per_s);
+    struct spool_stats st;
+    int rc;
+
+    e->loop = loop;
+    e->cfg = cfg;
+    e->rate = events_per_s;
+    rc = spool_open(&cfg->spool, cap, &e->spool);
+    if (rc < 0)
+        goto out_free;
+    print_sizing(&cfg->spool, cap, events_per_s);
+    spool_get_stats(e->spool, &st);
+    FM_INFO("spool: %s: epoch %" PRIu64 ", next seq %" PRIu64 ", %" PRIu64
+            " events held in %" PRIu64 " segments",
+            cfg->spool.dir, st.epoch, st.next_seq, st.events, st.segments);
+    e->status_cfg = &cfg->status;
+    rc = edge__status_check(&cfg->status);
+    if (rc < 0)
+        goto out_spool;
+    rc = sender_create(loop, &cfg->sender, collectors, n_collectors, id, e->spool, &e->sender);
+    if (rc < 0)
+        goto out_spool;
+    *out = e;
+    return 0;
+out_spool:
+    spool_close(e->spool);
+out_free:
+    free(e);
+    return rc;
+}
+
+void edge_start(edge_t *e, const struct edge_counters *counters)
+{
+    if (counters != NULL)
+        e->counters = *counters;
+    e->pump = spool_pump_start(e->loop, e->spool, &e->cfg->spool);
+    sender_start(e->sender);
+    edge__status_start(e);
+}
+
+/* A refused event still gets its callback, on the next turn. */
+struct refused {
+    uv_timer_t t;
+    spool_done_cb cb;
+    void *ud;
+    int status;
+};
+
+static void on_refused_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void on_refused(uv_timer_t *t)
+{
+    struct refused *r = t->data;
+
+    r->cb(r->status, 0, r->ud);
+    uv_close((uv_handle_t *)&r->t, on_refused_closed);
+}
+
+void edge_emit_cb(edge_t *e, const Fm__Event *ev, spool_done_cb cb, void *ud)
+{
+    Fm__Event copy = *ev; /* the spool writes seq; the producer's event stays as it was */
+    int rc = spool_append(e->spool, &copy, cb, ud);
+
+    if (rc == 0)
+        return;
+    e->lost++;
+    if (e->lost_logged++ % 1000 == 0)
+        FM_ERR("spool: %s: event not spooled: %s (%" PRIu64 " lost so far)", e->cfg->spool.dir,
+               strerror(-rc), e->lost);
+    if (cb != NULL) {
+        struct refused *r = fm_xcalloc(1, sizeof(*r));
+        r->cb = cb;
+        r->ud = ud;
+        r->status = rc;
+        uv_timer_init(e->loop, &r->t);
+        r->t.data = r;
+        uv_timer_start(&r->t, on_refused, 0, 0);
+    }
+}
+
+void edge_emit(edge_t *e, const Fm__Event *ev)
+{
+    edge_emit_cb(e, ev, NULL, NULL);
+}
+
+int edge_reload(edge_t *e, const struct edge_cfg *cfg, char *const *collectors, size_t n_collectors,
+                const struct sender_identity *id)
+{
+    int rc = sender_reload(e->sender, &cfg->sender, collectors, n_collectors, id);
+
+    if (rc < 0)
+        return rc;
+    if (strcmp(cfg->spool.dir, e->cfg->spool.dir) != 0 ||
+        cfg->spool.max_bytes != e->cfg->spool.max_bytes)
+        FM_WARN("spool: a new spool directory or size takes effect at the next start; "
+                "keeping %s",
+                e->cfg->spool.dir);
+    /* The spool keeps the config it was opened with (it borrows it); only
+     * the sender and status settings move to the new one. */
+    e->status_cfg = &cfg->status;
+    edge__status_reload(e);
+    return 0;
+}
+
+static void maybe_done(edge_t *e)
+{
+    if (e->pending > 0)
+        return;
+    spool_close(e->spool);
+    void (*done)(void *) = e->done;
+    void *ud = e->done_ud;
+    free(e);
+    if (done != NULL)
+        done(ud);
+}
+
+static void on_part_done(void *ud)
+{
+    edge_t *e = ud;
+
+    e->pending--;
+    maybe_done(e);
+}
+
+void edge_stop(edge_t *e, void (*done)(void *ud), void *ud)
+{
+    struct spool_stats st;
+
+    e->done = done;
+    e->done_ud = ud;
+    spool_flush(e->spool);
+    spool_sync(e->spool);
+    spool_get_stats(e->spool, &st);
+    FM_NOTICE("spool: %s: flushed and synced at seq %" PRIu64 ", %" PRIu64
+              " events not yet acknowledged stay for the next start",
+              e->cfg->spool.dir, st.written_seq, st.events);
+    spool_pump_stop(e->pump);
+    e->pending = 2;
+    edge__status_stop(e, on_part_done);
+    sender_stop(e->sender, on_part_done, e);
+}
+
+spool_t *edge_spool(edge_t *e)
+{
+    return e->spool;
+}
+
+sender_t *edge_sender(edge_t *e)
+{
+    return e->sender;
+}

@@ -1,0 +1,447 @@
+/* sender: the session with the collector (see sender.h).
+ *
+ * States: IDLE (waiting out a backoff) -> RESOLVING -> CONNECTING (TCP, TLS)
+ * -> HELLO (Hello sent, waiting for HelloAck) -> STREAMING. Any error goes
+ * back to IDLE through on_link_close, which schedules the next attempt:
+ * the next endpoint at once while some remain in this round, else the first
+ * endpoint again after a backoff. A session that reached STREAMING resets
+ * the backoff.
+ *
+ * In STREAMING, pump() reads spool records from the iterator, packs them
+ * into batches and writes them while the unacknowledged window has room.
+ * Acks move the spool's ack point and open the window again. On reconnect
+ * the iterator restarts from HelloAck.last_committed_seq + 1, so everything
+ * sent but not acknowledged is sent again; the collector drops what it
+ * already committed. */
+#include "sender_int.h"
+
+#include "fm_alloc.h"
+#include "fm_log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void connect_next(sender_t *s);
+static void pump(sender_t *s);
+
+static const char *cur_endpoint(const sender_t *s)
+{
+    return s->endpoints[s->ep_idx];
+}
+
+/* ------------------------------------------------------------ backoff */
+
+static void on_retry(uv_timer_t *t)
+{
+    sender_t *s = t->data;
+
+    s->ep_idx = 0;
+    connect_next(s);
+}
+
+static void schedule_retry(sender_t *s)
+{
+    int64_t d = s->cfg->backoff_min_ms;
+
+    for (unsigned i = 0; i < s->failures && d < s->cfg->backoff_max_ms; i++)
+        d *= 2;
+    if (d > s->cfg->backoff_max_ms)
+        d = s->cfg->backoff_max_ms;
+    /* Jitter: uniform in [d/2, d]. */
+    d = d / 2 + (int64_t)(((uint64_t)rand() << 16 ^ (uint64_t)rand()) % (uint64_t)(d / 2 + 1));
+    s->failures++;
+    s->state = SENDER_IDLE;
+    FM_INFO("sender: no collector reachable, next attempt in %" PRId64 " ms", d);
+    uv_timer_start(&s->retry, on_retry, (uint64_t)d, 0);
+}
+
+/* ------------------------------------------------------------ frames out */
+
+static int send_env(sender_t *s, const Fm__Envelope *env)
+{
+    size_t cap = fmw_frame_size(env);
+    uint8_t small[512];
+    uint8_t *buf = cap <= sizeof(small) ? small : fm_xmalloc(cap);
+    int64_t n = fmw_frame_pack(env, buf, cap, s->max_frame);
+    int rc = n < 0 ? (int)n : link_write(s->link, buf, (size_t)n);
+
+    if (buf != small)
+        free(buf);
+    s->last_tx_ms = uv_now(s->loop);
+    return rc;
+}
+
+static void send_hello(sender_t *s)
+{
+    Fm__Envelope env = FM__ENVELOPE__INIT;
+    Fm__Hello h = FM__HELLO__INIT;
+    struct spool_stats st;
+
+    spool_get_stats(s->spool, &st);
+    h.agent_id = (char *)s->id->agent_id;
+    h.site_id = (char *)s->id->site_id;
+    h.site_name = (char *)(s->id->site_name ? s->id->site_name : "");
+    h.epoch = st.epoch;
+    h.software_version = FM_VERSION;
+    if (s->id->config_digest != NULL) {
+        h.config_digest.data = (uint8_t *)s->id->config_digest;
+        h.config_digest.len = FMW_DIGEST_LEN;
+    }
+    h.inventory = (Fm__Inventory *)s->id->inventory;
+    h.max_frame = FMW_MAX_FRAME_DEFAULT;
+    h.sent_at_ms = fmw_now_ms();
+    env.body_case = FM__ENVELOPE__BODY_HELLO;
+    env.hello = &h;
+    s->max_frame = FMW_MAX_FRAME_LIMIT; /* our own Hello may be large */
+    if (send_env(s, &env) < 0)
+        link_close(s->link, -EPROTO, "cannot send Hello");
+    s->max_frame = FMW_MAX_FRAME_DEFAULT;
+    s->state = SENDER_HELLO;
+}
+
+/* ------------------------------------------------------------ streaming */
+
+static void inflight_push(sender_t *s, uint64_t last_seq, size_t bytes)
+{
+    if (s->n_inflight == s->inflight_cap) {
+        s->inflight_cap = s->inflight_cap ? s->inflight_cap * 2 : 64;
+        s->inflight = fm_xrealloc(s->inflight, s->inflight_cap * sizeof(*s->inflight));
+    }
+    s->inflight[s->n_inflight++] = (struct sender__inflight){last_seq, bytes};
+    s->inflight_bytes += bytes;
+}
+
+/* Sends batches while the window has room and the spool has records. */
+static void pump(sender_t *s)
+{
+    size_t max_bytes = s->cfg->batch_bytes;
+
+    if (s->state != SENDER_STREAMING || s->pumping)
+        return;
+    s->pumping = true;
+    if (max_bytes + SENDER_BATCH_HEADROOM > s->max_frame)
+        max_bytes = s->max_frame - SENDER_BATCH_HEADROOM;
+    while (s->state == SENDER_STREAMING && s->inflight_bytes < s->cfg->window_bytes) {
+        struct spool_rec rec;
+        int rc = 1;
+
+        sender_batch_reset(&s->batch);
+        if (s->have_held) {
+            sender_batch_add(&s->batch, &s->held, max_bytes);
+            s->have_held = false;
+        }
+        while (s->batch.n_events < s->cfg->batch_events &&
+               (rc = spool_iter_next(s->spool, &s->it, &rec)) == 1) {
+            if (sender_batch_add(&s->batch, &rec, max_bytes) < 0) {
+                /* Full: keep this record for the next batch. */
+                s->held_buf = fm_xrealloc(s->held_buf, rec.len ? rec.len : 1);
+                memcpy(s->held_buf, rec.payload, rec.len);
+                s->held = rec;
+                s->held.payload = s->held_buf;
+                s->have_held = true;
+                break;
+            }
+        }
+        if (rc < 0) {
+            link_close(s->link, -EIO, "spool read error");
+            break;
+        }
+        if (s->batch.n_events == 0)
+            break;
+        size_t len;
+        const uint8_t *frame = sender_batch_finish(&s->batch, s->epoch, &len);
+        if (link_write(s->link, frame, len) < 0)
+            break;
+        s->last_tx_ms = uv_now(s->loop);
+        inflight_push(s, s->batch.last_seq, len);
+        s->stats.batches_sent++;
+        s->stats.events_sent += s->batch.n_events;
+        s->stats.bytes_sent += len;
+    }
+    s->pumping = false;
+}
+
+void sender_kick(sender_t *s)
+{
+    pump(s);
+}
+
+static void on_ack(sender_t *s, const Fm__Ack *a)
+{
+    size_t k = 0;
+
+    if (a->epoch != s->epoch) {
+        FM_WARN("sender: %s: ack for epoch %" PRIu64 ", ours is %" PRIu64 ": ignored",
+                cur_endpoint(s), a->epoch, s->epoch);
+        return;
+    }
+    spool_ack(s->spool, a->committed_seq);
+    if (a->committed_seq > s->stats.acked_seq)
+        s->stats.acked_seq = a->committed_seq;
+    while (k < s->n_inflight && s->inflight[k].last_seq <= a->committed_seq) {
+        s->inflight_bytes -= s->inflight[k].bytes;
+        k++;
+    }
+    memmove(s->inflight, s->inflight + k, (s->n_inflight - k) * sizeof(*s->inflight));
+    s->n_inflight -= k;
+    pump(s);
+}
+
+static void on_hello_ack(sender_t *s, const Fm__HelloAck *ha)
+{
+    struct spool_stats st;
+    uint64_t from;
+
+    spool_get_stats(s->spool, &st);
+    if (ha->epoch != st.epoch) {
+        link_close(s->link, -EPROTO, "HelloAck for another epoch");
+        return;
+    }
+    s->epoch = st.epoch;
+    from = ha->last_committed_seq + 1;
+    if (ha->last_committed_seq > st.written_seq) {
+        /* The collector has more of this epoch than the spool ever wrote:
+         * the spool directory was restored from an old copy. Sending the
+         * same sequences again would be dropped as duplicates. */
+        FM_ERR("sender: %s: collector committed seq %" PRIu64 " of epoch %" PRIu64
+               " but the spool only reached %" PRIu64 "; events %" PRIu64 "..%" PRIu64
+               " will be treated as duplicates",
+               cur_endpoint(s), ha->last_committed_seq, st.epoch, st.written_seq,
+               st.written_seq + 1, ha->last_committed_seq);
+    }
+    spool_ack(s->spool, ha->last_committed_seq);
+    spool_iter_close(&s->it);
+    spool_iter_init(&s->it, from);
+    s->have_held = false;
+    s->n_inflight = 0;
+    s->inflight_bytes = 0;
+    if (ha->max_frame >= 4096 && ha->max_frame < s->max_frame)
+        s->max_frame = ha->max_frame;
+    if (ha->heartbeat_s > 0 && (int64_t)ha->heartbeat_s * 1000 < s->heartbeat_ms)
+        s->heartbeat_ms = (int64_t)ha->heartbeat_s * 1000;
+    s->state = SENDER_STREAMING;
+    s->failures = 0;
+    s->stats.connects++;
+    s->stats.connected = true;
+    s->stats.acked_seq = ha->last_committed_seq;
+    FM_NOTICE("sender: %s: session up (collector %s, %s), resuming after seq %" PRIu64
+              " of epoch %" PRIu64 ", %" PRIu64 " events to send",
+              cur_endpoint(s), ha->collector_id ? ha->collector_id : "?",
+              s->tls ? "TLS" : "plain TCP", ha->last_committed_seq, st.epoch,
+              st.written_seq > ha->last_committed_seq ? st.written_seq - ha->last_committed_seq
+                                                      : 0);
+    pump(s);
+}
+
+static void on_envelope(sender_t *s, const Fm__Envelope *env)
+{
+    switch (env->body_case) {
+    case FM__ENVELOPE__BODY_HELLO_ACK:
+        if (s->state == SENDER_HELLO)
+            on_hello_ack(s, env->hello_ack);
+        else
+            link_close(s->link, -EPROTO, "unexpected HelloAck");
+        break;
+    case FM__ENVELOPE__BODY_ACK:
+        if (s->state == SENDER_STREAMING)
+            on_ack(s, env->ack);
+        break;
+    case FM__ENVELOPE__BODY_HEARTBEAT:
+        break;
+    case FM__ENVELOPE__BODY_GOODBYE: {
+        char why[300];
+        snprintf(why, sizeof(why), "collector said goodbye (reason %d): %s",
+                 (int)env->goodbye->reason, env->goodbye->detail ? env->goodbye->detail : "");
+        link_close(s->link, -ECONNRESET, why);
+        break;
+    }
+    case FM__ENVELOPE__BODY_COMMAND:
+        /* Commands (calibration, poll now) are answered by the agent's
+         * command handler when one is registered; until then, refuse. */
+        sender__refuse_command(s, env->command);
+        break;
+    default:
+        link_close(s->link, -EPROTO, "unexpected message from the collector");
+    }
+}
+
+static void on_link_data(link_t *l, const uint8_t *p, size_t n, void *ud)
+{
+    sender_t *s = ud;
+    const uint8_t *payload;
+    size_t len;
+    int rc;
+
+    s->last_rx_ms = uv_now(s->loop);
+    fmw_decoder_input(s->dec, p, n);
+    while ((rc = fmw_decoder_next(s->dec, &payload, &len)) == 1) {
+        Fm__Envelope *env;
+        char why[256];
+        if (fmw_envelope_unpack(payload, len, NULL, &env) != 0) {
+            link_close(l, -EPROTO, "undecodable frame from the collector");
+            return;
+        }
+        if (fmw_envelope_validate(env, fmw_now_ms(), why, sizeof(why)) != 0) {
+            char msg[300];
+            snprintf(msg, sizeof(msg), "invalid message from the collector: %s", why);
+            fmw_envelope_free(env, NULL);
+            link_close(l, -EPROTO, msg);
+            return;
+        }
+        on_envelope(s, env);
+        fmw_envelope_free(env, NULL);
+        if (s->link != l)
+            return;
+    }
+    if (rc < 0)
+        link_close(l, -EPROTO, fmw_strerror(rc));
+}
+
+/* ------------------------------------------------------------ connection */
+
+static void on_link_open(link_t *l, void *ud)
+{
+    sender_t *s = ud;
+
+    FM_INFO("sender: %s: connected (%s%s%s)", cur_endpoint(s),
+            s->tls ? "TLS, collector " : "plain TCP", s->tls ? link_peer_cn(l) : "", "");
+    s->last_rx_ms = uv_now(s->loop);
+    fmw_decoder_destroy(s->dec);
+    s->dec = fmw_decoder_create(FMW_MAX_FRAME_DEFAULT);
+    send_hello(s);
+}
+
+static void on_link_close(link_t *l, int status, const char *why, void *ud)
+{
+    sender_t *s = ud;
+    bool was_up = s->state == SENDER_STREAMING;
+
+    (void)l;
+    s->link = NULL;
+    s->stats.connected = false;
+    tls_ctx_destroy(s->old_tls);
+    s->old_tls = NULL;
+    s->heartbeat_ms = s->cfg->heartbeat_ms;
+    s->max_frame = FMW_MAX_FRAME_DEFAULT;
+    if (s->stopping) {
+        s->state = SENDER_IDLE;
+        sender__maybe_done(s);
+        return;
+    }
+    if (was_up) {
+        s->stats.reconnects++;
+        FM_WARN("sender: %s: session lost: %s; reconnecting", cur_endpoint(s), why);
+        s->state = SENDER_IDLE;
+        s->ep_idx = 0;
+        s->failures = 0;
+        schedule_retry(s);
+        return;
+    }
+    s->stats.connect_failures++;
+    /* TLS refusals are configuration errors an operator must see. */
+    if (status == -EPROTO)
+        FM_ERR("sender: %s: TLS session refused: %s", cur_endpoint(s), why);
+    else
+        FM_WARN("sender: %s: %s", cur_endpoint(s), why);
+    s->ep_idx++;
+    if (s->ep_idx < s->n_endpoints)
+        connect_next(s);
+    else
+        schedule_retry(s);
+}
+
+static const struct link_cbs link_cbs = {
+    .on_open = on_link_open,
+    .on_data = on_link_data,
+    .on_close = on_link_close,
+};
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    sender_t *s = req->data;
+
+    s->resolving = false;
+    if (s->stopping) {
+        uv_freeaddrinfo(res);
+        sender__maybe_done(s);
+        return;
+    }
+    if (status < 0 || res == NULL) {
+        FM_WARN("sender: %s: cannot resolve: %s", cur_endpoint(s), uv_strerror(status));
+        uv_freeaddrinfo(res);
+        s->stats.connect_failures++;
+        s->ep_idx++;
+        if (s->ep_idx < s->n_endpoints)
+            connect_next(s);
+        else
+            schedule_retry(s);
+        return;
+    }
+    s->state = SENDER_CONNECTING;
+    s->link = link_create(s->loop, s->tls, &link_cbs, s);
+    link_connect(s->link, res->ai_addr, s->cfg->connect_timeout_ms);
+    uv_freeaddrinfo(res);
+}
+
+static void connect_next(sender_t *s)
+{
+    char host[256], port[16];
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+
+    if (s->stopping)
+        return;
+    sender__split_endpoint(cur_endpoint(s), host, sizeof(host), port, sizeof(port));
+    snprintf(s->stats.endpoint, sizeof(s->stats.endpoint), "%s", cur_endpoint(s));
+    s->state = SENDER_RESOLVING;
+    s->resolving = true;
+    s->resolve.data = s;
+    if (uv_getaddrinfo(s->loop, &s->resolve, on_resolved, host, port, &hints) < 0) {
+        s->resolving = false;
+        schedule_retry(s);
+    }
+}
+
+/* Heartbeats out, and the dead-peer check in. */
+static void on_tick(uv_timer_t *t)
+{
+    sender_t *s = t->data;
+    uint64_t now = uv_now(s->loop);
+
+    if (s->link == NULL || (s->state != SENDER_HELLO && s->state != SENDER_STREAMING))
+        return;
+    if ((int64_t)(now - s->last_rx_ms) >= s->cfg->dead_after_ms) {
+        char why[128];
+        snprintf(why, sizeof(why), "nothing received for %" PRId64 " ms, peer presumed dead",
+                 (int64_t)(now - s->last_rx_ms));
+        link_close(s->link, -ETIMEDOUT, why);
+        return;
+    }
+    if (s->state == SENDER_STREAMING && (int64_t)(now - s->last_tx_ms) >= s->heartbeat_ms) {
+        Fm__Envelope env = FM__ENVELOPE__INIT;
+        Fm__Heartbeat hb = FM__HEARTBEAT__INIT;
+        hb.sent_at_ms = fmw_now_ms();
+        env.body_case = FM__ENVELOPE__BODY_HEARTBEAT;
+        env.heartbeat = &hb;
+        send_env(s, &env);
+    }
+}
+
+void sender_start(sender_t *s)
+{
+    uint64_t tick =
+        (uint64_t)(s->cfg->heartbeat_ms < s->cfg->dead_after_ms ? s->cfg->heartbeat_ms
+                                                                : s->cfg->dead_after_ms) /
+        4;
+
+    uv_timer_start(&s->tick, on_tick, tick ? tick : 1, tick ? tick : 1);
+    s->ep_idx = 0;
+    connect_next(s);
+}
+
+void sender_get_stats(const sender_t *s, struct sender_stats *st)
+{
+    *st = s->stats;
+}

@@ -1,0 +1,67 @@
+/* sender_int: what the sender's files share; not part of its API. */
+#ifndef SENDER_INT_H
+#define SENDER_INT_H
+
+#include "link.h"
+#include "sender.h"
+#include "spool_seg.h"
+
+enum sender__state {
+    SENDER_IDLE,
+    SENDER_RESOLVING,
+    SENDER_CONNECTING,
+    SENDER_HELLO,
+    SENDER_STREAMING,
+};
+
+struct sender__inflight {
+    uint64_t last_seq;
+    size_t bytes;
+};
+
+struct sender {
+    uv_loop_t *loop;
+    const struct sender_cfg *cfg;
+    char *const *endpoints;
+    size_t n_endpoints, ep_idx;
+    const struct sender_identity *id;
+    spool_t *spool;
+    tls_ctx_t *tls;     /* NULL: plain TCP */
+    tls_ctx_t *old_tls; /* replaced by a reload, freed when its session ends */
+
+    int state;
+    link_t *link;
+    fmw_decoder_t *dec;
+    uv_getaddrinfo_t resolve;
+    bool resolving;
+    uv_timer_t retry, tick;
+    int handles; /* open timers */
+    unsigned failures;
+    uint64_t last_rx_ms, last_tx_ms;
+    int64_t heartbeat_ms;
+    size_t max_frame;
+    uint64_t epoch;
+
+    struct spool_iter it;
+    struct sender_batch batch;
+    struct spool_rec held; /* a record that did not fit the last batch */
+    uint8_t *held_buf;
+    bool have_held, pumping;
+    struct sender__inflight *inflight;
+    size_t n_inflight, inflight_cap;
+    size_t inflight_bytes;
+
+    bool stopping;
+    void (*done)(void *ud);
+    void *done_ud;
+    struct sender_stats stats;
+};
+
+/* Splits "host:port" or "[v6]:port". */
+void sender__split_endpoint(const char *ep, char *host, size_t hlen, char *port, size_t plen);
+/* Answers a collector command with ok=false: no handler in this build. */
+void sender__refuse_command(sender_t *s, const Fm__Command *cmd);
+/* Frees the sender once its link, resolver and timers are all gone. */
+void sender__maybe_done(sender_t *s);
+
+#endif

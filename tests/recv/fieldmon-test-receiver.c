@@ -1,0 +1,391 @@
+/* fieldmon-test-receiver: a small collector stand-in for the agent's
+ * integration tests and benchmark. It speaks the wire contract (Hello ->
+ * HelloAck with the last committed sequence, batches -> Ack), writes every
+ * new event as one line to a file, fdatasyncs it, and only then acks, so it
+ * can be killed at any moment and restarted without losing or repeating an
+ * acknowledged event. Events at or below the committed sequence of their
+ * agent and epoch are dropped as duplicates, exactly as the collector does.
+ *
+ * Output lines: `<agent> <epoch> <seq> <ts_ms> <kind> <device> <detail...>`.
+ * The committed sequences are recovered from the file at start.
+ *
+ * usage: fieldmon-test-receiver --out FILE [--listen HOST:PORT] [--port-file F]
+ *          (--plain | --ca CA --cert CERT --key KEY) [--heartbeat-s N] [--mute]
+ *   --mute  complete TCP/TLS but never answer (a hung collector). */
+#include "link.h"
+#include "tls.h"
+
+#include "fm_alloc.h"
+#include "fm_log.h"
+#include "fmwire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+struct committed {
+    char agent[FMW_MAX_ID + 1];
+    uint64_t epoch, seq;
+};
+
+struct recv {
+    uv_loop_t *loop;
+    uv_tcp_t server;
+    uv_signal_t sigterm, sigint;
+    tls_ctx_t *tls;
+    FILE *out;
+    struct committed *c;
+    size_t n_c;
+    unsigned heartbeat_s;
+    bool mute;
+    uint64_t events, dups;
+};
+
+struct conn {
+    struct recv *r;
+    link_t *link;
+    fmw_decoder_t *dec;
+    struct committed *who; /* after Hello */
+};
+
+static struct committed *committed_for(struct recv *r, const char *agent, uint64_t epoch)
+{
+    for (size_t i = 0; i < r->n_c; i++) {
+        if (r->c[i].epoch == epoch && strcmp(r->c[i].agent, agent) == 0)
+            return &r->c[i];
+    }
+    r->c = fm_xrealloc(r->c, (r->n_c + 1) * sizeof(*r->c));
+    struct committed *c = &r->c[r->n_c++];
+    snprintf(c->agent, sizeof(c->agent), "%s", agent);
+    c->epoch = epoch;
+    c->seq = 0;
+    return c;
+}
+
+/* Reads back what earlier runs committed. */
+static void load_committed(struct recv *r, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096], agent[FMW_MAX_ID + 1];
+    uint64_t epoch, seq;
+
+    if (f == NULL)
+        return;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (sscanf(line, "%64s %" SCNu64 " %" SCNu64, agent, &epoch, &seq) == 3) {
+            struct committed *c = committed_for(r, agent, epoch);
+            if (seq > c->seq)
+                c->seq = seq;
+        }
+    }
+    fclose(f);
+}
+
+static void send_env(struct conn *c, const Fm__Envelope *env)
+{
+    uint8_t buf[1024];
+    int64_t n = fmw_frame_pack(env, buf, sizeof(buf), FMW_MAX_FRAME_DEFAULT);
+
+    if (n > 0)
+        link_write(c->link, buf, (size_t)n);
+}
+
+static void write_event(struct recv *r, const struct committed *w, const Fm__Event *ev)
+{
+    fprintf(r->out, "%s %" PRIu64 " %" PRIu64 " %" PRId64 " ", w->agent, w->epoch, ev->seq,
+            ev->ts_ms);
+    const char *dev = ev->device && ev->device[0] ? ev->device : "-";
+    switch (ev->kind_case) {
+    case FM__EVENT__KIND_MEASUREMENT:
+        fprintf(r->out, "measurement %s %s %.17g raw=%.17g\n", dev, ev->measurement->point,
+                ev->measurement->value, ev->measurement->raw);
+        break;
+    case FM__EVENT__KIND_ALARM:
+        fprintf(r->out, "alarm %s %s %s %s value=%.17g limit=%.17g\n", dev,
+                ev->alarm->point[0] ? ev->alarm->point : "-", ev->alarm->code,
+                ev->alarm->state == FM__ALARM_STATE__ALARM_STATE_RAISED ? "raised" : "cleared",
+                ev->alarm->value, ev->alarm->limit);
+        break;
+    case FM__EVENT__KIND_OVERFLOW:
+        fprintf(r->out, "overflow %s dropped=%" PRIu64 " first=%" PRIu64 " last=%" PRIu64 "\n", dev,
+                ev->overflow->dropped, ev->overflow->first_seq, ev->overflow->last_seq);
+        break;
+    case FM__EVENT__KIND_STATUS:
+        fprintf(r->out,
+                "status %s spool_events=%" PRIu64 " spool_bytes=%" PRIu64 " dropped=%" PRIu64
+                " reconnects=%" PRIu64 "\n",
+                dev, ev->status->spool_events, ev->status->spool_bytes, ev->status->dropped_events,
+                ev->status->reconnects);
+        break;
+    case FM__EVENT__KIND_REACHABILITY:
+        fprintf(r->out, "reachability %s %s\n", dev, ev->reachability->reachable ? "up" : "down");
+        break;
+    case FM__EVENT__KIND_TRAP:
+        fprintf(r->out, "trap %s %s\n", dev, ev->trap->trap_oid);
+        break;
+    default:
+        fprintf(r->out, "other %s\n", dev);
+    }
+}
+
+static void on_batch(struct conn *c, const Fm__EventBatch *b)
+{
+    struct recv *r = c->r;
+    Fm__Envelope env = FM__ENVELOPE__INIT;
+    Fm__Ack ack = FM__ACK__INIT;
+    uint64_t last = c->who->seq;
+
+    if (b->epoch != c->who->epoch) {
+        link_close(c->link, -EPROTO, "batch for another epoch");
+        return;
+    }
+    for (size_t i = 0; i < b->n_events; i++) {
+        if (b->events[i]->seq <= last) {
+            r->dups++;
+            continue;
+        }
+        write_event(r, c->who, b->events[i]);
+        last = b->events[i]->seq;
+        r->events++;
+    }
+    /* Durable first, then the ack: an acked event is never lost. */
+    if (fflush(r->out) != 0 || fdatasync(fileno(r->out)) != 0) {
+        fprintf(stderr, "recv: cannot write the output file: %s\n", strerror(errno));
+        exit(1);
+    }
+    c->who->seq = last;
+    ack.epoch = b->epoch;
+    ack.committed_seq = last;
+    env.body_case = FM__ENVELOPE__BODY_ACK;
+    env.ack = &ack;
+    send_env(c, &env);
+}
+
+static void on_hello(struct conn *c, const Fm__Hello *h)
+{
+    Fm__Envelope env = FM__ENVELOPE__INIT;
+    Fm__HelloAck ha = FM__HELLO_ACK__INIT;
+    const char *cn = link_peer_cn(c->link);
+
+    /* The certificate names the agent: another name is an impostor. */
+    if (cn[0] != '\0' && strcmp(cn, h->agent_id) != 0) {
+        fprintf(stderr, "recv: %s: agent id %s does not match its certificate CN %s\n",
+                link_peer(c->link), h->agent_id, cn);
+        link_close(c->link, -EACCES, "agent id does not match the certificate");
+        return;
+    }
+    c->who = committed_for(c->r, h->agent_id, h->epoch);
+    fprintf(stderr,
+            "recv: %s: hello from %s epoch %" PRIu64 " (%zu devices), committed %" PRIu64 "\n",
+            link_peer(c->link), h->agent_id, h->epoch, h->inventory ? h->inventory->n_devices : 0,
+            c->who->seq);
+    ha.epoch = h->epoch;
+    ha.last_committed_seq = c->who->seq;
+    ha.max_frame = FMW_MAX_FRAME_DEFAULT;
+    ha.heartbeat_s = c->r->heartbeat_s;
+    ha.collector_id = "test-receiver";
+    env.body_case = FM__ENVELOPE__BODY_HELLO_ACK;
+    env.hello_ack = &ha;
+    send_env(c, &env);
+}
+
+static void on_data(link_t *l, const uint8_t *p, size_t n, void *ud)
+{
+    struct conn *c = ud;
+    const uint8_t *payload;
+    size_t len;
+    int rc;
+
+    if (c->r->mute)
+        return;
+    fmw_decoder_input(c->dec, p, n);
+    while ((rc = fmw_decoder_next(c->dec, &payload, &len)) == 1) {
+        Fm__Envelope *env;
+        char why[256];
+        if (fmw_envelope_unpack(payload, len, NULL, &env) != 0) {
+            link_close(l, -EPROTO, "undecodable frame");
+            return;
+        }
+        if (fmw_envelope_validate(env, fmw_now_ms(), why, sizeof(why)) != 0) {
+            fprintf(stderr, "recv: %s: invalid %s: %s\n", link_peer(l), fmw_envelope_kind(env),
+                    why);
+            fmw_envelope_free(env, NULL);
+            link_close(l, -EPROTO, why);
+            return;
+        }
+        if (env->body_case == FM__ENVELOPE__BODY_HELLO)
+            on_hello(c, env->hello);
+        else if (env->body_case == FM__ENVELOPE__BODY_BATCH && c->who != NULL)
+            on_batch(c, env->batch);
+        else if (env->body_case == FM__ENVELOPE__BODY_HEARTBEAT)
+            send_env(c, env);
+        else if (env->body_case == FM__ENVELOPE__BODY_GOODBYE)
+            fprintf(stderr, "recv: %s: goodbye: %s\n", link_peer(l), env->goodbye->detail);
+        fmw_envelope_free(env, NULL);
+    }
+    if (rc < 0)
+        link_close(l, -EPROTO, fmw_strerror(rc));
+}
+
+static void on_open(link_t *l, void *ud)
+{
+    struct conn *c = ud;
+
+    fprintf(stderr, "recv: %s: connected%s%s\n", link_peer(l), c->r->tls ? ", TLS client " : "",
+            link_peer_cn(l));
+}
+
+static void on_close(link_t *l, int status, const char *why, void *ud)
+{
+    struct conn *c = ud;
+
+    if (status == -EPROTO)
+        fprintf(stderr, "recv: %s: TLS session refused: %s\n", link_peer(l), why);
+    else
+        fprintf(stderr, "recv: %s: closed: %s\n", link_peer(l), why);
+    fmw_decoder_destroy(c->dec);
+    free(c);
+}
+
+static const struct link_cbs cbs = {.on_open = on_open, .on_data = on_data, .on_close = on_close};
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct recv *r = server->data;
+    struct conn *c;
+
+    if (status < 0)
+        return;
+    c = fm_xcalloc(1, sizeof(*c));
+    c->r = r;
+    c->dec = fmw_decoder_create(FMW_MAX_FRAME_DEFAULT);
+    c->link = link_create(r->loop, r->tls, &cbs, c);
+    if (link_accept(c->link, server) < 0)
+        link_close(c->link, -EIO, "accept failed");
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    struct recv *r = h->data;
+
+    fprintf(stderr, "recv: signal %d: %" PRIu64 " events written, %" PRIu64 " duplicates\n", signum,
+            r->events, r->dups);
+    fflush(r->out);
+    exit(0);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"out", required_argument, NULL, 'o'},
+        {"listen", required_argument, NULL, 'l'},
+        {"port-file", required_argument, NULL, 'p'},
+        {"plain", no_argument, NULL, 'P'},
+        {"ca", required_argument, NULL, 'a'},
+        {"cert", required_argument, NULL, 'c'},
+        {"key", required_argument, NULL, 'k'},
+        {"heartbeat-s", required_argument, NULL, 'h'},
+        {"mute", no_argument, NULL, 'm'},
+        {NULL, 0, NULL, 0},
+    };
+    struct recv r = {0};
+    struct tls_cfg tc = {0};
+    const char *out = NULL, *listen = "127.0.0.1:0", *port_file = NULL;
+    bool plain = false;
+    int o;
+
+    fm_log_init("fieldmon-test-receiver", 2);
+    while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (o) {
+        case 'o':
+            out = optarg;
+            break;
+        case 'l':
+            listen = optarg;
+            break;
+        case 'p':
+            port_file = optarg;
+            break;
+        case 'P':
+            plain = true;
+            break;
+        case 'a':
+            tc.ca_file = optarg;
+            break;
+        case 'c':
+            tc.cert_file = optarg;
+            break;
+        case 'k':
+            tc.key_file = optarg;
+            break;
+        case 'h':
+            r.heartbeat_s = (unsigned)atoi(optarg);
+            break;
+        case 'm':
+            r.mute = true;
+            break;
+        default:
+            return 2;
+        }
+    }
+    if (out == NULL || (!plain && tc.ca_file == NULL)) {
+        fprintf(stderr, "usage: fieldmon-test-receiver --out FILE [--listen HOST:PORT] "
+                        "[--port-file F] (--plain | --ca CA --cert C --key K) [--heartbeat-s N] "
+                        "[--mute]\n");
+        return 2;
+    }
+    if (!plain) {
+        char err[512];
+        r.tls = tls_ctx_create(&tc, true, err, sizeof(err));
+        if (r.tls == NULL) {
+            fprintf(stderr, "recv: tls: %s\n", err);
+            return 1;
+        }
+    }
+    load_committed(&r, out);
+    r.out = fopen(out, "a");
+    if (r.out == NULL) {
+        fprintf(stderr, "recv: %s: %s\n", out, strerror(errno));
+        return 1;
+    }
+    r.loop = uv_default_loop();
+    uv_tcp_init(r.loop, &r.server);
+    r.server.data = &r;
+
+    char host[128];
+    const char *colon = strrchr(listen, ':');
+    struct sockaddr_in sa;
+    snprintf(host, sizeof(host), "%.*s", (int)(colon ? colon - listen : 0), listen);
+    if (colon == NULL || uv_ip4_addr(host, atoi(colon + 1), &sa) != 0 ||
+        uv_tcp_bind(&r.server, (struct sockaddr *)&sa, 0) != 0 ||
+        uv_listen((uv_stream_t *)&r.server, 64, on_connection) != 0) {
+        fprintf(stderr, "recv: cannot listen on %s\n", listen);
+        return 1;
+    }
+    int len = sizeof(sa);
+    uv_tcp_getsockname(&r.server, (struct sockaddr *)&sa, &len);
+    fprintf(stderr, "recv: listening on %s:%d (%s)\n", host, ntohs(sa.sin_port),
+            plain ? "plain TCP" : "mutual TLS");
+    if (port_file != NULL) {
+        char tmp[600];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", port_file);
+        FILE *pf = fopen(tmp, "w");
+        if (pf == NULL)
+            return 1;
+        fprintf(pf, "%d\n", ntohs(sa.sin_port));
+        fclose(pf);
+        rename(tmp, port_file); /* appears whole */
+    }
+    uv_signal_init(r.loop, &r.sigterm);
+    uv_signal_init(r.loop, &r.sigint);
+    r.sigterm.data = r.sigint.data = &r;
+    uv_signal_start(&r.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&r.sigint, on_signal, SIGINT);
+    return uv_run(r.loop, UV_RUN_DEFAULT);
+}
