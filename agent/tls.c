@@ -149,7 +149,8 @@ static int conn_fail(tls_conn_t *c, int ret)
                  X509_verify_cert_error_string(vr));
     else if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN)
         snprintf(c->error, sizeof(c->error), "connection closed during TLS");
-    ssl_errors(c->error, sizeof(c->error));
+    else
+        ssl_errors(c->error, sizeof(c->error)); /* e.g. "... alert certificate expired" */
     if (c->error[0] == '\0')
         snprintf(c->error, sizeof(c->error), "TLS error %d", e);
     ERR_clear_error();
