@@ -175,8 +175,8 @@ static tls_ctx_t *ctx(const char *ca, const char *name, bool server)
     struct tls_cfg c = {caf, cf, kf, NULL};
     tls_ctx_t *x;
 
-    snprintf(caf, sizeof(caf), "%s/%s.pem", certs, ca);
-    snprintf(cf, sizeof(cf), "%s/%s.pem", certs, name);
+    snprintf(caf, sizeof(caf), "%s/%s.crt", certs, ca);
+    snprintf(cf, sizeof(cf), "%s/%s.crt", certs, name);
     snprintf(kf, sizeof(kf), "%s/%s.key", certs, name);
     x = tls_ctx_create(&c, server, err, sizeof(err));
     if (x == NULL)
@@ -234,7 +234,7 @@ static void test_link_tls_refuses_collector_from_wrong_ca(void **state)
     struct pair p;
 
     /* The agent trusts only the second CA; the collector's cert is from the first. */
-    run_pair(&p, "other-ca", "other-agent", "collector");
+    run_pair(&p, "other-ca", "rogue-agent-1", "collector");
     assert_false(p.c.opened);
     assert_int_equal(p.c.status, -EPROTO);
     assert_non_null(strstr(p.c.why, "certificate verify failed"));
