@@ -1,0 +1,536 @@
+/* modbus_worker: one thread per Modbus link; see modbus_worker.h for the
+ * contract and the failure rules. */
+#include "modbus_worker.h"
+
+#include "fm_alloc.h"
+#include "fm_log.h"
+
+#include <errno.h>
+#include <modbus.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#define MB_WORKER_STACK (256 * 1024) /* libmodbus needs < 1 KiB; getaddrinfo a few */
+#define MB_WORKER_DEFAULT_QUEUE 64
+
+struct mb_worker {
+    uv_loop_t *loop;
+    uv_async_t async;
+    uv_thread_t thread;
+    uv_mutex_t mu;
+    uv_cond_t cond;
+    /* Guarded by mu: */
+    struct mb_job *todo_head, *todo_tail;
+    size_t n_todo;
+    struct mb_job *done_head, *done_tail;
+    /* Loop thread only: */
+    size_t pending;
+    bool stopped;
+    void (*close_cb)(void *arg);
+    void *close_arg;
+    /* Worker thread only (and close, after the join): */
+    atomic_bool stop;
+    modbus_t *ctx;
+    bool connected;
+    bool failing; /* last connect failed: log again only after a success */
+    uint64_t next_connect_us;
+    int64_t backoff_ms;
+    uint64_t last_exchange_us;
+    uint8_t bits[MB_PLAN_MAX_BITS];
+    /* Copied configuration: */
+    struct mb_link_cfg cfg;
+    char *name;
+    unsigned max_queue;
+};
+
+static uint64_t now_us(void)
+{
+    return uv_hrtime() / 1000u;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_us(uint64_t us)
+{
+    struct timespec ts = {.tv_sec = (time_t)(us / 1000000u),
+                          .tv_nsec = (long)(us % 1000000u) * 1000};
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+const char *mb_exception_name(int code)
+{
+    switch (code) {
+    case 1:
+        return "illegal function";
+    case 2:
+        return "illegal data address";
+    case 3:
+        return "illegal data value";
+    case 4:
+        return "server device failure";
+    case 5:
+        return "acknowledge";
+    case 6:
+        return "server device busy";
+    case 7:
+        return "negative acknowledge";
+    case 8:
+        return "memory parity error";
+    case 10:
+        return "gateway path unavailable";
+    case 11:
+        return "gateway target device failed to respond";
+    default:
+        return "unknown exception";
+    }
+}
+
+const char *mb_result_describe(const struct mb_read_result *r, char *buf, size_t len)
+{
+    switch (r->status) {
+    case MB_ST_OK:
+        snprintf(buf, len, "ok");
+        break;
+    case MB_ST_EXCEPTION:
+        snprintf(buf, len, "modbus exception %02d %s", r->exception,
+                 mb_exception_name(r->exception));
+        break;
+    case MB_ST_TIMEOUT:
+        snprintf(buf, len, "timeout");
+        break;
+    case MB_ST_CRC:
+        snprintf(buf, len, "CRC error");
+        break;
+    case MB_ST_PROTOCOL:
+        snprintf(buf, len, "protocol error: %s", modbus_strerror(r->err));
+        break;
+    case MB_ST_CONNECT:
+        snprintf(buf, len, "cannot connect: %s", modbus_strerror(r->err));
+        break;
+    case MB_ST_IO:
+        snprintf(buf, len, "link failed: %s", modbus_strerror(r->err));
+        break;
+    default:
+        snprintf(buf, len, "cancelled");
+        break;
+    }
+    return buf;
+}
+
+bool mb_result_is_comm_failure(const struct mb_read_result *r)
+{
+    return r->status != MB_ST_OK && r->status != MB_ST_EXCEPTION && r->status != MB_ST_CANCELLED;
+}
+
+/* ------------------------------------------------------------ worker thread */
+
+/* Opens the link unless a previous failure asked to wait. On failure the
+ * delay doubles up to its cap; a good answer resets it (see run_job). */
+static int link_open(mb_worker_t *w, int *err)
+{
+    uint64_t now = now_us();
+
+    if (now < w->next_connect_us) {
+        *err = ECONNREFUSED;
+        return -1;
+    }
+    if (modbus_connect(w->ctx) == 0) {
+        w->connected = true;
+        if (w->failing)
+            FM_INFO("modbus: %s: link open again", w->name);
+        w->failing = false;
+        return 0;
+    }
+    *err = errno;
+    w->backoff_ms = w->backoff_ms == 0 ? w->cfg.backoff_min_ms : w->backoff_ms * 2;
+    if (w->backoff_ms > w->cfg.backoff_max_ms)
+        w->backoff_ms = w->cfg.backoff_max_ms;
+    w->next_connect_us = now_us() + (uint64_t)w->backoff_ms * 1000u;
+    if (!w->failing)
+        FM_WARN("modbus: %s: connect: %s; retrying with back-off up to %lld ms", w->name,
+                modbus_strerror(*err), (long long)w->cfg.backoff_max_ms);
+    w->failing = true;
+    return -1;
+}
+
+static void link_close(mb_worker_t *w)
+{
+    if (w->connected)
+        modbus_close(w->ctx);
+    w->connected = false;
+}
+
+/* Sorts libmodbus's errno of a failed read into a status. */
+static int classify(int err, int *exception)
+{
+    if (err > MODBUS_ENOBASE && err < MODBUS_ENOBASE + MODBUS_EXCEPTION_MAX) {
+        *exception = err - MODBUS_ENOBASE;
+        return MB_ST_EXCEPTION;
+    }
+    switch (err) {
+    case ETIMEDOUT:
+        return MB_ST_TIMEOUT;
+    case EMBBADCRC:
+        return MB_ST_CRC;
+    case EMBBADDATA:
+    case EMBBADEXC:
+    case EMBUNKEXC:
+    case EMBMDATA:
+    case EMBBADSLAVE:
+        return MB_ST_PROTOCOL;
+    default:
+        return MB_ST_IO;
+    }
+}
+
+/* One request. Returns the count libmodbus reported, or -1 with errno. Bits
+ * are widened to one word each so decoding treats all tables alike. */
+static int do_read(mb_worker_t *w, const struct mb_plan_read *rd, uint16_t *out)
+{
+    int rc;
+
+    switch (rd->function) {
+    case 1:
+    case 2:
+        rc = rd->function == 1 ? modbus_read_bits(w->ctx, rd->address, rd->count, w->bits)
+                               : modbus_read_input_bits(w->ctx, rd->address, rd->count, w->bits);
+        for (int i = 0; i < rc && i < rd->count; i++)
+            out[i] = w->bits[i] != 0;
+        return rc;
+    case 3:
+        return modbus_read_registers(w->ctx, rd->address, rd->count, out);
+    case 4:
+        return modbus_read_input_registers(w->ctx, rd->address, rd->count, out);
+    default:
+        errno = EINVAL;
+        return -1;
+    }
+}
+
+static void wait_inter_frame(mb_worker_t *w)
+{
+    uint64_t due = w->last_exchange_us + (uint64_t)w->cfg.inter_frame_ms * 1000u;
+    uint64_t now = now_us();
+
+    if (w->cfg.inter_frame_ms > 0 && w->last_exchange_us != 0 && now < due)
+        sleep_us(due - now);
+}
+
+/* Runs a job's reads in order. After a failure that says the device or the
+ * link is gone (timeout, connect, I/O) the remaining reads share its result
+ * without being sent. */
+static void run_job(mb_worker_t *w, struct mb_job *job)
+{
+    struct mb_read_result carry = {.status = -1};
+    uint64_t t0 = now_us();
+    size_t off = 0;
+
+    for (size_t i = 0; i < job->n_reads; off += job->reads[i].count, i++) {
+        const struct mb_plan_read *rd = &job->reads[i];
+        struct mb_read_result *res = &job->results[i];
+        int rc, err = 0;
+
+        memset(res, 0, sizeof(*res));
+        if (carry.status >= 0) {
+            *res = carry;
+            continue;
+        }
+        if (atomic_load(&w->stop)) {
+            res->status = MB_ST_CANCELLED;
+            continue;
+        }
+        if (!w->connected && link_open(w, &err) < 0) {
+            res->status = MB_ST_CONNECT;
+            res->err = err;
+            carry = *res;
+            continue;
+        }
+        if (modbus_set_slave(w->ctx, job->unit_id) < 0) {
+            res->status = MB_ST_PROTOCOL;
+            res->err = errno;
+            continue;
+        }
+        wait_inter_frame(w);
+        rc = do_read(w, rd, job->data + off);
+        err = errno;
+        w->last_exchange_us = now_us();
+        if (rc == rd->count) {
+            res->status = MB_ST_OK;
+            w->backoff_ms = 0;
+            continue;
+        }
+        if (rc >= 0) {
+            /* libmodbus checked the byte count; a short count here would
+             * still leave words unset, so it is refused the same way. */
+            err = EMBBADDATA;
+        }
+        res->status = classify(err, &res->exception);
+        res->err = err;
+        switch (res->status) {
+        case MB_ST_EXCEPTION:
+            w->backoff_ms = 0;
+            break;
+        case MB_ST_CRC:
+        case MB_ST_PROTOCOL:
+            /* The stream may be out of step: drop what is buffered (RTU)
+             * or start a fresh connection (TCP). */
+            if (w->cfg.kind == MB_LINK_RTU)
+                modbus_flush(w->ctx);
+            else
+                link_close(w);
+            break;
+        default:
+            /* Timeout or broken link: a late answer must not be taken for
+             * the next request's, so TCP reconnects; RTU flushes. */
+            if (w->cfg.kind == MB_LINK_RTU && res->status == MB_ST_TIMEOUT)
+                modbus_flush(w->ctx);
+            else
+                link_close(w);
+            carry = *res;
+            break;
+        }
+    }
+    job->duration_us = (int64_t)(now_us() - t0);
+    job->observed_ms = wall_ms();
+}
+
+static void worker_main(void *arg)
+{
+    mb_worker_t *w = arg;
+
+    for (;;) {
+        struct mb_job *job;
+
+        uv_mutex_lock(&w->mu);
+        while (w->todo_head == NULL && !atomic_load(&w->stop))
+            uv_cond_wait(&w->cond, &w->mu);
+        if (w->todo_head == NULL) {
+            uv_mutex_unlock(&w->mu);
+            break;
+        }
+        job = w->todo_head;
+        w->todo_head = job->next_;
+        if (w->todo_head == NULL)
+            w->todo_tail = NULL;
+        w->n_todo--;
+        uv_mutex_unlock(&w->mu);
+
+        run_job(w, job);
+
+        uv_mutex_lock(&w->mu);
+        job->next_ = NULL;
+        if (w->done_tail != NULL)
+            w->done_tail->next_ = job;
+        else
+            w->done_head = job;
+        w->done_tail = job;
+        uv_mutex_unlock(&w->mu);
+        uv_async_send(&w->async);
+    }
+    link_close(w);
+}
+
+/* ------------------------------------------------------------ loop thread */
+
+/* Calls back every finished job; uv_async coalesces wakeups, so the whole
+ * queue is taken at once. */
+static void drain_done(mb_worker_t *w)
+{
+    struct mb_job *job;
+
+    uv_mutex_lock(&w->mu);
+    job = w->done_head;
+    w->done_head = w->done_tail = NULL;
+    uv_mutex_unlock(&w->mu);
+    while (job != NULL) {
+        struct mb_job *next = job->next_;
+
+        job->next_ = NULL;
+        w->pending--;
+        job->cb(job);
+        job = next;
+    }
+}
+
+static void on_async(uv_async_t *handle)
+{
+    drain_done(handle->data);
+}
+
+static void on_async_closed(uv_handle_t *handle)
+{
+    mb_worker_t *w = handle->data;
+
+    if (w->close_cb != NULL)
+        w->close_cb(w->close_arg);
+    uv_cond_destroy(&w->cond);
+    uv_mutex_destroy(&w->mu);
+    free(w->name);
+    free(w);
+}
+
+static modbus_t *new_ctx(const struct mb_link_cfg *cfg, const char **why)
+{
+    modbus_t *ctx;
+    char port[8];
+
+    if (cfg->kind == MB_LINK_TCP) {
+        if (cfg->host == NULL || cfg->port < 1 || cfg->port > 65535) {
+            *why = "TCP link needs a host and a port in 1..65535";
+            return NULL;
+        }
+        snprintf(port, sizeof(port), "%d", cfg->port);
+        ctx = modbus_new_tcp_pi(cfg->host, port);
+    } else {
+        if (cfg->device == NULL) {
+            *why = "RTU link needs a serial device";
+            return NULL;
+        }
+        ctx = modbus_new_rtu(cfg->device, cfg->baud, cfg->parity, cfg->data_bits, cfg->stop_bits);
+    }
+    if (ctx == NULL) {
+        *why = "libmodbus rejected the link parameters";
+        return NULL;
+    }
+    modbus_set_response_timeout(ctx, (uint32_t)(cfg->timeout_ms / 1000),
+                                (uint32_t)(cfg->timeout_ms % 1000) * 1000u);
+    return ctx;
+}
+
+mb_worker_t *mb_worker_create(uv_loop_t *loop, const struct mb_link_cfg *cfg, const char **why)
+{
+    uv_thread_options_t opts = {.flags = UV_THREAD_HAS_STACK_SIZE, .stack_size = MB_WORKER_STACK};
+    const char *dummy;
+    mb_worker_t *w;
+
+    if (why == NULL)
+        why = &dummy;
+    if (cfg->timeout_ms <= 0 || cfg->backoff_min_ms <= 0 ||
+        cfg->backoff_max_ms < cfg->backoff_min_ms) {
+        *why = "timeout and back-off must be positive, back-off max >= min";
+        return NULL;
+    }
+    w = fm_xcalloc(1, sizeof(*w));
+    w->cfg = *cfg;
+    w->name = fm_xstrdup(cfg->name != NULL ? cfg->name : "modbus");
+    w->cfg.name = w->name;
+    w->cfg.host = w->cfg.device = NULL; /* libmodbus keeps its own copies */
+    w->max_queue = cfg->max_queue ? cfg->max_queue : MB_WORKER_DEFAULT_QUEUE;
+    w->loop = loop;
+    w->ctx = new_ctx(cfg, why);
+    if (w->ctx == NULL)
+        goto out_free;
+    uv_mutex_init(&w->mu);
+    uv_cond_init(&w->cond);
+    atomic_init(&w->stop, false);
+    if (uv_async_init(loop, &w->async, on_async) != 0) {
+        *why = "cannot create the loop wakeup handle";
+        goto out_sync;
+    }
+    w->async.data = w;
+    if (uv_thread_create_ex(&w->thread, &opts, worker_main, w) != 0) {
+        *why = "cannot start the worker thread";
+        /* The async handle is on the loop: it is freed with w on its close. */
+        w->stopped = true;
+        modbus_free(w->ctx);
+        w->ctx = NULL;
+        uv_close((uv_handle_t *)&w->async, on_async_closed);
+        return NULL;
+    }
+    return w;
+
+out_sync:
+    uv_cond_destroy(&w->cond);
+    uv_mutex_destroy(&w->mu);
+    modbus_free(w->ctx);
+out_free:
+    free(w->name);
+    free(w);
+    return NULL;
+}
+
+int mb_worker_submit(mb_worker_t *w, struct mb_job *job)
+{
+    size_t need = 0;
+
+    for (size_t i = 0; i < job->n_reads; i++)
+        need += job->reads[i].count;
+    if (need > job->data_len || job->cb == NULL || job->results == NULL)
+        return -EINVAL;
+    if (w->stopped)
+        return -ESHUTDOWN;
+    uv_mutex_lock(&w->mu);
+    if (w->n_todo >= w->max_queue) {
+        uv_mutex_unlock(&w->mu);
+        return -EBUSY;
+    }
+    job->next_ = NULL;
+    if (w->todo_tail != NULL)
+        w->todo_tail->next_ = job;
+    else
+        w->todo_head = job;
+    w->todo_tail = job;
+    w->n_todo++;
+    w->pending++;
+    uv_cond_signal(&w->cond);
+    uv_mutex_unlock(&w->mu);
+    return 0;
+}
+
+size_t mb_worker_pending(const mb_worker_t *w)
+{
+    return w->pending;
+}
+
+void mb_worker_stop(mb_worker_t *w)
+{
+    if (w == NULL || w->stopped)
+        return;
+    w->stopped = true;
+    uv_mutex_lock(&w->mu);
+    atomic_store(&w->stop, true);
+    uv_cond_signal(&w->cond);
+    uv_mutex_unlock(&w->mu);
+}
+
+void mb_worker_close(mb_worker_t *w, void (*close_cb)(void *arg), void *arg)
+{
+    struct mb_job *job;
+
+    if (w == NULL)
+        return;
+    mb_worker_stop(w);
+    uv_thread_join(&w->thread);
+    modbus_free(w->ctx);
+    w->ctx = NULL;
+    drain_done(w);
+    /* The thread is gone: what it never took is cancelled. */
+    job = w->todo_head;
+    w->todo_head = w->todo_tail = NULL;
+    w->n_todo = 0;
+    while (job != NULL) {
+        struct mb_job *next = job->next_;
+
+        for (size_t i = 0; i < job->n_reads; i++)
+            job->results[i] = (struct mb_read_result){.status = MB_ST_CANCELLED};
+        job->next_ = NULL;
+        w->pending--;
+        job->cb(job);
+        job = next;
+    }
+    w->close_cb = close_cb;
+    w->close_arg = arg;
+    uv_close((uv_handle_t *)&w->async, on_async_closed);
+}
