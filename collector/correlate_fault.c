@@ -156,8 +156,17 @@ static void open_fault(corr_t *e, struct corr__fault *f, int64_t now)
 
 bool corr__fault_idle(const struct corr__fault *f)
 {
-    if (f->children)
-        return false;
+    switch (f->kind) {
+    case CORR_KIND_SITE:
+    case CORR_KIND_SYSTEM:
+        return false; /* they exist exactly while their condition holds */
+    case CORR_KIND_GROUP:
+        return f->children == NULL;
+    default:
+        break;
+    }
+    /* A device or root fault is about its own alarms; children left under
+     * it when they clear surface on their own. */
     for (const struct corr__alarm *m = f->members; m; m = m->next_member)
         if (m->raised)
             return false;
