@@ -400,8 +400,7 @@ static void transition(corr_t *e, struct corr__alarm *a, bool raised, int64_t no
     if (unreach)
         set_unreachable(d, raised);
     if (raised && a->fault == NULL) {
-        const struct corr_window *w = mw_find(e->windows, e->n_windows, d->site->key, d->name,
-                                              now);
+        const struct corr_window *w = mw_find(e->windows, e->n_windows, d->site->key, d->name, now);
         if (w) {
             a->suppressed = true;
             a->window_id = w->id;
@@ -590,8 +589,8 @@ void corr_stats(const corr_t *e, struct corr_stats *st)
 
 const char *corr_act_name(int type)
 {
-    static const char *const names[] = {"open",     "attach", "detach", "alarm",
-                                        "grade",    "flapping", "clear", "suppress"};
+    static const char *const names[] = {"open",  "attach",   "detach", "alarm",
+                                        "grade", "flapping", "clear",  "suppress"};
 
     return type >= 0 && type <= CORR_ACT_SUPPRESS ? names[type] : "?";
 }

@@ -62,16 +62,18 @@ struct corr_action {
     int kind;        /* enum corr_kind of the fault */
     const char *key; /* dedupe key of the fault (NULL for SUPPRESS) */
     const char *site;
-    const char *device; /* NULL when none */
-    const char *code;   /* alarm code, NULL when none */
-    const char *child;  /* ATTACH/DETACH: key of the child fault, NULL for a plain device */
-    const char *title;  /* OPEN */
-    const char *rule;   /* OPEN/GRADE: rule that set the grade, NULL for the default */
-    int grade;          /* OPEN, GRADE */
-    int old_grade;      /* GRADE */
-    bool raised;        /* ALARM, SUPPRESS */
-    bool flapping;      /* OPEN */
-    int64_t ts_ms;
+    const char *device;     /* NULL when none */
+    const char *code;       /* alarm code, NULL when none */
+    const char *child;      /* ATTACH/DETACH: key of the child fault, NULL for a plain device */
+    const char *title;      /* OPEN */
+    const char *rule;       /* OPEN/GRADE: rule that set the grade, NULL for the default */
+    int grade;              /* OPEN, GRADE */
+    int old_grade;          /* GRADE */
+    bool raised;            /* ALARM, SUPPRESS */
+    bool flapping;          /* OPEN */
+    bool initial;           /* ALARM: reports a raise already known when the fault opened or
+                             * a child attached, not a new transition */
+    int64_t ts_ms;          /* OPEN: first seen; others: when it happened */
     int64_t alarm_event_id; /* ALARM/SUPPRESS: alarm_events row, 0 when unknown */
     int64_t window_id;      /* SUPPRESS */
 };
@@ -125,10 +127,10 @@ void corr_tick(corr_t *e, int64_t now_ms);
 
 /* Counters for tests, logs and /metrics. */
 struct corr_stats {
-    uint64_t faults_active;   /* faults the engine holds (pending or open) */
-    uint64_t faults_opened;   /* OPEN actions emitted */
-    uint64_t alarms;          /* alarm and reachability transitions seen */
-    uint64_t suppressed;      /* transitions inside maintenance windows */
+    uint64_t faults_active; /* faults the engine holds (pending or open) */
+    uint64_t faults_opened; /* OPEN actions emitted */
+    uint64_t alarms;        /* alarm and reachability transitions seen */
+    uint64_t suppressed;    /* transitions inside maintenance windows */
 };
 void corr_stats(const corr_t *e, struct corr_stats *st);
 

@@ -50,9 +50,8 @@ static char *fault_key(int kind, struct corr__site *s, struct corr__dev *d, cons
     return fm_xstrdup(buf);
 }
 
-struct corr__fault *corr__fault_new(corr_t *e, int kind, struct corr__site *s,
-                                    struct corr__dev *d, const char *code, const char *title,
-                                    int64_t now)
+struct corr__fault *corr__fault_new(corr_t *e, int kind, struct corr__site *s, struct corr__dev *d,
+                                    const char *code, const char *title, int64_t now)
 {
     struct corr__fault *f = fm_xcalloc(1, sizeof(*f));
 
@@ -101,7 +100,7 @@ static void emit_simple(corr_t *e, int type, struct corr__fault *f, int64_t now)
 }
 
 static void emit_alarm(corr_t *e, struct corr__fault *owner, struct corr__alarm *a, bool raised,
-                       int64_t ts)
+                       bool initial, int64_t ts)
 {
     struct corr_action act = {
         .type = CORR_ACT_ALARM,
@@ -111,6 +110,7 @@ static void emit_alarm(corr_t *e, struct corr__fault *owner, struct corr__alarm 
         .device = a->dev->name,
         .code = a->code,
         .raised = raised,
+        .initial = initial,
         .ts_ms = ts,
         .alarm_event_id = a->event_id,
     };
@@ -136,7 +136,7 @@ void corr__emit_attach_tree(corr_t *e, struct corr__fault *owner, struct corr__f
         corr__emit(e, &a);
         for (struct corr__alarm *m = f->members; m; m = m->next_member)
             if (m->raised)
-                emit_alarm(e, owner, m, true, m->since_ms);
+                emit_alarm(e, owner, m, true, true, m->since_ms);
     }
     for (struct corr__fault *c = f->children; c; c = c->next_sibling)
         corr__emit_attach_tree(e, owner, c, now);
@@ -146,10 +146,10 @@ static void open_fault(corr_t *e, struct corr__fault *f, int64_t now)
 {
     f->opened = true;
     e->st.faults_opened++;
-    emit_simple(e, CORR_ACT_OPEN, f, now);
+    emit_simple(e, CORR_ACT_OPEN, f, f->first_ms);
     for (struct corr__alarm *m = f->members; m; m = m->next_member)
         if (m->raised)
-            emit_alarm(e, f, m, true, m->since_ms);
+            emit_alarm(e, f, m, true, true, m->since_ms);
     for (struct corr__fault *c = f->children; c; c = c->next_sibling)
         corr__emit_attach_tree(e, f, c, now);
 }
@@ -334,7 +334,7 @@ void corr__fault_alarm(corr_t *e, struct corr__fault *f, struct corr__alarm *a, 
     if (a->raised)
         f->clear_sent = false;
     if (owner)
-        emit_alarm(e, owner, a, a->raised, now);
+        emit_alarm(e, owner, a, a->raised, false, now);
 }
 
 /* A child whose parent went away: attach it to a still-unreachable ancestor,

@@ -96,9 +96,8 @@ void corr__remove(void **root, void *node);
 void corr__emit(corr_t *e, const struct corr_action *a);
 
 /* Faults (correlate_fault.c). */
-struct corr__fault *corr__fault_new(corr_t *e, int kind, struct corr__site *s,
-                                    struct corr__dev *d, const char *code, const char *title,
-                                    int64_t now);
+struct corr__fault *corr__fault_new(corr_t *e, int kind, struct corr__site *s, struct corr__dev *d,
+                                    const char *code, const char *title, int64_t now);
 struct corr__fault *corr__fault_find(corr_t *e, const char *key);
 void corr__fault_add_member(corr_t *e, struct corr__fault *f, struct corr__alarm *a);
 void corr__fault_remove_member(struct corr__fault *f, struct corr__alarm *a);

@@ -246,8 +246,8 @@ static int rules_validate(const struct rules_conf *conf, const fmc_doc_t *doc, c
         for (size_t j = 0; j < i; j++) {
             if (strcmp(conf->rules[j].name, r->name) == 0) {
                 snprintf(path, sizeof(path), "rules[%zu].name", i);
-                return fmc_errorf(doc, err, errlen, path, "\"%s\" is already the name of rules[%zu]",
-                                  r->name, j);
+                return fmc_errorf(doc, err, errlen, path,
+                                  "\"%s\" is already the name of rules[%zu]", r->name, j);
             }
         }
         if (r->scope != RULES_SCOPE_DEVICE && (r->device_class || r->point || r->n_tags > 0)) {

@@ -41,7 +41,7 @@ struct rule {
     char *device_class;
     char **codes; /* glob patterns (fnmatch); none = any code */
     size_t n_codes;
-    char *point; /* glob; NULL = any point */
+    char *point;         /* glob; NULL = any point */
     struct fmc_kv *tags; /* every tag must be present with this value ("*": any value) */
     size_t n_tags;
     int64_t after_ms; /* applies once the fault has lasted this long */

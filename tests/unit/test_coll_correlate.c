@@ -54,8 +54,8 @@ static void rec_cb(void *data, const struct corr_action *a)
         snprintf(line, sizeof(line), "%s %s", corr_act_name(a->type), a->key);
         break;
     }
-    r->len += (size_t)snprintf(r->buf + r->len, sizeof(r->buf) - r->len, "%s%s",
-                               r->len ? "\n" : "", line);
+    r->len += (size_t)snprintf(r->buf + r->len, sizeof(r->buf) - r->len, "%s%s", r->len ? "\n" : "",
+                               line);
     assert_true(r->len < sizeof(r->buf));
 }
 
@@ -83,16 +83,11 @@ static const struct fmc_kv critical[] = {{"critical", "true"}};
 /* Inventory of the scenarios: site s1 has a switch, two cameras behind it,
  * a UPS, an environmental sensor and a critical DDC controller. */
 static const struct inv inventory[] = {
-    {"s1", {"sw", "other", NULL, NULL, 0}},
-    {"s1", {"cam1", "camera", "sw", NULL, 0}},
-    {"s1", {"cam2", "camera", "sw", NULL, 0}},
-    {"s1", {"ups1", "ups", NULL, NULL, 0}},
-    {"s1", {"env1", "env_sensor", NULL, NULL, 0}},
-    {"s1", {"ddc1", "ddc", NULL, critical, 1}},
-    {"s2", {"a", "camera", NULL, NULL, 0}},
-    {"s3", {"a", "camera", NULL, NULL, 0}},
-    {"s4", {"a", "camera", NULL, NULL, 0}},
-    {"s5", {"a", "camera", NULL, NULL, 0}},
+    {"s1", {"sw", "other", NULL, NULL, 0}},        {"s1", {"cam1", "camera", "sw", NULL, 0}},
+    {"s1", {"cam2", "camera", "sw", NULL, 0}},     {"s1", {"ups1", "ups", NULL, NULL, 0}},
+    {"s1", {"env1", "env_sensor", NULL, NULL, 0}}, {"s1", {"ddc1", "ddc", NULL, critical, 1}},
+    {"s2", {"a", "camera", NULL, NULL, 0}},        {"s3", {"a", "camera", NULL, NULL, 0}},
+    {"s4", {"a", "camera", NULL, NULL, 0}},        {"s5", {"a", "camera", NULL, NULL, 0}},
     {"s6", {"a", "camera", NULL, NULL, 0}},
 };
 
@@ -196,7 +191,7 @@ static void test_corr_ups_on_battery_rises_on_low_battery_and_records_clear(void
          "alarm root:s1/mains ups1 ups_battery_bad raised"},
         {65000, 'C', "s1", "ups1", "ups_battery_bad",
          "alarm root:s1/mains ups1 ups_battery_bad cleared\nclear root:s1/mains"},
-        {65000 + 15 * MIN, 'T', NULL, NULL, NULL, ""}, /* forgotten after the linger */
+        {65000 + 15 * MIN, 'T', NULL, NULL, NULL, ""},          /* forgotten after the linger */
         {66000 + 15 * MIN, 'A', "s1", "env1", "temp_high", ""}, /* now its own fault, held */
         {97000 + 15 * MIN, 'T', NULL, NULL, NULL,
          "open device:s1/env1/temp_high g3\nalarm device:s1/env1/temp_high env1 temp_high raised"},
@@ -231,7 +226,7 @@ static void test_corr_children_attach_to_unreachable_parent(void **state)
     static const struct step steps[] = {
         {0, 'I', "s1", NULL, NULL, ""},
         {1000, 'U', "s1", "cam1", NULL, ""},
-        {2000, 'U', "s1", "sw", NULL, ""}, /* adopts cam1 */
+        {2000, 'U', "s1", "sw", NULL, ""},   /* adopts cam1 */
         {3000, 'U', "s1", "cam2", NULL, ""}, /* joins sw at once */
         {32000, 'T', NULL, NULL, NULL,
          "open device:s1/sw/unreachable g3\n"
@@ -463,7 +458,8 @@ static void test_corr_unknown_device_and_empty_site_are_handled(void **state)
         /* A clear of something never raised does nothing. */
         {31000, 'C', "s9", "x", "temp_high", ""},
         /* An alarm of the agent itself (device ""). */
-        {32000, 'A', "s9", "", "smoke", "open device:s9//smoke g1\nalarm device:s9//smoke  smoke raised"},
+        {32000, 'A', "s9", "", "smoke",
+         "open device:s9//smoke g1\nalarm device:s9//smoke  smoke raised"},
     };
     (void)state;
     RUN(steps);

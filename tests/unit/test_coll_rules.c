@@ -66,8 +66,8 @@ static const struct grade_case grade_cases[] = {
      2, "ups-low-battery"},
     {"ups low battery in the core room is grade 1", RULES_SCOPE_DEVICE, "ups", "ups_low_battery",
      NULL, tags_core, 1, 0, 1, "ups-low-battery-core-room"},
-    {"camera unreachable is grade 3", RULES_SCOPE_DEVICE, "camera", "unreachable", NULL, NULL, 0,
-     0, 3, "camera-unreachable"},
+    {"camera unreachable is grade 3", RULES_SCOPE_DEVICE, "camera", "unreachable", NULL, NULL, 0, 0,
+     3, "camera-unreachable"},
     {"area controller unreachable is grade 2", RULES_SCOPE_DEVICE, "ddc", "unreachable", NULL,
      tags_area, 1, 0, 2, "area-controller-unreachable"},
     {"critical device down 29 min stays grade 3", RULES_SCOPE_DEVICE, "ddc", "unreachable", NULL,
@@ -78,12 +78,12 @@ static const struct grade_case grade_cases[] = {
      0, 4, "unused-port-down"},
     {"site unreachable is grade 2", RULES_SCOPE_SITE, NULL, "unreachable", NULL, NULL, 0, 0, 2,
      "site-unreachable"},
-    {"most sites unreachable is grade 1", RULES_SCOPE_SYSTEM, NULL, "unreachable", NULL, NULL, 0,
-     0, 1, "most-sites-unreachable"},
+    {"most sites unreachable is grade 1", RULES_SCOPE_SYSTEM, NULL, "unreachable", NULL, NULL, 0, 0,
+     1, "most-sites-unreachable"},
     {"a site rule does not grade a device", RULES_SCOPE_DEVICE, "camera", "site_thing", NULL, NULL,
      0, 0, 3, NULL},
-    {"unknown code gets the default grade", RULES_SCOPE_DEVICE, "ups", "whatever", NULL, NULL, 0,
-     0, 3, NULL},
+    {"unknown code gets the default grade", RULES_SCOPE_DEVICE, "ups", "whatever", NULL, NULL, 0, 0,
+     3, NULL},
     {"water leak in the core room is grade 1", RULES_SCOPE_DEVICE, "ddc", "water_leak", NULL,
      tags_core, 1, 0, 1, "water-leak-core-room"},
     {"water leak elsewhere is grade 2", RULES_SCOPE_DEVICE, "ddc", "water_leak", NULL, NULL, 0, 0,
@@ -156,7 +156,8 @@ static const struct bad_case bad_cases[] = {
      "r.yaml:4: rules[1].name: \"a\" is already the name of rules[0]"},
     {"class on a site rule", "rules:\n  - name: a\n    scope: site\n    class: ups\n    grade: 2\n",
      "r.yaml:2: rules[0]: class, point and tags only apply to scope device"},
-    {"bad scope", "rules:\n  - name: a\n    scope: planet\n    grade: 2\n", "r.yaml:3: rules[0].scope"},
+    {"bad scope", "rules:\n  - name: a\n    scope: planet\n    grade: 2\n",
+     "r.yaml:3: rules[0].scope"},
     {"bad duration", "group_wait: 30\n", "r.yaml:1: group_wait"},
     {"root without followers", "roots:\n  - name: m\n    codes: [x]\n    followers: []\n",
      "r.yaml:4: roots[0].followers: needs at least one code"},
@@ -194,9 +195,9 @@ static void test_rules_reference_lists_every_key(void **state)
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    const char *keys[] = {"group_wait", "open_max_grade", "reopen_within", "flap.transitions",
-                          "grade4_aggregate.by", "sites.most_fraction", "roots[].linger",
-                          "rules[].after", "rules[].tags"};
+    const char *keys[] = {"group_wait",       "open_max_grade",      "reopen_within",
+                          "flap.transitions", "grade4_aggregate.by", "sites.most_fraction",
+                          "roots[].linger",   "rules[].after",       "rules[].tags"};
 
     (void)state;
     rules_print_reference(f);
