@@ -117,13 +117,16 @@ struct apply {
     /* One-entry cache: consecutive actions mostly share a key. */
     char *cached_key;
     long long cached_id;
+    char sqlstate[8]; /* of the last failure */
 };
 
 static int fail(struct apply *ap, const char *what, PGresult *r)
 {
     const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(ap->conn);
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     size_t len;
 
+    snprintf(ap->sqlstate, sizeof(ap->sqlstate), "%s", state ? state : "");
     snprintf(ap->why, ap->whylen, "%s: %s", what, msg);
     len = strlen(ap->why);
     while (len > 0 && (ap->why[len - 1] == '\n' || ap->why[len - 1] == ' '))
@@ -469,42 +472,61 @@ static int apply_one(struct apply *ap, const struct corr_action *a)
     }
 }
 
+/* One attempt at the whole batch in one transaction. */
+static int apply_once(struct apply *ap, const tickets_batch_t *b)
+{
+    int rc = exec_cmd(ap, "begin", "BEGIN", 0, NULL);
+
+    for (size_t i = 0; rc == 0 && i < b->n; i++)
+        rc = apply_one(ap, &b->a[i]);
+    if (rc == 0)
+        rc = exec_cmd(ap, "commit", "COMMIT", 0, NULL);
+    if (rc != 0)
+        PQclear(PQexec(ap->conn, "ROLLBACK"));
+    free(ap->cached_key);
+    ap->cached_key = NULL;
+    return rc;
+}
+
+static void add_result(struct tickets_result *t, const struct tickets_result *l)
+{
+    t->opened += l->opened;
+    t->joined += l->joined;
+    t->reopened += l->reopened;
+    t->attached += l->attached;
+    t->detached += l->detached;
+    t->alarms += l->alarms;
+    t->grades += l->grades;
+    t->flapping += l->flapping;
+    t->clears += l->clears;
+    t->suppressed += l->suppressed;
+    t->skipped += l->skipped;
+}
+
 int tickets_apply(PGconn *conn, const tickets_batch_t *b, const char *actor,
                   int64_t reopen_within_ms, struct tickets_result *res, char *why, size_t whylen)
 {
-    struct tickets_result scratch = {0};
-    struct tickets_result local = {0};
-    struct apply ap = {.conn = conn, .actor = actor, .res = &local, .why = why, .whylen = whylen};
-    int rc;
+    struct apply ap = {.conn = conn, .actor = actor, .why = why, .whylen = whylen};
+    int rc = 0;
 
     if (b->n == 0)
         return 0;
     snprintf(ap.reopen, sizeof(ap.reopen), "%" PRId64, reopen_within_ms);
-    rc = exec_cmd(&ap, "begin", "BEGIN", 0, NULL);
-    for (size_t i = 0; rc == 0 && i < b->n; i++)
-        rc = apply_one(&ap, &b->a[i]);
-    if (rc == 0)
-        rc = exec_cmd(&ap, "commit", "COMMIT", 0, NULL);
-    if (rc != 0) {
-        PGresult *r = PQexec(conn, "ROLLBACK");
+    /* Two collectors touching the same tickets in another order can
+     * deadlock; PostgreSQL aborts one of them, which then simply retries. */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        struct tickets_result local = {0};
 
-        PQclear(r);
-    }
-    free(ap.cached_key);
-    if (rc == 0) {
-        struct tickets_result *t = res ? res : &scratch;
-
-        t->opened += local.opened;
-        t->joined += local.joined;
-        t->reopened += local.reopened;
-        t->attached += local.attached;
-        t->detached += local.detached;
-        t->alarms += local.alarms;
-        t->grades += local.grades;
-        t->flapping += local.flapping;
-        t->clears += local.clears;
-        t->suppressed += local.suppressed;
-        t->skipped += local.skipped;
+        ap.res = &local;
+        rc = apply_once(&ap, b);
+        if (rc == 0) {
+            if (res)
+                add_result(res, &local);
+            return 0;
+        }
+        if (strcmp(ap.sqlstate, "40P01") != 0 && strcmp(ap.sqlstate, "40001") != 0)
+            break;
+        FM_INFO("tickets: %s; retrying the batch", why);
     }
     return rc;
 }

@@ -1,0 +1,112 @@
+/* ctl_alarms: alarm transitions. With the collector's alarm_events table
+ * (schema 002) every transition is listed, with the ticket it went to or
+ * the maintenance window that suppressed it; without it, the transitions
+ * recorded on tickets and in maintenance windows. */
+#include "ctl.h"
+#include "ctl_out.h"
+
+#include "fm_conf.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* $1 site, $2 device, $3 since (ms), $4 limit, $5 active only */
+static const char sql_events[] =
+    "WITH ev AS (SELECT e.alarm_event_id, e.ts, a.site_id, d.name AS device, e.code, e.point,"
+    "  e.state, e.level, e.value, e.message FROM alarm_events e"
+    "  JOIN devices d USING (device_id) JOIN agents a ON a.agent_id = d.agent_id"
+    "  WHERE ($1::text IS NULL OR a.site_id = $1) AND ($2::text IS NULL OR d.name = $2)"
+    "  AND e.ts >= now() - ($3 || ' milliseconds')::interval),"
+    " cur AS (SELECT DISTINCT ON (site_id, device, code) * FROM ev"
+    "  ORDER BY site_id, device, code, ts DESC)"
+    " SELECT " TS(
+        "x.ts") " AS ts, x.site_id AS site, x.device, x.code, x.point, x.state,"
+                " x.level, x.value, x.message,"
+                " (SELECT min(ta.ticket_id) FROM ticket_alarms ta"
+                "  WHERE ta.alarm_event_id = x.alarm_event_id) AS ticket,"
+                " (SELECT min(sa.window_id) FROM suppressed_alarms sa"
+                "  WHERE sa.alarm_event_id = x.alarm_event_id) AS window_id"
+                " FROM (SELECT * FROM ev WHERE NOT $5::boolean"
+                "       UNION ALL SELECT * FROM cur WHERE $5::boolean AND state = 'raised') x"
+                " ORDER BY x.ts DESC LIMIT $4::int";
+
+static const char sql_recorded[] =
+    "WITH ev AS (SELECT ts, site_id, device, code, state, ticket_id AS ticket,"
+    "  NULL::bigint AS window_id FROM ticket_alarms"
+    "  UNION ALL SELECT ts, site_id, device, code, state, NULL, window_id FROM suppressed_alarms),"
+    " f AS (SELECT * FROM ev WHERE ($1::text IS NULL OR site_id = $1)"
+    "  AND ($2::text IS NULL OR device = $2)"
+    "  AND ts >= now() - ($3 || ' milliseconds')::interval),"
+    " cur AS (SELECT DISTINCT ON (site_id, device, code) * FROM f"
+    "  ORDER BY site_id, device, code, ts DESC)"
+    " SELECT " TS(
+        "x.ts") " AS ts, x.site_id AS site, x.device, x.code, x.state, x.ticket,"
+                " x.window_id"
+                " FROM (SELECT * FROM f WHERE NOT $5::boolean"
+                "       UNION ALL SELECT * FROM cur WHERE $5::boolean AND state = 'raised') x"
+                " ORDER BY x.ts DESC LIMIT $4::int";
+
+int ctl_cmd_alarms(struct ctl *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"site", required_argument, NULL, 's'},  {"device", required_argument, NULL, 'd'},
+        {"since", required_argument, NULL, 'S'}, {"limit", required_argument, NULL, 'l'},
+        {"active", no_argument, NULL, 'a'},      {NULL, 0, NULL, 0},
+    };
+    const char *site = NULL, *device = NULL, *limit = "100";
+    int64_t since_ms = 7LL * 86400 * 1000;
+    bool active = false;
+    char since[32];
+    PGconn *conn;
+    PGresult *r;
+    int opt;
+
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (opt) {
+        case 's':
+            site = optarg;
+            break;
+        case 'd':
+            device = optarg;
+            break;
+        case 'S':
+            if (fmc_parse_duration(optarg, &since_ms) != 0)
+                return ctl_usage("alarms", "--since %s: not a duration like 30m, 2h, 7d", optarg);
+            break;
+        case 'l':
+            if (atoi(optarg) < 1)
+                return ctl_usage("alarms", "--limit %s: not a positive number", optarg);
+            limit = optarg;
+            break;
+        case 'a':
+            active = true;
+            break;
+        default:
+            return ctl_usage("alarms", "unknown option");
+        }
+    }
+    if (optind != argc)
+        return ctl_usage("alarms", "unexpected argument \"%s\"", argv[optind]);
+    conn = ctl_conn(c);
+    if (conn == NULL)
+        return CTL_FAIL;
+    snprintf(since, sizeof(since), "%" PRId64, since_ms);
+    r = PQexec(conn, "SELECT to_regclass('alarm_events') IS NOT NULL");
+    bool have_events = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    const char *p[5] = {site, device, since, limit, active ? "t" : "f"};
+    r = PQexecParams(conn, have_events ? sql_events : sql_recorded, 5, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        ctl_fail("query: %s", PQresultErrorMessage(r));
+        PQclear(r);
+        return CTL_FAIL;
+    }
+    ctl_out_print(r, c->json, stdout);
+    PQclear(r);
+    return CTL_OK;
+}

@@ -1,0 +1,27 @@
+/* ctl_out: printing query results as an aligned table or as JSON (jansson).
+ *
+ * Columns are printed in the query's order. In JSON, integer, numeric and
+ * boolean columns keep their types, jsonb columns are embedded as JSON, and
+ * SQL NULL is null. */
+#ifndef CTL_OUT_H
+#define CTL_OUT_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+/* Row i of r as a new JSON object (free with json_decref). */
+json_t *ctl_out_row(const PGresult *r, int i);
+
+/* Every row of r as a new JSON array. */
+json_t *ctl_out_rows(const PGresult *r);
+
+/* Prints r to out as a table (header, one line per row; "(N rows)" last) or
+ * as a JSON array. */
+void ctl_out_print(const PGresult *r, bool json, FILE *out);
+
+/* Prints a JSON value, indented, with a final newline; steals v. */
+void ctl_out_json(json_t *v, FILE *out);
+
+#endif

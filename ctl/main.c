@@ -1,0 +1,207 @@
+/* fieldmonctl: the operators' command line for fieldmon's alarms, tickets
+ * and maintenance windows. It talks to PostgreSQL directly (libpq); every
+ * change it makes is written to ticket_audit with the actor. docs/fieldmonctl.md
+ * is its manual. */
+#include "ctl.h"
+
+#include "migrate.h"
+#include "rules.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The lowest schema version that holds the ticket tables. */
+#define CTL_SCHEMA_MIN 10
+
+static const char usage_text[] =
+    "usage: fieldmonctl [-d DSN] [-a ACTOR] [--json] COMMAND [ARGS]\n"
+    "\n"
+    "Tickets:\n"
+    "  tickets [--state S|--all] [--grade N] [--site S] [--limit N]   list tickets (default: not "
+    "closed)\n"
+    "  show ID                                      one ticket: devices, alarms, grades, audit\n"
+    "  ack ID [--note T]                            acknowledge\n"
+    "  dispatch ID --to WHO [--note T]              send an engineer or team\n"
+    "  on-site ID [--note T]                        the engineer arrived\n"
+    "  resolve ID --cause T --action T [--prevention T] [--note T]\n"
+    "  close ID --satisfaction 1-5 [--confirmed] [--confirmed-by WHO] [--note T]\n"
+    "  reopen ID [--note T]                         back to handling (customer not satisfied)\n"
+    "  open --grade N --title T [--site S] [--device D]   open a manual ticket\n"
+    "Alarms:\n"
+    "  alarms [--site S] [--device D] [--since DUR] [--limit N]\n"
+    "Maintenance windows:\n"
+    "  window add [--site S] [--device GLOB] [--start TIME] (--end TIME|--for DUR) --reason T\n"
+    "  window list [--all]\n"
+    "  window cancel ID\n"
+    "Rules:\n"
+    "  rules -t FILE                                check a rules file\n"
+    "  rules --reference                            print every key of the rules file\n"
+    "\n"
+    "Options:\n"
+    "  -d, --dsn DSN      PostgreSQL connection (default $FM_PG_DSN, else libpq's PG* variables)\n"
+    "  -a, --actor NAME   who is acting, for the audit trail (default $FM_ACTOR, else the login)\n"
+    "  -j, --json         JSON output\n"
+    "  -h, --help         this text\n"
+    "      --version      print the version\n";
+
+int ctl_fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("fieldmonctl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CTL_FAIL;
+}
+
+int ctl_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "fieldmonctl %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n(fieldmonctl --help lists the commands)\n", stderr);
+    return CTL_USAGE;
+}
+
+bool ctl_parse_id(const char *s, long long *id)
+{
+    char *end;
+
+    errno = 0;
+    *id = strtoll(s, &end, 10);
+    return errno == 0 && end != s && *end == '\0' && *id > 0;
+}
+
+PGconn *ctl_conn(struct ctl *c)
+{
+    char why[256];
+    int v;
+
+    if (c->conn)
+        return c->conn;
+    c->conn = PQconnectdb(c->dsn);
+    if (PQstatus(c->conn) != CONNECTION_OK) {
+        ctl_fail("connect to PostgreSQL: %s", PQerrorMessage(c->conn));
+        PQfinish(c->conn);
+        c->conn = NULL;
+        return NULL;
+    }
+    v = migrate_current_version(c->conn, why, sizeof(why));
+    if (v < CTL_SCHEMA_MIN) {
+        if (v < 0)
+            ctl_fail("read the schema version: %s", why);
+        else
+            ctl_fail("the database is at schema version %d; the ticket tables need %d or later"
+                     " (start fieldmon-collector once to migrate it)",
+                     v, CTL_SCHEMA_MIN);
+        PQfinish(c->conn);
+        c->conn = NULL;
+    }
+    return c->conn;
+}
+
+int ctl_cmd_rules(struct ctl *c, int argc, char **argv)
+{
+    struct rules_conf conf = {0};
+    char err[1024];
+
+    (void)c;
+    if (argc == 2 && strcmp(argv[1], "--reference") == 0) {
+        rules_print_reference(stdout);
+        return CTL_OK;
+    }
+    if (argc != 3 || strcmp(argv[1], "-t") != 0)
+        return ctl_usage("rules", "expected -t FILE or --reference");
+    if (rules_load_file(argv[2], &conf, err, sizeof(err)) != 0)
+        return ctl_fail("%s", err);
+    printf("%s: %zu rules, %zu roots: ok\n", argv[2], conf.n_rules, conf.n_roots);
+    rules_free(&conf);
+    return CTL_OK;
+}
+
+static const char *default_actor(void)
+{
+    const char *a = getenv("FM_ACTOR");
+    struct passwd *pw;
+
+    if (a && a[0])
+        return a;
+    pw = getpwuid(getuid());
+    return pw ? pw->pw_name : NULL;
+}
+
+struct command {
+    const char *name;
+    int (*run)(struct ctl *c, int argc, char **argv);
+};
+
+static const struct command commands[] = {
+    {"tickets", ctl_cmd_tickets}, {"show", ctl_cmd_show},     {"ack", ctl_cmd_step},
+    {"dispatch", ctl_cmd_step},   {"on-site", ctl_cmd_step},  {"resolve", ctl_cmd_step},
+    {"close", ctl_cmd_step},      {"reopen", ctl_cmd_step},   {"open", ctl_cmd_open},
+    {"alarms", ctl_cmd_alarms},   {"window", ctl_cmd_window}, {"rules", ctl_cmd_rules},
+};
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"dsn", required_argument, NULL, 'd'}, {"actor", required_argument, NULL, 'a'},
+        {"json", no_argument, NULL, 'j'},      {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},   {NULL, 0, NULL, 0},
+    };
+    struct ctl c = {.dsn = getenv("FM_PG_DSN") ? getenv("FM_PG_DSN") : ""};
+    int opt, rc;
+
+    c.actor = default_actor();
+    while ((opt = getopt_long(argc, argv, "+d:a:jh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'd':
+            c.dsn = optarg;
+            break;
+        case 'a':
+            c.actor = optarg;
+            break;
+        case 'j':
+            c.json = true;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return CTL_OK;
+        case 'V':
+            printf("fieldmonctl %s\n", FM_VERSION);
+            return CTL_OK;
+        default:
+            fputs(usage_text, stderr);
+            return CTL_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fputs(usage_text, stderr);
+        return CTL_USAGE;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[optind], commands[i].name) == 0) {
+            char **sub = argv + optind;
+            int subc = argc - optind;
+
+            optind = 0; /* each subcommand parses its own options from its argv */
+            rc = commands[i].run(&c, subc, sub);
+            PQfinish(c.conn);
+            return rc;
+        }
+    }
+    fprintf(stderr, "fieldmonctl: unknown command \"%s\"\n", argv[optind]);
+    fputs(usage_text, stderr);
+    return CTL_USAGE;
+}

@@ -1,0 +1,325 @@
+/* Integration test of fieldmonctl: the real binary against a real
+ * PostgreSQL (tests/lib/with-pg.sh), with tickets produced by the
+ * correlation engine and the ticket store. Checks output (table and JSON),
+ * exit statuses, error messages, and the audit rows each change leaves. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "migrate.h"
+#include "tickets.h"
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <time.h>
+
+#define DEFAULT_RULES FM_SOURCE_DIR "/deploy/rules-default.yaml"
+
+static PGconn *conn;
+
+/* Runs fieldmonctl with args (a shell word list), stdout into out (may be
+ * NULL), stderr into err (may be NULL); returns its exit status. */
+static int ctl(const char *args, char *out, size_t outlen, char *err, size_t errlen)
+{
+    char cmd[2048], errfile[] = "/tmp/fm-ctl-err.XXXXXX";
+    int fd = mkstemp(errfile);
+    FILE *p;
+    size_t n;
+    int st;
+
+    assert_true(fd >= 0);
+    snprintf(cmd, sizeof(cmd), "FM_ACTOR=tester %s %s 2>%s", FM_CTL, args, errfile);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    n = fread(out ? out : cmd, 1, out ? outlen - 1 : sizeof(cmd) - 1, p);
+    if (out)
+        out[n] = '\0';
+    st = pclose(p);
+    if (err) {
+        FILE *e = fdopen(fd, "r");
+
+        n = fread(err, 1, errlen - 1, e);
+        err[n] = '\0';
+        fclose(e);
+    } else {
+        close(fd);
+    }
+    unlink(errfile);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *q1(const char *sql)
+{
+    PGresult *r = PQexec(conn, sql);
+    char *v;
+
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    v = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+#define ASSERT_Q(sql, want)                                                                        \
+    do {                                                                                           \
+        char *v_ = q1(sql);                                                                        \
+        if (strcmp(v_, (want)) != 0)                                                               \
+            fail_msg("%s: got '%s', want '%s'", (sql), v_, (want));                                \
+        free(v_);                                                                                  \
+    } while (0)
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Tickets to look at: 1 = smoke (grade 1), 2 = site s7 with 3 devices. */
+static int seed(void **state)
+{
+    struct rules_conf rules = {0};
+    tickets_batch_t *b = tickets_batch_create();
+    const struct corr_device_info devs[] = {{"a", "camera", NULL, NULL, 0},
+                                            {"b", "camera", NULL, NULL, 0},
+                                            {"c", "camera", NULL, NULL, 0}};
+    char why[512];
+    int64_t t = now_ms();
+    corr_t *e;
+
+    (void)state;
+    conn = PQconnectdb("dbname=fieldmon");
+    if (PQstatus(conn) != CONNECTION_OK)
+        fail_msg("connect: %s", PQerrorMessage(conn));
+    if (migrate_apply(conn, FM_SCHEMA_DIR, NULL, why, sizeof(why)) != 0)
+        fail_msg("migrate: %s", why);
+    if (rules_load_file(DEFAULT_RULES, &rules, why, sizeof(why)) != 0)
+        fail_msg("%s", why);
+    e = corr_create(&rules, tickets_batch_cb, b);
+    corr_alarm(e, "s1", "env1", "smoke", "smoke", true, t, 0);
+    corr_inventory(e, "s7", devs, 3, t);
+    corr_agent(e, "s7", true, t + 10);
+    if (tickets_apply(conn, b, "collector:c1", rules.reopen_within_ms, NULL, why, sizeof(why)))
+        fail_msg("apply: %s", why);
+    corr_destroy(e);
+    tickets_batch_destroy(b);
+    rules_free(&rules);
+    return 0;
+}
+
+static int unseed(void **state)
+{
+    (void)state;
+    PQfinish(conn);
+    return 0;
+}
+
+static void test_ctl_lists_tickets_as_table_and_json(void **state)
+{
+    char out[16384];
+    json_t *j;
+    json_error_t jerr;
+
+    (void)state;
+    assert_int_equal(ctl("tickets", out, sizeof(out), NULL, 0), 0);
+    assert_non_null(strstr(out, "id  grade  state"));
+    assert_non_null(strstr(out, "s1/env1: smoke"));
+    assert_non_null(strstr(out, "(2 rows)"));
+    assert_int_equal(ctl("--json tickets --grade 2", out, sizeof(out), NULL, 0), 0);
+    j = json_loads(out, 0, &jerr);
+    if (j == NULL)
+        fail_msg("not JSON (%s): %s", jerr.text, out);
+    assert_int_equal(json_array_size(j), 1);
+    json_t *t = json_array_get(j, 0);
+    assert_int_equal(json_integer_value(json_object_get(t, "grade")), 2);
+    assert_string_equal(json_string_value(json_object_get(t, "kind")), "site");
+    assert_int_equal(json_integer_value(json_object_get(t, "devices")), 3);
+    assert_true(json_is_false(json_object_get(t, "flapping")));
+    json_decref(j);
+}
+
+static void test_ctl_show_lists_devices_alarms_grades_and_audit(void **state)
+{
+    char out[32768];
+    json_t *j;
+
+    (void)state;
+    assert_int_equal(ctl("-j show 2", out, sizeof(out), NULL, 0), 0);
+    j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "dedupe_key")), "site:s7");
+    assert_int_equal(json_array_size(json_object_get(j, "devices")), 3);
+    assert_int_equal(json_array_size(json_object_get(j, "grades")), 1);
+    json_t *audit = json_array_get(json_object_get(j, "audit"), 0);
+    assert_string_equal(json_string_value(json_object_get(audit, "actor")), "collector:c1");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(audit, "detail"), "grade")),
+                     2);
+    json_decref(j);
+    assert_int_equal(ctl("show 1", out, sizeof(out), NULL, 0), 0);
+    assert_non_null(strstr(out, "alarms:"));
+    assert_non_null(strstr(out, "smoke  raised"));
+}
+
+static void test_ctl_moves_a_ticket_through_its_states_with_audit(void **state)
+{
+    char out[4096], err[4096];
+
+    (void)state;
+    assert_int_equal(ctl("close 1 --satisfaction 5", out, sizeof(out), err, sizeof(err)), 1);
+    assert_string_equal(err, "fieldmonctl: ticket 1 is open: cannot close it\n");
+    assert_int_equal(ctl("ack 1 --note 'on it'", out, sizeof(out), NULL, 0), 0);
+    assert_string_equal(out, "ticket 1: acknowledged by tester\n");
+    assert_int_equal(ctl("dispatch 1", out, sizeof(out), err, sizeof(err)), 2);
+    assert_non_null(strstr(err, "dispatch needs who is sent (--to)"));
+    assert_int_equal(ctl("-a dave dispatch 1 --to 'team north'", out, sizeof(out), NULL, 0), 0);
+    assert_int_equal(ctl("on-site 1", out, sizeof(out), NULL, 0), 0);
+    assert_int_equal(ctl("ack 1 --cause x", out, sizeof(out), err, sizeof(err)), 2);
+    assert_int_equal(ctl("resolve 1 --cause 'dust in detector' --action 'cleaned, tested'"
+                         " --prevention 'quarterly cleaning'",
+                         out, sizeof(out), NULL, 0),
+                     0);
+    assert_int_equal(ctl("close 1 --satisfaction 9", out, sizeof(out), err, sizeof(err)), 2);
+    assert_int_equal(ctl("-j close 1 --satisfaction 5 --confirmed --confirmed-by 'duty officer'",
+                         out, sizeof(out), NULL, 0),
+                     0);
+    assert_non_null(strstr(out, "\"state\": \"closed\""));
+    ASSERT_Q("SELECT state || '|' || dispatched_by || '|' || dispatched_to || '|' || satisfaction"
+             " || '|' || confirmed_by FROM tickets WHERE ticket_id = 1",
+             "closed|dave|team north|5|duty officer");
+    ASSERT_Q("SELECT string_agg(actor || '/' || action, ',' ORDER BY audit_id) FROM ticket_audit"
+             " WHERE ticket_id = 1",
+             "collector:c1/open,tester/acknowledge,tester/note,dave/dispatch,tester/on-site,"
+             "tester/resolve,tester/close");
+    assert_int_equal(ctl("ack 999", out, sizeof(out), err, sizeof(err)), 1);
+    assert_string_equal(err, "fieldmonctl: no ticket 999\n");
+    assert_int_equal(ctl("ack x", out, sizeof(out), err, sizeof(err)), 2);
+}
+
+static void test_ctl_opens_manual_ticket(void **state)
+{
+    char out[4096];
+
+    (void)state;
+    assert_int_equal(
+        ctl("open --grade 4 --title 'add camera to NVR' --site s1", out, sizeof(out), NULL, 0), 0);
+    assert_string_equal(out, "ticket 3: opened, grade 4\n");
+    assert_int_equal(ctl("open --title x", out, sizeof(out), NULL, 0), 2);
+    ASSERT_Q("SELECT kind || '/' || opened_by FROM tickets WHERE ticket_id = 3", "manual/tester");
+}
+
+static void test_ctl_manages_maintenance_windows(void **state)
+{
+    char out[8192], err[4096];
+
+    (void)state;
+    assert_int_equal(ctl("window add --site s1 --device 'cam*' --for 2h --reason inspection", out,
+                         sizeof(out), NULL, 0),
+                     0);
+    assert_string_equal(out, "window 1: added\n");
+    assert_int_equal(ctl("window add --site s1 --for 2h --end tomorrow --reason x", out,
+                         sizeof(out), err, sizeof(err)),
+                     2);
+    assert_int_equal(ctl("window add --site s1 --for 2h", out, sizeof(out), err, sizeof(err)), 2);
+    assert_non_null(strstr(err, "--reason is required"));
+    assert_int_equal(ctl("window add --site s1 --start 'not a time' --for 1h --reason x", out,
+                         sizeof(out), err, sizeof(err)),
+                     2);
+    assert_int_equal(ctl("window add --start '2030-01-01 10:00+00' --end '2030-01-01 09:00+00'"
+                         " --reason x",
+                         out, sizeof(out), err, sizeof(err)),
+                     2);
+    assert_non_null(strstr(err, "must end after it starts"));
+    assert_int_equal(ctl("-j window list", out, sizeof(out), NULL, 0), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_int_equal(json_array_size(j), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "device")), "cam*");
+    json_decref(j);
+    assert_int_equal(ctl("window cancel 1", out, sizeof(out), NULL, 0), 0);
+    assert_int_equal(ctl("window cancel 1", out, sizeof(out), err, sizeof(err)), 1);
+    assert_string_equal(err, "fieldmonctl: no active maintenance window 1\n");
+    assert_int_equal(ctl("window list", out, sizeof(out), NULL, 0), 0);
+    assert_non_null(strstr(out, "(0 rows)"));
+    assert_int_equal(ctl("window list --all", out, sizeof(out), NULL, 0), 0);
+    assert_non_null(strstr(out, "(1 row)"));
+    ASSERT_Q("SELECT string_agg(actor || '/' || action, ',' ORDER BY audit_id) FROM ticket_audit"
+             " WHERE window_id = 1",
+             "tester/window_add,tester/window_cancel");
+}
+
+static void test_ctl_lists_alarms_recorded_on_tickets(void **state)
+{
+    char out[8192];
+
+    (void)state;
+    assert_int_equal(ctl("alarms --site s1", out, sizeof(out), NULL, 0), 0);
+    assert_non_null(strstr(out, "smoke"));
+    assert_non_null(strstr(out, "(1 row)"));
+    assert_int_equal(ctl("alarms --active --since 1h", out, sizeof(out), NULL, 0), 0);
+    assert_non_null(strstr(out, "(1 row)"));
+    assert_int_equal(ctl("alarms --since soon", out, sizeof(out), NULL, 0), 2);
+}
+
+static void test_ctl_checks_rules_files(void **state)
+{
+    char out[8192], err[4096];
+    char path[] = "/tmp/fm-rules.XXXXXX";
+    int fd = mkstemp(path);
+
+    (void)state;
+    assert_int_equal(ctl("rules -t " DEFAULT_RULES, out, sizeof(out), NULL, 0), 0);
+    assert_non_null(strstr(out, ": ok"));
+    assert_true(write(fd, "rules:\n  - name: x\n    grade: 7\n", 32) == 32);
+    close(fd);
+    char args[256];
+    snprintf(args, sizeof(args), "rules -t %s", path);
+    assert_int_equal(ctl(args, out, sizeof(out), err, sizeof(err)), 1);
+    assert_non_null(strstr(err, ":3: rules[0].grade"));
+    unlink(path);
+    assert_int_equal(ctl("rules --reference", out, sizeof(out), NULL, 0), 0);
+    assert_non_null(strstr(out, "group_wait"));
+}
+
+static void test_ctl_reports_database_problems(void **state)
+{
+    char out[4096], err[4096];
+    PGresult *r;
+
+    (void)state;
+    assert_int_equal(
+        ctl("-d 'host=/nonexistent dbname=x' tickets", out, sizeof(out), err, sizeof(err)), 1);
+    assert_non_null(strstr(err, "fieldmonctl: connect to PostgreSQL:"));
+    r = PQexec(conn, "CREATE DATABASE fm_ctl_empty");
+    PQclear(r);
+    assert_int_equal(ctl("-d dbname=fm_ctl_empty tickets", out, sizeof(out), err, sizeof(err)), 1);
+    assert_non_null(strstr(err, "schema version 0; the ticket tables need 10"));
+    assert_int_equal(ctl("frobnicate", out, sizeof(out), err, sizeof(err)), 2);
+    assert_int_equal(ctl("--version", out, sizeof(out), NULL, 0), 0);
+    assert_non_null(strstr(out, "fieldmonctl "));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ctl_lists_tickets_as_table_and_json),
+        cmocka_unit_test(test_ctl_show_lists_devices_alarms_grades_and_audit),
+        cmocka_unit_test(test_ctl_moves_a_ticket_through_its_states_with_audit),
+        cmocka_unit_test(test_ctl_opens_manual_ticket),
+        cmocka_unit_test(test_ctl_manages_maintenance_windows),
+        cmocka_unit_test(test_ctl_lists_alarms_recorded_on_tickets),
+        cmocka_unit_test(test_ctl_checks_rules_files),
+        cmocka_unit_test(test_ctl_reports_database_problems),
+    };
+    if (getenv("PGHOST") == NULL) {
+        fprintf(stderr, "test_pg_ctl: PGHOST not set; run under tests/lib/with-pg.sh\n");
+        return 1;
+    }
+    return cmocka_run_group_tests(tests, seed, unseed);
+}
