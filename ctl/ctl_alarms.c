@@ -1,7 +1,6 @@
-/* ctl_alarms: alarm transitions. With the collector's alarm_events table
- * (schema 002) every transition is listed, with the ticket it went to or
- * the maintenance window that suppressed it; without it, the transitions
- * recorded on tickets and in maintenance windows. */
+/* ctl_alarms: alarm transitions from the collector's alarm_events table
+ * (schema 002), each with the ticket it went to or the maintenance window
+ * that suppressed it. */
 #include "ctl.h"
 #include "ctl_out.h"
 
@@ -32,22 +31,6 @@ static const char sql_events[] =
                 " (SELECT min(sa.window_id) FROM suppressed_alarms sa"
                 "  WHERE sa.alarm_event_id = x.alarm_event_id) AS window_id"
                 " FROM (SELECT * FROM ev WHERE NOT $5::boolean"
-                "       UNION ALL SELECT * FROM cur WHERE $5::boolean AND state = 'raised') x"
-                " ORDER BY x.ts DESC LIMIT $4::int";
-
-static const char sql_recorded[] =
-    "WITH ev AS (SELECT ts, site_id, device, code, state, ticket_id AS ticket,"
-    "  NULL::bigint AS window_id FROM ticket_alarms"
-    "  UNION ALL SELECT ts, site_id, device, code, state, NULL, window_id FROM suppressed_alarms),"
-    " f AS (SELECT * FROM ev WHERE ($1::text IS NULL OR site_id = $1)"
-    "  AND ($2::text IS NULL OR device = $2)"
-    "  AND ts >= now() - ($3 || ' milliseconds')::interval),"
-    " cur AS (SELECT DISTINCT ON (site_id, device, code) * FROM f"
-    "  ORDER BY site_id, device, code, ts DESC)"
-    " SELECT " TS(
-        "x.ts") " AS ts, x.site_id AS site, x.device, x.code, x.state, x.ticket,"
-                " x.window_id"
-                " FROM (SELECT * FROM f WHERE NOT $5::boolean"
                 "       UNION ALL SELECT * FROM cur WHERE $5::boolean AND state = 'raised') x"
                 " ORDER BY x.ts DESC LIMIT $4::int";
 
@@ -96,11 +79,8 @@ int ctl_cmd_alarms(struct ctl *c, int argc, char **argv)
     if (conn == NULL)
         return CTL_FAIL;
     snprintf(since, sizeof(since), "%" PRId64, since_ms);
-    r = PQexec(conn, "SELECT to_regclass('alarm_events') IS NOT NULL");
-    bool have_events = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
-    PQclear(r);
     const char *p[5] = {site, device, since, limit, active ? "t" : "f"};
-    r = PQexecParams(conn, have_events ? sql_events : sql_recorded, 5, NULL, p, NULL, NULL, 0);
+    r = PQexecParams(conn, sql_events, 5, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         ctl_fail("query: %s", PQresultErrorMessage(r));
         PQclear(r);

@@ -104,7 +104,23 @@ static int seed(void **state)
     if (rules_load_file(DEFAULT_RULES, &rules, why, sizeof(why)) != 0)
         fail_msg("%s", why);
     e = corr_create(&rules, tickets_batch_cb, b);
-    corr_alarm(e, "s1", "env1", "smoke", "smoke", true, t, 0);
+    /* The collector's rows for one smoke alarm, as ingest writes them. */
+    char *ev = q1("WITH s AS (INSERT INTO sites (site_id) VALUES ('s1')),"
+                  " a AS (INSERT INTO agents (agent_id, site_id) VALUES ('ag1', 's1')"
+                  "  RETURNING agent_key),"
+                  " d AS (INSERT INTO devices (agent_id, name, class)"
+                  "  VALUES ('ag1', 'env1', 'env_sensor') RETURNING device_id),"
+                  " x AS (INSERT INTO devices (agent_id, name, class)"
+                  "  VALUES ('ag1', 'cam1', 'camera') RETURNING device_id),"
+                  " e2 AS (INSERT INTO alarm_events (ts, device_id, code, state, level, agent_key,"
+                  "  epoch, seq) SELECT now() - interval '2 days', device_id, 'tamper', 'raised',"
+                  "  'state', agent_key, 1, 1 FROM x, a)"
+                  " INSERT INTO alarm_events (ts, device_id, code, point, state, level, message,"
+                  "  agent_key, epoch, seq) SELECT now(), device_id, 'smoke', 'smoke', 'raised',"
+                  "  'state', 'smoke detector 2', agent_key, 1, 2 FROM d, a"
+                  " RETURNING alarm_event_id");
+    corr_alarm(e, "s1", "env1", "smoke", "smoke", true, t, strtoll(ev, NULL, 10));
+    free(ev);
     corr_inventory(e, "s7", devs, 3, t);
     corr_agent(e, "s7", true, t + 10);
     if (tickets_apply(conn, b, "collector:c1", rules.reopen_within_ms, NULL, why, sizeof(why)))
@@ -260,10 +276,15 @@ static void test_ctl_lists_alarms_recorded_on_tickets(void **state)
 
     (void)state;
     assert_int_equal(ctl("alarms --site s1", out, sizeof(out), NULL, 0), 0);
-    assert_non_null(strstr(out, "smoke"));
-    assert_non_null(strstr(out, "(1 row)"));
+    assert_non_null(strstr(out, "smoke detector 2"));
+    assert_non_null(strstr(out, "(2 rows)"));
     assert_int_equal(ctl("alarms --active --since 1h", out, sizeof(out), NULL, 0), 0);
     assert_non_null(strstr(out, "(1 row)"));
+    assert_int_equal(ctl("-j alarms --device env1", out, sizeof(out), NULL, 0), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    assert_int_equal(json_array_size(j), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(j, 0), "ticket")), 1);
+    json_decref(j);
     assert_int_equal(ctl("alarms --since soon", out, sizeof(out), NULL, 0), 2);
 }
 
