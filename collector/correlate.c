@@ -229,14 +229,10 @@ static void mark_flapping(corr_t *e, struct corr__fault *f, int64_t now)
 
 static bool descends_from(corr_t *e, struct corr__dev *d, struct corr__dev *anc)
 {
-    char key[1024];
     struct corr__dev *cur = d;
 
     for (size_t hops = 0; hops <= d->site->n_inv + 1; hops++) {
-        if (cur->parent == NULL || cur->parent[0] == '\0')
-            return false;
-        snprintf(key, sizeof(key), "%s/%s", d->site->key, cur->parent);
-        cur = corr__find(&e->devs, key);
+        cur = corr__parent_dev(e, cur);
         if (cur == NULL || cur == d)
             return false;
         if (cur == anc)

@@ -119,5 +119,6 @@ void corr__site_check(corr_t *e, struct corr__site *s, int64_t now);
 void corr__group_check(corr_t *e, struct corr__site *s, const char *cls, int64_t now);
 struct corr__fault *corr__unreach_fault(corr_t *e, struct corr__dev *d);
 struct corr__fault *corr__ancestor_fault(corr_t *e, struct corr__dev *d);
+struct corr__dev *corr__parent_dev(corr_t *e, struct corr__dev *d); /* NULL: none or unknown */
 
 #endif

@@ -31,21 +31,27 @@ struct corr__fault *corr__unreach_fault(corr_t *e, struct corr__dev *d)
     return NULL;
 }
 
+struct corr__dev *corr__parent_dev(corr_t *e, struct corr__dev *d)
+{
+    char key[1024];
+
+    if (d->parent == NULL || d->parent[0] == '\0')
+        return NULL;
+    snprintf(key, sizeof(key), "%s/%s", d->site->key, d->parent);
+    return corr__find(&e->devs, key);
+}
+
 /* Nearest unreachable ancestor of d that has a fault, following `parent`
  * names within d's site. Bounded by the site's size, so a cycle in the
  * configured parents cannot loop forever. */
 struct corr__fault *corr__ancestor_fault(corr_t *e, struct corr__dev *d)
 {
-    char key[1024];
     struct corr__dev *cur = d;
 
     for (size_t hops = 0; hops <= d->site->n_inv + 1; hops++) {
         struct corr__fault *f;
 
-        if (cur->parent == NULL || cur->parent[0] == '\0')
-            return NULL;
-        snprintf(key, sizeof(key), "%s/%s", d->site->key, cur->parent);
-        cur = corr__find(&e->devs, key);
+        cur = corr__parent_dev(e, cur);
         if (cur == NULL || cur == d)
             return NULL;
         f = cur->unreachable ? corr__unreach_fault(e, cur) : NULL;

@@ -166,6 +166,18 @@ static void fmt_ts(char *buf, size_t len, int64_t ms)
     snprintf(buf, len, "%.3f", (double)ms / 1000.0);
 }
 
+/* A ticket id and a time as statement parameters. */
+struct idts {
+    char id[24];
+    char ts[32];
+};
+
+static void idts_set(struct idts *x, long long id, int64_t ts_ms)
+{
+    snprintf(x->id, sizeof(x->id), "%lld", id);
+    fmt_ts(x->ts, sizeof(x->ts), ts_ms);
+}
+
 static void cache_set(struct apply *ap, const char *key, long long id)
 {
     free(ap->cached_key);
@@ -281,7 +293,8 @@ static int ticket_is_open(struct apply *ap, long long id, bool *open)
 
 static int apply_alarm(struct apply *ap, const struct corr_action *a, long long id)
 {
-    char ids[24], ts[32], ev[24];
+    struct idts x;
+    char ev[24];
     const char *p[7];
     int rc;
 
@@ -294,11 +307,10 @@ static int apply_alarm(struct apply *ap, const struct corr_action *a, long long 
         if (rc != 0)
             return rc;
     }
-    snprintf(ids, sizeof(ids), "%lld", id);
-    fmt_ts(ts, sizeof(ts), a->ts_ms);
+    idts_set(&x, id, a->ts_ms);
     snprintf(ev, sizeof(ev), "%" PRId64, a->alarm_event_id);
-    p[0] = ids;
-    p[1] = ts;
+    p[0] = x.id;
+    p[1] = x.ts;
     p[2] = a->site ? a->site : "";
     p[3] = a->device ? a->device : "";
     p[4] = a->code ? a->code : "";
@@ -328,16 +340,15 @@ static int apply_alarm(struct apply *ap, const struct corr_action *a, long long 
 
 static int apply_link(struct apply *ap, const struct corr_action *a, long long id)
 {
-    char ids[24], ts[32];
+    struct idts x;
     const char *p[5];
 
-    snprintf(ids, sizeof(ids), "%lld", id);
-    fmt_ts(ts, sizeof(ts), a->ts_ms);
-    p[0] = ids;
+    idts_set(&x, id, a->ts_ms);
+    p[0] = x.id;
     p[1] = a->site ? a->site : "";
     p[2] = a->device ? a->device : "";
     p[3] = a->child;
-    p[4] = ts;
+    p[4] = x.ts;
     if (a->type == CORR_ACT_ATTACH) {
         ap->res->attached++;
         return exec_cmd(ap, "attach device",
@@ -357,44 +368,34 @@ static int apply_link(struct apply *ap, const struct corr_action *a, long long i
 
 static int apply_grade(struct apply *ap, const struct corr_action *a, long long id)
 {
-    char ids[24], ts[32], g[8], og[8];
-    const char *p[6];
+    struct idts x;
+    char g[8];
+    const char *p[5];
 
-    snprintf(ids, sizeof(ids), "%lld", id);
-    fmt_ts(ts, sizeof(ts), a->ts_ms);
+    idts_set(&x, id, a->ts_ms);
     snprintf(g, sizeof(g), "%d", a->grade);
-    snprintf(og, sizeof(og), "%d", a->old_grade);
-    p[0] = ids;
-    p[1] = ts;
+    p[0] = x.id;
+    p[1] = x.ts;
     p[2] = g;
     p[3] = a->rule;
     p[4] = ap->actor;
-    p[5] = og;
     ap->res->grades++;
     /* The ticket may already hold a grade at least as severe (another
      * collector, or an operator): only a rise is written. */
     return exec_cmd(ap, "raise grade",
-                    "WITH up AS (UPDATE tickets SET grade = $3::smallint, rule = $4,"
-                    " updated_at = now() WHERE ticket_id = $1 AND grade > $3::smallint"
-                    " RETURNING ticket_id),"
-                    " g AS (INSERT INTO ticket_grades SELECT ticket_id,"
-                    " to_timestamp($2::double precision), $6::smallint, $3::smallint, $4, $5"
-                    " FROM up)"
-                    " INSERT INTO ticket_audit (actor, ticket_id, action, detail)"
-                    " SELECT $5, ticket_id, 'grade', jsonb_build_object('from', $6::int,"
-                    " 'to', $3::int, 'rule', $4::text) FROM up",
-                    6, p);
+                    "SELECT fm_ticket_raise_grade($1, $3::smallint, $4,"
+                    " to_timestamp($2::double precision), $5)",
+                    5, p);
 }
 
 static int apply_state(struct apply *ap, const struct corr_action *a, long long id)
 {
-    char ids[24], ts[32];
+    struct idts x;
     const char *p[3];
 
-    snprintf(ids, sizeof(ids), "%lld", id);
-    fmt_ts(ts, sizeof(ts), a->ts_ms);
-    p[0] = ids;
-    p[1] = ts;
+    idts_set(&x, id, a->ts_ms);
+    p[0] = x.id;
+    p[1] = x.ts;
     p[2] = ap->actor;
     if (a->type == CORR_ACT_FLAPPING) {
         ap->res->flapping++;

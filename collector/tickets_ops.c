@@ -84,6 +84,20 @@ static int pg_fail(PGconn *conn, PGresult *r, const char *what, char *why, size_
     return rc;
 }
 
+/* Runs a statement that returns rows; NULL with why filled on failure. */
+static PGresult *query_rows(PGconn *conn, const char *what, const char *sql, int n,
+                            const char *const *p, char *why, size_t whylen)
+{
+    PGresult *r = PQexecParams(conn, sql, n, NULL, p, NULL, NULL, 0);
+
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        return r;
+    snprintf(why, whylen, "%s: %s", what, PQresultErrorMessage(r));
+    trim(why);
+    PQclear(r);
+    return NULL;
+}
+
 static bool blank(const char *s)
 {
     return s == NULL || s[0] == '\0';
@@ -220,24 +234,20 @@ int tickets_open_manual(PGconn *conn, const char *actor, int grade, const char *
     p[3] = title;
     p[4] = actor;
     /* A manual ticket is its own fault: a key nobody else can produce. */
-    r = PQexecParams(conn,
-                     "WITH t AS (INSERT INTO tickets (dedupe_key, kind, grade, site_id, device,"
-                     " title, first_seen, last_seen, opened_by) VALUES ('manual:' ||"
-                     " md5(random()::text || clock_timestamp()::text), 'manual', $1::smallint,"
-                     " $2, $3, $4, now(), now(), $5) RETURNING ticket_id),"
-                     " g AS (INSERT INTO ticket_grades SELECT ticket_id, now(), NULL,"
-                     " $1::smallint, NULL, $5 FROM t),"
-                     " a AS (INSERT INTO ticket_audit (actor, ticket_id, action, detail)"
-                     " SELECT $5, ticket_id, 'open', jsonb_build_object('grade', $1::int,"
-                     " 'title', $4::text, 'manual', true) FROM t)"
-                     " SELECT ticket_id FROM t",
-                     5, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        snprintf(why, whylen, "open manual ticket: %s", PQresultErrorMessage(r));
-        trim(why);
-        PQclear(r);
+    r = query_rows(conn, "open manual ticket",
+                   "WITH t AS (INSERT INTO tickets (dedupe_key, kind, grade, site_id, device,"
+                   " title, first_seen, last_seen, opened_by) VALUES ('manual:' ||"
+                   " md5(random()::text || clock_timestamp()::text), 'manual', $1::smallint,"
+                   " $2, $3, $4, now(), now(), $5) RETURNING ticket_id),"
+                   " g AS (INSERT INTO ticket_grades SELECT ticket_id, now(), NULL,"
+                   " $1::smallint, NULL, $5 FROM t),"
+                   " a AS (INSERT INTO ticket_audit (actor, ticket_id, action, detail)"
+                   " SELECT $5, ticket_id, 'open', jsonb_build_object('grade', $1::int,"
+                   " 'title', $4::text, 'manual', true) FROM t)"
+                   " SELECT ticket_id FROM t",
+                   5, p, why, whylen);
+    if (r == NULL)
         return -EIO;
-    }
     *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     return 0;
@@ -267,23 +277,19 @@ int tickets_window_add(PGconn *conn, const char *actor, const char *site, const 
     p[3] = e;
     p[4] = reason;
     p[5] = actor;
-    r = PQexecParams(conn,
-                     "WITH w AS (INSERT INTO maintenance_windows (site_id, device_glob, starts_at,"
-                     " ends_at, reason, created_by) VALUES ($1, $2,"
-                     " to_timestamp($3::double precision), to_timestamp($4::double precision),"
-                     " $5, $6) RETURNING *),"
-                     " a AS (INSERT INTO ticket_audit (actor, window_id, action, detail)"
-                     " SELECT $6, window_id, 'window_add', jsonb_strip_nulls(jsonb_build_object("
-                     "'site', site_id, 'device', device_glob, 'starts_at', starts_at, 'ends_at',"
-                     " ends_at, 'reason', reason)) FROM w)"
-                     " SELECT window_id FROM w",
-                     6, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        snprintf(why, whylen, "add maintenance window: %s", PQresultErrorMessage(r));
-        trim(why);
-        PQclear(r);
+    r = query_rows(conn, "add maintenance window",
+                   "WITH w AS (INSERT INTO maintenance_windows (site_id, device_glob, starts_at,"
+                   " ends_at, reason, created_by) VALUES ($1, $2,"
+                   " to_timestamp($3::double precision), to_timestamp($4::double precision),"
+                   " $5, $6) RETURNING *),"
+                   " a AS (INSERT INTO ticket_audit (actor, window_id, action, detail)"
+                   " SELECT $6, window_id, 'window_add', jsonb_strip_nulls(jsonb_build_object("
+                   "'site', site_id, 'device', device_glob, 'starts_at', starts_at, 'ends_at',"
+                   " ends_at, 'reason', reason)) FROM w)"
+                   " SELECT window_id FROM w",
+                   6, p, why, whylen);
+    if (r == NULL)
         return -EIO;
-    }
     *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
     return 0;
@@ -300,20 +306,16 @@ int tickets_window_cancel(PGconn *conn, const char *actor, long long id, char *w
         return -EINVAL;
     }
     snprintf(ids, sizeof(ids), "%lld", id);
-    r = PQexecParams(conn,
-                     "WITH w AS (UPDATE maintenance_windows SET cancelled_at = now(),"
-                     " cancelled_by = $2 WHERE window_id = $1 AND cancelled_at IS NULL"
-                     " RETURNING window_id),"
-                     " a AS (INSERT INTO ticket_audit (actor, window_id, action)"
-                     " SELECT $2, window_id, 'window_cancel' FROM w)"
-                     " SELECT count(*) FROM w",
-                     2, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        snprintf(why, whylen, "cancel maintenance window: %s", PQresultErrorMessage(r));
-        trim(why);
-        PQclear(r);
+    r = query_rows(conn, "cancel maintenance window",
+                   "WITH w AS (UPDATE maintenance_windows SET cancelled_at = now(),"
+                   " cancelled_by = $2 WHERE window_id = $1 AND cancelled_at IS NULL"
+                   " RETURNING window_id),"
+                   " a AS (INSERT INTO ticket_audit (actor, window_id, action)"
+                   " SELECT $2, window_id, 'window_cancel' FROM w)"
+                   " SELECT count(*) FROM w",
+                   2, p, why, whylen);
+    if (r == NULL)
         return -EIO;
-    }
     if (strcmp(PQgetvalue(r, 0, 0), "0") == 0) {
         PQclear(r);
         snprintf(why, whylen, "no active maintenance window %lld", id);

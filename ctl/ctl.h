@@ -31,6 +31,10 @@ int ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints "fieldmonctl <cmd>: <fmt>" and the hint to run --help; CTL_USAGE. */
 int ctl_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Runs sql with text params on the connection and prints the rows as a
+ * table or JSON (c->json). Returns CTL_OK or CTL_FAIL after printing why. */
+int ctl_query_print(struct ctl *c, const char *sql, int n, const char *const *params);
+
 /* Parses a positive ticket or window id; false if it is not one. */
 bool ctl_parse_id(const char *s, long long *id);
 

@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-
 /* $1 site, $2 device, $3 since (ms), $4 limit, $5 active only */
 static const char sql_events[] =
     "WITH ev AS (SELECT e.alarm_event_id, e.ts, a.site_id, d.name AS device, e.code, e.point,"
@@ -23,7 +21,7 @@ static const char sql_events[] =
     "  AND e.ts >= now() - ($3 || ' milliseconds')::interval),"
     " cur AS (SELECT DISTINCT ON (site_id, device, code) * FROM ev"
     "  ORDER BY site_id, device, code, ts DESC)"
-    " SELECT " TS(
+    " SELECT " TS_MS(
         "x.ts") " AS ts, x.site_id AS site, x.device, x.code, x.point, x.state,"
                 " x.level, x.value, x.message,"
                 " (SELECT min(ta.ticket_id) FROM ticket_alarms ta"
@@ -45,8 +43,6 @@ int ctl_cmd_alarms(struct ctl *c, int argc, char **argv)
     int64_t since_ms = 7LL * 86400 * 1000;
     bool active = false;
     char since[32];
-    PGconn *conn;
-    PGresult *r;
     int opt;
 
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -75,18 +71,7 @@ int ctl_cmd_alarms(struct ctl *c, int argc, char **argv)
     }
     if (optind != argc)
         return ctl_usage("alarms", "unexpected argument \"%s\"", argv[optind]);
-    conn = ctl_conn(c);
-    if (conn == NULL)
-        return CTL_FAIL;
     snprintf(since, sizeof(since), "%" PRId64, since_ms);
     const char *p[5] = {site, device, since, limit, active ? "t" : "f"};
-    r = PQexecParams(conn, sql_events, 5, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        ctl_fail("query: %s", PQresultErrorMessage(r));
-        PQclear(r);
-        return CTL_FAIL;
-    }
-    ctl_out_print(r, c->json, stdout);
-    PQclear(r);
-    return CTL_OK;
+    return ctl_query_print(c, sql_events, 5, p);
 }

@@ -11,6 +11,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+/* SQL expression printing timestamptz column col in UTC, ISO 8601. */
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+/* The same with milliseconds. */
+#define TS_MS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
 /* Row i of r as a new JSON object (free with json_decref). */
 json_t *ctl_out_row(const PGresult *r, int i);
 

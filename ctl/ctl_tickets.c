@@ -10,8 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
 static const char *const states[] = {"open",     "acknowledged", "dispatched", "on_site",
                                      "resolved", "closed",       NULL};
 
@@ -21,25 +19,6 @@ static bool valid_state(const char *s)
         if (strcmp(states[i], s) == 0)
             return true;
     return false;
-}
-
-static int run_query(struct ctl *c, const char *sql, int n, const char *const *p, bool print)
-{
-    PGconn *conn = ctl_conn(c);
-    PGresult *r;
-
-    if (conn == NULL)
-        return CTL_FAIL;
-    r = PQexecParams(conn, sql, n, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        ctl_fail("query: %s", PQresultErrorMessage(r));
-        PQclear(r);
-        return CTL_FAIL;
-    }
-    if (print)
-        ctl_out_print(r, c->json, stdout);
-    PQclear(r);
-    return CTL_OK;
 }
 
 int ctl_cmd_tickets(struct ctl *c, int argc, char **argv)
@@ -86,7 +65,7 @@ int ctl_cmd_tickets(struct ctl *c, int argc, char **argv)
     if (optind != argc)
         return ctl_usage("tickets", "unexpected argument \"%s\"", argv[optind]);
     const char *p[5] = {state, grade, site, limit, all ? "t" : "f"};
-    return run_query(
+    return ctl_query_print(
         c,
         "SELECT ticket_id AS id, grade, state, kind, coalesce(site_id, '') AS site,"
         " coalesce(device, '') AS device, title, occurrences, flapping,"
@@ -102,7 +81,7 @@ int ctl_cmd_tickets(struct ctl *c, int argc, char **argv)
                                               " AND ($1::text IS NOT NULL OR $5::boolean OR state "
                                               "<> 'closed')"
                                               " ORDER BY grade, ticket_id LIMIT $4::int",
-        5, p, true);
+        5, p);
 }
 
 static PGresult *query(struct ctl *c, const char *sql, const char *id)

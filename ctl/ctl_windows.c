@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-
 /* A time as PostgreSQL reads timestamptz ("now", "2026-05-01 08:00+08",
  * "tomorrow 09:00"), in Unix ms. */
 static int parse_time(PGconn *conn, const char *text, int64_t *ms)
@@ -108,38 +106,25 @@ static int window_list(struct ctl *c, int argc, char **argv)
 {
     bool all = argc == 2 && strcmp(argv[1], "--all") == 0;
     const char *p[1] = {all ? "t" : "f"};
-    PGresult *r;
 
     if (argc > 2 || (argc == 2 && !all))
         return ctl_usage("window list", "the only option is --all");
-    if (ctl_conn(c) == NULL)
-        return CTL_FAIL;
-    r = PQexecParams(
-        c->conn,
+    return ctl_query_print(
+        c,
         "SELECT window_id AS id, coalesce(site_id, '*') AS site,"
-        " coalesce(device_glob, '*') AS device, " TS(
-            "starts_at") " AS starts_at,"
-                         " " TS(
-                             "ends_at") " AS ends_at, reason, created_by,"
-                                        " " TS(
-                                            "cancelled_at") " AS cancelled_at, cancelled_by,"
-                                                            " (SELECT count(*) FROM "
-                                                            "suppressed_alarms s"
-                                                            "  WHERE s.window_id = w.window_id) AS "
-                                                            "suppressed"
-                                                            " FROM maintenance_windows w"
-                                                            " WHERE $1::boolean OR (cancelled_at "
-                                                            "IS NULL AND ends_at > now())"
-                                                            " ORDER BY starts_at, window_id",
-        1, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        ctl_fail("query: %s", PQresultErrorMessage(r));
-        PQclear(r);
-        return CTL_FAIL;
-    }
-    ctl_out_print(r, c->json, stdout);
-    PQclear(r);
-    return CTL_OK;
+        " coalesce(device_glob, '*') AS device,"
+        " " TS("starts_at") " AS starts_at, " TS(
+            "ends_at") " AS ends_at,"
+                       " reason, created_by, " TS(
+                           "cancelled_at") " AS cancelled_at,"
+                                           " cancelled_by, (SELECT count(*) FROM suppressed_alarms "
+                                           "s"
+                                           "  WHERE s.window_id = w.window_id) AS suppressed"
+                                           " FROM maintenance_windows w"
+                                           " WHERE $1::boolean OR (cancelled_at IS NULL AND "
+                                           "ends_at > now())"
+                                           " ORDER BY starts_at, window_id",
+        1, p);
 }
 
 static int window_cancel(struct ctl *c, int argc, char **argv)

@@ -3,6 +3,7 @@
  * change it makes is written to ticket_audit with the actor. docs/fieldmonctl.md
  * is its manual. */
 #include "ctl.h"
+#include "ctl_out.h"
 
 #include "migrate.h"
 #include "rules.h"
@@ -109,6 +110,24 @@ PGconn *ctl_conn(struct ctl *c)
         c->conn = NULL;
     }
     return c->conn;
+}
+
+int ctl_query_print(struct ctl *c, const char *sql, int n, const char *const *params)
+{
+    PGconn *conn = ctl_conn(c);
+    PGresult *r;
+
+    if (conn == NULL)
+        return CTL_FAIL;
+    r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        ctl_fail("query: %s", PQresultErrorMessage(r));
+        PQclear(r);
+        return CTL_FAIL;
+    }
+    ctl_out_print(r, c->json, stdout);
+    PQclear(r);
+    return CTL_OK;
 }
 
 int ctl_cmd_rules(struct ctl *c, int argc, char **argv)

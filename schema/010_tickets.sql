@@ -136,6 +136,27 @@ CREATE TABLE suppressed_alarms (
 );
 CREATE INDEX suppressed_alarms_ts ON suppressed_alarms (ts);
 
+-- Raises ticket p_id to grade p_grade if that is more severe, recording
+-- the change in ticket_grades and ticket_audit. Returns whether it rose.
+CREATE FUNCTION fm_ticket_raise_grade(p_id bigint, p_grade smallint, p_rule text,
+                                      p_ts timestamptz, p_actor text) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    old smallint;
+BEGIN
+    SELECT grade INTO old FROM tickets WHERE ticket_id = p_id FOR UPDATE;
+    IF old IS NULL OR p_grade >= old THEN
+        RETURN false;
+    END IF;
+    UPDATE tickets SET grade = p_grade, rule = p_rule, updated_at = now()
+        WHERE ticket_id = p_id;
+    INSERT INTO ticket_grades VALUES (p_id, p_ts, old, p_grade, p_rule, p_actor);
+    INSERT INTO ticket_audit (actor, ticket_id, action, detail)
+        VALUES (p_actor, p_id, 'grade',
+                jsonb_build_object('from', old, 'to', p_grade, 'rule', p_rule));
+    RETURN true;
+END $$;
+
 -- Opens the ticket of a fault, or joins the open one, or reopens the one
 -- resolved within reopen_within. Returns the ticket and what happened
 -- ('opened', 'joined', 'reopened'). Safe against concurrent callers: the
@@ -147,8 +168,6 @@ CREATE FUNCTION fm_ticket_open(p_key text, p_kind text, p_grade smallint, p_site
                                OUT ticket_id bigint, OUT outcome text)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_variable
-DECLARE
-    old_grade smallint;
 BEGIN
     FOR attempt IN 1..5 LOOP
         -- Join the open ticket.
@@ -156,15 +175,10 @@ BEGIN
                              last_seen = GREATEST(t.last_seen, p_ts), cleared_at = NULL,
                              flapping = t.flapping OR p_flapping, updated_at = now()
             WHERE t.dedupe_key = p_key AND t.state NOT IN ('resolved', 'closed')
-            RETURNING t.ticket_id, t.grade INTO ticket_id, old_grade;
+            RETURNING t.ticket_id INTO ticket_id;
         IF FOUND THEN
             outcome := 'joined';
-            IF p_grade < old_grade THEN
-                UPDATE tickets t SET grade = p_grade, rule = p_rule
-                    WHERE t.ticket_id = fm_ticket_open.ticket_id;
-                INSERT INTO ticket_grades VALUES (fm_ticket_open.ticket_id, p_ts, old_grade,
-                                                  p_grade, p_rule, p_actor);
-            END IF;
+            PERFORM fm_ticket_raise_grade(ticket_id, p_grade, p_rule, p_ts, p_actor);
             RETURN;
         END IF;
         -- Reopen the one resolved recently.
@@ -177,18 +191,13 @@ BEGIN
                                    AND r.resolved_at >= p_ts - p_reopen_within
                                  ORDER BY r.ticket_id DESC LIMIT 1)
               AND t.state = 'resolved'
-            RETURNING t.ticket_id, t.grade INTO ticket_id, old_grade;
+            RETURNING t.ticket_id INTO ticket_id;
         IF FOUND THEN
             outcome := 'reopened';
             INSERT INTO ticket_audit (actor, ticket_id, action, detail)
                 VALUES (p_actor, fm_ticket_open.ticket_id, 'reopen',
                         jsonb_build_object('reason', 'fault recurred', 'at', p_ts));
-            IF p_grade < old_grade THEN
-                UPDATE tickets t SET grade = p_grade, rule = p_rule
-                    WHERE t.ticket_id = fm_ticket_open.ticket_id;
-                INSERT INTO ticket_grades VALUES (fm_ticket_open.ticket_id, p_ts, old_grade,
-                                                  p_grade, p_rule, p_actor);
-            END IF;
+            PERFORM fm_ticket_raise_grade(ticket_id, p_grade, p_rule, p_ts, p_actor);
             RETURN;
         END IF;
         -- A new ticket.
