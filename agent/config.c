@@ -1,0 +1,474 @@
+/* config: see config.h. The tables below are the configuration reference:
+ * docs/config.md is printed from them (fieldmon-agent
+ * --print-config-reference) and a test keeps the two equal. */
+#include "config.h"
+
+#include "oid.h"
+
+#include "fm_log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const config_class_names[] = {"ups",        "camera",      "ddc",
+                                          "env_sensor", "power_meter", "other",
+                                          NULL};
+const char *const config_point_type_names[] = {"gauge", "counter", "enum", "bool", "text", NULL};
+static const char *const protocol_names[] = {"snmp", NULL};
+static const char *const version_names[] = {"1", "2c", "3", NULL};
+static const char *const auth_names[] = {"none", "sha", "sha256", NULL};
+static const char *const priv_names[] = {"none", "aes", NULL};
+static const char *const trap_state_names[] = {"raised", "cleared", "event", NULL};
+
+#define F(st, m) offsetof(struct st, m)
+
+static const struct fmc_field point_fields[] = {
+    {.key = "name", .type = FMC_STR, .offset = F(point_cfg, name), .flags = FMC_REQUIRED,
+     .doc = "point name, unique within the profile (e.g. battery_status)"},
+    {.key = "oid", .type = FMC_STR, .offset = F(point_cfg, oid), .flags = FMC_REQUIRED,
+     .doc = "numeric OID: the instance for a scalar (ends in .0), the column for a table"},
+    {.key = "type", .type = FMC_ENUM, .offset = F(point_cfg, type), .def = "gauge",
+     .enum_names = config_point_type_names,
+     .doc = "what the value means: gauge (a level), counter, enum, bool or text"},
+    {.key = "unit", .type = FMC_STR, .offset = F(point_cfg, unit), .def = "",
+     .doc = "engineering unit after scale and offset (e.g. V, %, degC)"},
+    {.key = "scale", .type = FMC_DOUBLE, .offset = F(point_cfg, scale), .def = "1",
+     .doc = "value = raw x scale + offset"},
+    {.key = "offset", .type = FMC_DOUBLE, .offset = F(point_cfg, offset), .def = "0",
+     .doc = "added after scale"},
+    {.key = "table", .type = FMC_BOOL, .offset = F(point_cfg, table), .def = "false",
+     .doc = "oid is a table column: walk it (GETBULK) and label each row with its index"},
+    {.key = "index_label", .type = FMC_STR, .offset = F(point_cfg, index_label),
+     .def = "index", .doc = "label key that carries a table row's index (e.g. line, ifIndex)"},
+    {.key = "numeric_string", .type = FMC_BOOL, .offset = F(point_cfg, numeric_string),
+     .def = "false", .doc = "parse the leading decimal number of an OCTET STRING value"},
+    {.key = "rate", .type = FMC_BOOL, .offset = F(point_cfg, rate), .def = "false",
+     .doc = "counters: also report the per-second rate between two polls (wraps handled)"},
+    {.key = "enum", .type = FMC_STRMAP, .offset = F(point_cfg, enum_map),
+     .count_offset = F(point_cfg, n_enum_map), .max_items = 1000,
+     .doc = "enum points: integer code -> text, e.g. {2: normal, 3: low}"},
+    {0},
+};
+static const struct fmc_schema point_schema = {
+    .name = "point", .size = sizeof(struct point_cfg), .fields = point_fields,
+    .line_offset = F(point_cfg, line)};
+
+static const struct fmc_field trap_map_fields[] = {
+    {.key = "oid", .type = FMC_STR, .offset = F(trap_map_cfg, oid), .flags = FMC_REQUIRED,
+     .doc = "numeric snmpTrapOID (v2c/v3) or enterprise.0.specific (v1) of the notification"},
+    {.key = "alarm", .type = FMC_STR, .offset = F(trap_map_cfg, alarm), .flags = FMC_REQUIRED,
+     .doc = "alarm code the trap maps to (e.g. ups_on_battery)"},
+    {.key = "state", .type = FMC_ENUM, .offset = F(trap_map_cfg, state), .def = "raised",
+     .enum_names = trap_state_names,
+     .doc = "raised, cleared, or event (no alarm state)"},
+    {0},
+};
+static const struct fmc_schema trap_map_schema = {
+    .name = "trap map", .size = sizeof(struct trap_map_cfg), .fields = trap_map_fields,
+    .line_offset = F(trap_map_cfg, line)};
+
+static const struct fmc_field profile_fields[] = {
+    {.key = "name", .type = FMC_STR, .offset = F(profile_cfg, name), .flags = FMC_REQUIRED,
+     .doc = "profile name, referenced by devices[].profile"},
+    {.key = "points", .type = FMC_SEQ, .offset = F(profile_cfg, points), .sub = &point_schema,
+     .count_offset = F(profile_cfg, n_points), .max_items = 2000,
+     .doc = "points to poll"},
+    {.key = "traps", .type = FMC_SEQ, .offset = F(profile_cfg, traps),
+     .sub = &trap_map_schema, .count_offset = F(profile_cfg, n_traps), .max_items = 1000,
+     .doc = "notifications mapped to alarm codes"},
+    {0},
+};
+static const struct fmc_schema profile_schema = {
+    .name = "profile", .size = sizeof(struct profile_cfg), .fields = profile_fields,
+    .line_offset = F(profile_cfg, line)};
+
+static const struct fmc_field snmp_dev_fields[] = {
+    {.key = "host", .type = FMC_STR, .offset = F(snmp_dev_cfg, host), .flags = FMC_REQUIRED,
+     .doc = "IPv4/IPv6 address or host name of the device"},
+    {.key = "port", .type = FMC_INT, .offset = F(snmp_dev_cfg, port), .def = "161", .min = 1,
+     .max = 65535, .doc = "UDP port"},
+    {.key = "version", .type = FMC_ENUM, .offset = F(snmp_dev_cfg, version), .def = "2c",
+     .enum_names = version_names, .doc = "SNMP version: 1, 2c or 3"},
+    {.key = "community", .type = FMC_STR, .offset = F(snmp_dev_cfg, community),
+     .flags = FMC_SECRET, .def = "public", .doc = "community (versions 1 and 2c)"},
+    {.key = "user", .type = FMC_STR, .offset = F(snmp_dev_cfg, user), .def = "",
+     .doc = "USM user name (version 3)"},
+    {.key = "auth_protocol", .type = FMC_ENUM, .offset = F(snmp_dev_cfg, auth_protocol),
+     .def = "none", .enum_names = auth_names, .doc = "version 3 authentication: none, sha, sha256"},
+    {.key = "auth_passphrase", .type = FMC_STR, .offset = F(snmp_dev_cfg, auth_passphrase),
+     .flags = FMC_SECRET, .def = "", .doc = "version 3 authentication passphrase (8+ chars)"},
+    {.key = "priv_protocol", .type = FMC_ENUM, .offset = F(snmp_dev_cfg, priv_protocol),
+     .def = "none", .enum_names = priv_names, .doc = "version 3 privacy: none or aes (AES-128)"},
+    {.key = "priv_passphrase", .type = FMC_STR, .offset = F(snmp_dev_cfg, priv_passphrase),
+     .flags = FMC_SECRET, .def = "", .doc = "version 3 privacy passphrase (8+ chars)"},
+    {.key = "context", .type = FMC_STR, .offset = F(snmp_dev_cfg, context), .def = "",
+     .doc = "version 3 context name"},
+    {.key = "engine_id", .type = FMC_STR, .offset = F(snmp_dev_cfg, engine_id), .def = "",
+     .doc = "version 3 engine id in hex; empty: discovered at the first poll"},
+    {.key = "timeout", .type = FMC_DURATION, .offset = F(snmp_dev_cfg, timeout_ms),
+     .def = "1s", .min = 10, .max = 60000, .doc = "wait for a response before a retry"},
+    {.key = "retries", .type = FMC_INT, .offset = F(snmp_dev_cfg, retries), .def = "1",
+     .min = 0, .max = 10, .doc = "resends of a request after its timeout"},
+    {.key = "max_varbinds", .type = FMC_INT, .offset = F(snmp_dev_cfg, max_varbinds),
+     .def = "32", .min = 1, .max = 128,
+     .doc = "most OIDs in one request (lowered for the device when it answers tooBig)"},
+    {.key = "max_repetitions", .type = FMC_INT, .offset = F(snmp_dev_cfg, max_reps),
+     .def = "25", .min = 1, .max = 1000,
+     .doc = "GETBULK max-repetitions (lowered on tooBig or a timed-out walk)"},
+    {.key = "max_rows", .type = FMC_INT, .offset = F(snmp_dev_cfg, max_rows), .def = "10000",
+     .min = 1, .max = 1000000, .doc = "most rows read from one table column per poll"},
+    {0},
+};
+static const struct fmc_schema snmp_dev_schema = {
+    .name = "snmp", .size = sizeof(struct snmp_dev_cfg), .fields = snmp_dev_fields,
+    .line_offset = F(snmp_dev_cfg, line)};
+
+static const struct fmc_field device_fields[] = {
+    {.key = "name", .type = FMC_STR, .offset = F(device_cfg, name), .flags = FMC_REQUIRED,
+     .doc = "device name, unique within the agent"},
+    {.key = "class", .type = FMC_ENUM, .offset = F(device_cfg, dev_class), .def = "other",
+     .enum_names = config_class_names,
+     .doc = "ups, camera, ddc, env_sensor, power_meter or other"},
+    {.key = "protocol", .type = FMC_ENUM, .offset = F(device_cfg, protocol), .def = "snmp",
+     .enum_names = protocol_names, .doc = "how the device is polled"},
+    {.key = "profile", .type = FMC_STR, .offset = F(device_cfg, profile),
+     .flags = FMC_REQUIRED, .doc = "name of the profile (point list) to poll"},
+    {.key = "parent", .type = FMC_STR, .offset = F(device_cfg, parent), .def = "",
+     .doc = "device this one depends on (a switch, a gateway); empty: none"},
+    {.key = "tags", .type = FMC_STRMAP, .offset = F(device_cfg, tags),
+     .count_offset = F(device_cfg, n_tags), .max_items = 32,
+     .doc = "free key: value tags (e.g. room: core, critical: true)"},
+    {.key = "interval", .type = FMC_DURATION, .offset = F(device_cfg, interval_ms),
+     .def = "60s", .min = 100, .max = 86400000, .doc = "poll interval"},
+    {.key = "unreachable_after", .type = FMC_INT, .offset = F(device_cfg, unreachable_after),
+     .def = "3", .min = 1, .max = 1000,
+     .doc = "consecutive failed polls before the device is reported unreachable"},
+    {.key = "snmp", .type = FMC_MAP, .offset = F(device_cfg, snmp), .flags = FMC_REQUIRED,
+     .sub = &snmp_dev_schema, .doc = "SNMP parameters"},
+    {0},
+};
+static const struct fmc_schema device_schema = {
+    .name = "device", .size = sizeof(struct device_cfg), .fields = device_fields,
+    .line_offset = F(device_cfg, line)};
+
+static const struct fmc_field trap_user_fields[] = {
+    {.key = "user", .type = FMC_STR, .offset = F(trap_user_cfg, user), .flags = FMC_REQUIRED,
+     .doc = "USM user name"},
+    {.key = "auth_protocol", .type = FMC_ENUM, .offset = F(trap_user_cfg, auth_protocol),
+     .def = "sha256", .enum_names = auth_names, .doc = "none, sha or sha256"},
+    {.key = "auth_passphrase", .type = FMC_STR, .offset = F(trap_user_cfg, auth_passphrase),
+     .flags = FMC_SECRET, .def = "", .doc = "authentication passphrase"},
+    {.key = "priv_protocol", .type = FMC_ENUM, .offset = F(trap_user_cfg, priv_protocol),
+     .def = "aes", .enum_names = priv_names, .doc = "none or aes"},
+    {.key = "priv_passphrase", .type = FMC_STR, .offset = F(trap_user_cfg, priv_passphrase),
+     .flags = FMC_SECRET, .def = "", .doc = "privacy passphrase"},
+    {.key = "engine_id", .type = FMC_STR, .offset = F(trap_user_cfg, engine_id), .def = "",
+     .doc = "hex engine id of the sender (v3 traps); empty: accept only informs for this user"},
+    {0},
+};
+static const struct fmc_schema trap_user_schema = {
+    .name = "trap user", .size = sizeof(struct trap_user_cfg), .fields = trap_user_fields,
+    .line_offset = F(trap_user_cfg, line)};
+
+static const struct fmc_field trap_fields[] = {
+    {.key = "enabled", .type = FMC_BOOL, .offset = F(trap_cfg, enabled), .def = "false",
+     .doc = "receive traps and informs"},
+    {.key = "listen", .type = FMC_STR, .offset = F(trap_cfg, listen), .def = "0.0.0.0:162",
+     .doc = "UDP address:port to receive on"},
+    {.key = "communities", .type = FMC_STRLIST, .offset = F(trap_cfg, communities),
+     .flags = FMC_SECRET, .count_offset = F(trap_cfg, n_communities), .max_items = 64,
+     .doc = "v1/v2c communities accepted; others are dropped and counted"},
+    {.key = "users", .type = FMC_SEQ, .offset = F(trap_cfg, users), .sub = &trap_user_schema,
+     .count_offset = F(trap_cfg, n_users), .max_items = 256,
+     .doc = "SNMPv3 users accepted"},
+    {.key = "max_packet", .type = FMC_SIZE, .offset = F(trap_cfg, max_packet), .def = "8KiB",
+     .min = 484, .max = 65507, .doc = "larger datagrams are dropped and counted"},
+    {0},
+};
+static const struct fmc_schema trap_schema = {
+    .name = "trap_receiver", .size = sizeof(struct trap_cfg), .fields = trap_fields,
+    .line_offset = F(trap_cfg, line)};
+
+static const struct fmc_field snmp_global_fields[] = {
+    {.key = "max_in_flight", .type = FMC_INT, .offset = F(snmp_global_cfg, max_in_flight),
+     .def = "256", .min = 1, .max = 10000,
+     .doc = "devices with a request outstanding at once; the rest wait their turn"},
+    {.key = "backoff_max", .type = FMC_DURATION, .offset = F(snmp_global_cfg, backoff_max_ms),
+     .def = "10m", .min = 1000, .max = 86400000,
+     .doc = "a failing device's interval doubles up to this, and resets on success"},
+    {.key = "poll_spread", .type = FMC_DOUBLE, .offset = F(snmp_global_cfg, poll_spread),
+     .def = "1", .min = 0, .max = 1,
+     .doc = "fraction of its interval over which devices' first polls are spread at random"},
+    {0},
+};
+static const struct fmc_schema snmp_global_schema = {
+    .name = "snmp", .size = sizeof(struct snmp_global_cfg), .fields = snmp_global_fields,
+    .line_offset = F(snmp_global_cfg, line)};
+
+static const struct fmc_field agent_fields[] = {
+    {.key = "agent_id", .type = FMC_STR, .offset = F(agent_cfg, agent_id),
+     .flags = FMC_REQUIRED, .doc = "unique id of this agent (matches its TLS certificate)"},
+    {.key = "site", .type = FMC_STR, .offset = F(agent_cfg, site), .flags = FMC_REQUIRED,
+     .doc = "id of the site this agent watches"},
+    {.key = "site_name", .type = FMC_STR, .offset = F(agent_cfg, site_name), .def = "",
+     .doc = "human-readable site name"},
+    {.key = "collectors", .type = FMC_STRLIST, .offset = F(agent_cfg, collectors),
+     .count_offset = F(agent_cfg, n_collectors), .max_items = 16,
+     .doc = "collector endpoints host:port, tried in order"},
+    {.key = "spool_dir", .type = FMC_STR, .offset = F(agent_cfg, spool_dir),
+     .def = "/var/lib/fieldmon/spool", .doc = "directory of the durable event spool"},
+    {.key = "log_level", .type = FMC_STR, .offset = F(agent_cfg, log_level), .def = "info",
+     .doc = "err, warning, notice, info or debug"},
+    {.key = "snmp", .type = FMC_MAP, .offset = F(agent_cfg, snmp), .sub = &snmp_global_schema,
+     .doc = "SNMP engine settings"},
+    {.key = "trap_receiver", .type = FMC_MAP, .offset = F(agent_cfg, trap_receiver),
+     .sub = &trap_schema, .doc = "trap and inform reception"},
+    {.key = "devices", .type = FMC_SEQ, .offset = F(agent_cfg, devices), .sub = &device_schema,
+     .count_offset = F(agent_cfg, n_devices), .max_items = 20000, .doc = "devices to poll"},
+    {.key = "profiles", .type = FMC_SEQ, .offset = F(agent_cfg, profiles),
+     .sub = &profile_schema, .count_offset = F(agent_cfg, n_profiles), .max_items = 1000,
+     .doc = "named point lists shared by devices"},
+    {0},
+};
+const struct fmc_schema config_schema = {.name = "agent", .size = sizeof(struct agent_cfg),
+                                         .fields = agent_fields, .line_offset = FMC_NO_LINE};
+
+/* ------------------------------------------------------------ semantics */
+
+static int check_point(const fmc_doc_t *doc, const char *path, struct point_cfg *pt, char *err,
+                       size_t errlen)
+{
+    oid_t o;
+    char sub[256];
+
+    if (oid_parse(pt->oid, &o) != 0)
+        return fmc_errorf(doc, err, errlen, path, "oid: '%s' is not a numeric OID", pt->oid);
+    if (pt->rate && pt->type != POINT_TYPE_COUNTER)
+        return fmc_errorf(doc, err, errlen, path, "rate: only counter points have a rate");
+    if (pt->n_enum_map > 0 && pt->type != POINT_TYPE_ENUM)
+        return fmc_errorf(doc, err, errlen, path, "enum: only enum points have an enum map");
+    if (pt->n_enum_map == 0)
+        return 0;
+    pt->enums = calloc(pt->n_enum_map, sizeof(*pt->enums));
+    if (pt->enums == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < pt->n_enum_map; i++) {
+        const char *k = pt->enum_map[i].key;
+        char *end;
+        long long code;
+
+        errno = 0;
+        code = strtoll(k, &end, 10);
+        if (*k == '\0' || *end != '\0' || errno != 0) {
+            snprintf(sub, sizeof(sub), "%s.enum.%s", path, k);
+            return fmc_errorf(doc, err, errlen, sub, "'%s' is not an integer code", k);
+        }
+        pt->enums[i].code = code;
+        pt->enums[i].text = pt->enum_map[i].value;
+    }
+    pt->n_enums = pt->n_enum_map;
+    return 0;
+}
+
+static int check_profile(const fmc_doc_t *doc, size_t pi, struct profile_cfg *pr, char *err,
+                         size_t errlen)
+{
+    char path[128];
+    oid_t o;
+    int rc;
+
+    for (size_t i = 0; i < pr->n_points; i++) {
+        snprintf(path, sizeof(path), "profiles[%zu].points[%zu]", pi, i);
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(pr->points[j].name, pr->points[i].name) == 0)
+                return fmc_errorf(doc, err, errlen, path,
+                                  "duplicate point name '%s' (also points[%zu])",
+                                  pr->points[i].name, j);
+        }
+        rc = check_point(doc, path, &pr->points[i], err, errlen);
+        if (rc != 0)
+            return rc;
+    }
+    for (size_t i = 0; i < pr->n_traps; i++) {
+        if (oid_parse(pr->traps[i].oid, &o) != 0) {
+            snprintf(path, sizeof(path), "profiles[%zu].traps[%zu].oid", pi, i);
+            return fmc_errorf(doc, err, errlen, path, "'%s' is not a numeric OID",
+                              pr->traps[i].oid);
+        }
+    }
+    return 0;
+}
+
+static bool is_hex(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        s += 2;
+        n -= 2;
+    }
+    if (n == 0 || n % 2 != 0 || n > 64)
+        return false;
+    return strspn(s, "0123456789abcdefABCDEF") == n;
+}
+
+static int check_v3(const fmc_doc_t *doc, const char *path, const char *user, int auth,
+                    const char *authpass, int priv, const char *privpass, const char *engine,
+                    char *err, size_t errlen)
+{
+    if (user == NULL || *user == '\0')
+        return fmc_errorf(doc, err, errlen, path, "user: version 3 needs a user name");
+    if (auth != SNMP_AUTH_NONE && strlen(authpass) < 8)
+        return fmc_errorf(doc, err, errlen, path,
+                          "auth_passphrase: needs at least 8 characters");
+    if (priv != SNMP_PRIV_NONE && auth == SNMP_AUTH_NONE)
+        return fmc_errorf(doc, err, errlen, path,
+                          "priv_protocol: privacy needs an auth_protocol");
+    if (priv != SNMP_PRIV_NONE && strlen(privpass) < 8)
+        return fmc_errorf(doc, err, errlen, path,
+                          "priv_passphrase: needs at least 8 characters");
+    if (engine != NULL && *engine != '\0' && !is_hex(engine))
+        return fmc_errorf(doc, err, errlen, path,
+                          "engine_id: '%s' is not 1-32 bytes of hex", engine);
+    return 0;
+}
+
+static int check_device(const fmc_doc_t *doc, struct agent_cfg *cfg, size_t di, char *err,
+                        size_t errlen)
+{
+    struct device_cfg *d = &cfg->devices[di];
+    char path[96];
+
+    snprintf(path, sizeof(path), "devices[%zu]", di);
+    for (size_t j = 0; j < di; j++) {
+        if (strcmp(cfg->devices[j].name, d->name) == 0)
+            return fmc_errorf(doc, err, errlen, path,
+                              "name: duplicate device name '%s' (also devices[%zu])", d->name,
+                              j);
+    }
+    for (size_t p = 0; p < cfg->n_profiles; p++) {
+        if (strcmp(cfg->profiles[p].name, d->profile) == 0)
+            d->prof = &cfg->profiles[p];
+    }
+    if (d->prof == NULL) {
+        snprintf(path, sizeof(path), "devices[%zu].profile", di);
+        return fmc_errorf(doc, err, errlen, path, "unknown profile '%s'", d->profile);
+    }
+    if (d->parent[0] != '\0') {
+        bool found = false;
+
+        for (size_t j = 0; j < cfg->n_devices && !found; j++)
+            found = j != di && strcmp(cfg->devices[j].name, d->parent) == 0;
+        if (!found) {
+            snprintf(path, sizeof(path), "devices[%zu].parent", di);
+            return fmc_errorf(doc, err, errlen, path, "unknown device '%s'", d->parent);
+        }
+    }
+    if (d->snmp.version == SNMP_VERSION_CFG_3) {
+        snprintf(path, sizeof(path), "devices[%zu].snmp", di);
+        return check_v3(doc, path, d->snmp.user, d->snmp.auth_protocol, d->snmp.auth_passphrase,
+                        d->snmp.priv_protocol, d->snmp.priv_passphrase, d->snmp.engine_id, err,
+                        errlen);
+    }
+    return 0;
+}
+
+static int check_config(const fmc_doc_t *doc, struct agent_cfg *cfg, char *err, size_t errlen)
+{
+    char path[96];
+    int rc;
+
+    if (fm_log_parse_level(cfg->log_level) < 0)
+        return fmc_errorf(doc, err, errlen, "log_level",
+                          "'%s' is not err, warning, notice, info or debug", cfg->log_level);
+    for (size_t i = 0; i < cfg->n_profiles; i++) {
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(cfg->profiles[j].name, cfg->profiles[i].name) == 0) {
+                snprintf(path, sizeof(path), "profiles[%zu].name", i);
+                return fmc_errorf(doc, err, errlen, path,
+                                  "duplicate profile name '%s' (also profiles[%zu])",
+                                  cfg->profiles[i].name, j);
+            }
+        }
+        rc = check_profile(doc, i, &cfg->profiles[i], err, errlen);
+        if (rc != 0)
+            return rc;
+    }
+    for (size_t i = 0; i < cfg->n_devices; i++) {
+        rc = check_device(doc, cfg, i, err, errlen);
+        if (rc != 0)
+            return rc;
+    }
+    for (size_t i = 0; i < cfg->trap_receiver.n_users; i++) {
+        struct trap_user_cfg *u = &cfg->trap_receiver.users[i];
+
+        snprintf(path, sizeof(path), "trap_receiver.users[%zu]", i);
+        rc = check_v3(doc, path, u->user, u->auth_protocol, u->auth_passphrase,
+                      u->priv_protocol, u->priv_passphrase, u->engine_id, err, errlen);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int finish_load(int rc, fmc_doc_t *doc, struct agent_cfg *cfg, char *err, size_t errlen)
+{
+    if (rc == 0) {
+        rc = check_config(doc, cfg, err, errlen);
+        if (rc != 0)
+            config_free(cfg);
+    }
+    fmc_doc_free(doc);
+    return rc;
+}
+
+int config_load(const char *path, struct agent_cfg *cfg, char *err, size_t errlen)
+{
+    fmc_doc_t *doc = NULL;
+    int rc = fmc_load_file(path, &config_schema, cfg, &doc, err, errlen);
+
+    return finish_load(rc, doc, cfg, err, errlen);
+}
+
+int config_load_string(const char *name, const char *text, struct agent_cfg *cfg, char *err,
+                       size_t errlen)
+{
+    fmc_doc_t *doc = NULL;
+    int rc = fmc_load_string(name, text, strlen(text), &config_schema, cfg, &doc, err, errlen);
+
+    return finish_load(rc, doc, cfg, err, errlen);
+}
+
+void config_free(struct agent_cfg *cfg)
+{
+    if (cfg == NULL)
+        return;
+    for (size_t p = 0; p < cfg->n_profiles; p++) {
+        for (size_t i = 0; i < cfg->profiles[p].n_points; i++) {
+            free(cfg->profiles[p].points[i].enums);
+            cfg->profiles[p].points[i].enums = NULL;
+        }
+    }
+    fmc_free(&config_schema, cfg);
+}
+
+const char *config_enum_text(const struct point_cfg *pt, int64_t code)
+{
+    for (size_t i = 0; i < pt->n_enums; i++) {
+        if (pt->enums[i].code == code)
+            return pt->enums[i].text;
+    }
+    return NULL;
+}
+
+void config_print_reference(FILE *out)
+{
+    fputs("<!-- Generated by `fieldmon-agent --print-config-reference`; do not edit by hand.\n"
+          "     tests/integration/agent_config_doc.sh fails when this file and the program\n"
+          "     disagree. -->\n",
+          out);
+    fmc_print_reference(&config_schema, out, "fieldmon-agent configuration reference");
+}

@@ -1,0 +1,455 @@
+/* snmp_poll: see snmp_poll.h. This file owns the loop side: sessions and
+ * their libuv handles, the schedule, the in-flight bound, reachability and
+ * backoff. snmp_req.c builds the requests and reads the responses.
+ *
+ * A device moves IDLE -> WAITING (due, queued for a slot) -> ACTIVE (has
+ * a slot; one request outstanding at a time) -> IDLE. net-snmp is handed
+ * control in two places only: snmp_sess_read when the device's socket is
+ * readable, and snmp_sess_timeout when its timeout timer fires (net-snmp
+ * then resends or reports the timeout). Either may run the request's
+ * callback, which leaves an action; we act on it after net-snmp returned. */
+#include "snmp_poll_int.h"
+
+#include "fm_alloc.h"
+#include "fm_log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static void advance(struct snmp__dev *d);
+
+int64_t snmp__wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* xorshift64*: schedule jitter needs spread, not cryptographic quality. */
+static uint64_t rng_state;
+
+static double rand01(void)
+{
+    uint64_t x = rng_state;
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    rng_state = x;
+    return (double)((x * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+/* ------------------------------------------------------------ set-up */
+
+static void compile_profile(struct snmp__prof *p, const struct profile_cfg *cfg)
+{
+    p->cfg = cfg;
+    p->scalar_pt = fm_xcalloc(cfg->n_points + 1, sizeof(*p->scalar_pt));
+    p->scalar_oid = fm_xcalloc(cfg->n_points + 1, sizeof(*p->scalar_oid));
+    p->column_pt = fm_xcalloc(cfg->n_points + 1, sizeof(*p->column_pt));
+    p->column_oid = fm_xcalloc(cfg->n_points + 1, sizeof(*p->column_oid));
+    for (size_t i = 0; i < cfg->n_points; i++) {
+        const struct point_cfg *pt = &cfg->points[i];
+        oid_t o;
+
+        if (oid_parse(pt->oid, &o) != 0) /* checked when the config loaded */
+            continue;
+        if (pt->table) {
+            p->column_pt[p->n_columns] = (uint16_t)i;
+            p->column_oid[p->n_columns++] = o;
+        } else {
+            p->scalar_pt[p->n_scalars] = (uint16_t)i;
+            p->scalar_oid[p->n_scalars++] = o;
+        }
+        p->any_rate |= pt->rate;
+    }
+}
+
+static void on_readable(uv_poll_t *h, int status, int events);
+
+/* Opens d's session and starts watching its socket. 0 or -EIO (d->reason). */
+static int dev_open(struct snmp__dev *d)
+{
+    netsnmp_transport *t;
+    int rc;
+
+    d->sessp = snmp_target_open(d->cfg, d->reason, sizeof(d->reason));
+    if (d->sessp == NULL)
+        return -EIO;
+    t = snmp_sess_transport(d->sessp);
+    d->fd = t->sock;
+    if ((unsigned)d->fd >= d->owner->fdset.lfs_setsize)
+        netsnmp_large_fd_set_resize(&d->owner->fdset, d->fd + 1);
+    rc = uv_poll_init_socket(d->owner->loop, &d->poll, d->fd);
+    if (rc == 0)
+        rc = uv_poll_start(&d->poll, UV_READABLE, on_readable);
+    if (rc != 0) {
+        snprintf(d->reason, sizeof(d->reason), "cannot watch socket: %s", uv_strerror(rc));
+        snmp_sess_close(d->sessp);
+        d->sessp = NULL;
+        return -EIO;
+    }
+    d->poll.data = d;
+    return 0;
+}
+
+int snmp_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t *sink,
+                     unsigned cycles, snmp_poll_done_cb done, void *arg, snmp_poll_t **out)
+{
+    snmp_poll_t *p = fm_xcalloc(1, sizeof(*p));
+    struct rlimit rl;
+
+    p->loop = loop;
+    p->cfg = cfg;
+    p->sink = sink;
+    p->cycles = cycles;
+    p->done = done;
+    p->done_arg = arg;
+    p->max_active = (size_t)cfg->snmp.max_in_flight;
+    rng_state = ((uint64_t)snmp__wall_ms() << 20) ^ (uint64_t)getpid() ^ 0x9e3779b97f4a7c15ULL;
+    snmp_target_init();
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max &&
+        rl.rlim_cur < cfg->n_devices + 64) {
+        /* One socket per device: take what the hard limit allows. */
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    netsnmp_large_fd_set_init(&p->fdset, FD_SETSIZE);
+    NETSNMP_LARGE_FD_ZERO(&p->fdset);
+    p->n_profs = cfg->n_profiles;
+    p->profs = fm_xcalloc(p->n_profs + 1, sizeof(*p->profs));
+    for (size_t i = 0; i < p->n_profs; i++)
+        compile_profile(&p->profs[i], &cfg->profiles[i]);
+    if (cycles > 0) {
+        p->round_start = fm_xcalloc(cycles, sizeof(*p->round_start));
+        p->round_end = fm_xcalloc(cycles, sizeof(*p->round_end));
+    }
+    p->n_devs = cfg->n_devices;
+    p->devs = fm_xcalloc(p->n_devs + 1, sizeof(*p->devs));
+    for (size_t i = 0; i < p->n_devs; i++) {
+        struct snmp__dev *d = &p->devs[i];
+        const struct snmp_dev_cfg *sc = &cfg->devices[i].snmp;
+
+        d->owner = p;
+        d->cfg = &cfg->devices[i];
+        d->prof = &p->profs[d->cfg->prof - cfg->profiles];
+        d->chunk = (unsigned)sc->max_varbinds;
+        d->max_rep = (unsigned)sc->max_reps;
+        d->sent = fm_xcalloc((size_t)sc->max_varbinds, sizeof(*d->sent));
+        d->interval_ms = d->cfg->interval_ms;
+        d->reachable = true;
+        d->engine_known = sc->version != SNMP_VERSION_CFG_3 || sc->engine_id[0] != '\0';
+        uv_timer_init(loop, &d->timeout);
+        uv_timer_init(loop, &d->sched);
+        d->timeout.data = d;
+        d->sched.data = d;
+        d->fd = -1;
+        if (dev_open(d) != 0) /* retried at each poll; counts as a failed poll */
+            FM_ERR("snmp: %s: %s", d->cfg->name, d->reason);
+    }
+    *out = p;
+    return 0;
+}
+
+/* ------------------------------------------------------------ schedule */
+
+static void on_sched(uv_timer_t *t);
+
+static void schedule_next(struct snmp__dev *d)
+{
+    uint64_t now = uv_now(d->owner->loop);
+    uint64_t next = d->due_ms + (uint64_t)d->interval_ms;
+
+    if (next < now)
+        next = now;
+    d->due_ms = next;
+    uv_timer_start(&d->sched, on_sched, next - now, 0);
+}
+
+static void dispatch(snmp_poll_t *p)
+{
+    while (p->active < p->max_active && p->wait_head != NULL && !p->stopping) {
+        struct snmp__dev *d = p->wait_head;
+
+        p->wait_head = d->next_wait;
+        if (p->wait_head == NULL)
+            p->wait_tail = NULL;
+        d->next_wait = NULL;
+        d->state = DEV_ACTIVE;
+        p->active++;
+        if (p->round_start != NULL && d->cycles_done < p->cycles &&
+            (p->round_start[d->cycles_done] == 0 || d->due_ms < p->round_start[d->cycles_done]))
+            p->round_start[d->cycles_done] = d->due_ms;
+        snmp__begin(d);
+        advance(d);
+    }
+}
+
+static void on_sched(uv_timer_t *t)
+{
+    struct snmp__dev *d = t->data;
+    snmp_poll_t *p = d->owner;
+
+    if (d->state != DEV_IDLE) {
+        /* Still busy with the previous poll: skip this slot. */
+        p->stats.overruns++;
+        schedule_next(d);
+        return;
+    }
+    d->state = DEV_WAITING;
+    if (p->wait_tail != NULL)
+        p->wait_tail->next_wait = d;
+    else
+        p->wait_head = d;
+    p->wait_tail = d;
+    dispatch(p);
+}
+
+void snmp_poll_start(snmp_poll_t *p)
+{
+    uint64_t now = uv_now(p->loop);
+
+    for (size_t i = 0; i < p->n_devs; i++) {
+        struct snmp__dev *d = &p->devs[i];
+        uint64_t delay = (uint64_t)(rand01() * p->cfg->snmp.poll_spread *
+                                    (double)d->cfg->interval_ms);
+
+        d->due_ms = now + delay;
+        uv_timer_start(&d->sched, on_sched, delay, 0);
+    }
+}
+
+/* ------------------------------------------------------------ outcome */
+
+static void emit_reachability(struct snmp__dev *d, bool reachable)
+{
+    Fm__Event ev = FM__EVENT__INIT;
+    Fm__Reachability r = FM__REACHABILITY__INIT;
+
+    ev.ts_ms = snmp__wall_ms();
+    ev.device = d->cfg->name;
+    ev.kind_case = FM__EVENT__KIND_REACHABILITY;
+    ev.reachability = &r;
+    r.reachable = reachable;
+    r.reason = reachable ? "answered" : d->reason;
+    r.consecutive_failures = d->fails;
+    event_sink_emit(d->owner->sink, &ev);
+}
+
+static void round_done(snmp_poll_t *p, struct snmp__dev *d)
+{
+    uint64_t now = uv_now(p->loop);
+    uint32_t r = d->cycles_done - 1;
+
+    if (now > p->round_end[r])
+        p->round_end[r] = now;
+    if (d->cycles_done < p->cycles) {
+        schedule_next(d);
+        return;
+    }
+    if (++p->devs_finished < p->n_devs)
+        return;
+    for (uint32_t k = 0; k < p->cycles; k++) {
+        double s = (double)(p->round_end[k] - p->round_start[k]) / 1000.0;
+
+        p->stats.sum_cycle_s += s;
+        if (s > p->stats.max_cycle_s)
+            p->stats.max_cycle_s = s;
+        p->stats.rounds++;
+    }
+    if (p->done != NULL)
+        p->done(p, p->done_arg);
+}
+
+static void finish(struct snmp__dev *d, bool ok)
+{
+    snmp_poll_t *p = d->owner;
+    int64_t base = d->cfg->interval_ms;
+    int64_t cap = p->cfg->snmp.backoff_max_ms > base ? p->cfg->snmp.backoff_max_ms : base;
+    uint32_t threshold = p->cycles == 1 ? 1 : (uint32_t)d->cfg->unreachable_after;
+
+    snmp__end(d);
+    uv_timer_stop(&d->timeout);
+    d->state = DEV_IDLE;
+    d->outstanding = false;
+    p->active--;
+    d->last_failed = !ok;
+    if (ok) {
+        p->stats.polls_ok++;
+        if (!d->reachable) {
+            FM_NOTICE("snmp: %s: reachable again after %u failed polls", d->cfg->name, d->fails);
+            d->reachable = true;
+            d->fails = 0;
+            emit_reachability(d, true);
+        }
+        d->fails = 0;
+        d->interval_ms = base;
+    } else {
+        p->stats.polls_failed++;
+        d->fails++;
+        FM_DEBUG("snmp: %s: poll failed: %s", d->cfg->name, d->reason);
+        if (d->reachable && d->fails >= threshold) {
+            FM_WARN("snmp: %s (%s:%d): unreachable: %s", d->cfg->name, d->cfg->snmp.host,
+                    (int)d->cfg->snmp.port, d->reason);
+            d->reachable = false;
+            emit_reachability(d, false);
+        }
+        d->interval_ms = d->interval_ms * 2 < cap ? d->interval_ms * 2 : cap;
+    }
+    d->cycles_done++;
+    if (p->cycles > 0)
+        round_done(p, d);
+    else
+        schedule_next(d);
+    dispatch(p);
+}
+
+/* ------------------------------------------------------------ requests */
+
+static void on_timeout(uv_timer_t *t);
+
+static void advance(struct snmp__dev *d)
+{
+    int rc;
+
+    if (d->sessp == NULL && dev_open(d) != 0) {
+        finish(d, false);
+        return;
+    }
+    rc = snmp__send_next(d);
+    if (rc == 1) {
+        uv_timer_start(&d->timeout, on_timeout, (uint64_t)d->cfg->snmp.timeout_ms + 1, 0);
+        return;
+    }
+    finish(d, rc == 0);
+}
+
+static void act(struct snmp__dev *d)
+{
+    enum snmp__action a = d->action;
+
+    d->action = ACT_NONE;
+    if (a == ACT_NONE || d->state != DEV_ACTIVE)
+        return;
+    uv_timer_stop(&d->timeout);
+    if (a == ACT_NEXT)
+        advance(d);
+    else
+        finish(d, false);
+}
+
+static void on_readable(uv_poll_t *h, int status, int events)
+{
+    struct snmp__dev *d = h->data;
+    netsnmp_large_fd_set *fs = &d->owner->fdset;
+
+    if (status < 0) {
+        FM_WARN("snmp: %s: socket error: %s", d->cfg->name, uv_strerror(status));
+        return;
+    }
+    NETSNMP_LARGE_FD_SET(d->fd, fs);
+    snmp_sess_read2(d->sessp, fs);
+    NETSNMP_LARGE_FD_CLR(d->fd, fs);
+    act(d);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    struct snmp__dev *d = t->data;
+    netsnmp_large_fd_set *fs = &d->owner->fdset;
+    struct timeval tv = {0, 0};
+    int numfds = 0, block = 1;
+
+    snmp_sess_timeout(d->sessp);
+    if (d->action != ACT_NONE) {
+        act(d);
+        return;
+    }
+    if (!d->outstanding || d->state != DEV_ACTIVE)
+        return;
+    /* net-snmp resent the request: wait for its new expiry. */
+    snmp_sess_select_info2(d->sessp, &numfds, fs, &tv, &block);
+    NETSNMP_LARGE_FD_CLR(d->fd, fs);
+    if (block != 0) {
+        snprintf(d->reason, sizeof(d->reason), "request lost by the SNMP library");
+        finish(d, false);
+        return;
+    }
+    uv_timer_start(&d->timeout, on_timeout,
+                   (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000 + 1, 0);
+}
+
+/* ------------------------------------------------------------ teardown */
+
+static void free_poller(snmp_poll_t *p)
+{
+    for (size_t i = 0; i < p->n_devs; i++) {
+        free(p->devs[i].sent);
+        free(p->devs[i].skip);
+        free(p->devs[i].rates);
+    }
+    for (size_t i = 0; i < p->n_profs; i++) {
+        free(p->profs[i].scalar_pt);
+        free(p->profs[i].scalar_oid);
+        free(p->profs[i].column_pt);
+        free(p->profs[i].column_oid);
+    }
+    netsnmp_large_fd_set_cleanup(&p->fdset);
+    free(p->round_start);
+    free(p->round_end);
+    free(p->profs);
+    free(p->devs);
+    free(p);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    struct snmp__dev *d = h->data;
+    snmp_poll_t *p = d->owner;
+
+    if (--p->closes_pending == 0)
+        free_poller(p);
+}
+
+void snmp_poll_destroy(snmp_poll_t *p)
+{
+    if (p == NULL)
+        return;
+    p->stopping = true;
+    for (size_t i = 0; i < p->n_devs; i++) {
+        struct snmp__dev *d = &p->devs[i];
+
+        snmp__end(d);
+        p->closes_pending += 2;
+        uv_close((uv_handle_t *)&d->timeout, on_closed);
+        uv_close((uv_handle_t *)&d->sched, on_closed);
+        if (d->sessp != NULL) {
+            /* Stop watching the socket before net-snmp closes it. */
+            p->closes_pending++;
+            uv_close((uv_handle_t *)&d->poll, on_closed);
+            snmp_sess_close(d->sessp);
+            d->sessp = NULL;
+        }
+    }
+    if (p->closes_pending == 0)
+        free_poller(p);
+}
+
+const struct snmp_poll_stats *snmp_poll_stats(const snmp_poll_t *p)
+{
+    return &p->stats;
+}
+
+size_t snmp_poll_failed_devices(const snmp_poll_t *p)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < p->n_devs; i++)
+        n += p->devs[i].last_failed || p->devs[i].cycles_done == 0;
+    return n;
+}

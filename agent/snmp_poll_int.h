@@ -1,0 +1,131 @@
+/* snmp_poll internals shared by snmp_poll.c (schedule, sessions, loop
+ * plumbing, reachability) and snmp_req.c (building requests and turning
+ * responses into events). Not part of the poller's API. */
+#ifndef AGENT_SNMP_POLL_INT_H
+#define AGENT_SNMP_POLL_INT_H
+
+#include "oid.h"
+#include "snmp_poll.h"
+#include "snmp_target.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* A profile compiled for polling: its scalar and table points as OIDs.
+ * Shared by every device of the profile. */
+struct snmp__prof {
+    const struct profile_cfg *cfg;
+    size_t n_scalars;
+    uint16_t *scalar_pt; /* index into cfg->points */
+    oid_t *scalar_oid;
+    size_t n_columns;
+    uint16_t *column_pt;
+    oid_t *column_oid;
+    bool any_rate;
+};
+
+/* One table column being walked in the current poll. */
+struct snmp__col {
+    oid_t cursor; /* last OID returned; starts at the column */
+    uint32_t rows;
+    bool done;
+};
+
+/* Walk state, allocated only while a device walks its tables. */
+struct snmp__walk {
+    size_t n_sent;
+    uint16_t *sent; /* columns in the outstanding request, in order */
+    bool retried;   /* this step was already retried with fewer repetitions */
+    struct snmp__col cols[];
+};
+
+struct snmp__rate {
+    uint64_t key; /* 0: empty slot */
+    uint64_t last;
+    int64_t ts_ms;
+};
+
+enum snmp__state { DEV_IDLE, DEV_WAITING, DEV_ACTIVE };
+enum snmp__step { STEP_PROBE, STEP_GET, STEP_WALK, STEP_DONE };
+/* What a net-snmp callback asks the loop to do once net-snmp returns. */
+enum snmp__action { ACT_NONE, ACT_NEXT, ACT_FAIL };
+
+struct snmp__dev {
+    snmp_poll_t *owner;
+    const struct device_cfg *cfg;
+    const struct snmp__prof *prof;
+    void *sessp;
+    int fd;
+    uv_poll_t poll;
+    uv_timer_t timeout;
+    uv_timer_t sched;
+    struct snmp__dev *next_wait;
+    enum snmp__state state;
+    enum snmp__step step;
+    enum snmp__action action;
+    bool engine_known;
+    bool outstanding;
+    bool answered; /* got at least one response in this poll */
+    /* GET progress: next scalar to ask for, the adaptive chunk size, the
+     * scalars in the outstanding request, scalars to skip this poll. */
+    size_t get_next;
+    unsigned chunk;
+    unsigned max_rep;
+    uint16_t *sent;
+    size_t n_sent;
+    uint8_t *skip;
+    struct snmp__walk *walk;
+    /* Health and schedule. */
+    uint32_t fails;
+    bool reachable;
+    bool last_failed;
+    int64_t interval_ms; /* current, after backoff */
+    uint64_t due_ms;     /* loop time this poll was due */
+    uint32_t cycles_done;
+    char reason[128];
+    struct snmp__rate *rates;
+    size_t rate_cap, rate_used;
+    int closes_pending;
+};
+
+struct snmp_poll {
+    uv_loop_t *loop;
+    const struct agent_cfg *cfg;
+    event_sink_t *sink;
+    struct snmp__prof *profs;
+    size_t n_profs;
+    struct snmp__dev *devs;
+    size_t n_devs;
+    struct snmp__dev *wait_head, *wait_tail;
+    size_t active;
+    size_t max_active;
+    unsigned cycles;
+    snmp_poll_done_cb done;
+    void *done_arg;
+    size_t devs_finished;
+    netsnmp_large_fd_set fdset;
+    struct snmp_poll_stats stats;
+    /* --cycles: per-round first due time and last completion. */
+    uint64_t *round_start, *round_end;
+    int closes_pending;
+    bool stopping;
+};
+
+/* snmp_req.c: starts the next request of d's poll (d->step tells which).
+ * Returns 1 when a request went out, 0 when the poll is complete, or a
+ * negative errno when the request could not be sent (d->reason says why). */
+int snmp__send_next(struct snmp__dev *d);
+
+/* snmp_req.c: the net-snmp callback of every request. */
+int snmp__on_response(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *magic);
+
+/* snmp_req.c: resets per-poll request state at the start of a poll. */
+void snmp__begin(struct snmp__dev *d);
+
+/* snmp_req.c: frees per-poll request state. */
+void snmp__end(struct snmp__dev *d);
+
+/* snmp_poll.c: wall clock in Unix ms. */
+int64_t snmp__wall_ms(void);
+
+#endif

@@ -1,0 +1,455 @@
+/* snmp_req: the requests of one device's poll and what their responses
+ * become. See snmp_poll.h for the sequence; snmp_poll.c owns the loop side.
+ *
+ * net-snmp calls snmp__on_response from inside snmp_sess_read or
+ * snmp_sess_timeout. The callback only records the outcome (events are
+ * emitted right away, since the response PDU is freed when the callback
+ * returns) and leaves d->action for the loop code, which sends the next
+ * request after net-snmp has returned: no request is ever started from
+ * inside net-snmp. */
+#include "snmp_poll_int.h"
+#include "snmp_value.h"
+
+#include "fm_alloc.h"
+#include "fm_log.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ events */
+
+static uint64_t rate_key(size_t pt, const oid *suffix, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)pt;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= (uint64_t)suffix[i] + 0x9e3779b97f4a7c15ULL;
+        h *= 1099511628211ULL;
+    }
+    return h == 0 ? 1 : h;
+}
+
+static struct snmp__rate *rate_slot(struct snmp__dev *d, uint64_t key)
+{
+    size_t mask, i;
+
+    if (d->rate_used * 10 >= d->rate_cap * 7) {
+        struct snmp__rate *old = d->rates;
+        size_t oldcap = d->rate_cap;
+
+        d->rate_cap = oldcap ? oldcap * 2 : 16;
+        d->rates = fm_xcalloc(d->rate_cap, sizeof(*d->rates));
+        d->rate_used = 0;
+        for (size_t k = 0; k < oldcap; k++) {
+            if (old[k].key != 0) {
+                *rate_slot(d, old[k].key) = old[k];
+                d->rate_used++;
+            }
+        }
+        free(old);
+    }
+    mask = d->rate_cap - 1;
+    for (i = key & mask; d->rates[i].key != 0 && d->rates[i].key != key; i = (i + 1) & mask)
+        ;
+    return &d->rates[i];
+}
+
+/* Computes the counter rate of a point (table row: suffix) from the value
+ * of its previous poll. */
+static void apply_rate(struct snmp__dev *d, size_t pt, const oid *suffix, size_t n,
+                       const struct snmp_value *v, int64_t ts, Fm__Measurement *m)
+{
+    uint64_t key = rate_key(pt, suffix, n);
+    struct snmp__rate *r = rate_slot(d, key);
+
+    if (r->key == 0) {
+        r->key = key;
+        d->rate_used++;
+    } else if (snmp_value_rate(r->last, v->counter, v->counter_bits,
+                               (double)(ts - r->ts_ms) / 1000.0, &m->rate) == 0) {
+        m->has_rate = true;
+    }
+    r->last = v->counter;
+    r->ts_ms = ts;
+}
+
+static void emit_value(struct snmp__dev *d, size_t pt_idx, const oid *suffix, size_t n_suffix,
+                       const struct snmp_value *v, int64_t ts)
+{
+    const struct point_cfg *pt = &d->prof->cfg->points[pt_idx];
+    Fm__Event ev = FM__EVENT__INIT;
+    Fm__Measurement m = FM__MEASUREMENT__INIT;
+    Fm__Label lab = FM__LABEL__INIT;
+    Fm__Label *labs[1] = {&lab};
+    char index[OID_MAX_LEN * 11];
+
+    ev.ts_ms = ts;
+    ev.device = d->cfg->name;
+    ev.kind_case = FM__EVENT__KIND_MEASUREMENT;
+    ev.measurement = &m;
+    m.point = pt->name;
+    m.unit = pt->unit;
+    m.quality = v->quality;
+    m.quality_detail = (char *)(v->detail ? v->detail : "");
+    m.has_value = v->has_value;
+    m.value = v->value;
+    m.raw = v->raw;
+    m.text = (char *)v->text;
+    if (pt->table) {
+        oid_format(suffix, n_suffix, index, sizeof(index));
+        lab.key = pt->index_label;
+        lab.value = index;
+        m.labels = labs;
+        m.n_labels = 1;
+    }
+    if (pt->rate && v->has_value && v->counter_bits != 0)
+        apply_rate(d, pt_idx, suffix, n_suffix, v, ts, &m);
+    d->owner->stats.values++;
+    event_sink_emit(d->owner->sink, &ev);
+}
+
+static void emit_quality(struct snmp__dev *d, size_t pt_idx, Fm__Quality q, const char *detail,
+                         int64_t ts)
+{
+    struct snmp_value v;
+
+    memset(&v, 0, sizeof(v));
+    v.quality = q;
+    v.detail = detail;
+    emit_value(d, pt_idx, NULL, 0, &v, ts);
+}
+
+/* ------------------------------------------------------------ requests */
+
+static int send_pdu(struct snmp__dev *d, netsnmp_pdu *pdu)
+{
+    if (snmp_sess_async_send(d->sessp, pdu, snmp__on_response, d) == 0) {
+        int liberr, syserr;
+        char *msg = NULL;
+
+        snmp_sess_error(d->sessp, &syserr, &liberr, &msg);
+        snprintf(d->reason, sizeof(d->reason), "send failed: %s", msg ? msg : "unknown");
+        free(msg);
+        snmp_free_pdu(pdu);
+        return -EIO;
+    }
+    d->outstanding = true;
+    d->owner->stats.requests++;
+    return 1;
+}
+
+static bool skipped(const struct snmp__dev *d, size_t i)
+{
+    return d->skip != NULL && (d->skip[i / 8] & (1u << (i % 8))) != 0;
+}
+
+static void set_skip(struct snmp__dev *d, size_t i)
+{
+    if (d->skip == NULL)
+        d->skip = fm_xcalloc(d->prof->n_scalars / 8 + 1, 1);
+    d->skip[i / 8] |= (uint8_t)(1u << (i % 8));
+}
+
+static int send_get(struct snmp__dev *d)
+{
+    const struct snmp__prof *pr = d->prof;
+    netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_GET);
+
+    d->n_sent = 0;
+    for (size_t i = d->get_next; i < pr->n_scalars && d->n_sent < d->chunk; i++) {
+        if (skipped(d, i))
+            continue;
+        snmp_add_null_var(pdu, pr->scalar_oid[i].v, pr->scalar_oid[i].len);
+        d->sent[d->n_sent++] = (uint16_t)i;
+    }
+    return send_pdu(d, pdu);
+}
+
+static struct snmp__walk *walk_begin(struct snmp__dev *d)
+{
+    const struct snmp__prof *pr = d->prof;
+    struct snmp__walk *w = fm_xcalloc(1, sizeof(*w) + pr->n_columns * sizeof(w->cols[0]));
+
+    w->sent = fm_xcalloc(pr->n_columns, sizeof(*w->sent));
+    for (size_t c = 0; c < pr->n_columns; c++)
+        w->cols[c].cursor = pr->column_oid[c];
+    return w;
+}
+
+static int send_walk(struct snmp__dev *d)
+{
+    struct snmp__walk *w = d->walk;
+    bool v1 = d->cfg->snmp.version == SNMP_VERSION_CFG_1;
+    netsnmp_pdu *pdu;
+
+    w->n_sent = 0;
+    for (size_t c = 0; c < d->prof->n_columns && w->n_sent < d->chunk; c++) {
+        if (!w->cols[c].done)
+            w->sent[w->n_sent++] = (uint16_t)c;
+    }
+    if (w->n_sent == 0)
+        return 0;
+    pdu = snmp_pdu_create(v1 ? SNMP_MSG_GETNEXT : SNMP_MSG_GETBULK);
+    if (!v1) {
+        pdu->non_repeaters = 0;
+        pdu->max_repetitions = (long)d->max_rep;
+    }
+    for (size_t k = 0; k < w->n_sent; k++) {
+        const oid_t *cur = &w->cols[w->sent[k]].cursor;
+
+        snmp_add_null_var(pdu, cur->v, cur->len);
+    }
+    return send_pdu(d, pdu);
+}
+
+void snmp__begin(struct snmp__dev *d)
+{
+    d->step = d->engine_known ? STEP_GET : STEP_PROBE;
+    d->get_next = 0;
+    d->answered = false;
+    d->action = ACT_NONE;
+    d->reason[0] = '\0';
+    if (d->skip != NULL)
+        memset(d->skip, 0, d->prof->n_scalars / 8 + 1);
+}
+
+void snmp__end(struct snmp__dev *d)
+{
+    if (d->walk != NULL) {
+        free(d->walk->sent);
+        free(d->walk);
+        d->walk = NULL;
+    }
+}
+
+int snmp__send_next(struct snmp__dev *d)
+{
+    const struct snmp__prof *pr = d->prof;
+
+    d->action = ACT_NONE;
+    if (d->step == STEP_PROBE)
+        return send_pdu(d, snmp_target_probe_pdu());
+    if (d->step == STEP_GET) {
+        while (d->get_next < pr->n_scalars && skipped(d, d->get_next))
+            d->get_next++;
+        if (d->get_next < pr->n_scalars)
+            return send_get(d);
+        d->step = STEP_WALK;
+        if (pr->n_columns > 0 && d->walk == NULL)
+            d->walk = walk_begin(d);
+    }
+    if (d->step == STEP_WALK && d->walk != NULL) {
+        int rc = send_walk(d);
+
+        if (rc != 0)
+            return rc;
+    }
+    d->step = STEP_DONE;
+    return 0;
+}
+
+/* ------------------------------------------------------------ responses */
+
+static void on_get(struct snmp__dev *d, netsnmp_pdu *pdu, int64_t ts)
+{
+    const struct snmp__prof *pr = d->prof;
+    netsnmp_variable_list *vb = pdu->variables;
+    struct snmp_value v;
+
+    if (pdu->errstat == SNMP_ERR_TOOBIG) {
+        d->owner->stats.toobig++;
+        if (d->n_sent > 1) {
+            d->chunk = (unsigned)d->n_sent / 2;
+            FM_DEBUG("snmp: %s: tooBig, at most %u varbinds per request", d->cfg->name,
+                     d->chunk);
+        } else {
+            emit_quality(d, pr->scalar_pt[d->sent[0]], FM__QUALITY__QUALITY_DEVICE_ERROR,
+                         "tooBig", ts);
+            set_skip(d, d->sent[0]);
+        }
+        return;
+    }
+    if (pdu->errstat != SNMP_ERR_NOERROR) {
+        /* SNMPv1 (and broken v2 agents) fail a whole request for one bad
+         * OID: report that point and ask again for the others. */
+        long ix = pdu->errindex;
+        Fm__Quality q = pdu->errstat == SNMP_ERR_NOSUCHNAME ? FM__QUALITY__QUALITY_NO_SUCH_OBJECT
+                                                            : FM__QUALITY__QUALITY_DEVICE_ERROR;
+
+        if (ix >= 1 && (size_t)ix <= d->n_sent) {
+            emit_quality(d, pr->scalar_pt[d->sent[ix - 1]], q, snmp_errstring(pdu->errstat),
+                         ts);
+            set_skip(d, d->sent[ix - 1]);
+            return;
+        }
+        for (size_t k = 0; k < d->n_sent; k++)
+            emit_quality(d, pr->scalar_pt[d->sent[k]], q, snmp_errstring(pdu->errstat), ts);
+        d->get_next = d->sent[d->n_sent - 1] + 1u;
+        return;
+    }
+    for (size_t k = 0; k < d->n_sent; k++) {
+        size_t si = d->sent[k];
+        size_t pt = pr->scalar_pt[si];
+
+        if (vb == NULL) {
+            emit_quality(d, pt, FM__QUALITY__QUALITY_DECODE_ERROR, "missing in the response",
+                         ts);
+            continue;
+        }
+        if (snmp_oid_compare(vb->name, vb->name_length, pr->scalar_oid[si].v,
+                             pr->scalar_oid[si].len) != 0) {
+            emit_quality(d, pt, FM__QUALITY__QUALITY_DECODE_ERROR,
+                         "response OID differs from the request", ts);
+        } else {
+            snmp_value_decode(&pr->cfg->points[pt], vb->type, vb->val.string, vb->val_len, &v);
+            emit_value(d, pt, NULL, 0, &v, ts);
+        }
+        vb = vb->next_variable;
+    }
+    d->get_next = d->sent[d->n_sent - 1] + 1u;
+}
+
+static void on_walk_error(struct snmp__dev *d, netsnmp_pdu *pdu)
+{
+    struct snmp__walk *w = d->walk;
+    long ix = pdu->errindex;
+
+    if (pdu->errstat == SNMP_ERR_TOOBIG) {
+        d->owner->stats.toobig++;
+        if (d->max_rep > 1 && d->cfg->snmp.version != SNMP_VERSION_CFG_1) {
+            d->max_rep /= 2;
+            FM_DEBUG("snmp: %s: tooBig on a walk, max-repetitions now %u", d->cfg->name,
+                     d->max_rep);
+            return;
+        }
+        if (w->n_sent > 1) {
+            d->chunk = (unsigned)w->n_sent / 2;
+            return;
+        }
+    }
+    /* SNMPv1 GETNEXT past the end of the MIB answers noSuchName: that
+     * column is finished. Any other error ends the columns it names. */
+    if (ix >= 1 && (size_t)ix <= w->n_sent) {
+        w->cols[w->sent[ix - 1]].done = true;
+        return;
+    }
+    for (size_t k = 0; k < w->n_sent; k++)
+        w->cols[w->sent[k]].done = true;
+    if (pdu->errstat != SNMP_ERR_NOSUCHNAME)
+        FM_WARN("snmp: %s: table walk: %s", d->cfg->name, snmp_errstring(pdu->errstat));
+}
+
+static void on_walk(struct snmp__dev *d, netsnmp_pdu *pdu, int64_t ts)
+{
+    const struct snmp__prof *pr = d->prof;
+    struct snmp__walk *w = d->walk;
+    struct snmp_value v;
+    size_t k = 0;
+
+    if (pdu->errstat != SNMP_ERR_NOERROR) {
+        on_walk_error(d, pdu);
+        return;
+    }
+    w->retried = false;
+    for (netsnmp_variable_list *vb = pdu->variables; vb; vb = vb->next_variable, k++) {
+        size_t c = w->sent[k % w->n_sent];
+        struct snmp__col *col = &w->cols[c];
+        const oid_t *base = &pr->column_oid[c];
+
+        if (col->done)
+            continue;
+        if (vb->type == SNMP_ENDOFMIBVIEW || vb->type == SNMP_NOSUCHOBJECT ||
+            vb->type == SNMP_NOSUCHINSTANCE ||
+            !oid_in_subtree(base->v, base->len, vb->name, vb->name_length) ||
+            vb->name_length > OID_MAX_LEN) {
+            col->done = true;
+            continue;
+        }
+        /* An agent that does not move forward would loop us forever. */
+        if (snmp_oid_compare(vb->name, vb->name_length, col->cursor.v, col->cursor.len) <= 0 ||
+            ++col->rows > (uint32_t)d->cfg->snmp.max_rows) {
+            FM_WARN("snmp: %s: table walk of %s stopped: %s", d->cfg->name,
+                    pr->cfg->points[pr->column_pt[c]].name,
+                    col->rows > (uint32_t)d->cfg->snmp.max_rows ? "more than max_rows rows"
+                                                                 : "OIDs not increasing");
+            col->done = true;
+            continue;
+        }
+        snmp_value_decode(&pr->cfg->points[pr->column_pt[c]], vb->type, vb->val.string,
+                          vb->val_len, &v);
+        emit_value(d, pr->column_pt[c], vb->name + base->len, vb->name_length - base->len, &v,
+                   ts);
+        memcpy(col->cursor.v, vb->name, vb->name_length * sizeof(oid));
+        col->cursor.len = vb->name_length;
+    }
+}
+
+static void on_timeout(struct snmp__dev *d)
+{
+    /* Some devices answer small requests but drop large GETBULK answers:
+     * retry the walk step once with half the repetitions, and keep the
+     * lower value for this device. */
+    if (d->step == STEP_WALK && d->answered && d->max_rep > 1 && !d->walk->retried &&
+        d->cfg->snmp.version != SNMP_VERSION_CFG_1) {
+        d->max_rep /= 2;
+        d->walk->retried = true;
+        FM_DEBUG("snmp: %s: walk timed out, max-repetitions now %u", d->cfg->name, d->max_rep);
+        d->action = ACT_NEXT;
+        return;
+    }
+    snprintf(d->reason, sizeof(d->reason), "%s: timeout after %d tries",
+             d->step == STEP_PROBE ? "engine id discovery" : "request",
+             (int)d->cfg->snmp.retries + 1);
+    d->action = ACT_FAIL;
+}
+
+static void on_report(struct snmp__dev *d, netsnmp_pdu *pdu)
+{
+    int type = snmpv3_get_report_type(pdu);
+
+    if (d->step == STEP_PROBE || type == SNMPERR_UNKNOWN_ENG_ID) {
+        if (snmp_target_set_engine_id(d->sessp, pdu) == 0) {
+            d->engine_known = true;
+            if (d->step == STEP_PROBE)
+                d->step = STEP_GET;
+            d->action = ACT_NEXT;
+            return;
+        }
+    }
+    snprintf(d->reason, sizeof(d->reason), "SNMPv3 report: %s", snmp_api_errstring(type));
+    d->action = ACT_FAIL;
+}
+
+int snmp__on_response(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *magic)
+{
+    struct snmp__dev *d = magic;
+    int64_t ts;
+
+    if (d->owner->stopping)
+        return 1;
+    d->outstanding = false;
+    if (op == NETSNMP_CALLBACK_OP_TIMED_OUT) {
+        on_timeout(d);
+        return 1;
+    }
+    if (op != NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE || pdu == NULL) {
+        snprintf(d->reason, sizeof(d->reason), "request failed (net-snmp operation %d)", op);
+        d->action = ACT_FAIL;
+        return 1;
+    }
+    if (pdu->command == SNMP_MSG_REPORT) {
+        on_report(d, pdu);
+        return 1;
+    }
+    d->answered = true;
+    d->action = ACT_NEXT;
+    ts = snmp__wall_ms();
+    if (d->step == STEP_GET)
+        on_get(d, pdu, ts);
+    else if (d->step == STEP_WALK)
+        on_walk(d, pdu, ts);
+    else if (d->step == STEP_PROBE)
+        d->step = STEP_GET; /* answered without a report: engine already known */
+    return 1;
+}

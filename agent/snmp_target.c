@@ -1,0 +1,209 @@
+/* snmp_target: see snmp_target.h. */
+#include "snmp_target.h"
+
+#include "fm_log.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool target_initialised;
+
+void snmp_target_init(void)
+{
+    if (target_initialised)
+        return;
+    target_initialised = true;
+    /* Numeric OIDs only: an empty MIB list and path make init_snmp skip
+     * reading MIB files, which would cost start-up time and memory. */
+    setenv("MIBS", "", 1);
+    setenv("MIBDIRS", "", 1);
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_READ_CONFIGS, 1);
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_LOAD, 1);
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_SAVE, 1);
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_PERSIST_STATE, 1);
+    netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_NO_TOKEN_WARNINGS, 1);
+    init_snmp("fieldmon-agent");
+}
+
+void snmp_target_shutdown(void)
+{
+    if (!target_initialised)
+        return;
+    snmp_shutdown("fieldmon-agent");
+    target_initialised = false;
+}
+
+int snmp_target_parse_hex(const char *hex, unsigned char *buf, size_t cap)
+{
+    size_t n = 0;
+
+    if (hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X'))
+        hex += 2;
+    while (hex[0] != '\0') {
+        unsigned v;
+
+        if (hex[1] == '\0' || n == cap || sscanf(hex, "%2x", &v) != 1)
+            return -EINVAL;
+        buf[n++] = (unsigned char)v;
+        hex += 2;
+    }
+    return n > 0 ? (int)n : -EINVAL;
+}
+
+void snmp_target_set_protocols(netsnmp_session *s, int auth_proto, int priv_proto)
+{
+    if (auth_proto == SNMP_AUTH_SHA256) {
+        s->securityAuthProto = usmHMAC192SHA256AuthProtocol;
+        s->securityAuthProtoLen = OID_LENGTH(usmHMAC192SHA256AuthProtocol);
+    } else {
+        s->securityAuthProto = usmHMACSHA1AuthProtocol;
+        s->securityAuthProtoLen = OID_LENGTH(usmHMACSHA1AuthProtocol);
+    }
+    s->securityPrivProto = usmAESPrivProtocol;
+    s->securityPrivProtoLen = OID_LENGTH(usmAESPrivProtocol);
+    if (auth_proto == SNMP_AUTH_NONE)
+        s->securityLevel = SNMP_SEC_LEVEL_NOAUTH;
+    else if (priv_proto == SNMP_PRIV_NONE)
+        s->securityLevel = SNMP_SEC_LEVEL_AUTHNOPRIV;
+    else
+        s->securityLevel = SNMP_SEC_LEVEL_AUTHPRIV;
+}
+
+int snmp_target_ku(int auth_proto, const char *pass, unsigned char *key, size_t *keylen)
+{
+    const oid *proto = auth_proto == SNMP_AUTH_SHA256 ? usmHMAC192SHA256AuthProtocol
+                                                      : usmHMACSHA1AuthProtocol;
+    size_t plen = auth_proto == SNMP_AUTH_SHA256 ? OID_LENGTH(usmHMAC192SHA256AuthProtocol)
+                                                 : OID_LENGTH(usmHMACSHA1AuthProtocol);
+
+    if (generate_Ku(proto, (u_int)plen, (const u_char *)pass, strlen(pass), key, keylen) !=
+        SNMPERR_SUCCESS)
+        return -EINVAL;
+    return 0;
+}
+
+static int set_v3(netsnmp_session *s, const struct snmp_dev_cfg *c, unsigned char *engine,
+                  char *err, size_t errlen)
+{
+    int n;
+
+    s->securityName = c->user;
+    s->securityNameLen = strlen(c->user);
+    s->securityModel = SNMP_SEC_MODEL_USM;
+    snmp_target_set_protocols(s, c->auth_protocol, c->priv_protocol);
+    if (c->auth_protocol != SNMP_AUTH_NONE) {
+        s->securityAuthKeyLen = USM_AUTH_KU_LEN;
+        if (snmp_target_ku(c->auth_protocol, c->auth_passphrase, s->securityAuthKey,
+                           &s->securityAuthKeyLen) != 0) {
+            snprintf(err, errlen, "cannot derive the authentication key");
+            return -EINVAL;
+        }
+    }
+    if (c->priv_protocol != SNMP_PRIV_NONE) {
+        s->securityPrivKeyLen = USM_PRIV_KU_LEN;
+        if (snmp_target_ku(c->auth_protocol, c->priv_passphrase, s->securityPrivKey,
+                           &s->securityPrivKeyLen) != 0) {
+            snprintf(err, errlen, "cannot derive the privacy key");
+            return -EINVAL;
+        }
+    }
+    if (c->context[0] != '\0') {
+        s->contextName = c->context;
+        s->contextNameLen = strlen(c->context);
+    }
+    if (c->engine_id[0] != '\0') {
+        n = snmp_target_parse_hex(c->engine_id, engine, 32);
+        if (n < 0) {
+            snprintf(err, errlen, "engine_id is not hex");
+            return -EINVAL;
+        }
+        s->securityEngineID = engine;
+        s->securityEngineIDLen = (size_t)n;
+    }
+    /* Engine-id discovery is done asynchronously by the poller. */
+    s->flags |= SNMP_FLAGS_DONT_PROBE;
+    return 0;
+}
+
+void *snmp_target_open(const struct device_cfg *d, char *err, size_t errlen)
+{
+    const struct snmp_dev_cfg *c = &d->snmp;
+    netsnmp_session s;
+    unsigned char engine[32];
+    char peer[300];
+    void *sessp;
+
+    snmp_sess_init(&s);
+    if (strchr(c->host, ':') != NULL)
+        snprintf(peer, sizeof(peer), "udp6:[%s]:%d", c->host, (int)c->port);
+    else
+        snprintf(peer, sizeof(peer), "udp:%s:%d", c->host, (int)c->port);
+    s.peername = peer;
+    s.timeout = (long)c->timeout_ms * 1000L;
+    s.retries = (int)c->retries;
+    switch (c->version) {
+    case SNMP_VERSION_CFG_1:
+    case SNMP_VERSION_CFG_2C:
+        s.version = c->version == SNMP_VERSION_CFG_1 ? SNMP_VERSION_1 : SNMP_VERSION_2c;
+        s.community = (u_char *)c->community;
+        s.community_len = strlen(c->community);
+        break;
+    default:
+        s.version = SNMP_VERSION_3;
+        if (set_v3(&s, c, engine, err, errlen) != 0)
+            return NULL;
+        break;
+    }
+    sessp = snmp_sess_open(&s);
+    if (sessp == NULL) {
+        int liberr, syserr;
+        char *msg = NULL;
+
+        snmp_error(&s, &syserr, &liberr, &msg);
+        snprintf(err, errlen, "cannot open session to %s: %s", peer,
+                 msg ? msg : "unknown error");
+        free(msg);
+        return NULL;
+    }
+    if (s.version == SNMP_VERSION_3 && s.securityEngineIDLen > 0 &&
+        create_user_from_session(snmp_sess_session(sessp)) != SNMPERR_SUCCESS) {
+        snprintf(err, errlen, "cannot set up the USM user for %s", peer);
+        snmp_sess_close(sessp);
+        return NULL;
+    }
+    return sessp;
+}
+
+netsnmp_pdu *snmp_target_probe_pdu(void)
+{
+    netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_GET);
+
+    pdu->version = SNMP_VERSION_3;
+    pdu->securityName = strdup("");
+    pdu->securityNameLen = 0;
+    pdu->securityLevel = SNMP_SEC_LEVEL_NOAUTH;
+    pdu->securityModel = SNMP_SEC_MODEL_USM;
+    return pdu;
+}
+
+int snmp_target_set_engine_id(void *sessp, const netsnmp_pdu *report)
+{
+    netsnmp_session *s = snmp_sess_session(sessp);
+
+    if (report->securityEngineIDLen == 0 || report->securityEngineID == NULL)
+        return -EPROTO;
+    if (s->securityEngineIDLen == 0) {
+        s->securityEngineID = netsnmp_memdup(report->securityEngineID,
+                                             report->securityEngineIDLen);
+        s->securityEngineIDLen = report->securityEngineIDLen;
+    }
+    if (s->contextEngineIDLen == 0) {
+        s->contextEngineID = netsnmp_memdup(report->securityEngineID,
+                                            report->securityEngineIDLen);
+        s->contextEngineIDLen = report->securityEngineIDLen;
+    }
+    return create_user_from_session(s) == SNMPERR_SUCCESS ? 0 : -EPROTO;
+}
