@@ -198,7 +198,7 @@ static int run(const struct opts *o, const struct agent_cfg *cfg)
     uv_close((uv_handle_t *)&r.sigint, NULL);
     uv_close((uv_handle_t *)&r.sigterm, NULL);
     uv_run(&r.loop, UV_RUN_DEFAULT);
-    if (o->cycles > 0)
+    if (o->cycles > 0 && !o->once)
         print_summary(counting ? sink : NULL, o->cycles);
     rc = 0;
     if (o->once && last_failed > 0)

@@ -426,8 +426,8 @@ int snmp__on_response(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu
     struct snmp__dev *d = magic;
     int64_t ts;
 
-    if (d->owner->stopping)
-        return 1;
+    if (d->owner->stopping || op == NETSNMP_CALLBACK_OP_RESEND)
+        return 1; /* a retry went out: the request is still outstanding */
     d->outstanding = false;
     if (op == NETSNMP_CALLBACK_OP_TIMED_OUT) {
         on_timeout(d);
