@@ -120,6 +120,9 @@ static const struct fmc_field snmp_dev_fields[] = {
      .doc = "GETBULK max-repetitions (lowered on tooBig or a timed-out walk)"},
     {.key = "max_rows", .type = FMC_INT, .offset = F(snmp_dev_cfg, max_rows), .def = "10000",
      .min = 1, .max = 1000000, .doc = "most rows read from one table column per poll"},
+    {.key = "max_msg_size", .type = FMC_SIZE, .offset = F(snmp_dev_cfg, max_msg_size),
+     .def = "65507", .min = 484, .max = 65507,
+     .doc = "largest response accepted (SNMPv3 msgMaxSize); larger answers come back tooBig"},
     {0},
 };
 static const struct fmc_schema snmp_dev_schema = {

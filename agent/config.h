@@ -124,6 +124,7 @@ struct snmp_dev_cfg {
     int64_t max_varbinds;
     int64_t max_reps;
     int64_t max_rows;
+    uint64_t max_msg_size;
     int line; /* 0 when the device has no snmp mapping */
 };
 

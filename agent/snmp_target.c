@@ -144,6 +144,7 @@ void *snmp_target_open(const struct device_cfg *d, char *err, size_t errlen)
     s.peername = peer;
     s.timeout = (long)c->timeout_ms * 1000L;
     s.retries = (int)c->retries;
+    s.rcvMsgMaxSize = (size_t)c->max_msg_size;
     switch (c->version) {
     case SNMP_VERSION_CFG_1:
     case SNMP_VERSION_CFG_2C:
