@@ -228,8 +228,13 @@ int snmp__send_next(struct snmp__dev *d)
     const struct snmp__prof *pr = d->prof;
 
     d->action = ACT_NONE;
-    if (d->step == STEP_PROBE)
+    if (d->step == STEP_PROBE) {
+        /* net-snmp probes synchronously inside the send unless told not to
+         * (and may clear the flag after a failed discovery), which would
+         * block the loop for a dead device's whole timeout. */
+        snmp_sess_session(d->sessp)->flags |= SNMP_FLAGS_DONT_PROBE;
         return send_pdu(d, snmp_target_probe_pdu());
+    }
     if (d->step == STEP_GET) {
         while (d->get_next < pr->n_scalars && skipped(d, d->get_next))
             d->get_next++;

@@ -262,6 +262,9 @@ def test_dead_device_does_not_delay_live_one(sd, tmp):
     cfg = config(tmp, [
         "{name: dead, profile: p, snmp: {host: 127.0.0.1, port: %d, timeout: 2s,"
         " retries: 1}}" % dead,
+        # engine-id discovery of a dead v3 device must not block the loop either
+        "{name: dead3, profile: p, snmp: {host: 127.0.0.1, port: %d, timeout: 2s,"
+        " retries: 1, version: '3', %s}}" % (dead, V3),
         "{name: live, profile: p, snmp: {host: 127.0.0.1, port: %d, community: fmtest}}"
         % sd.port], UPS_POINTS[:3])
     t0 = time.time() * 1000
@@ -270,9 +273,10 @@ def test_dead_device_does_not_delay_live_one(sd, tmp):
     live = [e for e in ev if e["device"] == "live"]
     check(len(live) == 3 and all(e["quality"] == "good" for e in live), live)
     check(max(e["ts"] for e in live) - t0 < 1500, "live device answered before the dead timed out")
-    r = [e for e in ev if e["device"] == "dead"]
-    check(len(r) == 1 and r[0]["event"] == "reachability" and not r[0]["reachable"] and
-          "timeout after 2 tries" in r[0]["reason"], r)
+    for name in ("dead", "dead3"):
+        r = [e for e in ev if e["device"] == name]
+        check(len(r) == 1 and r[0]["event"] == "reachability" and not r[0]["reachable"] and
+              "timeout after 2 tries" in r[0]["reason"], r)
 
 
 class AgentProc:
