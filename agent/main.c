@@ -7,6 +7,7 @@
 #include "sink_json.h"
 #include "snmp_poll.h"
 #include "snmp_target.h"
+#include "snmp_trap.h"
 
 #include "fm_log.h"
 
@@ -29,6 +30,7 @@ struct run {
     uv_loop_t loop;
     uv_signal_t sigint, sigterm;
     snmp_poll_t *poll;
+    snmp_trap_t *trap;
     bool stopped;
 };
 
@@ -137,6 +139,8 @@ static void stop(struct run *r)
     uv_signal_stop(&r->sigterm);
     snmp_poll_destroy(r->poll);
     r->poll = NULL;
+    snmp_trap_destroy(r->trap);
+    r->trap = NULL;
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -186,6 +190,15 @@ static int run(const struct opts *o, const struct agent_cfg *cfg)
     rc = snmp_poll_create(&r.loop, cfg, sink, o->cycles, on_cycles_done, &r, &r.poll);
     if (rc != 0)
         goto out_sink;
+    /* Traps are for the running daemon; --once and --cycles only poll. */
+    if (cfg->trap_receiver.enabled && o->cycles == 0) {
+        rc = snmp_trap_create(&r.loop, cfg, sink, &r.trap);
+        if (rc != 0) {
+            snmp_poll_destroy(r.poll);
+            uv_run(&r.loop, UV_RUN_DEFAULT);
+            goto out_sink;
+        }
+    }
     uv_signal_init(&r.loop, &r.sigint);
     uv_signal_init(&r.loop, &r.sigterm);
     r.sigint.data = &r;

@@ -11,6 +11,20 @@
 
 static bool target_initialised;
 
+/* net-snmp's own messages (one per bad packet, for instance) go to our log
+ * at debug level: the modules log what matters once, rate-limited. */
+static int on_netsnmp_log(int major, int minor, void *serverarg, void *clientarg)
+{
+    const struct snmp_log_message *m = serverarg;
+    size_t n;
+
+    if (m == NULL || m->msg == NULL)
+        return 0;
+    n = strcspn(m->msg, "\n");
+    FM_DEBUG("net-snmp: %.*s", (int)n, m->msg);
+    return 0;
+}
+
 void snmp_target_init(void)
 {
     if (target_initialised)
@@ -25,6 +39,9 @@ void snmp_target_init(void)
     netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_SAVE, 1);
     netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_PERSIST_STATE, 1);
     netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_NO_TOKEN_WARNINGS, 1);
+    snmp_disable_log();
+    netsnmp_register_loghandler(NETSNMP_LOGHANDLER_CALLBACK, LOG_DEBUG);
+    snmp_register_callback(SNMP_CALLBACK_LIBRARY, SNMP_CALLBACK_LOGGING, on_netsnmp_log, NULL);
     init_snmp("fieldmon-agent");
 }
 

@@ -12,28 +12,19 @@ usage: agent_snmpd_test.py PATH/TO/fieldmon-agent [test-name ...]
 """
 import json
 import os
-import queue
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+from fmtest import AgentProc, check, free_udp_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 AGENT = None
 V3 = ("user: fmv3, auth_protocol: sha256, auth_passphrase: authpass123, "
       "priv_protocol: aes, priv_passphrase: privpass123")
-
-
-def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Snmpd:
@@ -147,11 +138,6 @@ def find(events, device, point, **labels):
             return e
     raise AssertionError("no event for %s %s %s in:\n%s" % (
         device, point, labels, "\n".join(json.dumps(e) for e in events)))
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
 
 
 UPS_POINTS = [
@@ -279,48 +265,12 @@ def test_dead_device_does_not_delay_live_one(sd, tmp):
               "timeout after 2 tries" in r[0]["reason"], r)
 
 
-class AgentProc:
-    """fieldmon-agent running in the background, its events on a queue."""
-
-    def __init__(self, cfg):
-        self.proc = subprocess.Popen([AGENT, "-c", cfg, "-l", "debug"], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        self.q = queue.Queue()
-        self.err = []
-        threading.Thread(target=self._read, args=(self.proc.stdout, True), daemon=True).start()
-        threading.Thread(target=self._read, args=(self.proc.stderr, False), daemon=True).start()
-
-    def _read(self, f, is_out):
-        for line in f:
-            if is_out:
-                self.q.put(json.loads(line))
-            else:
-                self.err.append(line)
-
-    def wait_for(self, pred, what, timeout=20):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                e = self.q.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if pred(e):
-                return e
-        raise AssertionError("timed out waiting for %s; agent log:\n%s" % (what,
-                                                                           "".join(self.err)))
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(20)
-        check(rc == 0, ("agent exit status after SIGTERM", rc, "".join(self.err)))
-
-
 def test_counter_wrap_rate_and_device_coming_back(sd, tmp):
     cfg = config(tmp, ["{name: c, profile: p, interval: 1s, unreachable_after: 2,"
                        " snmp: {host: 127.0.0.1, port: %d, community: fmtest, timeout: 200ms,"
                        " retries: 0}}" % sd.port],
                  ["{name: octets, oid: 1.3.6.1.4.1.99999.1.1.0, type: counter, rate: true}"])
-    a = AgentProc(cfg)
+    a = AgentProc(AGENT, cfg)
     try:
         first = a.wait_for(lambda e: e.get("point") == "octets", "first counter value")
         check(first["raw"] == 4294967000 and "rate" not in first, first)

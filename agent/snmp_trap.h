@@ -1,0 +1,61 @@
+/* snmp_trap: the trap and inform receiver.
+ *
+ * Listens on one UDP address (trap_receiver.listen) with a net-snmp server
+ * session driven by the libuv loop (uv_poll on its socket). Accepts SNMPv1
+ * and v2c notifications carrying one of the configured communities, and
+ * SNMPv3 ones from the configured USM users (traps: the user's engine_id;
+ * informs: the agent's own engine id). Informs are acknowledged. Each
+ * notification becomes a Trap event with its varbinds, attached to the
+ * device whose address sent it (or named by the agent-address field of a
+ * v1 trap or the snmpTrapAddress.0 varbind), and mapped to an alarm code by
+ * that device's profile.
+ *
+ * Datagrams larger than max_packet, packets that do not parse, wrong
+ * communities, failed v3 authentication and unknown users are dropped and
+ * counted by reason; each source is logged at most once a minute.
+ *
+ * Loop thread only. */
+#ifndef AGENT_SNMP_TRAP_H
+#define AGENT_SNMP_TRAP_H
+
+#include "config.h"
+#include "event_sink.h"
+
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct snmp_trap snmp_trap_t;
+
+enum snmp_trap_drop {
+    TRAP_DROP_OVERSIZE,
+    TRAP_DROP_MALFORMED,
+    TRAP_DROP_COMMUNITY,
+    TRAP_DROP_AUTH,
+    TRAP_DROP_USER,
+    TRAP_DROP_NOT_NOTIFICATION,
+    TRAP_DROP_TOO_MANY_VARBINDS,
+    TRAP_DROP_N,
+};
+
+struct snmp_trap_stats {
+    uint64_t received; /* notifications turned into events */
+    uint64_t informs_acked;
+    uint64_t dropped[TRAP_DROP_N];
+};
+
+/* Opens the receiver (cfg and sink borrowed; must outlive it). Returns 0
+ * with *out, or a negative errno after logging why (address in use, bad
+ * listen address, user set-up). */
+int snmp_trap_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t *sink,
+                     snmp_trap_t **out);
+
+/* Stops receiving and frees the receiver once libuv has closed its handle
+ * (run the loop until it is empty). Logs the counters. NULL does nothing. */
+void snmp_trap_destroy(snmp_trap_t *t);
+
+const struct snmp_trap_stats *snmp_trap_stats(const snmp_trap_t *t);
+
+/* Static name of a drop reason ("oversize", "wrong community", ...). */
+const char *snmp_trap_drop_name(enum snmp_trap_drop why);
+
+#endif
