@@ -78,7 +78,7 @@ struct point_cfg {
     char *unit;
     double scale;
     double offset;
-    bool table;       /* oid is a table column, walked with GETBULK */
+    bool table; /* oid is a table column, walked with GETBULK */
     char *index_label;
     bool numeric_string;
     bool rate;

@@ -169,11 +169,11 @@ static void print_summary(const event_sink_t *count_sink, unsigned cycles)
             "summary: cycles=%u values=%llu events=%llu bytes=%llu polls_ok=%llu "
             "polls_failed=%llu requests=%llu toobig=%llu overruns=%llu max_cycle_s=%.3f "
             "avg_cycle_s=%.3f\n",
-            cycles, (unsigned long long)last_stats.values,
-            (unsigned long long)(c ? c->events : 0), (unsigned long long)(c ? c->bytes : 0),
-            (unsigned long long)last_stats.polls_ok, (unsigned long long)last_stats.polls_failed,
-            (unsigned long long)last_stats.requests, (unsigned long long)last_stats.toobig,
-            (unsigned long long)last_stats.overruns, last_stats.max_cycle_s,
+            cycles, (unsigned long long)last_stats.values, (unsigned long long)(c ? c->events : 0),
+            (unsigned long long)(c ? c->bytes : 0), (unsigned long long)last_stats.polls_ok,
+            (unsigned long long)last_stats.polls_failed, (unsigned long long)last_stats.requests,
+            (unsigned long long)last_stats.toobig, (unsigned long long)last_stats.overruns,
+            last_stats.max_cycle_s,
             last_stats.rounds ? last_stats.sum_cycle_s / last_stats.rounds : 0.0);
 }
 

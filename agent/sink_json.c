@@ -137,8 +137,8 @@ static void sink_json_emit(event_sink_t *sink, const Fm__Event *ev)
     /* Strings from devices may hold invalid UTF-8; jansson refuses those
      * (json_string returns NULL, set_new drops the key), so a line is
      * always valid JSON. */
-    if (json_dumpf(o, s->out, JSON_COMPACT | JSON_REAL_PRECISION(15)) != 0 || fputc('\n', s->out) == EOF ||
-        fflush(s->out) != 0) {
+    if (json_dumpf(o, s->out, JSON_COMPACT | JSON_REAL_PRECISION(15)) != 0 ||
+        fputc('\n', s->out) == EOF || fflush(s->out) != 0) {
         if (s->failed_writes++ == 0)
             FM_ERR("sink_json: write failed: output closed or full");
     }

@@ -216,8 +216,8 @@ void snmp_poll_start(snmp_poll_t *p)
 
     for (size_t i = 0; i < p->n_devs; i++) {
         struct snmp__dev *d = &p->devs[i];
-        uint64_t delay = (uint64_t)(rand01() * p->cfg->snmp.poll_spread *
-                                    (double)d->cfg->interval_ms);
+        uint64_t delay =
+            (uint64_t)(rand01() * p->cfg->snmp.poll_spread * (double)d->cfg->interval_ms);
 
         d->due_ms = now + delay;
         uv_timer_start(&d->sched, on_sched, delay, 0);

@@ -34,10 +34,10 @@ struct snmp_poll_stats {
     uint64_t polls_ok;
     uint64_t polls_failed;
     uint64_t requests;
-    uint64_t values;     /* measurements emitted */
-    uint64_t overruns;   /* a poll was due while the previous one still ran */
-    uint64_t toobig;     /* tooBig answers that made a request smaller */
-    double max_cycle_s;  /* --cycles: the longest round, first due to last done */
+    uint64_t values;    /* measurements emitted */
+    uint64_t overruns;  /* a poll was due while the previous one still ran */
+    uint64_t toobig;    /* tooBig answers that made a request smaller */
+    double max_cycle_s; /* --cycles: the longest round, first due to last done */
     double sum_cycle_s;
     uint32_t rounds;
 };

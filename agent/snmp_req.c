@@ -266,11 +266,10 @@ static void on_get(struct snmp__dev *d, netsnmp_pdu *pdu, int64_t ts)
         d->owner->stats.toobig++;
         if (d->n_sent > 1) {
             d->chunk = (unsigned)d->n_sent / 2;
-            FM_DEBUG("snmp: %s: tooBig, at most %u varbinds per request", d->cfg->name,
-                     d->chunk);
+            FM_DEBUG("snmp: %s: tooBig, at most %u varbinds per request", d->cfg->name, d->chunk);
         } else {
-            emit_quality(d, pr->scalar_pt[d->sent[0]], FM__QUALITY__QUALITY_DEVICE_ERROR,
-                         "tooBig", ts);
+            emit_quality(d, pr->scalar_pt[d->sent[0]], FM__QUALITY__QUALITY_DEVICE_ERROR, "tooBig",
+                         ts);
             set_skip(d, d->sent[0]);
         }
         return;
@@ -283,8 +282,7 @@ static void on_get(struct snmp__dev *d, netsnmp_pdu *pdu, int64_t ts)
                                                             : FM__QUALITY__QUALITY_DEVICE_ERROR;
 
         if (ix >= 1 && (size_t)ix <= d->n_sent) {
-            emit_quality(d, pr->scalar_pt[d->sent[ix - 1]], q, snmp_errstring(pdu->errstat),
-                         ts);
+            emit_quality(d, pr->scalar_pt[d->sent[ix - 1]], q, snmp_errstring(pdu->errstat), ts);
             set_skip(d, d->sent[ix - 1]);
             return;
         }
@@ -298,8 +296,7 @@ static void on_get(struct snmp__dev *d, netsnmp_pdu *pdu, int64_t ts)
         size_t pt = pr->scalar_pt[si];
 
         if (vb == NULL) {
-            emit_quality(d, pt, FM__QUALITY__QUALITY_DECODE_ERROR, "missing in the response",
-                         ts);
+            emit_quality(d, pt, FM__QUALITY__QUALITY_DECODE_ERROR, "missing in the response", ts);
             continue;
         }
         if (snmp_oid_compare(vb->name, vb->name_length, pr->scalar_oid[si].v,
@@ -377,14 +374,13 @@ static void on_walk(struct snmp__dev *d, netsnmp_pdu *pdu, int64_t ts)
             FM_WARN("snmp: %s: table walk of %s stopped: %s", d->cfg->name,
                     pr->cfg->points[pr->column_pt[c]].name,
                     col->rows > (uint32_t)d->cfg->snmp.max_rows ? "more than max_rows rows"
-                                                                 : "OIDs not increasing");
+                                                                : "OIDs not increasing");
             col->done = true;
             continue;
         }
-        snmp_value_decode(&pr->cfg->points[pr->column_pt[c]], vb->type, vb->val.string,
-                          vb->val_len, &v);
-        emit_value(d, pr->column_pt[c], vb->name + base->len, vb->name_length - base->len, &v,
-                   ts);
+        snmp_value_decode(&pr->cfg->points[pr->column_pt[c]], vb->type, vb->val.string, vb->val_len,
+                          &v);
+        emit_value(d, pr->column_pt[c], vb->name + base->len, vb->name_length - base->len, &v, ts);
         memcpy(col->cursor.v, vb->name, vb->name_length * sizeof(oid));
         col->cursor.len = vb->name_length;
     }

@@ -91,8 +91,8 @@ void snmp_target_set_protocols(netsnmp_session *s, int auth_proto, int priv_prot
 
 int snmp_target_ku(int auth_proto, const char *pass, unsigned char *key, size_t *keylen)
 {
-    const oid *proto = auth_proto == SNMP_AUTH_SHA256 ? usmHMAC192SHA256AuthProtocol
-                                                      : usmHMACSHA1AuthProtocol;
+    const oid *proto =
+        auth_proto == SNMP_AUTH_SHA256 ? usmHMAC192SHA256AuthProtocol : usmHMACSHA1AuthProtocol;
     size_t plen = auth_proto == SNMP_AUTH_SHA256 ? OID_LENGTH(usmHMAC192SHA256AuthProtocol)
                                                  : OID_LENGTH(usmHMACSHA1AuthProtocol);
 
@@ -181,8 +181,7 @@ void *snmp_target_open(const struct device_cfg *d, char *err, size_t errlen)
         char *msg = NULL;
 
         snmp_error(&s, &syserr, &liberr, &msg);
-        snprintf(err, errlen, "cannot open session to %s: %s", peer,
-                 msg ? msg : "unknown error");
+        snprintf(err, errlen, "cannot open session to %s: %s", peer, msg ? msg : "unknown error");
         free(msg);
         return NULL;
     }
@@ -214,13 +213,11 @@ int snmp_target_set_engine_id(void *sessp, const netsnmp_pdu *report)
     if (report->securityEngineIDLen == 0 || report->securityEngineID == NULL)
         return -EPROTO;
     if (s->securityEngineIDLen == 0) {
-        s->securityEngineID = netsnmp_memdup(report->securityEngineID,
-                                             report->securityEngineIDLen);
+        s->securityEngineID = netsnmp_memdup(report->securityEngineID, report->securityEngineIDLen);
         s->securityEngineIDLen = report->securityEngineIDLen;
     }
     if (s->contextEngineIDLen == 0) {
-        s->contextEngineID = netsnmp_memdup(report->securityEngineID,
-                                            report->securityEngineIDLen);
+        s->contextEngineID = netsnmp_memdup(report->securityEngineID, report->securityEngineIDLen);
         s->contextEngineIDLen = report->securityEngineIDLen;
     }
     return create_user_from_session(s) == SNMPERR_SUCCESS ? 0 : -EPROTO;

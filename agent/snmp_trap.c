@@ -179,8 +179,8 @@ static void format_value(const netsnmp_variable_list *vb, char *out, size_t cap)
     }
 }
 
-static const oid trap_oid_oid[] = {1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0};  /* snmpTrapOID.0 */
-static const oid trap_addr_oid[] = {1, 3, 6, 1, 6, 3, 18, 1, 3, 0}; /* snmpTrapAddress.0 */
+static const oid trap_oid_oid[] = {1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0}; /* snmpTrapOID.0 */
+static const oid trap_addr_oid[] = {1, 3, 6, 1, 6, 3, 18, 1, 3, 0};  /* snmpTrapAddress.0 */
 
 /* The notification's OID, for v1 built as RFC 3584 section 3.1 says. */
 static void notification_oid(const netsnmp_pdu *pdu, char *out, size_t cap)
@@ -198,9 +198,8 @@ static void notification_oid(const netsnmp_pdu *pdu, char *out, size_t cap)
         return;
     }
     for (const netsnmp_variable_list *vb = pdu->variables; vb; vb = vb->next_variable) {
-        if (vb->type == ASN_OBJECT_ID &&
-            snmp_oid_compare(vb->name, vb->name_length, trap_oid_oid,
-                             OID_LENGTH(trap_oid_oid)) == 0) {
+        if (vb->type == ASN_OBJECT_ID && snmp_oid_compare(vb->name, vb->name_length, trap_oid_oid,
+                                                          OID_LENGTH(trap_oid_oid)) == 0) {
             oid_format(vb->val.objid, vb->val_len / sizeof(oid), out, cap);
             return;
         }
@@ -220,8 +219,8 @@ static void agent_address(const netsnmp_pdu *pdu, char *out, size_t cap)
     for (const netsnmp_variable_list *vb = pdu->variables; vb && a == NULL;
          vb = vb->next_variable) {
         if (vb->type == ASN_IPADDRESS && vb->val_len == 4 &&
-            snmp_oid_compare(vb->name, vb->name_length, trap_addr_oid,
-                             OID_LENGTH(trap_addr_oid)) == 0)
+            snmp_oid_compare(vb->name, vb->name_length, trap_addr_oid, OID_LENGTH(trap_addr_oid)) ==
+                0)
             a = vb->val.string;
     }
     if (a != NULL)
@@ -352,8 +351,7 @@ static void acknowledge(snmp_trap_t *t, netsnmp_pdu *pdu)
     t->stats.informs_acked++;
 }
 
-static int on_notification(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu,
-                           void *magic)
+static int on_notification(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *magic)
 {
     snmp_trap_t *t = magic;
     size_t n_vb = 0;
@@ -373,8 +371,8 @@ static int on_notification(int op, netsnmp_session *sess, int reqid, netsnmp_pdu
     }
     if (pdu->command != SNMP_MSG_TRAP && pdu->command != SNMP_MSG_TRAP2 &&
         pdu->command != SNMP_MSG_INFORM) {
-        FM_DEBUG("trap: %s: PDU type %d, version %ld, error %d", t->src, pdu->command,
-                 pdu->version, sess->s_snmp_errno);
+        FM_DEBUG("trap: %s: PDU type %d, version %ld, error %d", t->src, pdu->command, pdu->version,
+                 sess->s_snmp_errno);
         drop(t, TRAP_DROP_NOT_NOTIFICATION);
         return 1;
     }
@@ -604,8 +602,7 @@ void snmp_trap_destroy(snmp_trap_t *t)
     }
     FM_INFO("trap: received %" PRIu64 ", informs acknowledged %" PRIu64 ", dropped %" PRIu64
             "%s%s%s",
-            t->stats.received, t->stats.informs_acked, dropped, n ? " (" : "", why,
-            n ? ")" : "");
+            t->stats.received, t->stats.informs_acked, dropped, n ? " (" : "", why, n ? ")" : "");
     /* Stop watching the socket before net-snmp closes it. */
     uv_close((uv_handle_t *)&t->poll, on_closed);
     snmp_sess_close(t->sessp);

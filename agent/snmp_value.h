@@ -22,8 +22,8 @@
 struct snmp_value {
     Fm__Quality quality;
     bool has_value;
-    double raw;   /* as the device reported it */
-    double value; /* raw x scale + offset */
+    double raw;                     /* as the device reported it */
+    double value;                   /* raw x scale + offset */
     char text[SNMP_VALUE_TEXT_MAX]; /* text value or enum text; "" if none */
     const char *detail;             /* static; NULL if none */
     int counter_bits;               /* 32 or 64 for counter syntaxes, else 0 */

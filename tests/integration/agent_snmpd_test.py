@@ -292,7 +292,28 @@ def test_counter_wrap_rate_and_device_coming_back(sd, tmp):
         a.stop()
 
 
-TESTS = [test_v2c_values, test_v3_authpriv_values, test_v1_values_and_nosuchname,
+def test_command_line_and_config_errors(sd, tmp):
+    good = config(tmp, ["{name: a, profile: p, snmp: {host: 127.0.0.1, port: %d,"
+                        " community: fmtest}}" % sd.port], UPS_POINTS[:1])
+    r = subprocess.run([AGENT, "-t", "-c", good], capture_output=True, text=True)
+    check(r.returncode == 0 and "configuration OK" in r.stdout, r)
+    bad = config(tmp, ["{name: a, profile: nope, snmp: {host: 127.0.0.1}}"], UPS_POINTS[:1])
+    for args in (["-t", "-c", bad], ["-c", bad, "--once"]):
+        r = subprocess.run([AGENT, *args], capture_output=True, text=True)
+        check(r.returncode == 2 and
+              "agent.yaml:5: devices[0].profile: unknown profile 'nope'" in r.stderr, r)
+    r = subprocess.run([AGENT, "-c", os.path.join(tmp, "missing.yaml"), "--once"],
+                       capture_output=True, text=True)
+    check(r.returncode == 2 and "missing.yaml" in r.stderr, r)
+    r = subprocess.run([AGENT, "--version"], capture_output=True, text=True)
+    check(r.returncode == 0 and r.stdout.startswith("fieldmon-agent "), r)
+    r = subprocess.run([AGENT, "-h"], capture_output=True, text=True)
+    check(r.returncode == 0 and "--once" in r.stdout, r)
+    r = subprocess.run([AGENT, "--cycles", "0", "-c", good], capture_output=True, text=True)
+    check(r.returncode == 2, r)
+
+
+TESTS = [test_command_line_and_config_errors, test_v2c_values, test_v3_authpriv_values, test_v1_values_and_nosuchname,
          test_v3_wrong_passphrase_fails, test_toobig_is_split,
          test_dead_device_does_not_delay_live_one,
          test_counter_wrap_rate_and_device_coming_back]

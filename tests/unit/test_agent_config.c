@@ -63,11 +63,9 @@ static const struct bad_case bad_cases[] = {
      HEAD "devices:\n  - {name: a, profile: ups, snmp: {host: h}}\n"
           "  - {name: a, profile: ups, snmp: {host: h}}\n" PROFILE,
      "b.yaml:5: devices[1]: name: duplicate device name 'a'"},
-    {"duplicate profile",
-     HEAD PROFILE "  - name: ups\n",
+    {"duplicate profile", HEAD PROFILE "  - name: ups\n",
      "b.yaml:7: profiles[1].name: duplicate profile name 'ups'"},
-    {"duplicate point",
-     HEAD PROFILE "      - {name: status, oid: 1.3.6.1.2.1.1.3.0}\n",
+    {"duplicate point", HEAD PROFILE "      - {name: status, oid: 1.3.6.1.2.1.1.3.0}\n",
      "b.yaml:7: profiles[0].points[1]: duplicate point name 'status'"},
     {"oid not numeric",
      HEAD "profiles:\n  - name: p\n    points:\n      - {name: x, oid: sysUpTime.0}\n",
@@ -100,8 +98,9 @@ static const struct bad_case bad_cases[] = {
      HEAD "devices:\n  - {name: a, profile: ups, parent: sw9, snmp: {host: h}}\n" PROFILE,
      "b.yaml:4: devices[0].parent: unknown device 'sw9'"},
     {"bad log level", HEAD "log_level: loud\n", "b.yaml:3: log_level: 'loud' is not err"},
-    {"unknown key (loader)", HEAD "devices:\n  - {name: a, profile: ups, colour: red,"
-                                  " snmp: {host: h}}\n" PROFILE,
+    {"unknown key (loader)",
+     HEAD "devices:\n  - {name: a, profile: ups, colour: red,"
+          " snmp: {host: h}}\n" PROFILE,
      "b.yaml:4: devices[0].colour"},
     {"port out of range (loader)",
      HEAD "devices:\n  - {name: a, profile: ups, snmp: {host: h, port: 70000}}\n" PROFILE,

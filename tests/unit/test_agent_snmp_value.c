@@ -176,14 +176,14 @@ static void test_agent_oid_parse_and_format(void **state)
         const char *in;
         int rc;
     } cases[] = {
-        {"1.3.6.1.2.1.1.3.0", 0},  /* plain */
-        {".1.3.6.1", 0},           /* leading dot */
-        {"1", -EINVAL},            /* too short */
-        {"1..3", -EINVAL},         /* empty sub-identifier */
-        {"1.3.", -EINVAL},         /* trailing dot */
-        {"1.3.x", -EINVAL},        /* not a number */
+        {"1.3.6.1.2.1.1.3.0", 0},    /* plain */
+        {".1.3.6.1", 0},             /* leading dot */
+        {"1", -EINVAL},              /* too short */
+        {"1..3", -EINVAL},           /* empty sub-identifier */
+        {"1.3.", -EINVAL},           /* trailing dot */
+        {"1.3.x", -EINVAL},          /* not a number */
         {"1.3.4294967296", -EINVAL}, /* sub-identifier over 2^32-1 */
-        {"sysUpTime.0", -EINVAL},  /* names are refused */
+        {"sysUpTime.0", -EINVAL},    /* names are refused */
     };
     oid_t o;
     char buf[64];
@@ -225,9 +225,10 @@ static void test_agent_sink_json_measurement_fields(void **state)
     m.quality = FM__QUALITY__QUALITY_GOOD;
     o = sink_json_event(&ev);
     s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-    assert_string_equal(s, "{\"device\":\"ups-1\",\"event\":\"measurement\",\"labels\":{\"line\":\"1\"},"
-                           "\"point\":\"input_voltage\",\"quality\":\"good\",\"raw\":2215,"
-                           "\"ts\":1700000000000,\"unit\":\"V\",\"value\":221.5}");
+    assert_string_equal(
+        s, "{\"device\":\"ups-1\",\"event\":\"measurement\",\"labels\":{\"line\":\"1\"},"
+           "\"point\":\"input_voltage\",\"quality\":\"good\",\"raw\":2215,"
+           "\"ts\":1700000000000,\"unit\":\"V\",\"value\":221.5}");
     free(s);
     json_decref(o);
     m.has_value = false;
