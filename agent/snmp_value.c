@@ -169,7 +169,8 @@ void snmp_value_decode(const struct point_cfg *pt, unsigned char asn_type, const
     out->has_value = true;
     out->value = out->raw * pt->scale + pt->offset;
     if (pt->type == POINT_TYPE_ENUM) {
-        const char *t = config_enum_text(pt, (int64_t)out->raw);
+        /* A Counter64 can exceed int64_t: such a code has no text. */
+        const char *t = fabs(out->raw) < 9.2e18 ? config_enum_text(pt, (int64_t)out->raw) : NULL;
 
         snprintf(out->text, sizeof(out->text), "%s", t ? t : "");
     } else if (pt->type == POINT_TYPE_BOOL) {
