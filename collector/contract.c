@@ -185,6 +185,12 @@ static const struct fmc_field contract_fields[] = {
      .type = FMC_STR,
      .offset = offsetof(struct contract, description),
      .doc = "free text shown with the contract"},
+    {.key = "sites",
+     .type = FMC_STRLIST,
+     .offset = offsetof(struct contract, sites),
+     .count_offset = offsetof(struct contract, n_sites),
+     .max_items = 100000,
+     .doc = "site ids (as agents report them) whose tickets run on this contract"},
     {.key = "onsite_rule",
      .type = FMC_ENUM,
      .offset = offsetof(struct contract, onsite_rule),
@@ -344,6 +350,17 @@ int contract_set_load_string(const char *name, const char *text, size_t len,
         }
         if (rc == 0)
             rc = validate_contract(doc, &set->contracts[i], i, err, errlen);
+        for (size_t k = 0; rc == 0 && k < set->contracts[i].n_sites; k++) {
+            const struct contract *other = contract_for_site(set, set->contracts[i].sites[k]);
+
+            /* The first contract listing the site wins; a later one is a mistake. */
+            if (other != &set->contracts[i]) {
+                snprintf(path, sizeof(path), "contracts[%zu].sites[%zu]", i, k);
+                rc = fmc_errorf(doc, err, errlen, path,
+                                "site \"%s\" is already covered by customer \"%s\"",
+                                set->contracts[i].sites[k], other->customer);
+            }
+        }
     }
     fmc_doc_free(doc);
     if (rc != 0)
@@ -418,6 +435,17 @@ const struct contract *contract_find(const struct contract_set *set, const char 
             def = &set->contracts[i];
     }
     return def;
+}
+
+const struct contract *contract_for_site(const struct contract_set *set, const char *site_id)
+{
+    for (size_t i = 0; site_id != NULL && i < set->n_contracts; i++) {
+        for (size_t k = 0; k < set->contracts[i].n_sites; k++) {
+            if (strcmp(set->contracts[i].sites[k], site_id) == 0)
+                return &set->contracts[i];
+        }
+    }
+    return contract_find(set, NULL);
 }
 
 const struct contract_grade *contract_grade(const struct contract *c, int grade)

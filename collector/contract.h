@@ -89,6 +89,8 @@ struct contract {
     int line;
     char *customer;
     char *description;
+    char **sites; /* site ids this contract covers */
+    size_t n_sites;
     int onsite_rule; /* enum contract_onsite_rule */
     struct contract_band *bands;
     size_t n_bands;
@@ -119,6 +121,10 @@ void contract_set_free(struct contract_set *set);
 /* The contract for customer, else the one whose customer is "default", else
  * NULL. Borrowed from set. */
 const struct contract *contract_find(const struct contract_set *set, const char *customer);
+
+/* The contract that lists site_id under sites, else the one whose customer
+ * is "default", else NULL. Borrowed from set. */
+const struct contract *contract_for_site(const struct contract_set *set, const char *site_id);
 
 /* The grade's table, or NULL if the contract does not cover that grade. */
 const struct contract_grade *contract_grade(const struct contract *c, int grade);

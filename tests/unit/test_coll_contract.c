@@ -10,6 +10,7 @@
 #include "contract.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,10 +143,19 @@ static void test_contract_find_falls_back_to_default(void **state)
     assert_null(contract_grade(contract_find(&set, "acme"), 1));
     contract_set_free(&set);
 
+    text = "contracts:\n  - customer: acme\n    sites: [site-a]\n  - customer: default\n";
+    assert_int_equal(contract_set_load_string("c.yaml", text, strlen(text), &set, err, sizeof(err)),
+                     0);
+    assert_string_equal(contract_for_site(&set, "site-a")->customer, "acme");
+    assert_string_equal(contract_for_site(&set, "site-b")->customer, "default");
+    assert_string_equal(contract_for_site(&set, NULL)->customer, "default");
+    contract_set_free(&set);
+
     text = "contracts:\n  - customer: acme\n";
     assert_int_equal(contract_set_load_string("c.yaml", text, strlen(text), &set, err, sizeof(err)),
                      0);
     assert_null(contract_find(&set, "other"));
+    assert_null(contract_for_site(&set, "site-b"));
     contract_set_free(&set);
 }
 
@@ -228,6 +238,9 @@ static void test_contract_errors_name_line_and_key(void **state)
         /* customer name */
         {"contracts:\n  - customer: \"a b\"\n",
          "c.yaml:2: contracts[0].customer: \"a b\": use letters, digits, '-', '_' and '.' only"},
+        /* a site under two customers */
+        {"contracts:\n  - customer: a\n    sites: [s1, s2]\n  - customer: b\n    sites: [s3, s2]\n",
+         "c.yaml:5: contracts[1].sites[1]: site \"s2\" is already covered by customer \"a\""},
         /* no contracts key */
         {"{}\n", "c.yaml:1: contracts: required key missing"},
     };
@@ -292,11 +305,13 @@ static void test_contract_docs_list_every_key(void **state)
     fclose(m);
     assert_int_equal(getdelim(&doc, &doc_len, '\0', f) > 0, 1);
     fclose(f);
-    if (strstr(doc, ref) == NULL)
-        fail_msg("docs/contracts.md does not contain the current key reference; regenerate it "
-                 "with contract_print_reference");
+    bool found = strstr(doc, ref) != NULL;
+
     free(ref);
     free(doc);
+    if (!found)
+        fail_msg("docs/contracts.md does not contain the current key reference; regenerate it "
+                 "with contract_print_reference");
 }
 
 int main(void)
