@@ -121,6 +121,8 @@ static const struct fmc_field root_fields[] = {
      .doc = "PostgreSQL and the writer threads"},
     {F(struct collconf, "metrics", FMC_MAP, metrics), .sub = &metrics_schema,
      .doc = "Prometheus self-metrics"},
+    {F(struct collconf, "sla", FMC_MAP, sla), .sub = &sla_conf_schema,
+     .doc = "contract clocks: deadlines, escalation ladder, webhook notifications"},
     {0}};
 
 const struct fmc_schema collconf_schema = {"collector", sizeof(struct collconf), root_fields,

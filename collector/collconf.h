@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "fm_conf.h"
+#include "sla_conf.h"
 
 enum collconf_transport {
     COLLCONF_TLS = 0,
@@ -63,6 +64,7 @@ struct collconf {
     struct collconf_limits limits;
     struct collconf_db database;
     struct collconf_metrics metrics;
+    struct sla_conf sla;
 };
 
 extern const struct fmc_schema collconf_schema;

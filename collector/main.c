@@ -10,11 +10,13 @@
 #include <uv.h>
 
 #include "collconf.h"
+#include "contract.h"
 #include "dbstore.h"
 #include "fm_log.h"
 #include "metrics.h"
 #include "migrate.h"
 #include "server.h"
+#include "sla_run.h"
 #include "tlsio.h"
 
 #define DEFAULT_CONFIG "/etc/fieldmon/collector.yaml"
@@ -34,6 +36,7 @@ struct app {
     uv_signal_t sigint, sigterm;
     server_t *server;
     cm_server_t *metrics;
+    sla_run_t *sla;
     int stopping;
 };
 
@@ -107,6 +110,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     FM_NOTICE("collector: %s: shutting down", strsignal(signum));
     server_stop(a->server, SHUTDOWN_GRACE_MS);
     cm_server_stop(a->metrics);
+    sla_run_stop(a->sla);
     uv_close((uv_handle_t *)&a->sigint, on_handle_closed);
     uv_close((uv_handle_t *)&a->sigterm, on_handle_closed);
 }
@@ -144,6 +148,13 @@ static int run(struct collconf *cfg, const char *collector_id)
             server_stop(a.server, 0);
             goto out_run;
         }
+    }
+    if (cfg->sla.contracts != NULL &&
+        sla_run_start(&a.loop, &cfg->sla, cfg->database.dsn, &a.sla, why, sizeof(why)) != 0) {
+        FM_ERR("sla: %s", why);
+        server_stop(a.server, 0);
+        cm_server_stop(a.metrics);
+        goto out_run;
     }
     uv_signal_init(&a.loop, &a.sigint);
     uv_signal_init(&a.loop, &a.sigterm);
@@ -223,6 +234,15 @@ int main(int argc, char **argv)
                 rc = 1;
             }
             tlsio_ctx_destroy(t);
+        }
+        if (rc == 0 && cfg.sla.contracts != NULL) {
+            struct contract_set set = {0};
+
+            if (contract_set_load_file(cfg.sla.contracts, &set, err, sizeof(err)) != 0) {
+                fprintf(stderr, "fieldmon-collector: %s: sla.contracts: %s\n", path, err);
+                rc = 1;
+            }
+            contract_set_free(&set);
         }
         if (rc == 0)
             printf("fieldmon-collector: %s: configuration ok\n", path);

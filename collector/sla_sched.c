@@ -23,6 +23,8 @@ struct tracked {
     size_t n_engaged;
     int64_t met_at[SLA_KINDS];
     bool breached[SLA_KINDS];
+    int64_t reported[SLA_KINDS]; /* deadlines last returned by deadlines_changed */
+    bool reported_once;
 };
 
 struct sla_sched {
@@ -139,8 +141,8 @@ static struct tracked *lookup(sla_sched_t *s, int64_t id, char *why, size_t whyl
     return t;
 }
 
-int sla_sched_regrade(sla_sched_t *s, PGconn *conn, int64_t ticket_id, int grade, char *why,
-                      size_t whylen)
+int sla_sched_regrade(sla_sched_t *s, PGconn *conn, int64_t ticket_id, int grade, int64_t at,
+                      char *why, size_t whylen)
 {
     struct tracked *t = lookup(s, ticket_id, why, whylen);
     struct sla_subject sub;
@@ -148,18 +150,18 @@ int sla_sched_regrade(sla_sched_t *s, PGconn *conn, int64_t ticket_id, int grade
 
     if (t == NULL)
         return -ENOENT;
-    rc = sla_clock_regrade(&t->clock, s->now(s->now_arg), grade);
+    rc = sla_clock_regrade(&t->clock, at, grade);
     if (rc != 0) {
         snprintf(why, whylen, "ticket %" PRId64 ": grade %d: %s", ticket_id, grade,
                  rc == -EALREADY ? "is the grade already" : strerror(-rc));
         return rc;
     }
     sub = subject(t);
-    return sla_store_regrade(conn, &sub, why, whylen);
+    return conn ? sla_store_regrade(conn, &sub, why, whylen) : 0;
 }
 
-int sla_sched_pause(sla_sched_t *s, PGconn *conn, int64_t ticket_id, const char *reason, char *why,
-                    size_t whylen)
+int sla_sched_pause(sla_sched_t *s, PGconn *conn, int64_t ticket_id, const char *reason, int64_t at,
+                    char *why, size_t whylen)
 {
     struct tracked *t = lookup(s, ticket_id, why, whylen);
     struct sla_subject sub;
@@ -168,9 +170,9 @@ int sla_sched_pause(sla_sched_t *s, PGconn *conn, int64_t ticket_id, const char 
     if (t == NULL)
         return -ENOENT;
     if (reason != NULL)
-        rc = sla_clock_pause(&t->clock, s->now(s->now_arg), reason);
+        rc = sla_clock_pause(&t->clock, at, reason);
     else
-        rc = sla_clock_resume(&t->clock, s->now(s->now_arg));
+        rc = sla_clock_resume(&t->clock, at);
     if (rc != 0) {
         snprintf(why, whylen, "ticket %" PRId64 ": %s", ticket_id,
                  rc == -EALREADY  ? "already paused"
@@ -180,7 +182,7 @@ int sla_sched_pause(sla_sched_t *s, PGconn *conn, int64_t ticket_id, const char 
         return rc;
     }
     sub = subject(t);
-    return sla_store_pause(conn, &sub, why, whylen);
+    return conn ? sla_store_pause(conn, &sub, why, whylen) : 0;
 }
 
 int sla_sched_met(sla_sched_t *s, int64_t ticket_id, enum sla_kind k, int64_t at)
@@ -237,6 +239,23 @@ static int tick_one(struct tracked *t, PGconn *conn, int64_t now, unsigned *queu
     return 0;
 }
 
+int sla_sched_finish(sla_sched_t *s, PGconn *conn, int64_t ticket_id, unsigned *queued, char *why,
+                     size_t whylen)
+{
+    struct tracked *t = lookup(s, ticket_id, why, whylen);
+    unsigned q = 0;
+    int rc;
+
+    if (t == NULL)
+        return -ENOENT;
+    rc = tick_one(t, conn, s->now(s->now_arg), &q, why, whylen);
+    if (queued != NULL)
+        *queued = q;
+    if (rc == 0)
+        sla_sched_close(s, ticket_id);
+    return rc;
+}
+
 int sla_sched_tick(sla_sched_t *s, PGconn *conn, unsigned *queued, char *why, size_t whylen)
 {
     int64_t now = s->now(s->now_arg);
@@ -269,4 +288,28 @@ int64_t sla_sched_next(const sla_sched_t *s)
         }
     }
     return next;
+}
+
+size_t sla_sched_count(const sla_sched_t *s)
+{
+    return s->n;
+}
+
+int64_t sla_sched_id_at(const sla_sched_t *s, size_t i)
+{
+    return i < s->n ? s->t[i].id : -1;
+}
+
+bool sla_sched_deadlines_changed(sla_sched_t *s, int64_t ticket_id, int64_t out[SLA_KINDS])
+{
+    struct tracked *t = find(s, ticket_id);
+    bool changed;
+
+    if (t == NULL)
+        return false;
+    memcpy(out, t->clock.deadline, sizeof(t->clock.deadline));
+    changed = !t->reported_once || memcmp(t->reported, out, sizeof(t->reported)) != 0;
+    memcpy(t->reported, out, sizeof(t->reported));
+    t->reported_once = true;
+    return changed;
 }

@@ -15,6 +15,7 @@
 #define SLA_SCHED_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,22 +39,38 @@ void sla_sched_destroy(sla_sched_t *s);
 int sla_sched_open(sla_sched_t *s, PGconn *conn, int64_t ticket_id, const char *customer, int grade,
                    double distance_km, int64_t opened_at, char *why, size_t whylen);
 
-/* Grade change now: recomputes from the original opening, records it. */
-int sla_sched_regrade(sla_sched_t *s, PGconn *conn, int64_t ticket_id, int grade, char *why,
-                      size_t whylen);
+/* Grade change at `at`: recomputes from the original opening and records
+ * it on conn (NULL: not recorded). */
+int sla_sched_regrade(sla_sched_t *s, PGconn *conn, int64_t ticket_id, int grade, int64_t at,
+                      char *why, size_t whylen);
 
-/* Pause (reason != NULL) or resume (reason == NULL) now, recorded. */
-int sla_sched_pause(sla_sched_t *s, PGconn *conn, int64_t ticket_id, const char *reason, char *why,
-                    size_t whylen);
+/* Pause (reason != NULL) or resume (reason == NULL) at `at`, recorded on
+ * conn (NULL: not recorded, e.g. when read from sla_pauses). */
+int sla_sched_pause(sla_sched_t *s, PGconn *conn, int64_t ticket_id, const char *reason, int64_t at,
+                    char *why, size_t whylen);
 
 /* The clock k of ticket_id was met at at (response given, engineer on site..). */
 int sla_sched_met(sla_sched_t *s, int64_t ticket_id, enum sla_kind k, int64_t at);
+
+/* Records what is due for ticket_id alone (e.g. a late resolution's breach)
+ * and stops tracking it. -ENOENT if unknown. */
+int sla_sched_finish(sla_sched_t *s, PGconn *conn, int64_t ticket_id, unsigned *queued, char *why,
+                     size_t whylen);
 
 /* Stops tracking ticket_id (closed). -ENOENT if unknown. */
 int sla_sched_close(sla_sched_t *s, int64_t ticket_id);
 
 /* The clock of ticket_id, or NULL. Borrowed until the next call. */
 const struct sla_clock *sla_sched_clock(const sla_sched_t *s, int64_t ticket_id);
+
+/* Tracked tickets, for iteration: ids in no particular order. */
+size_t sla_sched_count(const sla_sched_t *s);
+int64_t sla_sched_id_at(const sla_sched_t *s, size_t i);
+
+/* Copies ticket_id's deadlines to out and returns true if they differ from
+ * the ones this function returned last time for it (so the caller writes
+ * only changed deadlines to the ticket). */
+bool sla_sched_deadlines_changed(sla_sched_t *s, int64_t ticket_id, int64_t out[SLA_KINDS]);
 
 /* Records what is due now. *queued (may be NULL) receives the number of
  * escalations and breaches newly recorded. Returns 0 or the first error

@@ -1,0 +1,325 @@
+/* sla_sync: see sla_sync.h. */
+#include "sla_sync.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fm_alloc.h"
+#include "fm_log.h"
+#include "sla.h"
+
+/* Tickets without any contract are logged once; remember which (bounded). */
+#define SYNC_MAX_WARNED 4096
+
+struct sla_sync {
+    const struct contract_set *contracts;
+    sla_sched_t *sched;
+    int64_t warned[SYNC_MAX_WARNED];
+    size_t n_warned;
+};
+
+enum col {
+    C_ID,
+    C_GRADE,
+    C_SITE,
+    C_FIRST_SEEN,
+    C_DISTANCE,
+    C_ACK,
+    C_REMOTE,
+    C_ONSITE,
+    C_RESOLVED,
+    C_DONE,
+};
+
+sla_sync_t *sla_sync_create(const struct contract_set *contracts, sla_sched_t *sched)
+{
+    sla_sync_t *y = fm_xcalloc(1, sizeof(*y));
+
+    y->contracts = contracts;
+    y->sched = sched;
+    return y;
+}
+
+void sla_sync_destroy(sla_sync_t *y)
+{
+    free(y);
+}
+
+static int db_fail(PGconn *conn, PGresult *r, const char *what, char *why, size_t whylen)
+{
+    snprintf(why, whylen, "%s: %s", what, PQerrorMessage(conn));
+    for (char *p = why; *p; p++) {
+        if (*p == '\n')
+            *p = ' ';
+    }
+    PQclear(r);
+    return -EIO;
+}
+
+static int64_t epoch_or_zero(PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/* "{1,2,3}": the tracked ticket ids as a PostgreSQL array literal. */
+static char *tracked_ids(const sla_sched_t *s)
+{
+    size_t n = sla_sched_count(s), cap = 3 + n * 21, len = 1;
+    char *buf = fm_xmalloc(cap);
+
+    buf[0] = '{';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(buf + len, cap - len, "%s%" PRId64, i ? "," : "",
+                                sla_sched_id_at(s, i));
+    snprintf(buf + len, cap - len, "}");
+    return buf;
+}
+
+static bool warned_before(sla_sync_t *y, int64_t id)
+{
+    for (size_t i = 0; i < y->n_warned; i++) {
+        if (y->warned[i] == id)
+            return true;
+    }
+    if (y->n_warned < SYNC_MAX_WARNED)
+        y->warned[y->n_warned++] = id;
+    return false;
+}
+
+/* Opens the clocks of a ticket seen for the first time and replays its
+ * grade history: the first grade at the opening, each change at its time. */
+static int open_ticket(sla_sync_t *y, PGconn *conn, PGresult *t, int row, char *why, size_t whylen)
+{
+    int64_t id = strtoll(PQgetvalue(t, row, C_ID), NULL, 10);
+    int64_t opened = epoch_or_zero(t, row, C_FIRST_SEEN);
+    const char *site = PQgetvalue(t, row, C_SITE);
+    const struct contract *c = contract_for_site(y->contracts, site);
+    double km = strtod(PQgetvalue(t, row, C_DISTANCE), NULL);
+    const char *params[1] = {PQgetvalue(t, row, C_ID)};
+    PGresult *g;
+    int rc, grade;
+
+    if (c == NULL) {
+        if (!warned_before(y, id))
+            FM_WARN("sla: ticket %" PRId64 ": no contract covers site \"%s\" and there is no "
+                    "default contract; it has no deadlines",
+                    id, site);
+        return 0;
+    }
+    g = PQexecParams(conn,
+                     "SELECT new_grade, extract(epoch FROM ts)::bigint FROM ticket_grades "
+                     "WHERE ticket_id = $1::bigint ORDER BY ts, old_grade NULLS FIRST",
+                     1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(g) != PGRES_TUPLES_OK)
+        return db_fail(conn, g, "ticket_grades", why, whylen);
+    grade = PQntuples(g) > 0 ? atoi(PQgetvalue(g, 0, 0)) : atoi(PQgetvalue(t, row, C_GRADE));
+    rc = sla_sched_open(y->sched, conn, id, c->customer, grade, km, opened, why, whylen);
+    for (int i = 1; rc == 0 && i < PQntuples(g); i++) {
+        int64_t at = epoch_or_zero(g, i, 1);
+        int to = atoi(PQgetvalue(g, i, 0));
+
+        if (to == sla_sched_clock(y->sched, id)->grade)
+            continue;
+        rc = sla_sched_regrade(y->sched, conn, id, to, at < opened ? opened : at, why, whylen);
+    }
+    PQclear(g);
+    return rc;
+}
+
+/* A grade change not yet applied: at the time of the history row that set
+ * the ticket's current grade. */
+static int follow_grade(sla_sync_t *y, PGconn *conn, int64_t id, int grade,
+                        struct sla_sync_result *res, char *why, size_t whylen)
+{
+    const struct sla_clock *c = sla_sched_clock(y->sched, id);
+    char sid[24], sg[8];
+    const char *params[2] = {sid, sg};
+    int64_t at = c->opened_at;
+    PGresult *g;
+    int rc;
+
+    if (c->grade == grade)
+        return 0;
+    snprintf(sid, sizeof(sid), "%" PRId64, id);
+    snprintf(sg, sizeof(sg), "%d", grade);
+    g = PQexecParams(conn,
+                     "SELECT extract(epoch FROM max(ts))::bigint FROM ticket_grades "
+                     "WHERE ticket_id = $1::bigint AND new_grade = $2::smallint",
+                     2, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(g) != PGRES_TUPLES_OK)
+        return db_fail(conn, g, "ticket_grades", why, whylen);
+    if (PQntuples(g) == 1 && !PQgetisnull(g, 0, 0) && epoch_or_zero(g, 0, 0) > at)
+        at = epoch_or_zero(g, 0, 0);
+    PQclear(g);
+    rc = sla_sched_regrade(y->sched, conn, id, grade, at, why, whylen);
+    if (rc == 0)
+        res->regraded++;
+    return rc;
+}
+
+/* Applies the pauses recorded in sla_pauses that the clocks do not have. */
+static int follow_pauses(sla_sync_t *y, PGconn *conn, const char *ids, char *why, size_t whylen)
+{
+    const char *params[1] = {ids};
+    PGresult *p = PQexecParams(conn,
+                               "SELECT ticket_id, extract(epoch FROM started_at)::bigint, "
+                               "extract(epoch FROM ended_at)::bigint, reason FROM sla_pauses "
+                               "WHERE ticket_id = ANY($1::bigint[]) ORDER BY ticket_id, "
+                               "started_at",
+                               1, NULL, params, NULL, NULL, 0);
+    int64_t cur = -1;
+    size_t idx = 0;
+
+    if (PQresultStatus(p) != PGRES_TUPLES_OK)
+        return db_fail(conn, p, "sla_pauses", why, whylen);
+    for (int i = 0; i < PQntuples(p); i++) {
+        int64_t id = strtoll(PQgetvalue(p, i, 0), NULL, 10);
+        int64_t start = epoch_or_zero(p, i, 1), end = epoch_or_zero(p, i, 2);
+        const struct sla_clock *c = sla_sched_clock(y->sched, id);
+        char w[256];
+
+        idx = id == cur ? idx + 1 : 0;
+        cur = id;
+        if (c == NULL)
+            continue;
+        /* Errors here are rows the clock refuses (a pause starting before the
+         * opening): logged, not fatal to the round. */
+        if (idx >= c->n_pauses &&
+            sla_sched_pause(y->sched, NULL, id, PQgetvalue(p, i, 3), start, w, sizeof(w)) != 0)
+            FM_WARN("sla: ticket %" PRId64 ": pause ignored: %s", id, w);
+        c = sla_sched_clock(y->sched, id);
+        if (idx < c->n_pauses && c->paused[idx].end == SLA_NEVER && end != 0 &&
+            sla_sched_pause(y->sched, NULL, id, NULL, end, w, sizeof(w)) != 0)
+            FM_WARN("sla: ticket %" PRId64 ": resume ignored: %s", id, w);
+    }
+    PQclear(p);
+    return 0;
+}
+
+static void set_time(char *buf, size_t len, int64_t t, const char **param)
+{
+    snprintf(buf, len, "%" PRId64, t);
+    *param = (t == 0 || t == SLA_NEVER) ? NULL : buf;
+}
+
+/* Writes the deadlines of every tracked ticket whose deadlines changed. */
+static int write_deadlines(sla_sync_t *y, PGconn *conn, char *why, size_t whylen)
+{
+    for (size_t i = 0; i < sla_sched_count(y->sched); i++) {
+        int64_t id = sla_sched_id_at(y->sched, i), d[SLA_KINDS];
+        const struct sla_clock *c = sla_sched_clock(y->sched, id);
+        char sid[24], t[SLA_KINDS][24];
+        const char *params[6] = {sid, c->contract->customer};
+        PGresult *r;
+
+        if (!sla_sched_deadlines_changed(y->sched, id, d))
+            continue;
+        snprintf(sid, sizeof(sid), "%" PRId64, id);
+        for (int k = 0; k < SLA_KINDS; k++)
+            set_time(t[k], sizeof(t[k]), d[k], &params[2 + k]);
+        r = PQexecParams(conn,
+                         "UPDATE tickets SET sla_contract = $2, "
+                         "response_due = to_timestamp($3::bigint), "
+                         "remote_due = to_timestamp($4::bigint), "
+                         "onsite_due = to_timestamp($5::bigint), "
+                         "resolution_due = to_timestamp($6::bigint), sla_updated_at = now() "
+                         "WHERE ticket_id = $1::bigint",
+                         6, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            return db_fail(conn, r, "tickets deadlines", why, whylen);
+        PQclear(r);
+    }
+    return 0;
+}
+
+static void note_met(sla_sync_t *y, PGresult *t, int row, int64_t id)
+{
+    static const struct {
+        enum col col;
+        enum sla_kind kind;
+    } met[] = {{C_ACK, SLA_RESPONSE},
+               {C_REMOTE, SLA_REMOTE},
+               {C_ONSITE, SLA_ONSITE},
+               {C_RESOLVED, SLA_RESOLUTION}};
+
+    for (size_t i = 0; i < sizeof(met) / sizeof(met[0]); i++) {
+        int64_t at = epoch_or_zero(t, row, met[i].col);
+
+        if (at != 0)
+            sla_sched_met(y->sched, id, met[i].kind, at);
+    }
+}
+
+int sla_sync_round(sla_sync_t *y, PGconn *conn, struct sla_sync_result *res, char *why,
+                   size_t whylen)
+{
+    char *ids = tracked_ids(y->sched);
+    const char *params[1] = {ids};
+    struct sla_sync_result r0 = {0};
+    PGresult *t;
+    unsigned q;
+    int rc = 0;
+
+    t = PQexecParams(
+        conn,
+        "SELECT t.ticket_id, t.grade, coalesce(t.site_id, ''), "
+        "extract(epoch FROM t.first_seen)::bigint, coalesce(s.distance_km, -1)::float8, "
+        "extract(epoch FROM t.acknowledged_at)::bigint, "
+        "extract(epoch FROM t.remote_started_at)::bigint, "
+        "extract(epoch FROM t.on_site_at)::bigint, extract(epoch FROM t.resolved_at)::bigint, "
+        "t.state IN ('resolved', 'closed') FROM tickets t LEFT JOIN sites s USING (site_id) "
+        "WHERE t.state NOT IN ('resolved', 'closed') OR t.ticket_id = ANY($1::bigint[]) "
+        "ORDER BY t.ticket_id",
+        1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(t) != PGRES_TUPLES_OK) {
+        rc = db_fail(conn, t, "tickets", why, whylen);
+        goto out;
+    }
+    for (int i = 0; i < PQntuples(t) && rc == 0; i++) {
+        int64_t id = strtoll(PQgetvalue(t, i, C_ID), NULL, 10);
+        bool done = PQgetvalue(t, i, C_DONE)[0] == 't';
+
+        if (sla_sched_clock(y->sched, id) == NULL) {
+            if (done)
+                continue;
+            rc = open_ticket(y, conn, t, i, why, whylen);
+            if (rc != 0 || sla_sched_clock(y->sched, id) == NULL)
+                continue;
+            r0.opened++;
+        } else {
+            rc = follow_grade(y, conn, id, atoi(PQgetvalue(t, i, C_GRADE)), &r0, why, whylen);
+        }
+        note_met(y, t, i, id);
+    }
+    free(ids);
+    ids = tracked_ids(y->sched);
+    params[0] = ids;
+    if (rc == 0)
+        rc = follow_pauses(y, conn, ids, why, whylen);
+    if (rc == 0)
+        rc = write_deadlines(y, conn, why, whylen);
+    /* Finish resolved and closed tickets, then tick the rest. */
+    for (int i = 0; i < PQntuples(t) && rc == 0; i++) {
+        int64_t id = strtoll(PQgetvalue(t, i, C_ID), NULL, 10);
+
+        if (PQgetvalue(t, i, C_DONE)[0] != 't' || sla_sched_clock(y->sched, id) == NULL)
+            continue;
+        rc = sla_sched_finish(y->sched, conn, id, &q, why, whylen);
+        r0.queued += q;
+        r0.finished++;
+    }
+    if (rc == 0) {
+        rc = sla_sched_tick(y->sched, conn, &q, why, whylen);
+        r0.queued += q;
+    }
+    PQclear(t);
+out:
+    free(ids);
+    if (res != NULL)
+        *res = r0;
+    return rc;
+}
