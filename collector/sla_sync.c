@@ -111,7 +111,7 @@ static int open_ticket(sla_sync_t *y, PGconn *conn, PGresult *t, int row, char *
         return 0;
     }
     g = PQexecParams(conn,
-                     "SELECT new_grade, extract(epoch FROM ts)::bigint FROM ticket_grades "
+                     "SELECT new_grade, floor(extract(epoch FROM ts))::bigint FROM ticket_grades "
                      "WHERE ticket_id = $1::bigint ORDER BY ts, old_grade NULLS FIRST",
                      1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(g) != PGRES_TUPLES_OK)
@@ -147,7 +147,7 @@ static int follow_grade(sla_sync_t *y, PGconn *conn, int64_t id, int grade,
     snprintf(sid, sizeof(sid), "%" PRId64, id);
     snprintf(sg, sizeof(sg), "%d", grade);
     g = PQexecParams(conn,
-                     "SELECT extract(epoch FROM max(ts))::bigint FROM ticket_grades "
+                     "SELECT floor(extract(epoch FROM max(ts)))::bigint FROM ticket_grades "
                      "WHERE ticket_id = $1::bigint AND new_grade = $2::smallint",
                      2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(g) != PGRES_TUPLES_OK)
@@ -166,8 +166,8 @@ static int follow_pauses(sla_sync_t *y, PGconn *conn, const char *ids, char *why
 {
     const char *params[1] = {ids};
     PGresult *p = PQexecParams(conn,
-                               "SELECT ticket_id, extract(epoch FROM started_at)::bigint, "
-                               "extract(epoch FROM ended_at)::bigint, reason FROM sla_pauses "
+                               "SELECT ticket_id, floor(extract(epoch FROM started_at))::bigint, "
+                               "floor(extract(epoch FROM ended_at))::bigint, reason FROM sla_pauses "
                                "WHERE ticket_id = ANY($1::bigint[]) ORDER BY ticket_id, "
                                "started_at",
                                1, NULL, params, NULL, NULL, 0);
@@ -267,10 +267,10 @@ int sla_sync_round(sla_sync_t *y, PGconn *conn, struct sla_sync_result *res, cha
     t = PQexecParams(
         conn,
         "SELECT t.ticket_id, t.grade, coalesce(t.site_id, ''), "
-        "extract(epoch FROM t.first_seen)::bigint, coalesce(s.distance_km, -1)::float8, "
-        "extract(epoch FROM t.acknowledged_at)::bigint, "
-        "extract(epoch FROM t.remote_started_at)::bigint, "
-        "extract(epoch FROM t.on_site_at)::bigint, extract(epoch FROM t.resolved_at)::bigint, "
+        "floor(extract(epoch FROM t.first_seen))::bigint, coalesce(s.distance_km, -1)::float8, "
+        "floor(extract(epoch FROM t.acknowledged_at))::bigint, "
+        "floor(extract(epoch FROM t.remote_started_at))::bigint, "
+        "floor(extract(epoch FROM t.on_site_at))::bigint, floor(extract(epoch FROM t.resolved_at))::bigint, "
         "t.state IN ('resolved', 'closed') FROM tickets t LEFT JOIN sites s USING (site_id) "
         "WHERE t.state NOT IN ('resolved', 'closed') OR t.ticket_id = ANY($1::bigint[]) "
         "ORDER BY t.ticket_id",

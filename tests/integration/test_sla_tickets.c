@@ -1,0 +1,286 @@
+/* Integration test: contract clocks on real tickets (schema 010 + 020/021)
+ * in a real PostgreSQL, with the shipped default contract and a clock the
+ * test sets.
+ *
+ * Acceptance: a UPS on battery at a site 80 km away opens a grade-3 ticket
+ * whose response, remote, on-site and resolution deadlines are exactly the
+ * contract tables'; low battery raises it to grade 2 and the deadlines move,
+ * counted from the original opening; a pause moves them again; a late
+ * acknowledgement is a breach; a resolved ticket's clocks stop. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "contract.h"
+#include "fm_log.h"
+#include "migrate.h"
+#include "sla_sched.h"
+#include "sla_sync.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DEFAULT_CONTRACT FM_SOURCE_DIR "/deploy/contract-default.yaml"
+
+static PGconn *db;
+static int64_t test_now;
+
+static int64_t test_clock(void *arg)
+{
+    (void)arg;
+    return test_now;
+}
+
+/* Local (+08:00) time in November 2026 as Unix seconds (20th = Friday). */
+static int64_t nov(int day, int hour, int min)
+{
+    struct tm tm = {.tm_year = 126, .tm_mon = 10, .tm_mday = day, .tm_hour = hour, .tm_min = min};
+
+    return (int64_t)timegm(&tm) - 8 * 3600;
+}
+
+static void exec_or_fail(const char *sql)
+{
+    PGresult *r = PQexec(db, sql);
+
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+}
+
+/* Friday 2026-11-20 16:00 +08:00, when the UPS went on battery. */
+#define OPEN_TS 1795161600LL
+
+__attribute__((format(printf, 1, 2))) static void execf(const char *fmt, ...)
+{
+    char sql[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof(sql), fmt, ap);
+    va_end(ap);
+    exec_or_fail(sql);
+}
+
+static long long query_ll(const char *sql)
+{
+    PGresult *r = PQexec(db, sql);
+    long long v;
+
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    v = PQgetisnull(r, 0, 0) ? -1 : atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return v;
+}
+
+/* Deadlines stored on the ticket, as Unix seconds (-1: NULL). */
+static void stored(long long id, int64_t out[SLA_KINDS])
+{
+    static const char *const cols[SLA_KINDS] = {"response_due", "remote_due", "onsite_due",
+                                                "resolution_due"};
+    char sql[256];
+
+    for (int k = 0; k < SLA_KINDS; k++) {
+        snprintf(sql, sizeof(sql),
+                 "SELECT extract(epoch FROM %s)::bigint FROM tickets WHERE ticket_id = %lld",
+                 cols[k], id);
+        out[k] = query_ll(sql);
+    }
+}
+
+static void round_at(sla_sync_t *y, int64_t now, struct sla_sync_result *res)
+{
+    char why[512];
+
+    test_now = now;
+    if (sla_sync_round(y, db, res, why, sizeof(why)) != 0)
+        fail_msg("sync round: %s", why);
+}
+
+/* Opens (or joins, raising the grade) the ticket of a fault at ts. */
+static long long fault(const char *key, int grade, const char *site, int64_t ts)
+{
+    char sql[1024];
+
+    snprintf(sql, sizeof(sql),
+             "SELECT ticket_id FROM fm_ticket_open('%s', 'device', %d::smallint, '%s', 'ups-1', "
+             "'%s', 'UPS on battery', 'ups', false, to_timestamp(%lld), 'test', "
+             "interval '1 hour')",
+             key, grade, site, grade == 3 ? "on_battery" : "low_battery", (long long)ts);
+    return query_ll(sql);
+}
+
+static void assert_deadlines(long long id, const int64_t want[SLA_KINDS], const char *when)
+{
+    int64_t got[SLA_KINDS];
+
+    stored(id, got);
+    for (int k = 0; k < SLA_KINDS; k++) {
+        if (got[k] != want[k])
+            fail_msg("%s: %s deadline %lld, want %lld (diff %lld s)", when, sla_kind_name(k),
+                     (long long)got[k], (long long)want[k], (long long)(got[k] - want[k]));
+    }
+}
+
+static void test_sla_ups_on_battery_80km_then_low_battery(void **state)
+{
+    struct contract_set set = {0};
+    struct sla_sync_result res;
+    char err[512];
+    sla_sched_t *s;
+    sla_sync_t *y;
+    long long id;
+
+    (void)state;
+    if (contract_set_load_file(DEFAULT_CONTRACT, &set, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    s = sla_sched_create(&set, test_clock, NULL);
+    y = sla_sync_create(&set, s);
+    exec_or_fail("INSERT INTO sites (site_id, name, distance_km) VALUES ('site-b', 'B', 80)");
+
+    /* Friday 16:00: UPS on battery, grade 3. */
+    id = fault("site-b/ups-1/power", 3, "site-b", nov(20, 16, 0));
+    round_at(y, nov(20, 16, 1), &res);
+    assert_int_equal(res.opened, 1);
+    const int64_t g3[SLA_KINDS] = {nov(20, 18, 0), nov(20, 20, 0), nov(21, 16, 0), nov(26, 16, 0)};
+    assert_deadlines(id, g3, "grade 3 at opening");
+    assert_int_equal(query_ll("SELECT count(*) FROM tickets WHERE sla_contract = 'default'"), 1);
+
+    /* 16:20: low battery raises it to grade 2; counted from 16:00. */
+    assert_int_equal(fault("site-b/ups-1/power", 2, "site-b", nov(20, 16, 20)), id);
+    round_at(y, nov(20, 16, 21), &res);
+    assert_int_equal(res.regraded, 1);
+    const int64_t g2[SLA_KINDS] = {nov(20, 18, 0), nov(20, 18, 0), nov(21, 4, 0), nov(25, 16, 0)};
+    assert_deadlines(id, g2, "grade 2 after the rise");
+    snprintf(err, sizeof(err),
+             "SELECT count(*) FROM sla_grade_changes WHERE from_grade = 3 AND to_grade = 2 AND "
+             "changed_at = to_timestamp(%lld) AND (before->>'remote') = '2026-11-20T12:00:00Z' "
+             "AND (after->>'remote') = '2026-11-20T10:00:00Z'",
+             OPEN_TS + 1200);
+    assert_int_equal(query_ll(err), 1);
+    /* A second round changes nothing. */
+    round_at(y, nov(20, 16, 22), &res);
+    assert_int_equal(res.regraded + res.opened, 0);
+    assert_deadlines(id, g2, "unchanged");
+
+    /* 16:30: paused (site access refused) until 17:30: open deadlines move
+     * by the hour, resolution by the hour too (Friday is a working day). */
+    execf("INSERT INTO sla_pauses (ticket_id, started_at, reason) VALUES "
+          "(%lld, to_timestamp(%lld), 'site access refused')",
+          id, OPEN_TS + 1800);
+    round_at(y, nov(20, 17, 0), &res);
+    const int64_t paused[SLA_KINDS] = {-1, -1, -1, -1};
+    assert_deadlines(id, paused, "while paused");
+    execf("UPDATE sla_pauses SET ended_at = to_timestamp(%lld) WHERE ticket_id = %lld",
+          OPEN_TS + 5400, id);
+    round_at(y, nov(20, 17, 31), &res);
+    const int64_t resumed[SLA_KINDS] = {nov(20, 19, 0), nov(20, 19, 0), nov(21, 5, 0),
+                                        nov(25, 17, 0)};
+    assert_deadlines(id, resumed, "after the pause");
+
+    /* Acknowledged at 19:30, after the 19:00 response deadline: breached.
+     * The breach is seen at the first round after the deadline. */
+    round_at(y, nov(20, 19, 0), &res);
+    assert_int_equal(query_ll("SELECT count(*) FROM sla_breaches"), 0);
+    execf("UPDATE tickets SET state = 'acknowledged', acknowledged_at = to_timestamp(%lld), "
+          "acknowledged_by = 'noc' WHERE ticket_id = %lld",
+          OPEN_TS + 12600, id);
+    round_at(y, nov(20, 19, 31), &res);
+    snprintf(err, sizeof(err),
+             "SELECT count(*) FROM sla_breaches WHERE clock = 'response' AND grade = 2 AND "
+             "deadline = to_timestamp(%lld)",
+             OPEN_TS + 10800);
+    assert_int_equal(query_ll(err), 1);
+    /* Remote (19:00) was not met either. */
+    assert_int_equal(query_ll("SELECT count(*) FROM sla_breaches WHERE clock = 'remote'"), 1);
+    /* The ladder engaged the field engineer (15 min), emergency team (45)
+     * and customer manager (60 min), counted with the pause. */
+    assert_int_equal(query_ll("SELECT count(*) FROM ticket_escalations"), 3);
+    assert_int_equal(query_ll("SELECT extract(epoch FROM due_at)::bigint FROM ticket_escalations "
+                              "WHERE role = 'customer-manager'"),
+                     nov(20, 18, 0));
+
+    /* Resolved on site in time: clocks finish, no further breach. */
+    execf("UPDATE tickets SET state = 'resolved', on_site_at = to_timestamp(%lld), "
+          "resolved_at = to_timestamp(%lld), cause = 'mains', action_taken = 'restored' "
+          "WHERE ticket_id = %lld",
+          OPEN_TS + 14400, OPEN_TS + 18000, id);
+    round_at(y, nov(20, 21, 1), &res);
+    assert_int_equal(res.finished, 1);
+    assert_int_equal(sla_sched_count(s), 0);
+    assert_int_equal(query_ll("SELECT count(*) FROM sla_breaches"), 2);
+
+    sla_sync_destroy(y);
+    sla_sched_destroy(s);
+    contract_set_free(&set);
+}
+
+static void test_sla_ticket_without_contract_gets_no_deadlines(void **state)
+{
+    const char *text = "contracts:\n  - customer: acme\n    sites: [site-a]\n"
+                       "    grades: [{grade: 1, response: 30m}]\n";
+    struct contract_set set = {0};
+    struct sla_sync_result res;
+    char err[256];
+    sla_sched_t *s;
+    sla_sync_t *y;
+    long long other, covered;
+
+    (void)state;
+    assert_int_equal(contract_set_load_string("c.yaml", text, strlen(text), &set, err, sizeof(err)),
+                     0);
+    s = sla_sched_create(&set, test_clock, NULL);
+    y = sla_sync_create(&set, s);
+    other = fault("site-z/ups-1/power", 3, "site-z", nov(20, 10, 0));
+    covered = fault("site-a/ups-1/fire", 1, "site-a", nov(20, 10, 0));
+    round_at(y, nov(20, 10, 1), &res);
+    assert_int_equal(res.opened, 1);
+    const int64_t none[SLA_KINDS] = {-1, -1, -1, -1};
+    assert_deadlines(other, none, "site without contract");
+    const int64_t acme[SLA_KINDS] = {nov(20, 10, 30), -1, -1, -1};
+    assert_deadlines(covered, acme, "site under acme");
+    sla_sync_destroy(y);
+    sla_sched_destroy(s);
+    contract_set_free(&set);
+}
+
+static int setup(void **state)
+{
+    char why[512];
+    int applied;
+
+    (void)state;
+    fm_log_init("test_sla_tickets", 2);
+    db = PQconnectdb(getenv("FM_PG_DSN") ? getenv("FM_PG_DSN") : "");
+    if (PQstatus(db) != CONNECTION_OK) {
+        fprintf(stderr, "connect: %s", PQerrorMessage(db));
+        return -1;
+    }
+    if (migrate_apply(db, FM_SCHEMA_DIR, &applied, why, sizeof(why)) != 0) {
+        fprintf(stderr, "migrate: %s\n", why);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    PQfinish(db);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sla_ups_on_battery_80km_then_low_battery),
+        cmocka_unit_test(test_sla_ticket_without_contract_gets_no_deadlines),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
