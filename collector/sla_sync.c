@@ -165,12 +165,13 @@ static int follow_grade(sla_sync_t *y, PGconn *conn, int64_t id, int grade,
 static int follow_pauses(sla_sync_t *y, PGconn *conn, const char *ids, char *why, size_t whylen)
 {
     const char *params[1] = {ids};
-    PGresult *p = PQexecParams(conn,
-                               "SELECT ticket_id, floor(extract(epoch FROM started_at))::bigint, "
-                               "floor(extract(epoch FROM ended_at))::bigint, reason FROM sla_pauses "
-                               "WHERE ticket_id = ANY($1::bigint[]) ORDER BY ticket_id, "
-                               "started_at",
-                               1, NULL, params, NULL, NULL, 0);
+    PGresult *p =
+        PQexecParams(conn,
+                     "SELECT ticket_id, floor(extract(epoch FROM started_at))::bigint, "
+                     "floor(extract(epoch FROM ended_at))::bigint, reason FROM sla_pauses "
+                     "WHERE ticket_id = ANY($1::bigint[]) ORDER BY ticket_id, "
+                     "started_at",
+                     1, NULL, params, NULL, NULL, 0);
     int64_t cur = -1;
     size_t idx = 0;
 
@@ -188,12 +189,16 @@ static int follow_pauses(sla_sync_t *y, PGconn *conn, const char *ids, char *why
             continue;
         /* Errors here are rows the clock refuses (a pause starting before the
          * opening): logged, not fatal to the round. */
+        /* Refused rows come back every round: log each ticket once (the
+         * warned list holds pause warnings under the negated id). */
         if (idx >= c->n_pauses &&
-            sla_sched_pause(y->sched, NULL, id, PQgetvalue(p, i, 3), start, w, sizeof(w)) != 0)
+            sla_sched_pause(y->sched, NULL, id, PQgetvalue(p, i, 3), start, w, sizeof(w)) != 0 &&
+            !warned_before(y, -id))
             FM_WARN("sla: ticket %" PRId64 ": pause ignored: %s", id, w);
         c = sla_sched_clock(y->sched, id);
         if (idx < c->n_pauses && c->paused[idx].end == SLA_NEVER && end != 0 &&
-            sla_sched_pause(y->sched, NULL, id, NULL, end, w, sizeof(w)) != 0)
+            sla_sched_pause(y->sched, NULL, id, NULL, end, w, sizeof(w)) != 0 &&
+            !warned_before(y, -id))
             FM_WARN("sla: ticket %" PRId64 ": resume ignored: %s", id, w);
     }
     PQclear(p);
@@ -270,7 +275,8 @@ int sla_sync_round(sla_sync_t *y, PGconn *conn, struct sla_sync_result *res, cha
         "floor(extract(epoch FROM t.first_seen))::bigint, coalesce(s.distance_km, -1)::float8, "
         "floor(extract(epoch FROM t.acknowledged_at))::bigint, "
         "floor(extract(epoch FROM t.remote_started_at))::bigint, "
-        "floor(extract(epoch FROM t.on_site_at))::bigint, floor(extract(epoch FROM t.resolved_at))::bigint, "
+        "floor(extract(epoch FROM t.on_site_at))::bigint, floor(extract(epoch FROM "
+        "t.resolved_at))::bigint, "
         "t.state IN ('resolved', 'closed') FROM tickets t LEFT JOIN sites s USING (site_id) "
         "WHERE t.state NOT IN ('resolved', 'closed') OR t.ticket_id = ANY($1::bigint[]) "
         "ORDER BY t.ticket_id",
