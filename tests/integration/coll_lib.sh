@@ -38,7 +38,10 @@ coll_config() {
 # COLL_PID, COLL_PORT, COLL_MPORT. The log is appended to $T/collector.log.
 coll_start() {
     local mark
-    mark=$(wc -l <"$T/collector.log" 2>/dev/null || echo 0)
+    # Create the log here: the background job opens it only once it runs,
+    # and a `tail` of a missing file would end the script (set -e, pipefail).
+    touch "$T/collector.log"
+    mark=$(wc -l <"$T/collector.log")
     "$FM_COLLECTOR" -c "$1" >>"$T/collector.log" 2>&1 &
     COLL_PID=$!
     for _ in $(seq 1 100); do
