@@ -20,24 +20,22 @@
 
 #define METRICS_MAX 8192
 
+/* A TCP or unix-socket stream, whichever the address names. */
+union mstream {
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+    uv_stream_t stream;
+    uv_handle_t handle;
+};
+
 struct edge__metrics {
-    union {
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-        uv_stream_t stream;
-        uv_handle_t handle;
-    } u;
+    union mstream u;
     edge_t *e;
     char addr[256];
 };
 
 struct mconn {
-    union {
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-        uv_stream_t stream;
-        uv_handle_t handle;
-    } u;
+    union mstream u;
     uv_write_t wr;
     char *resp;
     edge_t *e;

@@ -41,11 +41,16 @@ static int check_endpoints(char *const *eps, size_t n)
     return 0;
 }
 
-static int make_tls(const struct sender_cfg *cfg, tls_ctx_t **out)
+/* Checks the endpoints and makes the TLS context (NULL for plain TCP). */
+static int prepare(const struct sender_cfg *cfg, char *const *endpoints, size_t n_endpoints,
+                   tls_ctx_t **out)
 {
     char err[512];
+    int rc = check_endpoints(endpoints, n_endpoints);
 
     *out = NULL;
+    if (rc < 0)
+        return rc;
     if (cfg->transport == SENDER_PLAIN) {
         FM_WARN("sender: transport is plain TCP (configured): events travel unencrypted and "
                 "the collector is not authenticated");
@@ -69,11 +74,8 @@ int sender_create(uv_loop_t *loop, const struct sender_cfg *cfg, char *const *en
 {
     sender_t *s;
     tls_ctx_t *tls;
-    int rc = check_endpoints(endpoints, n_endpoints);
+    int rc = prepare(cfg, endpoints, n_endpoints, &tls);
 
-    if (rc < 0)
-        return rc;
-    rc = make_tls(cfg, &tls);
     if (rc < 0)
         return rc;
     s = fm_xcalloc(1, sizeof(*s));
@@ -102,11 +104,8 @@ int sender_reload(sender_t *s, const struct sender_cfg *cfg, char *const *endpoi
                   size_t n_endpoints, const struct sender_identity *id)
 {
     tls_ctx_t *tls;
-    int rc = check_endpoints(endpoints, n_endpoints);
+    int rc = prepare(cfg, endpoints, n_endpoints, &tls);
 
-    if (rc < 0)
-        return rc;
-    rc = make_tls(cfg, &tls);
     if (rc < 0)
         return rc;
     /* A live session keeps the context it was made with (the link borrows
