@@ -41,8 +41,8 @@ static void print_sizing(const struct spool_cfg *cfg, uint64_t cap, double rate)
     if (rate > 0)
         FM_NOTICE("spool: %s: cap %s (%" PRIu64 " bytes)%s holds %.1f h at %.1f events/s "
                   "(%u bytes/event estimated); %s free",
-                  cfg->dir, capt, cap, cfg->max_bytes ? "" : " (automatic: 24 h)", hours, rate,
-                  SPOOL_EST_EVENT_BYTES, freet);
+                  cfg->dir, capt, cap, cfg->max_bytes ? "" : " (automatic: 24 h, at least 16 MiB)",
+                  hours, rate, SPOOL_EST_EVENT_BYTES, freet);
     else
         FM_NOTICE("spool: %s: cap %s (%" PRIu64 " bytes); %s free", cfg->dir, capt, cap, freet);
 }
