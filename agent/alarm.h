@@ -83,6 +83,14 @@ struct alarm_cfg {
     uint64_t stale_polls;   /* failed polls in a row that make the point stale; 0: never */
 };
 
+/* A device's own calibration of one of its points, overriding the
+ * profile's (each sensor is calibrated on its own). */
+struct alarm_calibration {
+    char *point;
+    double offset;
+    double gain;
+};
+
 /* Device-level communication-loss settings. */
 struct alarm_comm_cfg {
     uint64_t fail_polls;

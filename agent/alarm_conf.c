@@ -233,3 +233,30 @@ const struct fmc_schema alarm_comm_cfg_schema = {
     .fields = comm_fields,
     .line_offset = FMC_NO_LINE,
 };
+
+static const struct fmc_field calibration_fields[] = {
+    {.key = "point",
+     .type = FMC_STR,
+     .offset = offsetof(struct alarm_calibration, point),
+     .flags = FMC_REQUIRED,
+     .doc = "point of the device's profile"},
+    {.key = "offset",
+     .type = FMC_DOUBLE,
+     .offset = offsetof(struct alarm_calibration, offset),
+     .def = "0",
+     .doc = "corrected = value * gain + offset, for this device only"},
+    {.key = "gain",
+     .type = FMC_DOUBLE,
+     .offset = offsetof(struct alarm_calibration, gain),
+     .def = "1",
+     .min = -1e9,
+     .max = 1e9,
+     .doc = "calibration gain, non-zero"},
+    {0},
+};
+const struct fmc_schema alarm_calibration_schema = {
+    .name = "device calibration",
+    .size = sizeof(struct alarm_calibration),
+    .fields = calibration_fields,
+    .line_offset = FMC_NO_LINE,
+};

@@ -3,7 +3,11 @@
  * --print-config-reference) and a test keeps the two equal. */
 #include "config.h"
 
+#include "alarm_conf.h"
+#include "edge_conf.h"
 #include "oid.h"
+#include "sender_conf.h"
+#include "spool_conf.h"
 
 #include "fm_log.h"
 
@@ -82,6 +86,11 @@ static const struct fmc_field point_fields[] = {
      .count_offset = F(point_cfg, n_enum_map),
      .max_items = 1000,
      .doc = "enum points: integer code -> text, e.g. {2: normal, 3: low}"},
+    {.key = "alarm",
+     .type = FMC_MAP,
+     .offset = F(point_cfg, alarm),
+     .sub = &alarm_cfg_schema,
+     .doc = "thresholds, state and bit alarms, staleness and calibration of the point"},
     {0},
 };
 static const struct fmc_schema point_schema = {.name = "point",
@@ -307,6 +316,18 @@ static const struct fmc_field device_fields[] = {
      .flags = FMC_REQUIRED,
      .sub = &snmp_dev_schema,
      .doc = "SNMP parameters"},
+    {.key = "comm_loss",
+     .type = FMC_MAP,
+     .offset = F(device_cfg, comm_loss),
+     .sub = &alarm_comm_cfg_schema,
+     .doc = "when the comm_loss alarm is raised and cleared"},
+    {.key = "calibration",
+     .type = FMC_SEQ,
+     .offset = F(device_cfg, calibration),
+     .sub = &alarm_calibration_schema,
+     .count_offset = F(device_cfg, n_calibration),
+     .max_items = 2000,
+     .doc = "this device's own calibration of points of its profile"},
     {0},
 };
 static const struct fmc_schema device_schema = {.name = "device",
@@ -480,6 +501,21 @@ static const struct fmc_field agent_fields[] = {
      .count_offset = F(agent_cfg, n_profiles),
      .max_items = 1000,
      .doc = "named point lists shared by devices"},
+    {.key = "spool",
+     .type = FMC_MAP,
+     .offset = F(agent_cfg, edge.spool),
+     .sub = &spool_cfg_schema,
+     .doc = "durable spool (docs/operations.md)"},
+    {.key = "sender",
+     .type = FMC_MAP,
+     .offset = F(agent_cfg, edge.sender),
+     .sub = &sender_cfg_schema,
+     .doc = "link to the collector: TLS, batching, heartbeats"},
+    {.key = "status",
+     .type = FMC_MAP,
+     .offset = F(agent_cfg, edge.status),
+     .sub = &edge_status_cfg_schema,
+     .doc = "status events and the metrics endpoint"},
     {0},
 };
 const struct fmc_schema config_schema = {.name = "agent",
@@ -501,6 +537,11 @@ static int check_point(const fmc_doc_t *doc, const char *path, struct point_cfg 
         return fmc_errorf(doc, err, errlen, path, "rate: only counter points have a rate");
     if (pt->n_enum_map > 0 && pt->type != POINT_TYPE_ENUM)
         return fmc_errorf(doc, err, errlen, path, "enum: only enum points have an enum map");
+    if (alarm_cfg_check(&pt->alarm, sub, sizeof(sub)) != 0) {
+        char apath[160];
+        snprintf(apath, sizeof(apath), "%s.alarm", path);
+        return fmc_errorf(doc, err, errlen, apath, "%s", sub);
+    }
     if (pt->n_enum_map == 0)
         return 0;
     pt->enums = calloc(pt->n_enum_map, sizeof(*pt->enums));
@@ -604,6 +645,19 @@ static int check_device(const fmc_doc_t *doc, struct agent_cfg *cfg, size_t di, 
         snprintf(path, sizeof(path), "devices[%zu].profile", di);
         return fmc_errorf(doc, err, errlen, path, "unknown profile '%s'", d->profile);
     }
+    for (size_t c = 0; c < d->n_calibration; c++) {
+        const struct alarm_calibration *cal = &d->calibration[c];
+        bool found = false;
+
+        for (size_t i = 0; i < d->prof->n_points && !found; i++)
+            found = strcmp(d->prof->points[i].name, cal->point) == 0;
+        snprintf(path, sizeof(path), "devices[%zu].calibration[%zu]", di, c);
+        if (!found)
+            return fmc_errorf(doc, err, errlen, path, "point: '%s' is not in profile %s",
+                              cal->point, d->prof->name);
+        if (cal->gain == 0.0)
+            return fmc_errorf(doc, err, errlen, path, "gain: must not be 0");
+    }
     if (d->parent[0] != '\0') {
         bool found = false;
 
@@ -631,6 +685,9 @@ static int check_config(const fmc_doc_t *doc, struct agent_cfg *cfg, char *err, 
     if (fm_log_parse_level(cfg->log_level) < 0)
         return fmc_errorf(doc, err, errlen, "log_level",
                           "'%s' is not err, warning, notice, info or debug", cfg->log_level);
+    cfg->edge.spool.dir = cfg->spool_dir; /* borrowed: the spool table has no `dir` */
+    if (cfg->edge.sender.backoff_max_ms < cfg->edge.sender.backoff_min_ms)
+        return fmc_errorf(doc, err, errlen, "sender.backoff_max", "is below sender.backoff_min");
     for (size_t i = 0; i < cfg->n_profiles; i++) {
         for (size_t j = 0; j < i; j++) {
             if (strcmp(cfg->profiles[j].name, cfg->profiles[i].name) == 0) {

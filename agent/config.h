@@ -14,6 +14,8 @@
 #ifndef AGENT_CONFIG_H
 #define AGENT_CONFIG_H
 
+#include "alarm.h"
+#include "edge.h"
 #include "fm_conf.h"
 
 #include <stdbool.h>
@@ -84,6 +86,7 @@ struct point_cfg {
     bool rate;
     struct fmc_kv *enum_map;
     size_t n_enum_map;
+    struct alarm_cfg alarm; /* thresholds and calibration (alarm_conf.c) */
     int line;
     /* Filled by config_load: */
     struct enum_entry *enums;
@@ -139,6 +142,9 @@ struct device_cfg {
     int64_t interval_ms;
     int64_t unreachable_after;
     struct snmp_dev_cfg snmp;
+    struct alarm_comm_cfg comm_loss;
+    struct alarm_calibration *calibration;
+    size_t n_calibration;
     int line;
     /* Filled by config_load: */
     const struct profile_cfg *prof;
@@ -187,6 +193,9 @@ struct agent_cfg {
     size_t n_devices;
     struct profile_cfg *profiles;
     size_t n_profiles;
+    /* spool, sender, status (edge_conf.c, spool_conf.c, sender_conf.c);
+     * edge.spool.dir is spool_dir. */
+    struct edge_cfg edge;
 };
 
 /* The table of the whole file, for loading and for the reference. */

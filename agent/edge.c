@@ -92,6 +92,14 @@ void edge_start(edge_t *e, const struct edge_counters *counters)
     edge__status_start(e);
 }
 
+void edge_set_counters(edge_t *e, const struct edge_counters *counters)
+{
+    if (counters != NULL)
+        e->counters = *counters;
+    else
+        memset(&e->counters, 0, sizeof(e->counters));
+}
+
 /* A refused event still gets its callback, on the next turn. */
 struct refused {
     uv_timer_t t;

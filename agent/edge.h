@@ -52,6 +52,10 @@ struct edge_counters {
     const uint64_t *polls_ok;
     const uint64_t *polls_failed;
     const uint64_t *traps_dropped;
+    /* Optional: called before the counters are read, to bring sums up to
+     * date. */
+    void (*refresh)(void *arg);
+    void *arg;
 };
 
 typedef struct edge edge_t;
@@ -66,6 +70,10 @@ int edge_create(uv_loop_t *loop, const struct edge_cfg *cfg, char *const *collec
 
 /* Starts sending, status events and metrics. */
 void edge_start(edge_t *e, const struct edge_counters *counters);
+
+/* Replaces the producers' counters (a rebuilt poller has new ones); NULL
+ * clears them. */
+void edge_set_counters(edge_t *e, const struct edge_counters *counters);
 
 /* Spools ev (borrowed; its seq is ignored). Losses are counted and logged. */
 void edge_emit(edge_t *e, const Fm__Event *ev);

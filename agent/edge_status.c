@@ -65,6 +65,8 @@ size_t edge_metrics_text(edge_t *e, char *buf, size_t cap)
     struct sender_stats se;
     int n;
 
+    if (e->counters.refresh != NULL)
+        e->counters.refresh(e->counters.arg);
     spool_get_stats(e->spool, &sp);
     sender_get_stats(e->sender, &se);
     n = snprintf(
@@ -111,6 +113,8 @@ static void on_status(uv_timer_t *t)
     struct sender_stats se;
     uint64_t now = uv_now(e->loop);
 
+    if (e->counters.refresh != NULL)
+        e->counters.refresh(e->counters.arg);
     spool_get_stats(e->spool, &sp);
     sender_get_stats(e->sender, &se);
     if (now > e->last_status_ms)

@@ -3,6 +3,7 @@
  * Exit status: 0 ok; 1 run-time failure; 2 bad usage or configuration;
  * 3 (--once) some device did not answer. */
 #include "config.h"
+#include "daemon.h"
 #include "sink_count.h"
 #include "sink_json.h"
 #include "snmp_poll.h"
@@ -43,7 +44,9 @@ static void usage(FILE *out)
             "      --once                 poll every device once, print events as JSON lines,\n"
             "                             exit 0 if all answered, 3 if some did not\n"
             "      --cycles N             poll every device N times, then exit\n"
-            "      --output json|count    where events go: JSON lines on stdout (default), or\n"
+            "      --output spool|json|count  where events go: the spool and the collectors\n"
+            "                             (default when collectors are configured), JSON lines\n"
+            "                             on stdout (default otherwise, and with --once), or\n"
             "                             serialized and counted (summary on stderr)\n"
             "  -l, --log-level LEVEL      err, warning, notice, info, debug (overrides config)\n"
             "      --print-config-reference  print the configuration reference (Markdown)\n"
@@ -69,7 +72,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
     int c;
     char *end;
 
-    o->output = "json";
+    o->output = NULL; /* decided once the configuration is loaded */
     while ((c = getopt_long(argc, argv, "c:tl:Vh", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -89,8 +92,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
             }
             break;
         case OPT_OUTPUT:
-            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "count") != 0) {
-                fprintf(stderr, "fieldmon-agent: --output: '%s' is not json or count\n", optarg);
+            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "count") != 0 &&
+                strcmp(optarg, "spool") != 0) {
+                fprintf(stderr, "fieldmon-agent: --output: '%s' is not spool, json or count\n",
+                        optarg);
                 return 2;
             }
             o->output = optarg;
@@ -254,7 +259,16 @@ int main(int argc, char **argv)
         return 0;
     }
     fm_log_level = fm_log_parse_level(o.log_level ? o.log_level : cfg.log_level);
-    rc = run(&o, &cfg);
+    if (o.output == NULL)
+        o.output = cfg.n_collectors > 0 && o.cycles == 0 ? "spool" : "json";
+    if (strcmp(o.output, "spool") == 0 && o.cycles > 0) {
+        fprintf(stderr, "fieldmon-agent: --output spool runs until stopped; it does not go "
+                        "with --once or --cycles\n");
+        rc = 2;
+    } else if (strcmp(o.output, "spool") == 0)
+        rc = daemon_run(o.config, &cfg, o.log_level);
+    else
+        rc = run(&o, &cfg);
     config_free(&cfg);
     return rc;
 }

@@ -226,6 +226,12 @@ void snmp_poll_start(snmp_poll_t *p)
 
 /* ------------------------------------------------------------ outcome */
 
+void snmp_poll_set_outcome_cb(snmp_poll_t *p, snmp_poll_outcome_cb cb, void *arg)
+{
+    p->outcome = cb;
+    p->outcome_arg = arg;
+}
+
 static void emit_reachability(struct snmp__dev *d, bool reachable)
 {
     Fm__Event ev = FM__EVENT__INIT;
@@ -301,6 +307,8 @@ static void finish(struct snmp__dev *d, bool ok)
         }
         d->interval_ms = d->interval_ms * 2 < cap ? d->interval_ms * 2 : cap;
     }
+    if (p->outcome != NULL)
+        p->outcome(d->cfg->name, ok, snmp__wall_ms(), ok ? "" : d->reason, p->outcome_arg);
     d->cycles_done++;
     if (p->cycles > 0)
         round_done(p, d);

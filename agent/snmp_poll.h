@@ -25,6 +25,7 @@
 #include "config.h"
 #include "event_sink.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -52,6 +53,13 @@ typedef void (*snmp_poll_done_cb)(snmp_poll_t *p, void *arg);
  * a negative errno after logging which device failed. */
 int snmp_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t *sink,
                      unsigned cycles, snmp_poll_done_cb done, void *arg, snmp_poll_t **out);
+
+/* Called at the end of every poll of a device, good or failed (reason is
+ * borrowed for the call): the threshold stage counts failed polls for comm
+ * loss and staleness. One callback; NULL removes it. */
+typedef void (*snmp_poll_outcome_cb)(const char *device, bool ok, int64_t ts_ms, const char *reason,
+                                     void *arg);
+void snmp_poll_set_outcome_cb(snmp_poll_t *p, snmp_poll_outcome_cb cb, void *arg);
 
 /* Schedules every device's first poll. */
 void snmp_poll_start(snmp_poll_t *p);

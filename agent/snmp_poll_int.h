@@ -109,6 +109,8 @@ struct snmp_poll {
     uint64_t *round_start, *round_end;
     int closes_pending;
     bool stopping;
+    snmp_poll_outcome_cb outcome;
+    void *outcome_arg;
 };
 
 /* snmp_req.c: starts the next request of d's poll (d->step tells which).

@@ -49,6 +49,15 @@ struct snmp_trap {
     char src[80];    /* ip:port */
     struct snmp_trap_stats stats;
     struct log_slot logged[TRAP_LOG_SOURCES];
+    unsigned pending_acks; /* informs waiting for their event to be spooled */
+    bool closed;           /* the handle is closed: free when no ack is pending */
+};
+
+/* An inform whose response waits until its event is durably kept. */
+struct inform_ack {
+    snmp_trap_t *t;
+    netsnmp_pdu *reply;
+    char src[80];
 };
 
 static const char *const drop_names[TRAP_DROP_N] = {
@@ -252,7 +261,8 @@ static const struct trap_map_cfg *find_mapping(const struct device_cfg *d, const
     return NULL;
 }
 
-static void emit_trap(snmp_trap_t *t, const netsnmp_pdu *pdu, size_t n_vb)
+static void emit_trap(snmp_trap_t *t, const netsnmp_pdu *pdu, size_t n_vb, event_sink_done_cb done,
+                      void *ud)
 {
     Fm__Event ev = FM__EVENT__INIT;
     Fm__Trap tr = FM__TRAP__INIT;
@@ -302,7 +312,10 @@ static void emit_trap(snmp_trap_t *t, const netsnmp_pdu *pdu, size_t n_vb)
     if (d == NULL)
         FM_INFO("trap: %s: %s from an address no device has", t->src, trap_oid);
     t->stats.received++;
-    event_sink_emit(t->sink, &ev);
+    if (done != NULL)
+        t->sink->emit_durable(t->sink, &ev, done, ud);
+    else
+        event_sink_emit(t->sink, &ev);
     free(text);
     free(vbp);
     free(vbs);
@@ -351,6 +364,54 @@ static void acknowledge(snmp_trap_t *t, netsnmp_pdu *pdu)
     t->stats.informs_acked++;
 }
 
+static void trap_free(snmp_trap_t *t)
+{
+    netsnmp_large_fd_set_cleanup(&t->fdset);
+    free(t);
+}
+
+/* The inform's event is in the spool (status 0): only now is the inform
+ * acknowledged. If it could not be kept, no response goes out and the
+ * device sends the inform again. */
+static void on_inform_kept(int status, void *ud)
+{
+    struct inform_ack *a = ud;
+    snmp_trap_t *t = a->t;
+
+    t->pending_acks--;
+    if (status == 0 && t->sessp != NULL && snmp_sess_send(t->sessp, a->reply) != 0) {
+        t->stats.informs_acked++;
+    } else {
+        if (status != 0)
+            FM_WARN("trap: %s: inform not acknowledged, its event was not spooled: %s", a->src,
+                    strerror(-status));
+        snmp_free_pdu(a->reply);
+    }
+    free(a);
+    if (t->closed && t->pending_acks == 0)
+        trap_free(t);
+}
+
+static void acknowledge_when_kept(snmp_trap_t *t, netsnmp_pdu *pdu, size_t n_vb)
+{
+    struct inform_ack *a;
+    netsnmp_pdu *reply = snmp_clone_pdu(pdu);
+
+    if (reply == NULL) {
+        emit_trap(t, pdu, n_vb, NULL, NULL);
+        return;
+    }
+    reply->command = SNMP_MSG_RESPONSE;
+    reply->errstat = 0;
+    reply->errindex = 0;
+    a = fm_xcalloc(1, sizeof(*a));
+    a->t = t;
+    a->reply = reply;
+    snprintf(a->src, sizeof(a->src), "%s", t->src);
+    t->pending_acks++;
+    emit_trap(t, pdu, n_vb, on_inform_kept, a);
+}
+
 static int on_notification(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *magic)
 {
     snmp_trap_t *t = magic;
@@ -391,9 +452,13 @@ static int on_notification(int op, netsnmp_session *sess, int reqid, netsnmp_pdu
         drop(t, TRAP_DROP_TOO_MANY_VARBINDS);
         return 1;
     }
+    if (pdu->command == SNMP_MSG_INFORM && event_sink_durable(t->sink)) {
+        acknowledge_when_kept(t, pdu, n_vb);
+        return 1;
+    }
     if (pdu->command == SNMP_MSG_INFORM)
         acknowledge(t, pdu);
-    emit_trap(t, pdu, n_vb);
+    emit_trap(t, pdu, n_vb, NULL, NULL);
     return 1;
 }
 
@@ -581,8 +646,10 @@ static void on_closed(uv_handle_t *h)
 {
     snmp_trap_t *t = h->data;
 
-    netsnmp_large_fd_set_cleanup(&t->fdset);
-    free(t);
+    /* Informs still waiting for the spool keep t alive until they end. */
+    t->closed = true;
+    if (t->pending_acks == 0)
+        trap_free(t);
 }
 
 void snmp_trap_destroy(snmp_trap_t *t)

@@ -4,7 +4,9 @@
  * session driven by the libuv loop (uv_poll on its socket). Accepts SNMPv1
  * and v2c notifications carrying one of the configured communities, and
  * SNMPv3 ones from the configured USM users (traps: the user's engine_id;
- * informs: the agent's own engine id). Informs are acknowledged. Each
+ * informs: the agent's own engine id). Informs are acknowledged: at once
+ * when the sink keeps nothing (JSON), and only once their event is spooled
+ * when the sink is durable (event_sink.h, emit_durable). Each
  * notification becomes a Trap event with its varbinds, attached to the
  * device whose address sent it (or named by the agent-address field of a
  * v1 trap or the snmpTrapAddress.0 varbind), and mapped to an alarm code by

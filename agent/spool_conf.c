@@ -6,11 +6,6 @@
 static const char *const fsync_names[] = {"always", "interval", "never", NULL};
 
 static const struct fmc_field spool_fields[] = {
-    {.key = "dir",
-     .type = FMC_STR,
-     .offset = offsetof(struct spool_cfg, dir),
-     .def = "/var/lib/fieldmon/spool",
-     .doc = "directory of the spool's segment files and epoch; created if missing"},
     {.key = "max_size",
      .type = FMC_SIZE,
      .offset = offsetof(struct spool_cfg, max_bytes),

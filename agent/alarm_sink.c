@@ -1,0 +1,353 @@
+/* alarm_sink: see alarm_sink.h.
+ *
+ * Points are found by a string key "device \x1f point \x1f label values" in
+ * an open-addressing hash table; devices by name in a second one. Both are
+ * filled lazily, on the first event that names them, so a configuration
+ * with thousands of devices costs nothing until they report. */
+#include "alarm_sink.h"
+
+#include "alarm.h"
+
+#include "fm_alloc.h"
+#include "fm_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct dev;
+
+struct pt {
+    char *key;
+    char *point;
+    struct dev *dev;
+    struct alarm_cfg eff; /* the point's alarm map with the device's calibration */
+    alarm_point_t *ap;
+    struct pt *next_in_dev;
+};
+
+struct dev {
+    char *name;
+    const struct device_cfg *cfg; /* NULL once a reload removed the device */
+    alarm_comm_t *comm;
+    struct pt *pts;
+};
+
+struct table {
+    void **slots;
+    size_t cap, n;
+    const char *(*key)(const void *);
+};
+
+struct alarm_sink {
+    event_sink_t sink; /* first: the producers' view */
+    uv_loop_t *loop;
+    const struct agent_cfg *cfg;
+    event_sink_t *next;
+    struct table pts, devs;
+    uv_timer_t tick;
+};
+
+static const struct alarm_cfg no_rules = {.cal_gain = 1.0, .deadband = -1.0};
+static struct alarm_comm_cfg comm_defaults;
+
+/* ------------------------------------------------------------ hash table */
+
+static uint64_t hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void *table_get(const struct table *t, const char *key)
+{
+    if (t->cap == 0)
+        return NULL;
+    for (size_t i = hash(key) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+        if (t->slots[i] == NULL)
+            return NULL;
+        if (strcmp(t->key(t->slots[i]), key) == 0)
+            return t->slots[i];
+    }
+}
+
+static void table_put(struct table *t, void *v)
+{
+    if ((t->n + 1) * 4 >= t->cap * 3) {
+        struct table old = *t;
+        t->cap = t->cap ? t->cap * 2 : 64;
+        t->slots = fm_xcalloc(t->cap, sizeof(*t->slots));
+        t->n = 0;
+        for (size_t i = 0; i < old.cap; i++) {
+            if (old.slots[i] != NULL)
+                table_put(t, old.slots[i]);
+        }
+        free(old.slots);
+    }
+    size_t i = hash(t->key(v)) & (t->cap - 1);
+    while (t->slots[i] != NULL)
+        i = (i + 1) & (t->cap - 1);
+    t->slots[i] = v;
+    t->n++;
+}
+
+static const char *pt_key(const void *p)
+{
+    return ((const struct pt *)p)->key;
+}
+
+static const char *dev_key(const void *d)
+{
+    return ((const struct dev *)d)->name;
+}
+
+/* ------------------------------------------------------------ lookup */
+
+static const struct device_cfg *find_device(const struct agent_cfg *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_devices; i++) {
+        if (strcmp(cfg->devices[i].name, name) == 0)
+            return &cfg->devices[i];
+    }
+    return NULL;
+}
+
+static const struct point_cfg *find_point(const struct device_cfg *d, const char *name)
+{
+    if (d == NULL || d->prof == NULL)
+        return NULL;
+    for (size_t i = 0; i < d->prof->n_points; i++) {
+        if (strcmp(d->prof->points[i].name, name) == 0)
+            return &d->prof->points[i];
+    }
+    return NULL;
+}
+
+static bool has_rules(const struct alarm_cfg *a)
+{
+    return a->n_limits > 0 || a->n_states > 0 || a->n_bits > 0 || a->stale_after_ms > 0;
+}
+
+/* The point's alarm map, with the device's own calibration of that point
+ * (devices[].calibration) in place of the profile's. */
+static void effective(const struct device_cfg *d, const struct point_cfg *p, struct alarm_cfg *out)
+{
+    *out = p != NULL ? p->alarm : no_rules;
+    for (size_t i = 0; d != NULL && p != NULL && i < d->n_calibration; i++) {
+        if (strcmp(d->calibration[i].point, p->name) == 0) {
+            out->cal_offset = d->calibration[i].offset;
+            out->cal_gain = d->calibration[i].gain;
+        }
+    }
+}
+
+static struct dev *dev_get(alarm_sink_t *s, const char *name)
+{
+    struct dev *d = table_get(&s->devs, name);
+
+    if (d != NULL)
+        return d;
+    d = fm_xcalloc(1, sizeof(*d));
+    d->name = fm_xstrdup(name);
+    d->cfg = find_device(s->cfg, name);
+    d->comm = alarm_comm_create(d->cfg ? &d->cfg->comm_loss : &comm_defaults, name);
+    table_put(&s->devs, d);
+    return d;
+}
+
+static struct pt *pt_get(alarm_sink_t *s, const Fm__Event *ev, const struct point_cfg *pc)
+{
+    const Fm__Measurement *m = ev->measurement;
+    char key[1024];
+    size_t n = (size_t)snprintf(key, sizeof(key), "%s\x1f%s", ev->device, m->point);
+    struct pt *p;
+
+    for (size_t i = 0; i < m->n_labels && n < sizeof(key); i++)
+        n += (size_t)snprintf(key + n, sizeof(key) - n, "\x1f%s", m->labels[i]->value);
+    p = table_get(&s->pts, key);
+    if (p != NULL)
+        return p;
+    p = fm_xcalloc(1, sizeof(*p));
+    p->key = fm_xstrdup(key);
+    p->point = fm_xstrdup(m->point);
+    p->dev = dev_get(s, ev->device);
+    effective(p->dev->cfg, pc, &p->eff);
+    p->ap = alarm_point_create(&p->eff, ev->device, m->point, pc->unit, m->labels, m->n_labels);
+    p->next_in_dev = p->dev->pts;
+    p->dev->pts = p;
+    table_put(&s->pts, p);
+    return p;
+}
+
+/* ------------------------------------------------------------ events */
+
+static void emit_next(const Fm__Event *ev, void *ud)
+{
+    alarm_sink_t *s = ud;
+
+    event_sink_emit(s->next, ev);
+}
+
+static void on_measurement(alarm_sink_t *s, const Fm__Event *ev)
+{
+    const Fm__Measurement *m = ev->measurement;
+    const struct device_cfg *dc = find_device(s->cfg, ev->device);
+    const struct point_cfg *pc = find_point(dc, m->point);
+    struct alarm_cfg eff;
+
+    if (pc == NULL) {
+        event_sink_emit(s->next, ev);
+        return;
+    }
+    effective(dc, pc, &eff);
+    bool rules = has_rules(&eff);
+    bool good = m->has_value && m->quality == FM__QUALITY__QUALITY_GOOD;
+    if (!rules) {
+        if (!good || (eff.cal_gain == 1.0 && eff.cal_offset == 0.0)) {
+            event_sink_emit(s->next, ev);
+            return;
+        }
+    }
+    if (!good) {
+        event_sink_emit(s->next, ev);
+        alarm_point_fail(pt_get(s, ev, pc)->ap, ev->ts_ms, emit_next, s);
+        return;
+    }
+    /* The measurement goes first with its corrected value, then any
+     * transition it caused, so the collector sees cause before effect. */
+    Fm__Event copy = *ev;
+    Fm__Measurement mc = *m;
+    mc.value = m->value * eff.cal_gain + eff.cal_offset;
+    copy.measurement = &mc;
+    event_sink_emit(s->next, &copy);
+    if (rules)
+        alarm_point_sample(pt_get(s, ev, pc)->ap, ev->ts_ms, m->raw, m->value, emit_next, s);
+}
+
+static void on_emit(event_sink_t *sink, const Fm__Event *ev)
+{
+    alarm_sink_t *s = (alarm_sink_t *)sink;
+
+    if (ev->kind_case == FM__EVENT__KIND_MEASUREMENT && ev->device != NULL)
+        on_measurement(s, ev);
+    else
+        event_sink_emit(s->next, ev);
+}
+
+/* Traps and informs pass through untouched; an inform's completion goes
+ * with them to the spool. */
+static void on_emit_durable(event_sink_t *sink, const Fm__Event *ev, event_sink_done_cb done,
+                            void *ud)
+{
+    alarm_sink_t *s = (alarm_sink_t *)sink;
+
+    s->next->emit_durable(s->next, ev, done, ud);
+}
+
+void alarm_sink_poll_result(alarm_sink_t *s, const char *device, bool ok, int64_t ts_ms,
+                            const char *reason)
+{
+    struct dev *d = dev_get(s, device);
+
+    alarm_comm_poll(d->comm, ok, ts_ms, reason, emit_next, s);
+    if (ok)
+        return;
+    /* A failed poll brought no value for any point of the device. */
+    for (struct pt *p = d->pts; p != NULL; p = p->next_in_dev)
+        alarm_point_fail(p->ap, ts_ms, emit_next, s);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    alarm_sink_t *s = t->data;
+    int64_t now = fmw_now_ms();
+
+    for (size_t i = 0; i < s->pts.cap; i++) {
+        struct pt *p = s->pts.slots[i];
+        if (p != NULL)
+            alarm_point_tick(p->ap, now, emit_next, s);
+    }
+}
+
+/* ------------------------------------------------------------ life */
+
+alarm_sink_t *alarm_sink_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t *next)
+{
+    alarm_sink_t *s = fm_xcalloc(1, sizeof(*s));
+
+    alarm_comm_cfg_defaults(&comm_defaults);
+    s->sink.emit = on_emit;
+    if (event_sink_durable(next))
+        s->sink.emit_durable = on_emit_durable;
+    s->loop = loop;
+    s->cfg = cfg;
+    s->next = next;
+    s->pts.key = pt_key;
+    s->devs.key = dev_key;
+    uv_timer_init(loop, &s->tick);
+    s->tick.data = s;
+    uv_timer_start(&s->tick, on_tick, 1000, 1000);
+    uv_unref((uv_handle_t *)&s->tick);
+    return s;
+}
+
+event_sink_t *alarm_sink_as_sink(alarm_sink_t *s)
+{
+    return &s->sink;
+}
+
+void alarm_sink_reload(alarm_sink_t *s, const struct agent_cfg *cfg)
+{
+    int64_t now = fmw_now_ms();
+
+    s->cfg = cfg;
+    for (size_t i = 0; i < s->devs.cap; i++) {
+        struct dev *d = s->devs.slots[i];
+        if (d == NULL)
+            continue;
+        d->cfg = find_device(cfg, d->name);
+        alarm_comm_set_cfg(d->comm, d->cfg ? &d->cfg->comm_loss : &comm_defaults);
+        for (struct pt *p = d->pts; p != NULL; p = p->next_in_dev) {
+            /* A point that left the configuration gets no rules: whatever
+             * it had raised is cleared by alarm_point_set_cfg. */
+            effective(d->cfg, find_point(d->cfg, p->point), &p->eff);
+            alarm_point_set_cfg(p->ap, &p->eff, now, emit_next, s);
+        }
+    }
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    alarm_sink_t *s = h->data;
+
+    for (size_t i = 0; i < s->pts.cap; i++) {
+        struct pt *p = s->pts.slots[i];
+        if (p == NULL)
+            continue;
+        alarm_point_destroy(p->ap);
+        free(p->key);
+        free(p->point);
+        free(p);
+    }
+    for (size_t i = 0; i < s->devs.cap; i++) {
+        struct dev *d = s->devs.slots[i];
+        if (d == NULL)
+            continue;
+        alarm_comm_destroy(d->comm);
+        free(d->name);
+        free(d);
+    }
+    free(s->pts.slots);
+    free(s->devs.slots);
+    free(s);
+}
+
+void alarm_sink_destroy(alarm_sink_t *s)
+{
+    if (s == NULL)
+        return;
+    uv_close((uv_handle_t *)&s->tick, on_closed);
+}

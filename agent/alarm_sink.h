@@ -1,0 +1,42 @@
+/* alarm_sink: the threshold stage between the pollers and the spool.
+ *
+ * An event sink (event_sink.h) that passes every event on to the next sink
+ * and, on the way, for measurements of points that have an `alarm` map:
+ * applies the calibration (the event's value becomes the corrected value,
+ * its raw value stays), evaluates the point's rules (alarm.h) and emits the
+ * alarm transitions right after the measurement that caused them. Poll
+ * outcomes reported with alarm_sink_poll_result drive device comm loss and
+ * the failed-poll staleness of the device's points; a 1 s timer finishes
+ * pending on/off delays and time-based staleness.
+ *
+ * State is per (device, point, label values): each row of a table point
+ * has its own alarms. Loop thread only. */
+#ifndef ALARM_SINK_H
+#define ALARM_SINK_H
+
+#include "config.h"
+#include "event_sink.h"
+
+#include <stdbool.h>
+#include <uv.h>
+
+typedef struct alarm_sink alarm_sink_t;
+
+/* Borrows cfg (replace it with alarm_sink_reload) and next. */
+alarm_sink_t *alarm_sink_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t *next);
+
+/* The sink producers emit into. */
+event_sink_t *alarm_sink_as_sink(alarm_sink_t *s);
+
+/* One poll of a whole device ended: ok, or failed with reason (borrowed). */
+void alarm_sink_poll_result(alarm_sink_t *s, const char *device, bool ok, int64_t ts_ms,
+                            const char *reason);
+
+/* SIGHUP: moves every point to the new configuration, keeping the state of
+ * rules that still exist. Borrows cfg. */
+void alarm_sink_reload(alarm_sink_t *s, const struct agent_cfg *cfg);
+
+/* Closes the timer and frees everything (after the loop ran the close). */
+void alarm_sink_destroy(alarm_sink_t *s);
+
+#endif

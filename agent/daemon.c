@@ -1,0 +1,257 @@
+/* daemon: fieldmon-agent's normal mode. Events go from the pollers through
+ * the threshold stage (alarm_sink.h) into the spool and on to the
+ * collectors (edge.h).
+ *
+ * Signals:
+ *   SIGHUP   loads the configuration file again. On an error the old
+ *            configuration stays, with the file:line error logged. On
+ *            success the poller is rebuilt on the new configuration, the
+ *            threshold stage moves every point to its new rules keeping
+ *            their state, and the edge applies new sender and status
+ *            settings; the spool, its data and sequence are untouched.
+ *            Replaced configurations stay allocated until exit, because the
+ *            spool and closing handles may still borrow them.
+ *   SIGTERM, SIGINT
+ *            stops the poller, flushes and syncs the spool, says Goodbye to
+ *            the collector, closes every handle and returns 0. */
+#include "daemon.h"
+
+#include "alarm_sink.h"
+#include "edge_sink.h"
+#include "inventory.h"
+#include "snmp_poll.h"
+#include "snmp_target.h"
+#include "snmp_trap.h"
+
+#include "fm_alloc.h"
+#include "fm_log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct daemon {
+    uv_loop_t loop;
+    uv_signal_t sigint, sigterm, sighup;
+    const char *path;
+    const char *log_level; /* command-line override, or NULL */
+    struct agent_cfg *cfg;
+    struct agent_cfg **old;
+    size_t n_old;
+    struct inventory *inv, **old_inv;
+    size_t n_old_inv;
+    struct sender_identity id;
+    edge_t *edge;
+    event_sink_t *edge_sink;
+    alarm_sink_t *alarms;
+    snmp_poll_t *poll;
+    snmp_trap_t *trap;
+    uint64_t traps_dropped; /* sum over the drop reasons, for status */
+    bool stopped;
+};
+
+static void refresh(void *arg)
+{
+    struct daemon *d = arg;
+
+    d->traps_dropped = 0;
+    for (int i = 0; d->trap != NULL && i < TRAP_DROP_N; i++)
+        d->traps_dropped += snmp_trap_stats(d->trap)->dropped[i];
+}
+
+static void identity(struct daemon *d)
+{
+    d->id.agent_id = d->cfg->agent_id;
+    d->id.site_id = d->cfg->site;
+    d->id.site_name = d->cfg->site_name;
+    d->id.config_digest = d->inv->digest;
+    d->id.inventory = &d->inv->inv;
+}
+
+static void on_outcome(const char *device, bool ok, int64_t ts_ms, const char *reason, void *arg)
+{
+    struct daemon *d = arg;
+
+    alarm_sink_poll_result(d->alarms, device, ok, ts_ms, reason);
+}
+
+static int start_poller(struct daemon *d)
+{
+    int rc =
+        snmp_poll_create(&d->loop, d->cfg, alarm_sink_as_sink(d->alarms), 0, NULL, NULL, &d->poll);
+    struct edge_counters c = {0};
+
+    if (rc != 0)
+        return rc;
+    snmp_poll_set_outcome_cb(d->poll, on_outcome, d);
+    c.polls_ok = &snmp_poll_stats(d->poll)->polls_ok;
+    c.polls_failed = &snmp_poll_stats(d->poll)->polls_failed;
+    c.traps_dropped = &d->traps_dropped;
+    c.refresh = refresh;
+    c.arg = d;
+    edge_set_counters(d->edge, &c);
+    snmp_poll_start(d->poll);
+    return 0;
+}
+
+static void stop(struct daemon *d)
+{
+    if (d->stopped)
+        return;
+    d->stopped = true;
+    uv_signal_stop(&d->sigint);
+    uv_signal_stop(&d->sigterm);
+    uv_signal_stop(&d->sighup);
+    snmp_poll_destroy(d->poll);
+    d->poll = NULL;
+    /* Write what is buffered while the trap receiver still exists, so the
+     * informs waiting for it are acknowledged. */
+    spool_flush(edge_spool(d->edge));
+    snmp_trap_destroy(d->trap);
+    d->trap = NULL;
+    edge_set_counters(d->edge, NULL);
+    alarm_sink_destroy(d->alarms);
+    d->alarms = NULL;
+    edge_stop(d->edge, NULL, NULL);
+    d->edge = NULL;
+}
+
+static void on_stop_signal(uv_signal_t *h, int signum)
+{
+    struct daemon *d = h->data;
+
+    FM_NOTICE("agent: signal %d: flushing the spool and shutting down", signum);
+    stop(d);
+}
+
+static void reload(struct daemon *d)
+{
+    struct agent_cfg *ncfg = fm_xcalloc(1, sizeof(*ncfg));
+    struct inventory *ninv;
+    char err[1024];
+
+    if (config_load(d->path, ncfg, err, sizeof(err)) != 0) {
+        FM_ERR("agent: reload refused, keeping the running configuration: %s", err);
+        free(ncfg);
+        return;
+    }
+    ninv = inventory_create(ncfg, d->path);
+    /* The new identity must be complete before the edge borrows it. */
+    struct sender_identity old_id = d->id;
+    struct agent_cfg *ocfg = d->cfg;
+    struct inventory *oinv = d->inv;
+    d->cfg = ncfg;
+    d->inv = ninv;
+    identity(d);
+    if (edge_reload(d->edge, &ncfg->edge, ncfg->collectors, ncfg->n_collectors, &d->id) != 0) {
+        FM_ERR("agent: reload refused, keeping the running configuration (see above)");
+        d->cfg = ocfg;
+        d->inv = oinv;
+        d->id = old_id;
+        inventory_destroy(ninv);
+        config_free(ncfg);
+        free(ncfg);
+        return;
+    }
+    snmp_poll_destroy(d->poll);
+    d->poll = NULL;
+    snmp_trap_destroy(d->trap); /* informs in flight keep the old one alive */
+    d->trap = NULL;
+    alarm_sink_reload(d->alarms, ncfg);
+    d->old = fm_xrealloc(d->old, (d->n_old + 1) * sizeof(*d->old));
+    d->old[d->n_old++] = ocfg;
+    d->old_inv = fm_xrealloc(d->old_inv, (d->n_old_inv + 1) * sizeof(*d->old_inv));
+    d->old_inv[d->n_old_inv++] = oinv;
+    if (d->log_level == NULL)
+        fm_log_level = fm_log_parse_level(ncfg->log_level);
+    if (ncfg->trap_receiver.enabled &&
+        snmp_trap_create(&d->loop, ncfg, alarm_sink_as_sink(d->alarms), &d->trap) != 0)
+        FM_ERR("agent: reload: the trap receiver could not start; polling goes on without it");
+    if (start_poller(d) != 0) {
+        FM_ERR("agent: reload: the poller could not start on the new configuration; "
+               "shutting down");
+        stop(d);
+        return;
+    }
+    FM_NOTICE("agent: configuration reloaded: %zu devices; spool and alarm state kept",
+              ncfg->n_devices);
+}
+
+static void on_hup(uv_signal_t *h, int signum)
+{
+    (void)signum;
+    reload(h->data);
+}
+
+int daemon_run(const char *path, struct agent_cfg *cfg, const char *log_level)
+{
+    struct daemon d;
+    int rc;
+
+    memset(&d, 0, sizeof(d));
+    d.path = path;
+    d.log_level = log_level;
+    d.cfg = cfg;
+    if (cfg->n_collectors == 0) {
+        FM_ERR("agent: %s: no collectors configured: nowhere to send events", path);
+        return 2;
+    }
+    uv_loop_init(&d.loop);
+    d.inv = inventory_create(cfg, path);
+    identity(&d);
+    rc = edge_create(&d.loop, &cfg->edge, cfg->collectors, cfg->n_collectors, &d.id,
+                     d.inv->events_per_s, &d.edge);
+    if (rc != 0)
+        goto out_inv;
+    d.edge_sink = edge_sink_create(d.edge);
+    d.alarms = alarm_sink_create(&d.loop, cfg, d.edge_sink);
+    edge_start(d.edge, NULL);
+    if (cfg->trap_receiver.enabled &&
+        snmp_trap_create(&d.loop, cfg, alarm_sink_as_sink(d.alarms), &d.trap) != 0) {
+        stop(&d);
+        uv_run(&d.loop, UV_RUN_DEFAULT);
+        rc = 1;
+        goto out_loop;
+    }
+    rc = start_poller(&d);
+    if (rc != 0) {
+        stop(&d);
+        uv_run(&d.loop, UV_RUN_DEFAULT);
+        rc = 1;
+        goto out_loop;
+    }
+    uv_signal_init(&d.loop, &d.sigint);
+    uv_signal_init(&d.loop, &d.sigterm);
+    uv_signal_init(&d.loop, &d.sighup);
+    d.sigint.data = d.sigterm.data = d.sighup.data = &d;
+    uv_signal_start(&d.sigint, on_stop_signal, SIGINT);
+    uv_signal_start(&d.sigterm, on_stop_signal, SIGTERM);
+    uv_signal_start(&d.sighup, on_hup, SIGHUP);
+    FM_INFO("agent: %s: polling %zu devices, sending to %zu collector endpoint(s)", cfg->agent_id,
+            cfg->n_devices, cfg->n_collectors);
+    uv_run(&d.loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&d.sigint, NULL);
+    uv_close((uv_handle_t *)&d.sigterm, NULL);
+    uv_close((uv_handle_t *)&d.sighup, NULL);
+    uv_run(&d.loop, UV_RUN_DEFAULT);
+    rc = 0;
+out_loop:
+    edge_sink_destroy(d.edge_sink);
+out_inv:
+    uv_loop_close(&d.loop);
+    snmp_target_shutdown();
+    inventory_destroy(d.inv);
+    for (size_t i = 0; i < d.n_old_inv; i++)
+        inventory_destroy(d.old_inv[i]);
+    free(d.old_inv);
+    /* The caller frees the first configuration; reloads were ours. */
+    if (d.cfg != cfg) {
+        config_free(d.cfg);
+        free(d.cfg);
+    }
+    for (size_t i = 1; i < d.n_old; i++) {
+        config_free(d.old[i]);
+        free(d.old[i]);
+    }
+    free(d.old);
+    return rc;
+}
