@@ -19,7 +19,7 @@ struct edge {
     uint64_t lost, lost_logged;
 
     uv_timer_t status_timer;
-    bool status_live;
+    int status_closing; /* handles edge__status_stop still waits for */
     uint64_t last_appended;
     uint64_t last_status_ms;
     double events_per_s;

@@ -31,6 +31,7 @@ union mstream {
 struct edge__metrics {
     union mstream u;
     edge_t *e;
+    bool stopping; /* closed by edge__status_stop: counts towards its done */
     char addr[256];
 };
 
@@ -250,17 +251,24 @@ int edge__status_check(const struct edge_status_cfg *cfg)
     return 0;
 }
 
+/* Stopping closes the status timer and the listener; libuv runs their close
+ * callbacks in no promised order, so the last one reports. */
+static void status_closed_one(edge_t *e)
+{
+    if (--e->status_closing > 0)
+        return;
+    e->status_done(e);
+}
+
 static void on_metrics_closed(uv_handle_t *h)
 {
     struct edge__metrics *m = h->data;
     edge_t *e = m->e;
+    bool stopping = m->stopping;
 
     free(m);
-    if (e->metrics == NULL && e->status_done != NULL && !e->status_live) {
-        void (*done)(void *) = e->status_done;
-        e->status_done = NULL;
-        done(e);
-    }
+    if (stopping)
+        status_closed_one(e);
 }
 
 static void metrics_start(edge_t *e)
@@ -296,12 +304,13 @@ static void metrics_start(edge_t *e)
     FM_INFO("metrics: Prometheus text on %s", addr);
 }
 
-static void metrics_stop(edge_t *e)
+static void metrics_stop(edge_t *e, bool stopping)
 {
     struct edge__metrics *m = e->metrics;
 
     if (m == NULL)
         return;
+    m->stopping = stopping;
     e->metrics = NULL;
     if (strncmp(m->addr, "unix:", 5) == 0)
         unlink(m->addr + 5);
@@ -312,7 +321,6 @@ void edge__status_start(edge_t *e)
 {
     uv_timer_init(e->loop, &e->status_timer);
     e->status_timer.data = e;
-    e->status_live = true;
     e->last_status_ms = uv_now(e->loop);
     uv_timer_start(&e->status_timer, on_status, (uint64_t)e->status_cfg->interval_ms,
                    (uint64_t)e->status_cfg->interval_ms);
@@ -322,26 +330,19 @@ void edge__status_start(edge_t *e)
 void edge__status_reload(edge_t *e)
 {
     uv_timer_set_repeat(&e->status_timer, (uint64_t)e->status_cfg->interval_ms);
-    metrics_stop(e);
+    metrics_stop(e, false);
     metrics_start(e);
 }
 
 static void on_status_timer_closed(uv_handle_t *h)
 {
-    edge_t *e = h->data;
-
-    e->status_live = false;
-    if (e->metrics == NULL && e->status_done != NULL) {
-        /* The listener, if any, closes after us and finishes there. */
-        void (*done)(void *) = e->status_done;
-        e->status_done = NULL;
-        done(e);
-    }
+    status_closed_one(h->data);
 }
 
 void edge__status_stop(edge_t *e, void (*done)(void *ud))
 {
     e->status_done = done;
-    metrics_stop(e);
+    e->status_closing = 1 + (e->metrics != NULL);
+    metrics_stop(e, true);
     uv_close((uv_handle_t *)&e->status_timer, on_status_timer_closed);
 }
