@@ -24,7 +24,7 @@ RUN_PKGS=(
 )
 # Test: cmocka, third-party protocol clients and servers used as real peers.
 TEST_PKGS=(
-    libcmocka-dev mbpoll python3-pymodbus python3 valgrind
+    libcmocka-dev mbpoll python3-pymodbus python3 valgrind snmptrapd
 )
 # Benchmarks: the pollers users run today.
 BENCH_PKGS=(collectd-core time)
