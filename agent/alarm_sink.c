@@ -31,6 +31,7 @@ struct dev {
     const struct device_cfg *cfg; /* NULL once a reload removed the device */
     alarm_comm_t *comm;
     struct pt *pts;
+    size_t guess; /* profile index after the last point looked up */
 };
 
 struct table {
@@ -126,6 +127,27 @@ static const struct point_cfg *find_point(const struct device_cfg *d, const char
     return NULL;
 }
 
+/* Pollers report a device's points in profile order, so the point after
+ * the last one found is nearly always the next one asked for: a guess
+ * that makes the lookup one comparison per measurement. */
+static const struct point_cfg *dev_point(struct dev *d, const char *name)
+{
+    const struct profile_cfg *pr = d->cfg != NULL ? d->cfg->prof : NULL;
+
+    if (pr == NULL)
+        return NULL;
+    for (size_t k = 0; k < pr->n_points; k++) {
+        size_t i = (d->guess + k) % pr->n_points;
+        if (strcmp(pr->points[i].name, name) == 0) {
+            /* Table columns repeat a point for every row: stay on it
+             * unless the next point is a different one. */
+            d->guess = pr->points[i].table ? i : i + 1;
+            return &pr->points[i];
+        }
+    }
+    return NULL;
+}
+
 static bool has_rules(const struct alarm_cfg *a)
 {
     return a->n_limits > 0 || a->n_states > 0 || a->n_bits > 0 || a->stale_after_ms > 0;
@@ -194,8 +216,9 @@ static void emit_next(const Fm__Event *ev, void *ud)
 static void on_measurement(alarm_sink_t *s, const Fm__Event *ev)
 {
     const Fm__Measurement *m = ev->measurement;
-    const struct device_cfg *dc = find_device(s->cfg, ev->device);
-    const struct point_cfg *pc = find_point(dc, m->point);
+    struct dev *d = dev_get(s, ev->device);
+    const struct device_cfg *dc = d->cfg;
+    const struct point_cfg *pc = dev_point(d, m->point);
     struct alarm_cfg eff;
 
     if (pc == NULL) {

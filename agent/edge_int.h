@@ -23,6 +23,7 @@ struct edge {
     uint64_t last_appended;
     uint64_t last_status_ms;
     double events_per_s;
+    bool rate_warned;
     struct edge__metrics *metrics;
     void (*status_done)(void *ud);
 

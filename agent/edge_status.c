@@ -105,6 +105,23 @@ size_t edge_metrics_text(edge_t *e, char *buf, size_t cap)
 
 /* ------------------------------------------------------------ status events */
 
+/* The automatic cap is sized from the configured poll rate, which cannot
+ * know how many rows a table point has. Once the real rate is known, say
+ * so (once) if the cap holds less than the day it should. */
+static void check_rate(edge_t *e, const struct spool_stats *sp)
+{
+    double need = e->events_per_s * 86400.0 * SPOOL_EST_EVENT_BYTES;
+
+    if (e->rate_warned || e->events_per_s <= 0 || need <= (double)sp->cap)
+        return;
+    e->rate_warned = true;
+    FM_WARN("spool: %s: at the observed %.1f events/s the cap of %" PRIu64 " bytes holds only "
+            "%.1f h, not 24 h (the configuration predicted %.1f events/s; table rows are not "
+            "known in advance): set spool.max_size to at least %.0f bytes",
+            e->cfg->spool.dir, e->events_per_s, sp->cap,
+            (double)sp->cap / (e->events_per_s * SPOOL_EST_EVENT_BYTES) / 3600.0, e->rate, need);
+}
+
 static void on_status(uv_timer_t *t)
 {
     edge_t *e = t->data;
@@ -123,6 +140,7 @@ static void on_status(uv_timer_t *t)
             (double)(sp.appended - e->last_appended) * 1000.0 / (double)(now - e->last_status_ms);
     e->last_appended = sp.appended;
     e->last_status_ms = now;
+    check_rate(e, &sp);
     as.spool_bytes = sp.bytes;
     as.spool_events = sp.events;
     as.spool_cap_bytes = sp.cap;

@@ -353,6 +353,7 @@ def test_spool_cap_keeps_every_alarm_transition(sd, tmp, certs):
         dropped = sum(int(e[3][1].split("=")[1]) for e in overflow)
         check(dropped > 0, "overflow events report nothing dropped")
         check("dropped" in agent.logtext(), "overflow not logged")
+        check("not 24 h" in agent.logtext(), "no warning that the cap holds less than a day")
     finally:
         recv.kill()
         if agent.proc.poll() is None:
