@@ -128,7 +128,6 @@ int mb_rtu_open(struct sim *s, struct sim_rtu_bus *b, char *err, size_t errlen)
     struct termios tio;
     int rc;
 
-    b->sim = s;
     if (openpty(&b->master, &b->slave, b->path, NULL, NULL) != 0) {
         rc = -errno;
         snprintf(err, errlen, "rtu bus %s: openpty: %s", b->name, strerror(errno));
@@ -147,9 +146,13 @@ int mb_rtu_open(struct sim *s, struct sim_rtu_bus *b, char *err, size_t errlen)
             rc = -errno;
             snprintf(err, errlen, "rtu bus %s: symlink %s -> %s: %s", b->name, b->link, b->path,
                      strerror(errno));
+            close(b->master);
+            close(b->slave);
             return rc;
         }
     }
+    /* From here the bus owns handles: mb_rtu_close must close them. */
+    b->sim = s;
     uv_poll_init(s->loop, &b->poll, b->master);
     uv_timer_init(s->loop, &b->timer);
     b->poll.data = b->timer.data = b;
