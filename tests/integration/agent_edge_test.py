@@ -8,7 +8,8 @@ collector stand-in that writes every event to a file, fdatasyncs, and only
 then acks. Certificates come from deploy/make-test-certs.sh. Every port is
 picked at run time on 127.0.0.1.
 
-usage: agent_edge_test.py AGENT RECEIVER [test-name ...]
+usage: agent_edge_test.py AGENT RECEIVER [SIM] [test-name ...]
+SIM is fieldmon-sim (tests/sim), for the test that polls the simulator.
 Environment: FM_OUTAGE_S  receiver outage of test_outage_ups_on_battery
              (default 8; the acceptance criterion's full length is 60).
              FM_KEEP      keep the scratch directory even when all pass.
@@ -29,7 +30,7 @@ sys.path.insert(0, HERE)
 from agent_snmpd_test import Snmpd  # noqa: E402  (the same real snmpd set-up)
 from fmtest import check, free_udp_port  # noqa: E402
 
-AGENT = RECEIVER = None
+AGENT = RECEIVER = SIM = None
 SOURCE = "1.3.6.1.4.1.99999.9.1.0"   # plays upsOutputSource: 3 normal, 5 battery
 TEMP = "1.3.6.1.4.1.99999.9.2.0"     # battery temperature, 0.1 degC
 FILLER = "1.3.6.1.4.1.99999.9.3"     # table of filler values for volume
@@ -535,20 +536,131 @@ def test_inform_acknowledged_once_spooled(sd, tmp, certs):
             agent.kill()
 
 
+class Sim:
+    """fieldmon-sim serving one UPS (UPS-MIB data of tests/sim/data), its
+    informs sent to the agent's trap port."""
+
+    def __init__(self, tmp, trap_port):
+        self.tmp = tmp
+        self.sock = os.path.join(tmp, "sim.sock")
+        data = os.path.join(SRC, "tests", "sim", "data", "snmp")
+        self.fleet = os.path.join(tmp, "fleet.yaml")
+        with open(self.fleet, "w") as f:
+            f.write("""traps: {receiver: "127.0.0.1:%d", community: fm-traps, inform: true,
+        timeout: 500ms, retries: 5}
+snmp_templates:
+  - {name: ups-normal, file: %s/ups-normal.snmprec}
+  - {name: ups-onbattery, file: %s/ups-onbattery.snmprec, trap: 1.3.6.1.2.1.33.2.1,
+     trap_objects: [1.3.6.1.2.1.33.1.2.2.0]}
+devices:
+  - {name: ups-sim, site: lab, protocol: snmp, template: ups-normal}
+""" % (trap_port, data, data))
+        ports = os.path.join(tmp, "sim.ports")
+        log = open(os.path.join(tmp, "sim.log"), "a")
+        self.proc = subprocess.Popen([SIM, self.fleet, "--ports-file", ports, "--control",
+                                      self.sock], stdout=log, stderr=log)
+        log.close()
+        wait(lambda: os.path.exists(ports), "the simulator's ports file", timeout=15)
+        with open(ports) as f:
+            self.port = int(f.readline().split()[3])
+
+    def ctl(self, *args):
+        r = subprocess.run([SIM, "ctl", "--control", self.sock] + list(args),
+                           capture_output=True, text=True, timeout=15)
+        check(r.returncode == 0, "fieldmon-sim ctl %s: %s" % (" ".join(args), r.stderr))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+def test_sim_outage_ups_on_battery(sd, tmp, certs):
+    """The acceptance run: the agent polls the simulator's UPS (real UPS-MIB
+    OIDs) while the receiver is down, the UPS goes on battery (its inform
+    arrives too) and back; afterwards every event arrives exactly once per
+    sequence and in order, the transitions and the trap among them."""
+    if SIM is None:
+        raise Fail("no fieldmon-sim given")
+    outage = float(os.environ.get("FM_OUTAGE_S", "8"))
+    trap_port = free_udp_port()
+    sim = Sim(tmp, trap_port)
+    recv = Receiver(tmp, certs)
+    recv.start()
+    cfg = os.path.join(tmp, "agent.yaml")
+    with open(cfg, "w") as f:
+        f.write("""agent_id: agent-1
+site: lab
+snmp: {poll_spread: 0, backoff_max: 1s}
+collectors: ["127.0.0.1:%d"]
+spool_dir: %s/spool
+sender: {tls: {ca: %s/ca.crt, cert: %s/agent-1.crt, key: %s/agent-1.key},
+         heartbeat: 500ms, dead_after: 3s, backoff_min: 100ms, backoff_max: 1s}
+status: {interval: 1s, metrics_listen: "unix:%s/metrics.sock"}
+trap_receiver: {enabled: true, listen: "127.0.0.1:%d", communities: [fm-traps]}
+devices:
+  - {name: ups-sim, class: ups, profile: ups, interval: 250ms,
+     snmp: {host: 127.0.0.1, port: %d, community: public, timeout: 300ms, retries: 0}}
+profiles:
+  - name: ups
+    points:
+      - {name: upsOutputSource, oid: 1.3.6.1.2.1.33.1.4.1.0, type: enum,
+         enum: {3: normal, 5: battery}, alarm: {states: [{equals: 5, code: ups_on_battery}]}}
+      - {name: upsEstimatedChargeRemaining, oid: 1.3.6.1.2.1.33.1.2.4.0, unit: "%%",
+         alarm: {limits: [{dir: low, value: 90}], on_delay: 0s, off_delay: 0s}}
+      - {name: upsBatteryTemperature, oid: 1.3.6.1.2.1.33.1.2.7.0, unit: C}
+    traps:
+      - {oid: 1.3.6.1.2.1.33.2.1, alarm: ups_on_battery, state: raised}
+""" % (recv.port, tmp, certs, certs, certs, tmp, trap_port, sim.port))
+    agent = Agent(tmp, cfg)
+    agent.start()
+    try:
+        wait(lambda: len(recv.events()) > 10, "first events at the receiver")
+        recv.kill()
+        t0 = time.monotonic()
+        time.sleep(min(1.0, outage / 4))
+        sim.ctl("data", "ups-sim", "ups-onbattery")   # on battery, inform sent
+        time.sleep(min(3.0, outage / 2))
+        sim.ctl("clear", "ups-sim")                   # mains back
+        time.sleep(max(0.0, outage - (time.monotonic() - t0)))
+        check(agent.metrics().get("fieldmon_agent_connected") == 0, "agent still connected")
+        recv.start()
+        wait(lambda: caught_up(agent, recv), "the receiver to catch up", timeout=30)
+        agent.stop()
+        evs = recv.events()
+        seqs_ok(evs)
+        check(alarms(evs, "ups_on_battery") == ["raised", "cleared"],
+              "ups_on_battery transitions: %s" % alarms(evs, "ups_on_battery"))
+        check(alarms(evs, "low_warning") == ["raised", "cleared"],
+              "charge low_warning transitions: %s" % alarms(evs, "low_warning"))
+        traps = [e for e in evs if e[2] == "trap"]
+        check(len(traps) == 1 and traps[0][3][1] == "1.3.6.1.2.1.33.2.1",
+              "the on-battery inform: %s" % traps)
+        check("informs acknowledged 1" in agent.logtext(), "the inform was not acknowledged")
+    finally:
+        recv.kill()
+        sim.stop()
+        if agent.proc.poll() is None:
+            agent.kill()
+
+
 TESTS = [test_outage_ups_on_battery, test_kill9_midstream_no_gap,
          test_spool_cap_keeps_every_alarm_transition,
          test_deadband_oscillation_raises_once_clears_once, test_tls_wrong_ca_refused,
          test_tls_expired_client_cert_refused, test_tls_no_client_cert_refused,
          test_sighup_keeps_spool_and_alarm_state,
          test_dead_collector_detected_and_next_endpoint_used,
-         test_inform_acknowledged_once_spooled]
+         test_inform_acknowledged_once_spooled, test_sim_outage_ups_on_battery]
 
 
 def main():
-    global AGENT, RECEIVER
+    global AGENT, RECEIVER, SIM
     AGENT = os.path.abspath(sys.argv[1])
     RECEIVER = os.path.abspath(sys.argv[2])
-    wanted = set(sys.argv[3:])
+    rest = sys.argv[3:]
+    if rest and os.path.basename(rest[0]) == "fieldmon-sim":
+        SIM = os.path.abspath(rest.pop(0))
+    wanted = set(rest)
     base = tempfile.mkdtemp(prefix="fm-agent-edge.")
     certs = os.path.join(base, "certs")
     subprocess.run([os.path.join(SRC, "deploy", "make-test-certs.sh"), certs, "agent-1"],
