@@ -222,6 +222,14 @@ static void on_hello_ack(sender_t *s, const Fm__HelloAck *ha)
         s->max_frame = ha->max_frame;
     if (ha->heartbeat_s > 0 && (int64_t)ha->heartbeat_s * 1000 < s->heartbeat_ms)
         s->heartbeat_ms = (int64_t)ha->heartbeat_s * 1000;
+    /* A collector with nothing to ack is silent until its own heartbeat:
+     * a quiet but healthy session must outlive two of them. */
+    if (ha->heartbeat_s > 0 && (int64_t)ha->heartbeat_s * 2000 + 1000 > s->dead_ms) {
+        s->dead_ms = (int64_t)ha->heartbeat_s * 2000 + 1000;
+        FM_NOTICE("sender: %s: dead_after raised to %" PRId64 " ms for this session: the "
+                  "collector sends heartbeats only every %u s",
+                  cur_endpoint(s), s->dead_ms, ha->heartbeat_s);
+    }
     s->state = SENDER_STREAMING;
     s->failures = 0;
     s->stats.connects++;
@@ -325,6 +333,7 @@ static void on_link_close(link_t *l, int status, const char *why, void *ud)
     tls_ctx_destroy(s->old_tls);
     s->old_tls = NULL;
     s->heartbeat_ms = s->cfg->heartbeat_ms;
+    s->dead_ms = s->cfg->dead_after_ms;
     s->max_frame = FMW_MAX_FRAME_DEFAULT;
     if (s->stopping) {
         s->state = SENDER_IDLE;
@@ -412,7 +421,7 @@ static void on_tick(uv_timer_t *t)
 
     if (s->link == NULL || (s->state != SENDER_HELLO && s->state != SENDER_STREAMING))
         return;
-    if ((int64_t)(now - s->last_rx_ms) >= s->cfg->dead_after_ms) {
+    if ((int64_t)(now - s->last_rx_ms) >= s->dead_ms) {
         char why[128];
         snprintf(why, sizeof(why), "nothing received for %" PRId64 " ms, peer presumed dead",
                  (int64_t)(now - s->last_rx_ms));

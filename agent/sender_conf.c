@@ -67,7 +67,8 @@ static const struct fmc_field sender_fields[] = {
      .def = "30s",
      .min = 200,
      .max = 3600000,
-     .doc = "nothing received for this long: the collector is presumed dead"},
+     .doc = "nothing received for this long: the collector is presumed dead (at least twice "
+            "the heartbeat the collector announces, plus 1 s)"},
     {.key = "backoff_min",
      .type = FMC_DURATION,
      .offset = offsetof(struct sender_cfg, backoff_min_ms),

@@ -39,6 +39,7 @@ struct sender {
     unsigned failures;
     uint64_t last_rx_ms, last_tx_ms;
     int64_t heartbeat_ms;
+    int64_t dead_ms; /* dead_after, or more for a collector with slow heartbeats */
     size_t max_frame;
     uint64_t epoch;
 

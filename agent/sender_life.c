@@ -87,6 +87,7 @@ int sender_create(uv_loop_t *loop, const struct sender_cfg *cfg, char *const *en
     s->spool = sp;
     s->tls = tls;
     s->heartbeat_ms = cfg->heartbeat_ms;
+    s->dead_ms = cfg->dead_after_ms;
     s->max_frame = FMW_MAX_FRAME_DEFAULT;
     s->dec = fmw_decoder_create(FMW_MAX_FRAME_DEFAULT);
     spool_iter_init(&s->it, 1);
@@ -121,6 +122,7 @@ int sender_reload(sender_t *s, const struct sender_cfg *cfg, char *const *endpoi
     s->ep_idx = 0;
     s->id = id;
     s->heartbeat_ms = cfg->heartbeat_ms;
+    s->dead_ms = cfg->dead_after_ms;
     if (s->link == NULL) {
         tls_ctx_destroy(s->old_tls);
         s->old_tls = NULL;
