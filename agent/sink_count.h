@@ -1,7 +1,8 @@
-/* sink_count: an event sink that serializes each event to protobuf, as the
- * spool does before writing it, and counts events and bytes; the bytes are
- * then dropped. `fieldmon-agent --cycles N --output count` uses it to
- * measure the poller without a collector (bench/agent-snmp). */
+/* sink_count: an event sink that only counts events, by kind. With it,
+ * `fieldmon-agent --cycles N --output count` measures the pollers alone,
+ * without any event output, the way bench/agent-snmp measures collectd's
+ * snmp plugin without a write plugin. (The spool's own cost is measured by
+ * bench/agent_spool_bench.) */
 #ifndef AGENT_SINK_COUNT_H
 #define AGENT_SINK_COUNT_H
 
@@ -12,10 +13,10 @@
 struct sink_count_stats {
     uint64_t events;
     uint64_t measurements;
-    uint64_t bytes;
+    uint64_t good; /* measurements of quality good */
 };
 
-/* Returns a new sink; free with sink_count_destroy. */
+/* Returns a new sink; free with sink_count_destroy (NULL does nothing). */
 event_sink_t *sink_count_create(void);
 void sink_count_destroy(event_sink_t *sink);
 const struct sink_count_stats *sink_count_stats(const event_sink_t *sink);

@@ -1,6 +1,7 @@
 """Helpers shared by the agent's integration tests: free loopback ports,
 fieldmon-agent in the background with its JSON events on a queue, checks."""
 import json
+import os
 import queue
 import signal
 import socket
@@ -65,3 +66,117 @@ class AgentProc:
         self.proc.send_signal(signal.SIGTERM)
         rc = self.proc.wait(20)
         check(rc == 0, ("agent exit status after SIGTERM", rc, "".join(self.err)))
+
+
+# The 20 numeric UPS-MIB and system scalars polled by the fleet test and
+# bench/agent-snmp (all present in the simulator's ups-normal data).
+UPS20 = ["1.3.6.1.2.1.1.3.0"] + ["1.3.6.1.2.1.33.1.%s.0" % s for s in (
+    "2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7", "3.1", "3.2", "4.1", "4.2", "4.3",
+    "5.1", "5.2", "6.1", "9.1", "9.2", "9.3", "9.4")]
+
+
+# The five numeric ifTable columns walked by bench/agent-snmp (with the
+# 20 scalars: the fleet of /work/shared/peers.md, 140 values per device).
+IF5 = ["1.3.6.1.2.1.2.2.1.%d" % c for c in (8, 10, 14, 16, 20)]
+IF_ROWS = 24
+
+
+def write_bench_snmprec(path, ups_snmprec):
+    """The simulator's ups-normal data plus an ifTable of IF_ROWS rows."""
+    recs = []
+    with open(ups_snmprec, encoding="utf-8") as f:
+        recs = [line.rstrip("\n") for line in f if line.strip() and not line.startswith("#")]
+    recs.append("1.3.6.1.2.1.2.1.0|2|%d" % IF_ROWS)
+    for i in range(1, IF_ROWS + 1):
+        recs += ["1.3.6.1.2.1.2.2.1.1.%d|2|%d" % (i, i),
+                 "1.3.6.1.2.1.2.2.1.2.%d|4|eth%d" % (i, i - 1),
+                 "1.3.6.1.2.1.2.2.1.8.%d|2|%d" % (i, 1 if i % 5 else 2),
+                 "1.3.6.1.2.1.2.2.1.10.%d|65|%d" % (i, 1000000 * i + 12345),
+                 "1.3.6.1.2.1.2.2.1.14.%d|65|%d" % (i, i % 3),
+                 "1.3.6.1.2.1.2.2.1.16.%d|65|%d" % (i, 3000000 * i + 54321),
+                 "1.3.6.1.2.1.2.2.1.20.%d|65|0" % i]
+
+    def key(r):
+        return tuple(int(x) for x in r.split("|", 1)[0].split("."))
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(sorted(recs, key=key)) + "\n")
+
+
+class Sim:
+    """fieldmon-sim serving N SNMPv2c devices on loopback, each on its own
+    free port (read back from the ports file): ups-normal devices from the
+    simulator's generator, or, with snmprec=FILE, devices serving FILE."""
+
+    def __init__(self, sim, tmp, n_devices, snmprec=None):
+        self.sim = sim
+        self.ctl_path = tmp + "/sim.sock"
+        fleet = tmp + "/fleet.yaml"
+        ports = tmp + "/sim.ports"
+        if snmprec is None:
+            subprocess.run([sim, "--generate", str(n_devices), "0", "-o", fleet,
+                            "--snmp-templates", "ups-normal"], check=True,
+                           stdout=subprocess.DEVNULL)
+        else:
+            with open(fleet, "w", encoding="ascii") as f:
+                f.write("snmp_templates:\n  - {name: bench, file: %s}\ndevices:\n" % snmprec)
+                for i in range(1, n_devices + 1):
+                    f.write("  - {name: dev-%05d, protocol: snmp, template: bench}\n" % i)
+        for stale in (ports, self.ctl_path):
+            if self._exists(stale):
+                os.unlink(stale)
+        self.log = open(tmp + "/sim.log", "w")
+        self.proc = subprocess.Popen([sim, fleet, "--ports-file", ports, "--control",
+                                      self.ctl_path], stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + 60
+        while not self._exists(ports):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("fieldmon-sim did not start; see %s/sim.log" % tmp)
+            time.sleep(0.1)
+        self.devices = []  # (name, port)
+        with open(ports, encoding="ascii") as f:
+            for line in f:
+                w = line.split()
+                if len(w) >= 4 and w[1] == "snmp":
+                    self.devices.append((w[0], int(w[3])))
+        check(len(self.devices) == n_devices, ("ports file", len(self.devices)))
+
+    @staticmethod
+    def _exists(path):
+        try:
+            open(path).close()
+            return True
+        except OSError:
+            return False
+
+    def ctl(self, *args):
+        r = subprocess.run([self.sim, "ctl", "--control", self.ctl_path, *args],
+                           capture_output=True, text=True, timeout=30)
+        check(r.returncode == 0, ("fieldmon-sim ctl", args, r.stdout, r.stderr))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def fleet_agent_config(path, devices, interval, extra_snmp="", tables=False):
+    """Writes an agent config polling UPS20 (and with tables, IF5) from every
+    (name, port)."""
+    with open(path, "w", encoding="ascii") as f:
+        f.write("agent_id: gw-fleet\nsite: sim\nlog_level: warning\n")
+        f.write("snmp: {max_in_flight: 64, backoff_max: 1s, poll_spread: 1}\n")
+        f.write("devices:\n")
+        for name, port in devices:
+            f.write("  - {name: %s, class: ups, profile: ups20, interval: %s, unreachable_after: 1,"
+                    " snmp: {host: 127.0.0.1, port: %d, timeout: 1s, retries: 0%s}}\n"
+                    % (name, interval, port, extra_snmp))
+        f.write("profiles:\n  - name: ups20\n    points:\n")
+        for i, o in enumerate(UPS20):
+            f.write("      - {name: p%02d, oid: %s}\n" % (i, o))
+        for i, o in enumerate(IF5 if tables else []):
+            f.write("      - {name: if%d, oid: %s, table: true, index_label: ifIndex}\n" % (i, o))

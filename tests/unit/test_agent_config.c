@@ -43,7 +43,7 @@ static void test_agent_config_valid_file_loads_with_defaults(void **state)
     assert_int_equal(cfg.devices[0].snmp.max_varbinds, 32);
     assert_int_equal(cfg.devices[0].snmp.max_reps, 25);
     assert_ptr_equal(cfg.devices[0].prof, &cfg.profiles[0]);
-    assert_int_equal(cfg.snmp.max_in_flight, 256);
+    assert_int_equal(cfg.snmp.max_in_flight, 64);
     assert_string_equal(config_enum_text(&cfg.profiles[0].points[0], 2), "normal");
     assert_null(config_enum_text(&cfg.profiles[0].points[0], 3));
     config_free(&cfg);
