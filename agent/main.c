@@ -38,21 +38,22 @@ struct run {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: fieldmon-agent -c FILE [options]\n"
-            "  -c, --config FILE          configuration file (YAML, see docs/config.md)\n"
-            "  -t, --test                 check the configuration and exit\n"
-            "      --once                 poll every device once, print events as JSON lines,\n"
-            "                             exit 0 if all answered, 3 if some did not\n"
-            "      --cycles N             poll every device N times, then exit\n"
-            "      --output spool|json|count  where events go: the spool and the collectors\n"
-            "                             (default when collectors are configured), JSON lines\n"
-            "                             on stdout (default otherwise, and with --once), or\n"
-            "                             only counted, to measure the pollers (summary on stderr)\n"
-            "  -l, --log-level LEVEL      err, warning, notice, info, debug (overrides config)\n"
-            "      --print-config-reference  print the configuration reference (Markdown)\n"
-            "  -V, --version              print the version\n"
-            "  -h, --help                 this text\n");
+    fprintf(
+        out,
+        "usage: fieldmon-agent -c FILE [options]\n"
+        "  -c, --config FILE          configuration file (YAML, see docs/config.md)\n"
+        "  -t, --test                 check the configuration and exit\n"
+        "      --once                 poll every device once, print events as JSON lines,\n"
+        "                             exit 0 if all answered, 3 if some did not\n"
+        "      --cycles N             poll every device N times, then exit\n"
+        "      --output spool|json|count  where events go: the spool and the collectors\n"
+        "                             (default when collectors are configured), JSON lines\n"
+        "                             on stdout (default otherwise, and with --once), or\n"
+        "                             only counted, to measure the pollers (summary on stderr)\n"
+        "  -l, --log-level LEVEL      err, warning, notice, info, debug (overrides config)\n"
+        "      --print-config-reference  print the configuration reference (Markdown)\n"
+        "  -V, --version              print the version\n"
+        "  -h, --help                 this text\n");
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
