@@ -11,6 +11,8 @@
 #include "fm_alloc.h"
 #include "fm_log.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +28,16 @@ struct pt {
     struct pt *next_in_dev;
 };
 
+/* A calibration the collector ordered, kept until the next reload. */
+struct cal {
+    char *point;
+    double offset, gain;
+};
+
 struct dev {
     char *name;
+    struct cal *cals;
+    size_t n_cals;
     const struct device_cfg *cfg; /* NULL once a reload removed the device */
     alarm_comm_t *comm;
     struct pt *pts;
@@ -166,6 +176,17 @@ static void effective(const struct device_cfg *d, const struct point_cfg *p, str
     }
 }
 
+/* The collector's order overrides the configuration's calibration. */
+static void commanded(const struct dev *d, const char *point, struct alarm_cfg *out)
+{
+    for (size_t i = 0; i < d->n_cals; i++) {
+        if (strcmp(d->cals[i].point, point) == 0) {
+            out->cal_offset = d->cals[i].offset;
+            out->cal_gain = d->cals[i].gain;
+        }
+    }
+}
+
 static struct dev *dev_get(alarm_sink_t *s, const char *name)
 {
     struct dev *d = table_get(&s->devs, name);
@@ -197,6 +218,7 @@ static struct pt *pt_get(alarm_sink_t *s, const Fm__Event *ev, const struct poin
     p->point = fm_xstrdup(m->point);
     p->dev = dev_get(s, ev->device);
     effective(p->dev->cfg, pc, &p->eff);
+    commanded(p->dev, m->point, &p->eff);
     p->ap = alarm_point_create(&p->eff, ev->device, m->point, pc->unit, m->labels, m->n_labels);
     p->next_in_dev = p->dev->pts;
     p->dev->pts = p;
@@ -226,6 +248,7 @@ static void on_measurement(alarm_sink_t *s, const Fm__Event *ev)
         return;
     }
     effective(dc, pc, &eff);
+    commanded(d, m->point, &eff);
     bool rules = has_rules(&eff);
     bool good = m->has_value && m->quality == FM__QUALITY__QUALITY_GOOD;
     if (!rules) {
@@ -322,6 +345,49 @@ event_sink_t *alarm_sink_as_sink(alarm_sink_t *s)
     return &s->sink;
 }
 
+int alarm_sink_set_calibration(alarm_sink_t *s, const char *device, const char *point,
+                               double offset, double gain, char *why, size_t whylen)
+{
+    const struct device_cfg *dc = find_device(s->cfg, device);
+    struct dev *d;
+    size_t i;
+
+    if (dc == NULL || find_point(dc, point) == NULL) {
+        snprintf(why, whylen, "no point %s on device %s", point, device);
+        return -ENOENT;
+    }
+    if (!isfinite(offset) || !isfinite(gain) || gain == 0.0) {
+        snprintf(why, whylen, "gain must be finite and non-zero, offset finite");
+        return -EINVAL;
+    }
+    d = dev_get(s, device);
+    for (i = 0; i < d->n_cals && strcmp(d->cals[i].point, point) != 0; i++)
+        ;
+    if (i == d->n_cals) {
+        d->cals = fm_xrealloc(d->cals, (d->n_cals + 1) * sizeof(*d->cals));
+        d->cals[d->n_cals++] = (struct cal){.point = fm_xstrdup(point)};
+    }
+    d->cals[i].offset = offset;
+    d->cals[i].gain = gain;
+    for (struct pt *p = d->pts; p != NULL; p = p->next_in_dev) {
+        if (strcmp(p->point, point) == 0)
+            alarm_point_set_calibration(p->ap, offset, gain);
+    }
+    FM_NOTICE("alarm: %s: %s: calibration set by the collector: offset %g, gain %g (until the "
+              "next reload)",
+              device, point, offset, gain);
+    return 0;
+}
+
+static void cals_free(struct dev *d)
+{
+    for (size_t i = 0; i < d->n_cals; i++)
+        free(d->cals[i].point);
+    free(d->cals);
+    d->cals = NULL;
+    d->n_cals = 0;
+}
+
 void alarm_sink_reload(alarm_sink_t *s, const struct agent_cfg *cfg)
 {
     int64_t now = fmw_now_ms();
@@ -332,6 +398,7 @@ void alarm_sink_reload(alarm_sink_t *s, const struct agent_cfg *cfg)
         if (d == NULL)
             continue;
         d->cfg = find_device(cfg, d->name);
+        cals_free(d); /* the reloaded configuration is the calibration now */
         alarm_comm_set_cfg(d->comm, d->cfg ? &d->cfg->comm_loss : &comm_defaults);
         for (struct pt *p = d->pts; p != NULL; p = p->next_in_dev) {
             /* A point that left the configuration gets no rules: whatever
@@ -360,6 +427,7 @@ static void on_closed(uv_handle_t *h)
         if (d == NULL)
             continue;
         alarm_comm_destroy(d->comm);
+        cals_free(d);
         free(d->name);
         free(d);
     }

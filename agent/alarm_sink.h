@@ -32,6 +32,13 @@ event_sink_t *alarm_sink_as_sink(alarm_sink_t *s);
 void alarm_sink_poll_result(alarm_sink_t *s, const char *device, bool ok, int64_t ts_ms,
                             const char *reason);
 
+/* A calibration ordered by the collector (SetCalibration): applies to the
+ * point of the device from now on, every table row included, until the
+ * next reload or restart (the configuration stays the lasting record).
+ * Returns 0, or -ENOENT / -EINVAL with the reason in why. */
+int alarm_sink_set_calibration(alarm_sink_t *s, const char *device, const char *point,
+                               double offset, double gain, char *why, size_t whylen);
+
 /* SIGHUP: moves every point to the new configuration, keeping the state of
  * rules that still exist. Borrows cfg. */
 void alarm_sink_reload(alarm_sink_t *s, const struct agent_cfg *cfg);

@@ -26,6 +26,8 @@
 #include "fm_alloc.h"
 #include "fm_log.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +76,21 @@ static void on_outcome(const char *device, bool ok, int64_t ts_ms, const char *r
     alarm_sink_poll_result(d->alarms, device, ok, ts_ms, reason);
 }
 
+/* Commands from the collector: calibrations are applied; anything else is
+ * refused with the reason. */
+static int on_command(const Fm__Command *cmd, char *why, size_t whylen, void *ud)
+{
+    struct daemon *d = ud;
+
+    if (cmd->kind_case == FM__COMMAND__KIND_SET_CALIBRATION) {
+        const Fm__SetCalibration *c = cmd->set_calibration;
+        return alarm_sink_set_calibration(d->alarms, c->device, c->point, c->offset, c->gain, why,
+                                          whylen);
+    }
+    snprintf(why, whylen, "command not supported by this agent");
+    return -ENOTSUP;
+}
+
 static int start_poller(struct daemon *d)
 {
     int rc =
@@ -109,6 +126,7 @@ static void stop(struct daemon *d)
     snmp_trap_destroy(d->trap);
     d->trap = NULL;
     edge_set_counters(d->edge, NULL);
+    sender_set_command_cb(edge_sender(d->edge), NULL, NULL);
     alarm_sink_destroy(d->alarms);
     d->alarms = NULL;
     edge_stop(d->edge, NULL, NULL);
@@ -204,6 +222,7 @@ int daemon_run(const char *path, struct agent_cfg *cfg, const char *log_level)
         goto out_inv;
     d.edge_sink = edge_sink_create(d.edge);
     d.alarms = alarm_sink_create(&d.loop, cfg, d.edge_sink);
+    sender_set_command_cb(edge_sender(d.edge), on_command, &d);
     edge_start(d.edge, NULL);
     if (cfg->trap_receiver.enabled &&
         snmp_trap_create(&d.loop, cfg, alarm_sink_as_sink(d.alarms), &d.trap) != 0) {

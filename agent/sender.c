@@ -267,9 +267,7 @@ static void on_envelope(sender_t *s, const Fm__Envelope *env)
         break;
     }
     case FM__ENVELOPE__BODY_COMMAND:
-        /* Commands (calibration, poll now) are answered by the agent's
-         * command handler when one is registered; until then, refuse. */
-        sender__refuse_command(s, env->command);
+        sender__command(s, env->command);
         break;
     default:
         link_close(s->link, -EPROTO, "unexpected message from the collector");

@@ -93,6 +93,13 @@ void sender_stop(sender_t *s, void (*done)(void *ud), void *ud);
 
 void sender_get_stats(const sender_t *s, struct sender_stats *st);
 
+/* Handles one collector command (cmd borrowed for the call): returns 0, or
+ * a negative errno with a reason for the collector in why. The sender
+ * answers with a CommandResult either way. Without a handler every command
+ * is refused. */
+typedef int (*sender_command_cb)(const Fm__Command *cmd, char *why, size_t whylen, void *ud);
+void sender_set_command_cb(sender_t *s, sender_command_cb cb, void *ud);
+
 /* Builds one framed EventBatch envelope from spool records, without
  * decoding them: the records already are packed fm.Event messages, so only
  * the enclosing tags and lengths are written (protobuf-c cannot embed

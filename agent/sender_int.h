@@ -52,6 +52,8 @@ struct sender {
     size_t n_inflight, inflight_cap;
     size_t inflight_bytes;
 
+    sender_command_cb command_cb;
+    void *command_ud;
     bool stopping;
     void (*done)(void *ud);
     void *done_ud;
@@ -60,8 +62,8 @@ struct sender {
 
 /* Splits "host:port" or "[v6]:port". */
 void sender__split_endpoint(const char *ep, char *host, size_t hlen, char *port, size_t plen);
-/* Answers a collector command with ok=false: no handler in this build. */
-void sender__refuse_command(sender_t *s, const Fm__Command *cmd);
+/* Runs a collector command through the handler and answers it. */
+void sender__command(sender_t *s, const Fm__Command *cmd);
 /* Frees the sender once its link, resolver and timers are all gone. */
 void sender__maybe_done(sender_t *s);
 

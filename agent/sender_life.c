@@ -130,23 +130,39 @@ int sender_reload(sender_t *s, const struct sender_cfg *cfg, char *const *endpoi
     return 0;
 }
 
-void sender__refuse_command(sender_t *s, const Fm__Command *cmd)
+void sender_set_command_cb(sender_t *s, sender_command_cb cb, void *ud)
+{
+    s->command_cb = cb;
+    s->command_ud = ud;
+}
+
+void sender__command(sender_t *s, const Fm__Command *cmd)
 {
     Fm__Envelope env = FM__ENVELOPE__INIT;
     Fm__CommandResult r = FM__COMMAND_RESULT__INIT;
-    uint8_t buf[512];
+    uint8_t buf[FMW_MAX_TEXT + 256];
+    char why[FMW_MAX_TEXT] = "this agent has no handler for the command";
+    int rc = -ENOTSUP;
     int64_t n;
 
+    if (s->command_cb != NULL) {
+        why[0] = '\0';
+        rc = s->command_cb(cmd, why, sizeof(why), s->command_ud);
+    }
     r.id = cmd->id;
-    r.ok = 0;
-    r.error = "this agent has no handler for the command";
+    r.ok = rc == 0;
+    r.error = rc == 0 ? "" : why;
     env.body_case = FM__ENVELOPE__BODY_COMMAND_RESULT;
     env.command_result = &r;
     n = fmw_frame_pack(&env, buf, sizeof(buf), FMW_MAX_FRAME_DEFAULT);
     if (n > 0)
         link_write(s->link, buf, (size_t)n);
-    FM_WARN("sender: %s: command %llu refused: no handler", s->endpoints[s->ep_idx],
-            (unsigned long long)cmd->id);
+    if (rc == 0)
+        FM_NOTICE("sender: %s: command %llu from %s done", s->endpoints[s->ep_idx],
+                  (unsigned long long)cmd->id, cmd->actor ? cmd->actor : "?");
+    else
+        FM_WARN("sender: %s: command %llu from %s refused: %s", s->endpoints[s->ep_idx],
+                (unsigned long long)cmd->id, cmd->actor ? cmd->actor : "?", why);
 }
 
 static void on_timer_closed(uv_handle_t *h)

@@ -61,8 +61,9 @@ def free_tcp_port():
 class Receiver:
     """fieldmon-test-receiver on a fixed port, restartable, killable."""
 
-    def __init__(self, tmp, certs, port=None, tls=True, mute=False):
+    def __init__(self, tmp, certs, port=None, tls=True, mute=False, extra=()):
         self.tmp, self.certs, self.tls, self.mute = tmp, certs, tls, mute
+        self.extra = list(extra)
         self.out = os.path.join(tmp, "received.txt")
         self.log = os.path.join(tmp, "receiver.log")
         self.port = port
@@ -83,6 +84,7 @@ class Receiver:
                 args += ["--plain"]
             if self.mute:
                 args += ["--mute"]
+            args += self.extra
             log = open(self.log, "a")
             self.proc = subprocess.Popen(args, stdout=log, stderr=log)
             log.close()
@@ -644,13 +646,47 @@ profiles:
             agent.kill()
 
 
+def test_calibration_command_from_the_collector(sd, tmp, certs):
+    """The collector's SetCalibration changes the corrected value from then
+    on (the raw value stays); one for an unknown point is refused, said why."""
+    recv = Receiver(tmp, certs, extra=["--calibrate", "ups1/upsBatteryTemperature/-5/1",
+                                       "--calibrate", "ups1/nope/0/1"])
+    recv.start()
+    agent = Agent(tmp, write_config(tmp, sd, certs, recv.port))
+    agent.start()
+    try:
+        wait(lambda: "command 2: refused: no point nope on device ups1" in recv.logtext(),
+             "the refusal of the unknown point")
+        check("command 1: ok" in recv.logtext(), "calibration not acknowledged")
+
+        def temps():
+            return [e[3] for e in recv.events()
+                    if e[2] == "measurement" and e[3][1] == "upsBatteryTemperature"]
+        wait(lambda: len(temps()) > 5, "temperatures")
+        agent.stop()
+        vals = [float(t[2]) for t in temps()]
+        raws = {t[3] for t in temps()}
+        # 24.5 until the command arrived (the first polls may beat it), then
+        # 24.5 - 5 for good.
+        first = vals.index(19.5) if 19.5 in vals else len(vals)
+        check(set(vals[:first]) <= {24.5} and set(vals[first:]) == {19.5},
+              "corrected values %s, want 24.5... then 19.5 (24.5 - 5)" % vals)
+        check(raws == {"raw=245"}, "raw values %s" % raws)
+        check("calibration set by the collector" in agent.logtext(), "not logged")
+    finally:
+        recv.kill()
+        if agent.proc.poll() is None:
+            agent.kill()
+
+
 TESTS = [test_outage_ups_on_battery, test_kill9_midstream_no_gap,
          test_spool_cap_keeps_every_alarm_transition,
          test_deadband_oscillation_raises_once_clears_once, test_tls_wrong_ca_refused,
          test_tls_expired_client_cert_refused, test_tls_no_client_cert_refused,
          test_sighup_keeps_spool_and_alarm_state,
          test_dead_collector_detected_and_next_endpoint_used,
-         test_inform_acknowledged_once_spooled, test_sim_outage_ups_on_battery]
+         test_inform_acknowledged_once_spooled, test_sim_outage_ups_on_battery,
+         test_calibration_command_from_the_collector]
 
 
 def main():

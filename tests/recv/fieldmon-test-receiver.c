@@ -11,7 +11,10 @@
  *
  * usage: fieldmon-test-receiver --out FILE [--listen HOST:PORT] [--port-file F]
  *          (--plain | --ca CA --cert CERT --key KEY) [--heartbeat-s N] [--mute]
- *   --mute  complete TCP/TLS but never answer (a hung collector). */
+ *          [--calibrate DEVICE/POINT/OFFSET/GAIN]...
+ *   --mute       complete TCP/TLS but never answer (a hung collector).
+ *   --calibrate  after each HelloAck, send a SetCalibration command; the
+ *                CommandResult is logged (`command N: ok` / `refused: ...`). */
 #include "link.h"
 #include "tls.h"
 
@@ -45,6 +48,8 @@ struct recv {
     unsigned heartbeat_s;
     bool mute;
     uint64_t events, dups;
+    char *cal[4]; /* DEVICE/POINT/OFFSET/GAIN */
+    size_t n_cal;
 };
 
 struct conn {
@@ -167,6 +172,29 @@ static void on_batch(struct conn *c, const Fm__EventBatch *b)
     send_env(c, &env);
 }
 
+static void send_calibration(struct conn *c, uint64_t id, const char *spec)
+{
+    Fm__Envelope env = FM__ENVELOPE__INIT;
+    Fm__Command cmd = FM__COMMAND__INIT;
+    Fm__SetCalibration sc = FM__SET_CALIBRATION__INIT;
+    char dev[128], pt[128];
+
+    if (sscanf(spec, "%127[^/]/%127[^/]/%lf/%lf", dev, pt, &sc.offset, &sc.gain) != 4) {
+        fprintf(stderr, "recv: --calibrate %s: not DEVICE/POINT/OFFSET/GAIN\n", spec);
+        return;
+    }
+    sc.device = dev;
+    sc.point = pt;
+    sc.reason = "test";
+    cmd.id = id;
+    cmd.actor = "test-receiver";
+    cmd.kind_case = FM__COMMAND__KIND_SET_CALIBRATION;
+    cmd.set_calibration = &sc;
+    env.body_case = FM__ENVELOPE__BODY_COMMAND;
+    env.command = &cmd;
+    send_env(c, &env);
+}
+
 static void on_hello(struct conn *c, const Fm__Hello *h)
 {
     Fm__Envelope env = FM__ENVELOPE__INIT;
@@ -193,6 +221,8 @@ static void on_hello(struct conn *c, const Fm__Hello *h)
     env.body_case = FM__ENVELOPE__BODY_HELLO_ACK;
     env.hello_ack = &ha;
     send_env(c, &env);
+    for (size_t i = 0; i < c->r->n_cal; i++)
+        send_calibration(c, i + 1, c->r->cal[i]);
 }
 
 static void on_data(link_t *l, const uint8_t *p, size_t n, void *ud)
@@ -225,6 +255,11 @@ static void on_data(link_t *l, const uint8_t *p, size_t n, void *ud)
             on_batch(c, env->batch);
         else if (env->body_case == FM__ENVELOPE__BODY_HEARTBEAT)
             send_env(c, env);
+        else if (env->body_case == FM__ENVELOPE__BODY_COMMAND_RESULT)
+            fprintf(stderr, "recv: %s: command %llu: %s%s\n", link_peer(l),
+                    (unsigned long long)env->command_result->id,
+                    env->command_result->ok ? "ok" : "refused: ",
+                    env->command_result->ok ? "" : env->command_result->error);
         else if (env->body_case == FM__ENVELOPE__BODY_GOODBYE)
             fprintf(stderr, "recv: %s: goodbye: %s\n", link_peer(l), env->goodbye->detail);
         fmw_envelope_free(env, NULL);
@@ -292,6 +327,7 @@ int main(int argc, char **argv)
         {"key", required_argument, NULL, 'k'},
         {"heartbeat-s", required_argument, NULL, 'h'},
         {"mute", no_argument, NULL, 'm'},
+        {"calibrate", required_argument, NULL, 'C'},
         {NULL, 0, NULL, 0},
     };
     struct recv r = {0};
@@ -329,6 +365,10 @@ int main(int argc, char **argv)
             break;
         case 'm':
             r.mute = true;
+            break;
+        case 'C':
+            if (r.n_cal < 4)
+                r.cal[r.n_cal++] = optarg;
             break;
         default:
             return 2;
