@@ -48,9 +48,11 @@ open_fault() { # KEY GRADE SITE MINUTES_AGO
 }
 ups=$(open_fault ups 3 site-b 5)
 smoke=$(open_fault smoke 1 site-a 20)
+# A camera down for three hours that nobody answered: response (2 h) breached.
+cam=$(open_fault cam 3 site-a 180)
 
 coll_start "$T/c.yaml"
-wait_for "SELECT count(*) = 2 FROM tickets WHERE response_due IS NOT NULL"
+wait_for "SELECT count(*) = 3 FROM tickets WHERE response_due IS NOT NULL"
 # Grade 3 at 80 km: response 2 h, remote 4 h, on-site max(24 h, 12 h) from the
 # fault (clocks count whole seconds).
 opened="date_trunc('second', first_seen)"
@@ -61,12 +63,17 @@ opened="date_trunc('second', first_seen)"
 [[ $(q "SELECT onsite_due = $opened + interval '2 hours' FROM tickets WHERE ticket_id = $smoke") == t ]] ||
     fail "grade-1 on-site deadline"
 
-# The smoke ticket's 15-minute step fell due: recorded and POSTed once.
-wait_for "SELECT count(*) = 1 FROM notify_outbox WHERE delivered_at IS NOT NULL"
+wait_for "SELECT count(*) = 1 FROM sla_breaches WHERE ticket_id = $cam AND clock = 'response'"
+# The smoke ticket's 15-minute step fell due: recorded and POSTed once (the
+# camera's field-engineer step and breach notice too: three POSTs in all).
+wait_for "SELECT count(*) = 3 FROM notify_outbox WHERE delivered_at IS NOT NULL"
 [[ $(q "SELECT role FROM ticket_escalations WHERE ticket_id = $smoke") == field-engineer ]] ||
     fail "escalation not recorded"
-grep -q "\"key\": \"fieldmon-esc-$smoke-field-engineer-0\"" "$T/hooks.log" || fail "webhook: $(cat "$T/hooks.log")"
-[[ $(wc -l <"$T/hooks.log") == 1 ]] || fail "webhook posted $(wc -l <"$T/hooks.log") times"
+for key in "esc-$smoke-field-engineer" "esc-$cam-field-engineer" "breach-$cam-response-field-engineer"; do
+    [[ $(grep -c "\"key\": \"fieldmon-$key-0\"" "$T/hooks.log") == 1 ]] ||
+        fail "webhook $key: $(cat "$T/hooks.log")"
+done
+[[ $(wc -l <"$T/hooks.log") == 3 ]] || fail "webhook posted $(wc -l <"$T/hooks.log") times"
 
 ctl deadlines >"$T/dl.out" || fail "deadlines"
 grep -Eq "^ *$ups .*left 1h 5[0-9]m" "$T/dl.out" || fail "time left: $(cat "$T/dl.out")"
@@ -97,13 +104,15 @@ ctl ack "$ups" >/dev/null || fail "ack"
 ctl sla --from 2000-01-01 >"$T/sla.out" || fail "sla"
 grep -Eq "^$ups +3 +site-b +[0-9-]+T[0-9:]+Z +met +met +left" "$T/sla.out" || fail "sla report: $(cat "$T/sla.out")"
 ctl --json sla --from 2000-01-01 --to 2100-01-01 >"$T/sla.json" || fail "sla --json"
-python3 - "$T/sla.json" "$ups" <<'PY' || fail "sla --json: $(cat "$T/sla.json")"
+python3 - "$T/sla.json" "$ups" "$cam" <<'PY' || fail "sla --json: $(cat "$T/sla.json")"
 import json, sys
 d = json.load(open(sys.argv[1]))
 t = [x for x in d["tickets"] if x["id"] == int(sys.argv[2])][0]
 assert t["response"] == "met" and t["remote"] == "met", t
+c = [x for x in d["tickets"] if x["id"] == int(sys.argv[3])][0]
+assert c["response"] == "breached", c
 g = [x for x in d["grades"] if x["grade"] == 3][0]
-assert g["tickets"] == 1 and g["response_met"] == 1 and g["response_breached"] == 0, g
+assert g["tickets"] == 2 and g["response_met"] == 1 and g["response_breached"] == 1, g
 PY
 if ctl sla --from yesterday-ish 2>/dev/null; then fail "a bad --from was accepted"; fi
 
