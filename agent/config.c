@@ -20,7 +20,7 @@
 const char *const config_class_names[] = {"ups",         "camera", "ddc", "env_sensor",
                                           "power_meter", "other",  NULL};
 const char *const config_point_type_names[] = {"gauge", "counter", "enum", "bool", "text", NULL};
-static const char *const protocol_names[] = {"snmp", NULL};
+static const char *const protocol_names[] = {"snmp", "modbus_tcp", "modbus_rtu", NULL};
 static const char *const version_names[] = {"1", "2c", "3", NULL};
 static const char *const auth_names[] = {"none", "sha", "sha256", NULL};
 static const char *const priv_names[] = {"none", "aes", NULL};
@@ -37,8 +37,8 @@ static const struct fmc_field point_fields[] = {
     {.key = "oid",
      .type = FMC_STR,
      .offset = F(point_cfg, oid),
-     .flags = FMC_REQUIRED,
-     .doc = "numeric OID: the instance for a scalar (ends in .0), the column for a table"},
+     .doc = "SNMP points: numeric OID, the instance for a scalar (ends in .0), the column for a "
+            "table"},
     {.key = "type",
      .type = FMC_ENUM,
      .offset = F(point_cfg, type),
@@ -91,6 +91,11 @@ static const struct fmc_field point_fields[] = {
      .offset = F(point_cfg, alarm),
      .sub = &alarm_cfg_schema,
      .doc = "thresholds, state and bit alarms, staleness and calibration of the point"},
+    {.key = "modbus",
+     .type = FMC_MAP,
+     .offset = F(point_cfg, modbus),
+     .sub = &modbus_point_schema,
+     .doc = "Modbus points: where the value is (instead of oid)"},
     {0},
 };
 static const struct fmc_schema point_schema = {.name = "point",
@@ -279,7 +284,7 @@ static const struct fmc_field device_fields[] = {
      .offset = F(device_cfg, protocol),
      .def = "snmp",
      .enum_names = protocol_names,
-     .doc = "how the device is polled"},
+     .doc = "how the device is polled: snmp, modbus_tcp or modbus_rtu"},
     {.key = "profile",
      .type = FMC_STR,
      .offset = F(device_cfg, profile),
@@ -313,9 +318,8 @@ static const struct fmc_field device_fields[] = {
     {.key = "snmp",
      .type = FMC_MAP,
      .offset = F(device_cfg, snmp),
-     .flags = FMC_REQUIRED,
      .sub = &snmp_dev_schema,
-     .doc = "SNMP parameters"},
+     .doc = "SNMP parameters (protocol snmp)"},
     {.key = "comm_loss",
      .type = FMC_MAP,
      .offset = F(device_cfg, comm_loss),
@@ -328,6 +332,11 @@ static const struct fmc_field device_fields[] = {
      .count_offset = F(device_cfg, n_calibration),
      .max_items = 2000,
      .doc = "this device's own calibration of points of its profile"},
+    {.key = "modbus",
+     .type = FMC_MAP,
+     .offset = F(device_cfg, modbus),
+     .sub = &modbus_dev_schema,
+     .doc = "Modbus parameters (protocols modbus_tcp and modbus_rtu)"},
     {0},
 };
 static const struct fmc_schema device_schema = {.name = "device",
@@ -482,6 +491,11 @@ static const struct fmc_field agent_fields[] = {
      .offset = F(agent_cfg, snmp),
      .sub = &snmp_global_schema,
      .doc = "SNMP engine settings"},
+    {.key = "modbus",
+     .type = FMC_MAP,
+     .offset = F(agent_cfg, modbus),
+     .sub = &modbus_global_schema,
+     .doc = "Modbus engine settings"},
     {.key = "trap_receiver",
      .type = FMC_MAP,
      .offset = F(agent_cfg, trap_receiver),
@@ -530,9 +544,21 @@ static int check_point(const fmc_doc_t *doc, const char *path, struct point_cfg 
 {
     oid_t o;
     char sub[256];
+    int rc;
 
-    if (oid_parse(pt->oid, &o) != 0)
+    if ((pt->oid == NULL) == (pt->modbus.line == 0))
+        return fmc_errorf(doc, err, errlen, path,
+                          "a point needs either oid (SNMP) or modbus (Modbus), not %s",
+                          pt->oid == NULL ? "neither" : "both");
+    if (pt->modbus.line != 0) {
+        rc = modbus_conf_check_point(doc, path, &pt->modbus, err, errlen);
+        if (rc != 0)
+            return rc;
+    } else if (oid_parse(pt->oid, &o) != 0) {
         return fmc_errorf(doc, err, errlen, path, "oid: '%s' is not a numeric OID", pt->oid);
+    }
+    if (pt->modbus.line != 0 && pt->table)
+        return fmc_errorf(doc, err, errlen, path, "table: only SNMP points walk tables");
     if (pt->rate && pt->type != POINT_TYPE_COUNTER)
         return fmc_errorf(doc, err, errlen, path, "rate: only counter points have a rate");
     if (pt->n_enum_map > 0 && pt->type != POINT_TYPE_ENUM)
@@ -625,6 +651,46 @@ static int check_v3(const fmc_doc_t *doc, const char *path, const char *user, in
     return 0;
 }
 
+/* Modbus devices: every profile point has a modbus mapping, the link keys
+ * fit the protocol, RTU devices sharing a serial port agree on the line and
+ * use distinct unit ids. */
+static int check_modbus_device(const fmc_doc_t *doc, struct agent_cfg *cfg, size_t di, char *err,
+                               size_t errlen)
+{
+    struct device_cfg *d = &cfg->devices[di];
+    bool rtu = d->protocol == DEVICE_PROTOCOL_MODBUS_RTU;
+    const struct mb_point_cfg *pts[2000];
+    char path[96];
+    int rc;
+
+    snprintf(path, sizeof(path), "devices[%zu]", di);
+    for (size_t i = 0; i < d->prof->n_points && i < 2000; i++) {
+        if (d->prof->points[i].modbus.line == 0)
+            return fmc_errorf(doc, err, errlen, path,
+                              "profile: '%s' point '%s' has no modbus mapping; protocol %s needs "
+                              "Modbus points",
+                              d->prof->name, d->prof->points[i].name, protocol_names[d->protocol]);
+        pts[i] = &d->prof->points[i].modbus;
+    }
+    rc = modbus_conf_check_device(doc, path, &d->modbus, rtu, pts, d->prof->n_points, err, errlen);
+    if (rc != 0 || !rtu)
+        return rc;
+    for (size_t j = 0; j < di; j++) {
+        const struct device_cfg *o = &cfg->devices[j];
+
+        if (o->protocol != DEVICE_PROTOCOL_MODBUS_RTU || strcmp(o->modbus.serial, d->modbus.serial))
+            continue;
+        rc = modbus_conf_check_bus(doc, path, &o->modbus, &d->modbus, err, errlen);
+        if (rc != 0)
+            return rc;
+        if (o->modbus.unit_id == d->modbus.unit_id)
+            return fmc_errorf(doc, err, errlen, path,
+                              "modbus.unit_id: %lld is also devices[%zu] ('%s') on %s",
+                              (long long)d->modbus.unit_id, j, o->name, d->modbus.serial);
+    }
+    return 0;
+}
+
 static int check_device(const fmc_doc_t *doc, struct agent_cfg *cfg, size_t di, char *err,
                         size_t errlen)
 {
@@ -667,6 +733,19 @@ static int check_device(const fmc_doc_t *doc, struct agent_cfg *cfg, size_t di, 
             snprintf(path, sizeof(path), "devices[%zu].parent", di);
             return fmc_errorf(doc, err, errlen, path, "unknown device '%s'", d->parent);
         }
+    }
+    if (d->protocol != DEVICE_PROTOCOL_SNMP)
+        return check_modbus_device(doc, cfg, di, err, errlen);
+    if (d->snmp.line == 0) {
+        snprintf(path, sizeof(path), "devices[%zu].snmp", di);
+        return fmc_errorf(doc, err, errlen, path, "required for protocol snmp");
+    }
+    for (size_t i = 0; i < d->prof->n_points; i++) {
+        if (d->prof->points[i].oid == NULL)
+            return fmc_errorf(doc, err, errlen, path,
+                              "profile: '%s' point '%s' is a Modbus point; protocol snmp needs "
+                              "oid points",
+                              d->prof->name, d->prof->points[i].name);
     }
     if (d->snmp.version == SNMP_VERSION_CFG_3) {
         snprintf(path, sizeof(path), "devices[%zu].snmp", di);

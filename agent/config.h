@@ -17,6 +17,7 @@
 #include "alarm.h"
 #include "edge.h"
 #include "fm_conf.h"
+#include "modbus_conf.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -34,6 +35,8 @@ enum device_class {
 
 enum device_protocol {
     DEVICE_PROTOCOL_SNMP,
+    DEVICE_PROTOCOL_MODBUS_TCP,
+    DEVICE_PROTOCOL_MODBUS_RTU,
 };
 
 enum point_type {
@@ -86,7 +89,8 @@ struct point_cfg {
     bool rate;
     struct fmc_kv *enum_map;
     size_t n_enum_map;
-    struct alarm_cfg alarm; /* thresholds and calibration (alarm_conf.c) */
+    struct alarm_cfg alarm;     /* thresholds and calibration (alarm_conf.c) */
+    struct mb_point_cfg modbus; /* line 0: an SNMP point (oid) */
     int line;
     /* Filled by config_load: */
     struct enum_entry *enums;
@@ -145,6 +149,7 @@ struct device_cfg {
     struct alarm_comm_cfg comm_loss;
     struct alarm_calibration *calibration;
     size_t n_calibration;
+    struct mb_dev_cfg modbus;
     int line;
     /* Filled by config_load: */
     const struct profile_cfg *prof;
@@ -188,6 +193,7 @@ struct agent_cfg {
     char *spool_dir;
     char *log_level;
     struct snmp_global_cfg snmp;
+    struct mb_global_cfg modbus;
     struct trap_cfg trap_receiver;
     struct device_cfg *devices;
     size_t n_devices;

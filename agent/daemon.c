@@ -19,6 +19,7 @@
 #include "alarm_sink.h"
 #include "edge_sink.h"
 #include "inventory.h"
+#include "modbus_poll.h"
 #include "snmp_poll.h"
 #include "snmp_target.h"
 #include "snmp_trap.h"
@@ -46,6 +47,8 @@ struct daemon {
     event_sink_t *edge_sink;
     alarm_sink_t *alarms;
     snmp_poll_t *poll;
+    modbus_poll_t *mpoll;
+    uint64_t polls_ok, polls_failed; /* both pollers, for status */
     snmp_trap_t *trap;
     uint64_t traps_dropped; /* sum over the drop reasons, for status */
     bool stopped;
@@ -55,6 +58,12 @@ static void refresh(void *arg)
 {
     struct daemon *d = arg;
 
+    d->polls_ok = snmp_poll_stats(d->poll)->polls_ok;
+    d->polls_failed = snmp_poll_stats(d->poll)->polls_failed;
+    if (d->mpoll != NULL) {
+        d->polls_ok += modbus_poll_stats(d->mpoll)->polls_ok;
+        d->polls_failed += modbus_poll_stats(d->mpoll)->polls_failed;
+    }
     d->traps_dropped = 0;
     for (int i = 0; d->trap != NULL && i < TRAP_DROP_N; i++)
         d->traps_dropped += snmp_trap_stats(d->trap)->dropped[i];
@@ -100,13 +109,25 @@ static int start_poller(struct daemon *d)
     if (rc != 0)
         return rc;
     snmp_poll_set_outcome_cb(d->poll, on_outcome, d);
-    c.polls_ok = &snmp_poll_stats(d->poll)->polls_ok;
-    c.polls_failed = &snmp_poll_stats(d->poll)->polls_failed;
+    if (modbus_poll_count_devices(d->cfg) > 0) {
+        rc = modbus_poll_create(&d->loop, d->cfg, alarm_sink_as_sink(d->alarms), 0, NULL, NULL,
+                                &d->mpoll);
+        if (rc != 0) {
+            snmp_poll_destroy(d->poll);
+            d->poll = NULL;
+            return rc;
+        }
+        modbus_poll_set_outcome_cb(d->mpoll, on_outcome, d);
+    }
+    c.polls_ok = &d->polls_ok;
+    c.polls_failed = &d->polls_failed;
     c.traps_dropped = &d->traps_dropped;
     c.refresh = refresh;
     c.arg = d;
     edge_set_counters(d->edge, &c);
     snmp_poll_start(d->poll);
+    if (d->mpoll != NULL)
+        modbus_poll_start(d->mpoll);
     return 0;
 }
 
@@ -120,6 +141,8 @@ static void stop(struct daemon *d)
     uv_signal_stop(&d->sighup);
     snmp_poll_destroy(d->poll);
     d->poll = NULL;
+    modbus_poll_destroy(d->mpoll);
+    d->mpoll = NULL;
     /* Write what is buffered while the trap receiver still exists, so the
      * informs waiting for it are acknowledged. */
     spool_flush(edge_spool(d->edge));
@@ -172,6 +195,8 @@ static void reload(struct daemon *d)
     }
     snmp_poll_destroy(d->poll);
     d->poll = NULL;
+    modbus_poll_destroy(d->mpoll);
+    d->mpoll = NULL;
     snmp_trap_destroy(d->trap); /* informs in flight keep the old one alive */
     d->trap = NULL;
     alarm_sink_reload(d->alarms, ncfg);

@@ -59,8 +59,17 @@ struct inventory *inventory_create(const struct agent_cfg *cfg, const char *path
         fm__device__init(dv);
         dv->name = d->name;
         dv->class_ = dev_class(d->dev_class);
-        dv->protocol = FM__PROTOCOL__PROTOCOL_SNMP;
-        snprintf(addr, 300, "%s:%d", d->snmp.host, (int)d->snmp.port);
+        /* Address as proto/fieldmon.proto says: host:port, or serial-device@unit. */
+        if (d->protocol == DEVICE_PROTOCOL_MODBUS_TCP) {
+            dv->protocol = FM__PROTOCOL__PROTOCOL_MODBUS_TCP;
+            snprintf(addr, 300, "%s:%d", d->modbus.host, (int)d->modbus.port);
+        } else if (d->protocol == DEVICE_PROTOCOL_MODBUS_RTU) {
+            dv->protocol = FM__PROTOCOL__PROTOCOL_MODBUS_RTU;
+            snprintf(addr, 300, "%s@%d", d->modbus.serial, (int)d->modbus.unit_id);
+        } else {
+            dv->protocol = FM__PROTOCOL__PROTOCOL_SNMP;
+            snprintf(addr, 300, "%s:%d", d->snmp.host, (int)d->snmp.port);
+        }
         dv->address = addr;
         dv->parent = d->parent;
         dv->profile = d->profile;

@@ -4,6 +4,7 @@
  * 3 (--once) some device did not answer. */
 #include "config.h"
 #include "daemon.h"
+#include "modbus_poll.h"
 #include "sink_count.h"
 #include "sink_json.h"
 #include "snmp_poll.h"
@@ -32,7 +33,9 @@ struct run {
     uv_loop_t loop;
     uv_signal_t sigint, sigterm;
     snmp_poll_t *poll;
+    modbus_poll_t *mpoll;
     snmp_trap_t *trap;
+    int pollers_running; /* with --cycles: pollers that have not finished */
     bool stopped;
 };
 
@@ -146,6 +149,8 @@ static void stop(struct run *r)
     uv_signal_stop(&r->sigterm);
     snmp_poll_destroy(r->poll);
     r->poll = NULL;
+    modbus_poll_destroy(r->mpoll);
+    r->mpoll = NULL;
     snmp_trap_destroy(r->trap);
     r->trap = NULL;
 }
@@ -159,6 +164,7 @@ static void on_signal(uv_signal_t *h, int signum)
 }
 
 static struct snmp_poll_stats last_stats;
+static struct modbus_poll_stats last_mstats;
 static size_t last_failed;
 static double poll_cpu_start, poll_cpu_s;
 
@@ -171,17 +177,37 @@ static double cpu_now(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+static void poller_done(struct run *r)
+{
+    if (--r->pollers_running > 0)
+        return;
+    poll_cpu_s = cpu_now() - poll_cpu_start;
+    stop(r);
+}
+
 static void on_cycles_done(snmp_poll_t *p, void *arg)
 {
-    poll_cpu_s = cpu_now() - poll_cpu_start;
     last_stats = *snmp_poll_stats(p);
-    last_failed = snmp_poll_failed_devices(p);
-    stop(arg);
+    last_failed += snmp_poll_failed_devices(p);
+    poller_done(arg);
+}
+
+static void on_modbus_cycles_done(modbus_poll_t *p, void *arg)
+{
+    last_mstats = *modbus_poll_stats(p);
+    last_failed += modbus_poll_failed_devices(p);
+    poller_done(arg);
 }
 
 static void print_summary(const event_sink_t *count_sink, unsigned cycles)
 {
     const struct sink_count_stats *c = count_sink ? sink_count_stats(count_sink) : NULL;
+    const struct modbus_poll_stats *m = &last_mstats;
+    double max_cycle =
+        last_stats.max_cycle_s > m->max_cycle_s ? last_stats.max_cycle_s : m->max_cycle_s;
+    uint32_t rounds = last_stats.rounds > m->rounds ? last_stats.rounds : m->rounds;
+    double sum_cycle =
+        last_stats.sum_cycle_s > m->sum_cycle_s ? last_stats.sum_cycle_s : m->sum_cycle_s;
 
     /* poll_cpu_s: CPU of this process from the first poll to the last
      * answer, start-up (configuration, sessions) excluded. */
@@ -189,12 +215,22 @@ static void print_summary(const event_sink_t *count_sink, unsigned cycles)
             "summary: cycles=%u values=%llu good=%llu events=%llu polls_ok=%llu "
             "polls_failed=%llu requests=%llu toobig=%llu overruns=%llu max_cycle_s=%.3f "
             "avg_cycle_s=%.3f poll_cpu_s=%.3f\n",
-            cycles, (unsigned long long)last_stats.values, (unsigned long long)(c ? c->good : 0),
-            (unsigned long long)(c ? c->events : 0), (unsigned long long)last_stats.polls_ok,
-            (unsigned long long)last_stats.polls_failed, (unsigned long long)last_stats.requests,
-            (unsigned long long)last_stats.toobig, (unsigned long long)last_stats.overruns,
-            last_stats.max_cycle_s,
-            last_stats.rounds ? last_stats.sum_cycle_s / last_stats.rounds : 0.0, poll_cpu_s);
+            cycles, (unsigned long long)(last_stats.values + m->values),
+            (unsigned long long)(c ? c->good : 0), (unsigned long long)(c ? c->events : 0),
+            (unsigned long long)(last_stats.polls_ok + m->polls_ok),
+            (unsigned long long)(last_stats.polls_failed + m->polls_failed),
+            (unsigned long long)(last_stats.requests + m->requests),
+            (unsigned long long)last_stats.toobig,
+            (unsigned long long)(last_stats.overruns + m->overruns), max_cycle,
+            rounds ? sum_cycle / rounds : 0.0, poll_cpu_s);
+    if (m->rounds > 0)
+        fprintf(stderr,
+                "summary: modbus polls_ok=%llu polls_failed=%llu requests=%llu registers=%llu "
+                "values=%llu overruns=%llu max_cycle_s=%.3f avg_cycle_s=%.3f\n",
+                (unsigned long long)m->polls_ok, (unsigned long long)m->polls_failed,
+                (unsigned long long)m->requests, (unsigned long long)m->registers,
+                (unsigned long long)m->values, (unsigned long long)m->overruns, m->max_cycle_s,
+                m->sum_cycle_s / m->rounds);
 }
 
 static int run(const struct opts *o, const struct agent_cfg *cfg)
@@ -207,14 +243,29 @@ static int run(const struct opts *o, const struct agent_cfg *cfg)
     memset(&r, 0, sizeof(r));
     uv_loop_init(&r.loop);
     sink = counting ? sink_count_create() : sink_json_create(stdout);
-    rc = snmp_poll_create(&r.loop, cfg, sink, o->cycles, on_cycles_done, &r, &r.poll);
-    if (rc != 0)
-        goto out_sink;
+    /* Each protocol's poller runs only if it has devices; with --cycles
+     * the run ends when every poller has finished its rounds. */
+    if (modbus_poll_count_devices(cfg) < cfg->n_devices || cfg->n_devices == 0) {
+        rc = snmp_poll_create(&r.loop, cfg, sink, o->cycles, on_cycles_done, &r, &r.poll);
+        if (rc != 0)
+            goto out_sink;
+        r.pollers_running++;
+    }
+    if (modbus_poll_count_devices(cfg) > 0) {
+        rc = modbus_poll_create(&r.loop, cfg, sink, o->cycles, on_modbus_cycles_done, &r, &r.mpoll);
+        if (rc != 0) {
+            snmp_poll_destroy(r.poll);
+            uv_run(&r.loop, UV_RUN_DEFAULT);
+            goto out_sink;
+        }
+        r.pollers_running++;
+    }
     /* Traps are for the running daemon; --once and --cycles only poll. */
     if (cfg->trap_receiver.enabled && o->cycles == 0) {
         rc = snmp_trap_create(&r.loop, cfg, sink, &r.trap);
         if (rc != 0) {
             snmp_poll_destroy(r.poll);
+            modbus_poll_destroy(r.mpoll);
             uv_run(&r.loop, UV_RUN_DEFAULT);
             goto out_sink;
         }
@@ -227,7 +278,10 @@ static int run(const struct opts *o, const struct agent_cfg *cfg)
     uv_signal_start(&r.sigterm, on_signal, SIGTERM);
     FM_INFO("agent: %s: polling %zu devices", cfg->agent_id, cfg->n_devices);
     poll_cpu_start = cpu_now();
-    snmp_poll_start(r.poll);
+    if (r.poll != NULL)
+        snmp_poll_start(r.poll);
+    if (r.mpoll != NULL)
+        modbus_poll_start(r.mpoll);
     uv_run(&r.loop, UV_RUN_DEFAULT);
     uv_close((uv_handle_t *)&r.sigint, NULL);
     uv_close((uv_handle_t *)&r.sigterm, NULL);

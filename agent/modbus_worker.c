@@ -36,7 +36,8 @@ struct mb_worker {
     atomic_bool stop;
     modbus_t *ctx;
     bool connected;
-    bool failing; /* last connect failed: log again only after a success */
+    bool failing;    /* last connect failed: log again only after a success */
+    int connect_err; /* errno of the last failed connect, reported while backing off */
     uint64_t next_connect_us;
     int64_t backoff_ms;
     uint64_t last_exchange_us;
@@ -143,7 +144,7 @@ static int link_open(mb_worker_t *w, int *err)
     uint64_t now = now_us();
 
     if (now < w->next_connect_us) {
-        *err = ECONNREFUSED;
+        *err = w->connect_err;
         return -1;
     }
     if (modbus_connect(w->ctx) == 0) {
@@ -154,6 +155,7 @@ static int link_open(mb_worker_t *w, int *err)
         return 0;
     }
     *err = errno;
+    w->connect_err = *err;
     w->backoff_ms = w->backoff_ms == 0 ? w->cfg.backoff_min_ms : w->backoff_ms * 2;
     if (w->backoff_ms > w->cfg.backoff_max_ms)
         w->backoff_ms = w->cfg.backoff_max_ms;

@@ -24,24 +24,7 @@ static void advance(struct snmp__dev *d);
 
 int64_t snmp__wall_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* xorshift64*: schedule jitter needs spread, not cryptographic quality. */
-static uint64_t rng_state;
-
-static double rand01(void)
-{
-    uint64_t x = rng_state;
-
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    rng_state = x;
-    return (double)((x * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+    return poll_wall_ms();
 }
 
 /* ------------------------------------------------------------ set-up */
@@ -111,7 +94,6 @@ int snmp_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t 
     p->done = done;
     p->done_arg = arg;
     p->max_active = (size_t)cfg->snmp.max_in_flight;
-    rng_state = ((uint64_t)snmp__wall_ms() << 20) ^ (uint64_t)getpid() ^ 0x9e3779b97f4a7c15ULL;
     snmp_target_init();
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max &&
         rl.rlim_cur < cfg->n_devices + 64) {
@@ -125,24 +107,21 @@ int snmp_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t 
     p->profs = fm_xcalloc(p->n_profs + 1, sizeof(*p->profs));
     for (size_t i = 0; i < p->n_profs; i++)
         compile_profile(&p->profs[i], &cfg->profiles[i]);
-    if (cycles > 0) {
-        p->round_start = fm_xcalloc(cycles, sizeof(*p->round_start));
-        p->round_end = fm_xcalloc(cycles, sizeof(*p->round_end));
-    }
-    p->n_devs = cfg->n_devices;
-    p->devs = fm_xcalloc(p->n_devs + 1, sizeof(*p->devs));
-    for (size_t i = 0; i < p->n_devs; i++) {
-        struct snmp__dev *d = &p->devs[i];
+    p->devs = fm_xcalloc(cfg->n_devices + 1, sizeof(*p->devs));
+    for (size_t i = 0; i < cfg->n_devices; i++) {
+        struct snmp__dev *d;
         const struct snmp_dev_cfg *sc = &cfg->devices[i].snmp;
 
+        if (cfg->devices[i].protocol != DEVICE_PROTOCOL_SNMP)
+            continue; /* Modbus devices have their own poller */
+        d = &p->devs[p->n_devs++];
         d->owner = p;
         d->cfg = &cfg->devices[i];
         d->prof = &p->profs[d->cfg->prof - cfg->profiles];
         d->chunk = (unsigned)sc->max_varbinds;
         d->max_rep = (unsigned)sc->max_reps;
         d->sent = fm_xcalloc((size_t)sc->max_varbinds, sizeof(*d->sent));
-        d->interval_ms = d->cfg->interval_ms;
-        d->reachable = true;
+        poll_health_init(&d->health, d->cfg->interval_ms);
         d->engine_known = sc->version != SNMP_VERSION_CFG_3 || sc->engine_id[0] != '\0';
         uv_timer_init(loop, &d->timeout);
         uv_timer_init(loop, &d->sched);
@@ -152,6 +131,7 @@ int snmp_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t 
         if (dev_open(d) != 0) /* retried at each poll; counts as a failed poll */
             FM_ERR("snmp: %s: %s", d->cfg->name, d->reason);
     }
+    poll_rounds_init(&p->rounds, cycles, p->n_devs);
     *out = p;
     return 0;
 }
@@ -162,13 +142,9 @@ static void on_sched(uv_timer_t *t);
 
 static void schedule_next(struct snmp__dev *d)
 {
-    uint64_t now = uv_now(d->owner->loop);
-    uint64_t next = d->due_ms + (uint64_t)d->interval_ms;
+    uint64_t delay = poll_schedule_next(&d->due_ms, d->health.interval_ms, uv_now(d->owner->loop));
 
-    if (next < now)
-        next = now;
-    d->due_ms = next;
-    uv_timer_start(&d->sched, on_sched, next - now, 0);
+    uv_timer_start(&d->sched, on_sched, delay, 0);
 }
 
 static void dispatch(snmp_poll_t *p)
@@ -182,9 +158,7 @@ static void dispatch(snmp_poll_t *p)
         d->next_wait = NULL;
         d->state = DEV_ACTIVE;
         p->active++;
-        if (p->round_start != NULL && d->cycles_done < p->cycles &&
-            (p->round_start[d->cycles_done] == 0 || d->due_ms < p->round_start[d->cycles_done]))
-            p->round_start[d->cycles_done] = d->due_ms;
+        poll_rounds_begin(&p->rounds, d->cycles_done, d->due_ms);
         snmp__begin(d);
         advance(d);
     }
@@ -217,7 +191,7 @@ void snmp_poll_start(snmp_poll_t *p)
     for (size_t i = 0; i < p->n_devs; i++) {
         struct snmp__dev *d = &p->devs[i];
         uint64_t delay =
-            (uint64_t)(rand01() * p->cfg->snmp.poll_spread * (double)d->cfg->interval_ms);
+            (uint64_t)(poll_rand01() * p->cfg->snmp.poll_spread * (double)d->cfg->interval_ms);
 
         d->due_ms = now + delay;
         uv_timer_start(&d->sched, on_sched, delay, 0);
@@ -232,88 +206,39 @@ void snmp_poll_set_outcome_cb(snmp_poll_t *p, snmp_poll_outcome_cb cb, void *arg
     p->outcome_arg = arg;
 }
 
-static void emit_reachability(struct snmp__dev *d, bool reachable)
-{
-    Fm__Event ev = FM__EVENT__INIT;
-    Fm__Reachability r = FM__REACHABILITY__INIT;
-
-    ev.ts_ms = snmp__wall_ms();
-    ev.device = d->cfg->name;
-    ev.kind_case = FM__EVENT__KIND_REACHABILITY;
-    ev.reachability = &r;
-    r.reachable = reachable;
-    r.reason = reachable ? "answered" : d->reason;
-    r.consecutive_failures = d->fails;
-    event_sink_emit(d->owner->sink, &ev);
-}
-
-static void round_done(snmp_poll_t *p, struct snmp__dev *d)
-{
-    uint64_t now = uv_now(p->loop);
-    uint32_t r = d->cycles_done - 1;
-
-    if (now > p->round_end[r])
-        p->round_end[r] = now;
-    if (d->cycles_done < p->cycles) {
-        schedule_next(d);
-        return;
-    }
-    if (++p->devs_finished < p->n_devs)
-        return;
-    for (uint32_t k = 0; k < p->cycles; k++) {
-        double s = (double)(p->round_end[k] - p->round_start[k]) / 1000.0;
-
-        p->stats.sum_cycle_s += s;
-        if (s > p->stats.max_cycle_s)
-            p->stats.max_cycle_s = s;
-        p->stats.rounds++;
-    }
-    if (p->done != NULL)
-        p->done(p, p->done_arg);
-}
-
 static void finish(struct snmp__dev *d, bool ok)
 {
     snmp_poll_t *p = d->owner;
-    int64_t base = d->cfg->interval_ms;
-    int64_t cap = p->cfg->snmp.backoff_max_ms > base ? p->cfg->snmp.backoff_max_ms : base;
     uint32_t threshold = p->cycles == 1 ? 1 : (uint32_t)d->cfg->unreachable_after;
+    uint32_t prev_fails = 0;
+    enum poll_transition t;
+    char where[300];
 
     snmp__end(d);
     uv_timer_stop(&d->timeout);
     d->state = DEV_IDLE;
     d->outstanding = false;
     p->active--;
-    d->last_failed = !ok;
-    if (ok) {
+    if (ok)
         p->stats.polls_ok++;
-        if (!d->reachable) {
-            FM_NOTICE("snmp: %s: reachable again after %u failed polls", d->cfg->name, d->fails);
-            d->reachable = true;
-            d->fails = 0;
-            emit_reachability(d, true);
-        }
-        d->fails = 0;
-        d->interval_ms = base;
-    } else {
+    else
         p->stats.polls_failed++;
-        d->fails++;
-        FM_DEBUG("snmp: %s: poll failed: %s", d->cfg->name, d->reason);
-        if (d->reachable && d->fails >= threshold) {
-            FM_WARN("snmp: %s (%s:%d): unreachable: %s", d->cfg->name, d->cfg->snmp.host,
-                    (int)d->cfg->snmp.port, d->reason);
-            d->reachable = false;
-            emit_reachability(d, false);
-        }
-        d->interval_ms = d->interval_ms * 2 < cap ? d->interval_ms * 2 : cap;
-    }
+    t = poll_health_record(&d->health, ok, d->cfg->interval_ms, p->cfg->snmp.backoff_max_ms,
+                           threshold, &prev_fails);
+    snprintf(where, sizeof(where), "%s:%d", d->cfg->snmp.host, (int)d->cfg->snmp.port);
+    poll_report(p->sink, &d->health, t, ok, "snmp", d->cfg->name, where, d->reason, prev_fails,
+                snmp__wall_ms());
     if (p->outcome != NULL)
         p->outcome(d->cfg->name, ok, snmp__wall_ms(), ok ? "" : d->reason, p->outcome_arg);
     d->cycles_done++;
-    if (p->cycles > 0)
-        round_done(p, d);
-    else
+    if (p->cycles == 0 || d->cycles_done < p->cycles)
         schedule_next(d);
+    if (p->cycles > 0 &&
+        poll_rounds_end(&p->rounds, d->cycles_done - 1, uv_now(p->loop),
+                        d->cycles_done == p->cycles, &p->stats.max_cycle_s, &p->stats.sum_cycle_s,
+                        &p->stats.rounds) &&
+        p->done != NULL)
+        p->done(p, p->done_arg);
     dispatch(p);
 }
 
@@ -408,8 +333,7 @@ static void free_poller(snmp_poll_t *p)
         free(p->profs[i].column_oid);
     }
     netsnmp_large_fd_set_cleanup(&p->fdset);
-    free(p->round_start);
-    free(p->round_end);
+    poll_rounds_free(&p->rounds);
     free(p->profs);
     free(p->devs);
     free(p);
@@ -458,6 +382,6 @@ size_t snmp_poll_failed_devices(const snmp_poll_t *p)
     size_t n = 0;
 
     for (size_t i = 0; i < p->n_devs; i++)
-        n += p->devs[i].last_failed || p->devs[i].cycles_done == 0;
+        n += p->devs[i].health.last_failed || p->devs[i].cycles_done == 0;
     return n;
 }

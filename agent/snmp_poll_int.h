@@ -5,6 +5,7 @@
 #define AGENT_SNMP_POLL_INT_H
 
 #include "oid.h"
+#include "poll_health.h"
 #include "snmp_poll.h"
 #include "snmp_target.h"
 
@@ -76,10 +77,7 @@ struct snmp__dev {
     uint8_t *skip;
     struct snmp__walk *walk;
     /* Health and schedule. */
-    uint32_t fails;
-    bool reachable;
-    bool last_failed;
-    int64_t interval_ms; /* current, after backoff */
+    struct poll_health health;
     uint64_t due_ms;     /* loop time this poll was due */
     uint32_t cycles_done;
     char reason[128];
@@ -102,11 +100,10 @@ struct snmp_poll {
     unsigned cycles;
     snmp_poll_done_cb done;
     void *done_arg;
-    size_t devs_finished;
     netsnmp_large_fd_set fdset;
     struct snmp_poll_stats stats;
     /* --cycles: per-round first due time and last completion. */
-    uint64_t *round_start, *round_end;
+    struct poll_rounds rounds;
     int closes_pending;
     bool stopping;
     snmp_poll_outcome_cb outcome;

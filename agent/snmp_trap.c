@@ -241,7 +241,8 @@ static const struct device_cfg *find_device(const struct agent_cfg *cfg, const c
     if (ip[0] == '\0')
         return NULL;
     for (size_t i = 0; i < cfg->n_devices; i++) {
-        if (strcmp(cfg->devices[i].snmp.host, ip) == 0)
+        if (cfg->devices[i].protocol == DEVICE_PROTOCOL_SNMP &&
+            strcmp(cfg->devices[i].snmp.host, ip) == 0)
             return &cfg->devices[i];
     }
     return NULL;

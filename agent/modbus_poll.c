@@ -1,0 +1,348 @@
+/* modbus_poll: see modbus_poll.h. This file owns links (workers), the
+ * schedule, reachability and backoff; modbus_emit.c turns results into
+ * events.
+ *
+ * A device is idle or busy (its job is with its link's worker). When its
+ * timer fires while busy, the poll is skipped and counted as an overrun, so
+ * a slow bus never builds a backlog. */
+#include "modbus_poll_int.h"
+
+#include "fm_alloc.h"
+#include "fm_log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static bool is_modbus(const struct device_cfg *d)
+{
+    return d->protocol == DEVICE_PROTOCOL_MODBUS_TCP || d->protocol == DEVICE_PROTOCOL_MODBUS_RTU;
+}
+
+size_t modbus_poll_count_devices(const struct agent_cfg *cfg)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < cfg->n_devices; i++)
+        n += is_modbus(&cfg->devices[i]);
+    return n;
+}
+
+/* ------------------------------------------------------------ set-up */
+
+static void link_name(const struct device_cfg *d, char *buf, size_t len)
+{
+    if (d->protocol == DEVICE_PROTOCOL_MODBUS_TCP)
+        snprintf(buf, len, "%s:%d", d->modbus.host, (int)d->modbus.port);
+    else
+        snprintf(buf, len, "%s", d->modbus.serial);
+}
+
+/* Finds or adds the link of d: devices with the same TCP host:port or the
+ * same serial port share one. */
+static struct modbus__link *link_of(modbus_poll_t *p, const struct device_cfg *d)
+{
+    char name[sizeof(p->links[0].name)];
+    struct modbus__link *l;
+
+    link_name(d, name, sizeof(name));
+    for (size_t i = 0; i < p->n_links; i++) {
+        l = &p->links[i];
+        if (l->first->protocol == d->protocol && strcmp(l->name, name) == 0)
+            goto found;
+    }
+    l = &p->links[p->n_links++];
+    l->first = d;
+    snprintf(l->name, sizeof(l->name), "%s", name);
+found:
+    if (d->modbus.inter_frame_ms > l->inter_frame_ms)
+        l->inter_frame_ms = d->modbus.inter_frame_ms;
+    return l;
+}
+
+static int link_start(modbus_poll_t *p, struct modbus__link *l)
+{
+    const struct mb_dev_cfg *m = &l->first->modbus;
+    static const char parity[] = {'N', 'E', 'O'};
+    struct mb_link_cfg lc = {
+        .kind = l->first->protocol == DEVICE_PROTOCOL_MODBUS_TCP ? MB_LINK_TCP : MB_LINK_RTU,
+        .name = l->name,
+        .host = m->host,
+        .port = (int)m->port,
+        .device = m->serial,
+        .baud = (int)m->baud,
+        .parity = parity[m->parity],
+        .data_bits = (int)m->data_bits,
+        .stop_bits = (int)m->stop_bits,
+        .timeout_ms = m->timeout_ms,
+        .inter_frame_ms = l->inter_frame_ms,
+        .backoff_min_ms = m->reconnect_min_ms,
+        .backoff_max_ms = m->reconnect_max_ms,
+        .max_queue = (unsigned)p->cfg->modbus.max_queue,
+    };
+    const char *why = NULL;
+
+    l->w = mb_worker_create(p->loop, &lc, &why);
+    if (l->w == NULL) {
+        FM_ERR("modbus: %s (device %s): %s", l->name, l->first->name, why);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static void on_job_done(struct mb_job *job);
+
+static int dev_init(modbus_poll_t *p, struct modbus__dev *d, const struct device_cfg *cfg)
+{
+    const struct profile_cfg *prof = cfg->prof;
+    struct mb_plan_point *where = fm_xcalloc(prof->n_points + 1, sizeof(*where));
+    struct mb_plan_limits lim = {
+        .max_gap = (unsigned)cfg->modbus.max_gap,
+        .max_span_regs = (unsigned)cfg->modbus.max_span,
+        .max_span_bits = (unsigned)cfg->modbus.max_bits,
+    };
+    size_t words = 0;
+    int rc;
+
+    for (size_t i = 0; i < prof->n_points; i++) {
+        where[i].function = (uint8_t)prof->points[i].modbus.function;
+        where[i].address = (uint16_t)prof->points[i].modbus.address;
+        where[i].count = prof->points[i].modbus.words;
+    }
+    rc = mb_plan_build(where, prof->n_points, &lim, &d->plan);
+    free(where);
+    if (rc != 0) {
+        /* The config checks make this unreachable short of running out of memory. */
+        FM_ERR("modbus: %s: cannot plan reads: %s", cfg->name, strerror(-rc));
+        return rc;
+    }
+    d->owner = p;
+    d->cfg = cfg;
+    d->off = fm_xcalloc(d->plan.n_reads + 1, sizeof(*d->off));
+    for (size_t i = 0; i < d->plan.n_reads; i++) {
+        d->off[i] = words;
+        words += d->plan.reads[i].count;
+    }
+    d->data = fm_xcalloc(words + 1, sizeof(*d->data));
+    d->results = fm_xcalloc(d->plan.n_reads + 1, sizeof(*d->results));
+    d->job.unit_id = (int)cfg->modbus.unit_id;
+    d->job.reads = d->plan.reads;
+    d->job.n_reads = d->plan.n_reads;
+    d->job.data = d->data;
+    d->job.data_len = words;
+    d->job.results = d->results;
+    d->job.cb = on_job_done;
+    d->job.ctx = d;
+    poll_health_init(&d->health, cfg->interval_ms);
+    uv_timer_init(p->loop, &d->sched);
+    d->sched.data = d;
+    FM_DEBUG("modbus: %s: %zu points in %zu reads", cfg->name, prof->n_points, d->plan.n_reads);
+    return 0;
+}
+
+static void free_poller(modbus_poll_t *p)
+{
+    for (size_t i = 0; i < p->n_devs; i++) {
+        mb_plan_free(&p->devs[i].plan);
+        free(p->devs[i].off);
+        free(p->devs[i].data);
+        free(p->devs[i].results);
+    }
+    poll_rounds_free(&p->rounds);
+    free(p->devs);
+    free(p->links);
+    free(p);
+}
+
+int modbus_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t *sink,
+                       unsigned cycles, modbus_poll_done_cb done, void *arg, modbus_poll_t **out)
+{
+    modbus_poll_t *p = fm_xcalloc(1, sizeof(*p));
+    size_t n = modbus_poll_count_devices(cfg);
+    int rc = 0;
+
+    p->loop = loop;
+    p->cfg = cfg;
+    p->sink = sink;
+    p->cycles = cycles;
+    p->done = done;
+    p->done_arg = arg;
+    p->devs = fm_xcalloc(n + 1, sizeof(*p->devs));
+    p->links = fm_xcalloc(n + 1, sizeof(*p->links));
+    for (size_t i = 0; i < cfg->n_devices && rc == 0; i++) {
+        const struct device_cfg *dc = &cfg->devices[i];
+
+        if (!is_modbus(dc))
+            continue;
+        rc = dev_init(p, &p->devs[p->n_devs], dc);
+        if (rc == 0)
+            p->devs[p->n_devs++].link = link_of(p, dc);
+    }
+    for (size_t i = 0; i < p->n_links && rc == 0; i++)
+        rc = link_start(p, &p->links[i]);
+    if (rc != 0) {
+        modbus_poll_destroy(p);
+        return rc;
+    }
+    poll_rounds_init(&p->rounds, cycles, p->n_devs);
+    FM_INFO("modbus: %zu devices on %zu links", p->n_devs, p->n_links);
+    *out = p;
+    return 0;
+}
+
+/* ------------------------------------------------------------ schedule */
+
+static void on_sched(uv_timer_t *t);
+
+static void schedule_next(struct modbus__dev *d)
+{
+    uint64_t delay = poll_schedule_next(&d->due_ms, d->health.interval_ms, uv_now(d->owner->loop));
+
+    uv_timer_start(&d->sched, on_sched, delay, 0);
+}
+
+static void finish(struct modbus__dev *d, bool ok)
+{
+    modbus_poll_t *p = d->owner;
+    uint32_t threshold = p->cycles == 1 ? 1 : (uint32_t)d->cfg->unreachable_after;
+    uint32_t prev_fails = 0;
+    enum poll_transition t;
+    char where[200];
+
+    if (ok)
+        p->stats.polls_ok++;
+    else
+        p->stats.polls_failed++;
+    t = poll_health_record(&d->health, ok, d->cfg->interval_ms, p->cfg->modbus.backoff_max_ms,
+                           threshold, &prev_fails);
+    snprintf(where, sizeof(where), "%s unit %d", d->link->name, (int)d->cfg->modbus.unit_id);
+    poll_report(p->sink, &d->health, t, ok, "modbus", d->cfg->name, where, d->reason, prev_fails,
+                d->job.observed_ms);
+    if (p->outcome != NULL)
+        p->outcome(d->cfg->name, ok, d->job.observed_ms, ok ? "" : d->reason, p->outcome_arg);
+    d->cycles_done++;
+    if (p->cycles == 0 || d->cycles_done < p->cycles)
+        schedule_next(d);
+    if (p->cycles > 0 &&
+        poll_rounds_end(&p->rounds, d->cycles_done - 1, uv_now(p->loop),
+                        d->cycles_done == p->cycles, &p->stats.max_cycle_s, &p->stats.sum_cycle_s,
+                        &p->stats.rounds) &&
+        p->done != NULL)
+        p->done(p, p->done_arg);
+}
+
+static void on_job_done(struct mb_job *job)
+{
+    struct modbus__dev *d = job->ctx;
+
+    d->busy = false;
+    if (d->owner->stopping)
+        return;
+    finish(d, modbus__emit(d));
+}
+
+static void on_sched(uv_timer_t *t)
+{
+    struct modbus__dev *d = t->data;
+    modbus_poll_t *p = d->owner;
+    int rc;
+
+    if (d->busy) {
+        /* Still busy with the previous poll: skip this slot. */
+        p->stats.overruns++;
+        schedule_next(d);
+        return;
+    }
+    poll_rounds_begin(&p->rounds, d->cycles_done, d->due_ms);
+    rc = mb_worker_submit(d->link->w, &d->job);
+    if (rc == 0) {
+        d->busy = true;
+        return;
+    }
+    /* The link's queue is full: its bus cannot keep up with the schedule. */
+    p->stats.overruns++;
+    snprintf(d->reason, sizeof(d->reason), "link %s: %s", d->link->name, strerror(-rc));
+    d->job.observed_ms = poll_wall_ms();
+    finish(d, false);
+}
+
+void modbus_poll_set_outcome_cb(modbus_poll_t *p, modbus_poll_outcome_cb cb, void *arg)
+{
+    p->outcome = cb;
+    p->outcome_arg = arg;
+}
+
+void modbus_poll_start(modbus_poll_t *p)
+{
+    uint64_t now = uv_now(p->loop);
+
+    for (size_t i = 0; i < p->n_devs; i++) {
+        struct modbus__dev *d = &p->devs[i];
+        /* --once and --cycles start every device at once: their runs
+         * measure rounds, and a spread would only make them slower. */
+        uint64_t delay = p->cycles > 0 ? 0
+                                       : (uint64_t)(poll_rand01() * p->cfg->modbus.poll_spread *
+                                                    (double)d->cfg->interval_ms);
+
+        d->due_ms = now + delay;
+        uv_timer_start(&d->sched, on_sched, delay, 0);
+    }
+}
+
+/* ------------------------------------------------------------ teardown */
+
+static void on_closed(void *arg)
+{
+    modbus_poll_t *p = arg;
+
+    if (--p->closes_pending == 0)
+        free_poller(p);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct modbus__dev *d = h->data;
+
+    on_closed(d->owner);
+}
+
+void modbus_poll_destroy(modbus_poll_t *p)
+{
+    if (p == NULL)
+        return;
+    p->stopping = true;
+    p->closes_pending = 1; /* held until every close below is started */
+    /* Ask every worker to stop first, so their current requests end in
+     * parallel rather than one after another. */
+    for (size_t i = 0; i < p->n_links; i++)
+        mb_worker_stop(p->links[i].w);
+    for (size_t i = 0; i < p->n_links; i++) {
+        if (p->links[i].w == NULL)
+            continue;
+        p->closes_pending++;
+        mb_worker_close(p->links[i].w, on_closed, p);
+        p->links[i].w = NULL;
+    }
+    for (size_t i = 0; i < p->n_devs; i++) {
+        p->closes_pending++;
+        uv_close((uv_handle_t *)&p->devs[i].sched, on_timer_closed);
+    }
+    on_closed(p);
+}
+
+const struct modbus_poll_stats *modbus_poll_stats(const modbus_poll_t *p)
+{
+    return &p->stats;
+}
+
+size_t modbus_poll_failed_devices(const modbus_poll_t *p)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < p->n_devs; i++)
+        n += p->devs[i].health.last_failed || p->devs[i].cycles_done == 0;
+    return n;
+}

@@ -1,0 +1,63 @@
+/* modbus_poll internals shared by modbus_poll.c (links, schedule,
+ * reachability) and modbus_emit.c (points and events). Not an API. */
+#ifndef AGENT_MODBUS_POLL_INT_H
+#define AGENT_MODBUS_POLL_INT_H
+
+#include "modbus_plan.h"
+#include "modbus_poll.h"
+#include "modbus_worker.h"
+#include "poll_health.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* One worker: a TCP host:port or an RTU serial port. */
+struct modbus__link {
+    mb_worker_t *w;
+    const struct device_cfg *first; /* the device whose settings opened it */
+    int64_t inter_frame_ms;         /* largest of its devices */
+    char name[160];
+};
+
+struct modbus__dev {
+    modbus_poll_t *owner;
+    const struct device_cfg *cfg;
+    struct modbus__link *link;
+    struct mb_plan plan;
+    size_t *off; /* word offset of each read in data */
+    uint16_t *data;
+    struct mb_read_result *results;
+    struct mb_job job;
+    uv_timer_t sched;
+    bool busy;
+    struct poll_health health;
+    uint64_t due_ms;
+    uint32_t cycles_done;
+    char reason[256];
+};
+
+struct modbus_poll {
+    uv_loop_t *loop;
+    const struct agent_cfg *cfg;
+    event_sink_t *sink;
+    struct modbus__dev *devs;
+    size_t n_devs;
+    struct modbus__link *links;
+    size_t n_links;
+    unsigned cycles;
+    modbus_poll_done_cb done;
+    void *done_arg;
+    modbus_poll_outcome_cb outcome;
+    void *outcome_arg;
+    struct poll_rounds rounds;
+    struct modbus_poll_stats stats;
+    int closes_pending;
+    bool stopping;
+};
+
+/* modbus_emit.c: turns a finished job into Measurement events. Returns true
+ * if the device answered any read (data or exception); otherwise emits
+ * nothing and leaves the reason in d->reason. */
+bool modbus__emit(struct modbus__dev *d);
+
+#endif

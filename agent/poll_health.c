@@ -1,0 +1,156 @@
+/* poll_health: see poll_health.h. */
+#include "poll_health.h"
+
+#include "fm_alloc.h"
+#include "fm_log.h"
+
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+void poll_health_init(struct poll_health *h, int64_t interval_ms)
+{
+    h->fails = 0;
+    h->reachable = true;
+    h->last_failed = false;
+    h->interval_ms = interval_ms;
+}
+
+enum poll_transition poll_health_record(struct poll_health *h, bool ok, int64_t base_ms,
+                                        int64_t cap_ms, uint32_t threshold, uint32_t *prev_fails)
+{
+    enum poll_transition t = POLL_NO_CHANGE;
+
+    if (cap_ms < base_ms)
+        cap_ms = base_ms;
+    h->last_failed = !ok;
+    if (ok) {
+        if (prev_fails != NULL)
+            *prev_fails = h->fails;
+        if (!h->reachable)
+            t = POLL_BECAME_REACHABLE;
+        h->reachable = true;
+        h->fails = 0;
+        h->interval_ms = base_ms;
+        return t;
+    }
+    h->fails++;
+    if (h->reachable && h->fails >= threshold) {
+        h->reachable = false;
+        t = POLL_BECAME_UNREACHABLE;
+    }
+    h->interval_ms = h->interval_ms * 2 < cap_ms ? h->interval_ms * 2 : cap_ms;
+    return t;
+}
+
+void poll_rounds_init(struct poll_rounds *r, unsigned cycles, size_t devs)
+{
+    r->cycles = cycles;
+    r->devs = devs;
+    r->finished = 0;
+    r->start = cycles ? fm_xcalloc(cycles, sizeof(*r->start)) : NULL;
+    r->end = cycles ? fm_xcalloc(cycles, sizeof(*r->end)) : NULL;
+}
+
+void poll_rounds_free(struct poll_rounds *r)
+{
+    free(r->start);
+    free(r->end);
+    r->start = r->end = NULL;
+}
+
+void poll_rounds_begin(struct poll_rounds *r, uint32_t round, uint64_t due_ms)
+{
+    if (r->start != NULL && round < r->cycles && (r->start[round] == 0 || due_ms < r->start[round]))
+        r->start[round] = due_ms;
+}
+
+bool poll_rounds_end(struct poll_rounds *r, uint32_t round, uint64_t now_ms, bool last,
+                     double *max_s, double *sum_s, uint32_t *n)
+{
+    if (r->end == NULL || round >= r->cycles)
+        return false;
+    if (now_ms > r->end[round])
+        r->end[round] = now_ms;
+    if (!last || ++r->finished < r->devs)
+        return false;
+    for (uint32_t k = 0; k < r->cycles; k++) {
+        double s = (double)(r->end[k] - r->start[k]) / 1000.0;
+
+        *sum_s += s;
+        if (s > *max_s)
+            *max_s = s;
+        (*n)++;
+    }
+    return true;
+}
+
+uint64_t poll_schedule_next(uint64_t *due_ms, int64_t interval_ms, uint64_t now_ms)
+{
+    uint64_t next = *due_ms + (uint64_t)interval_ms;
+
+    if (next < now_ms)
+        next = now_ms;
+    *due_ms = next;
+    return next - now_ms;
+}
+
+void poll_report(event_sink_t *sink, const struct poll_health *h, enum poll_transition t, bool ok,
+                 const char *proto, const char *device, const char *where, const char *reason,
+                 uint32_t prev_fails, int64_t ts_ms)
+{
+    switch (t) {
+    case POLL_BECAME_REACHABLE:
+        FM_NOTICE("%s: %s: reachable again after %u failed polls", proto, device, prev_fails);
+        poll_emit_reachability(sink, device, ts_ms, true, "", 0);
+        break;
+    case POLL_BECAME_UNREACHABLE:
+        FM_WARN("%s: %s (%s): unreachable: %s", proto, device, where, reason);
+        poll_emit_reachability(sink, device, ts_ms, false, reason, h->fails);
+        break;
+    default:
+        if (!ok)
+            FM_DEBUG("%s: %s: poll failed: %s", proto, device, reason);
+        break;
+    }
+}
+
+void poll_emit_reachability(event_sink_t *sink, const char *device, int64_t ts_ms, bool reachable,
+                            const char *reason, uint32_t fails)
+{
+    Fm__Event ev = FM__EVENT__INIT;
+    Fm__Reachability r = FM__REACHABILITY__INIT;
+
+    ev.ts_ms = ts_ms;
+    ev.device = (char *)device;
+    ev.kind_case = FM__EVENT__KIND_REACHABILITY;
+    ev.reachability = &r;
+    r.reachable = reachable;
+    r.reason = (char *)(reachable ? "answered" : reason);
+    r.consecutive_failures = fails;
+    event_sink_emit(sink, &ev);
+}
+
+int64_t poll_wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t rng_state;
+
+double poll_rand01(void)
+{
+    uint64_t x;
+
+    if (rng_state == 0)
+        rng_state = ((uint64_t)poll_wall_ms() << 20) ^ (uint64_t)getpid() ^ 0x9e3779b97f4a7c15ULL;
+    x = rng_state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    rng_state = x;
+    return (double)((x * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}

@@ -1,0 +1,87 @@
+/* poll_health: what the SNMP and Modbus pollers share about a device's
+ * health and about --cycles rounds.
+ *
+ * - poll_health: consecutive failures, reachability with its threshold, and
+ *   the poll interval that doubles while a device fails (up to a cap) and
+ *   resets on its first success (collectd plugin.c's read back-off).
+ * - poll_rounds: with --cycles N, when each round began (the earliest due
+ *   time of its polls) and ended (the last poll done), and the longest and
+ *   average round once every device has finished.
+ * - poll_emit_reachability: the Reachability event of a transition.
+ *
+ * Loop thread only. */
+#ifndef AGENT_POLL_HEALTH_H
+#define AGENT_POLL_HEALTH_H
+
+#include "event_sink.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct poll_health {
+    uint32_t fails; /* failed polls in a row */
+    bool reachable;
+    bool last_failed;
+    int64_t interval_ms; /* current interval, after back-off */
+};
+
+enum poll_transition {
+    POLL_NO_CHANGE = 0,
+    POLL_BECAME_REACHABLE = 1,
+    POLL_BECAME_UNREACHABLE = 2,
+};
+
+void poll_health_init(struct poll_health *h, int64_t interval_ms);
+
+/* Records one poll. On success the interval returns to base_ms; on failure
+ * it doubles up to max(cap_ms, base_ms). After `threshold` failures in a row
+ * a reachable device becomes unreachable; the first success makes it
+ * reachable again. Returns the transition. After BECAME_REACHABLE,
+ * *prev_fails (may be NULL) holds the failures that came before. */
+enum poll_transition poll_health_record(struct poll_health *h, bool ok, int64_t base_ms,
+                                        int64_t cap_ms, uint32_t threshold, uint32_t *prev_fails);
+
+struct poll_rounds {
+    unsigned cycles;
+    size_t devs, finished;
+    uint64_t *start, *end; /* loop ms per round; 0: not yet */
+};
+
+/* cycles 0 keeps the struct empty (no rounds). */
+void poll_rounds_init(struct poll_rounds *r, unsigned cycles, size_t devs);
+void poll_rounds_free(struct poll_rounds *r);
+
+/* A poll of round `round` (0-based) was due at due_ms. */
+void poll_rounds_begin(struct poll_rounds *r, uint32_t round, uint64_t due_ms);
+
+/* A poll of round `round` ended at now_ms; `last` when it was the device's
+ * final round. Returns true once every device has ended its final round,
+ * and then adds the rounds to *max_s, *sum_s and *n. */
+bool poll_rounds_end(struct poll_rounds *r, uint32_t round, uint64_t now_ms, bool last,
+                     double *max_s, double *sum_s, uint32_t *n);
+
+/* Next due time of a device polled every interval_ms: due + interval, or
+ * now if that is past. Updates *due_ms and returns the delay from now. */
+uint64_t poll_schedule_next(uint64_t *due_ms, int64_t interval_ms, uint64_t now_ms);
+
+/* Logs a transition returned by poll_health_record (`proto: device
+ * (where): unreachable: reason`, or reachable again after prev_fails
+ * failed polls; a failed poll without transition at debug level) and emits
+ * its Reachability event. */
+void poll_report(event_sink_t *sink, const struct poll_health *h, enum poll_transition t, bool ok,
+                 const char *proto, const char *device, const char *where, const char *reason,
+                 uint32_t prev_fails, int64_t ts_ms);
+
+/* Emits a Reachability event for device (borrowed strings). */
+void poll_emit_reachability(event_sink_t *sink, const char *device, int64_t ts_ms, bool reachable,
+                            const char *reason, uint32_t fails);
+
+/* Wall clock, Unix ms. */
+int64_t poll_wall_ms(void);
+
+/* Uniform in [0, 1): schedule jitter (xorshift64*, seeded from the clock
+ * and the pid on first use), not for anything secret. */
+double poll_rand01(void);
+
+#endif
