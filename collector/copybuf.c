@@ -145,27 +145,137 @@ void copybuf_ts_ms(struct copybuf *b, int64_t ms)
     copybuf_raw(b, t, 7);
 }
 
-void copybuf_json_str(struct copybuf *b, const char *s)
+/* A JSON string; in text COPY each of its backslashes is doubled once more. */
+static void json_str(struct copybuf *b, const char *s, int for_text_copy)
 {
     size_t n = strlen(s);
+    size_t bs = for_text_copy ? 2 : 1; /* backslashes written per JSON backslash */
 
-    /* Worst case: each byte becomes \u00XX (6) doubled by COPY escaping. */
+    /* Worst case: each byte becomes \u00XX with a doubled backslash. */
     reserve(b, 12 * n + 2);
     b->p[b->len++] = '"';
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
 
-        if (c == '"') {
-            memcpy(b->p + b->len, "\\\\\"", 3); /* JSON \" ; COPY doubles the backslash */
-            b->len += 3;
-        } else if (c == '\\') {
-            memcpy(b->p + b->len, "\\\\\\\\", 4);
-            b->len += 4;
-        } else if (c < 0x20) {
-            b->len += (size_t)snprintf(b->p + b->len, 8, "\\\\u%04x", c);
-        } else {
+        if (c != '"' && c != '\\' && c >= 0x20) {
             b->p[b->len++] = (char)c;
+            continue;
+        }
+        for (size_t k = 0; k < bs; k++)
+            b->p[b->len++] = '\\';
+        if (c < 0x20) {
+            b->len += (size_t)snprintf(b->p + b->len, 6, "u%04x", c);
+        } else if (c == '\\') {
+            for (size_t k = 0; k < bs; k++)
+                b->p[b->len++] = '\\';
+        } else {
+            b->p[b->len++] = '"';
         }
     }
     b->p[b->len++] = '"';
+}
+
+void copybuf_json_str(struct copybuf *b, const char *s)
+{
+    json_str(b, s, 1);
+}
+
+void copybuf_bin_json_str(struct copybuf *b, const char *s)
+{
+    json_str(b, s, 0);
+}
+
+/* ------------------------------------------------------------ binary COPY */
+
+static void put_be(struct copybuf *b, uint64_t v, int bytes)
+{
+    reserve(b, (size_t)bytes);
+    for (int i = bytes - 1; i >= 0; i--)
+        b->p[b->len++] = (char)(v >> (8 * i));
+}
+
+void copybuf_bin_header(struct copybuf *b)
+{
+    copybuf_raw(b, "PGCOPY\n\377\r\n\0", 11);
+    put_be(b, 0, 4); /* flags */
+    put_be(b, 0, 4); /* header extension length */
+}
+
+void copybuf_bin_row(struct copybuf *b, int nfields)
+{
+    put_be(b, (uint16_t)nfields, 2);
+}
+
+void copybuf_bin_null(struct copybuf *b)
+{
+    put_be(b, 0xffffffffu, 4);
+}
+
+void copybuf_bin_i16(struct copybuf *b, int16_t v)
+{
+    put_be(b, 2, 4);
+    put_be(b, (uint16_t)v, 2);
+}
+
+void copybuf_bin_i32(struct copybuf *b, int32_t v)
+{
+    put_be(b, 4, 4);
+    put_be(b, (uint32_t)v, 4);
+}
+
+void copybuf_bin_i64(struct copybuf *b, int64_t v)
+{
+    put_be(b, 8, 4);
+    put_be(b, (uint64_t)v, 8);
+}
+
+void copybuf_bin_f64(struct copybuf *b, double v)
+{
+    uint64_t u;
+
+    memcpy(&u, &v, sizeof(u));
+    put_be(b, 8, 4);
+    put_be(b, u, 8);
+}
+
+void copybuf_bin_text(struct copybuf *b, const char *s, int null_if_empty)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    if (s == NULL || (n == 0 && null_if_empty)) {
+        copybuf_bin_null(b);
+        return;
+    }
+    put_be(b, (uint32_t)n, 4);
+    copybuf_raw(b, s, n);
+}
+
+/* PostgreSQL's epoch, 2000-01-01, in Unix milliseconds. */
+#define PG_EPOCH_MS 946684800000LL
+
+void copybuf_bin_ts_ms(struct copybuf *b, int64_t ms)
+{
+    copybuf_bin_i64(b, (ms - PG_EPOCH_MS) * 1000);
+}
+
+size_t copybuf_bin_jsonb_begin(struct copybuf *b)
+{
+    size_t mark = b->len;
+
+    put_be(b, 0, 4);          /* length, filled in by _end */
+    copybuf_raw(b, "\1", 1); /* jsonb binary format version */
+    return mark;
+}
+
+void copybuf_bin_jsonb_end(struct copybuf *b, size_t mark)
+{
+    uint32_t n = (uint32_t)(b->len - mark - 4);
+
+    for (int i = 0; i < 4; i++)
+        b->p[mark + (size_t)i] = (char)(n >> (8 * (3 - i)));
+}
+
+void copybuf_bin_trailer(struct copybuf *b)
+{
+    put_be(b, 0xffff, 2);
 }

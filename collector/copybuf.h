@@ -36,4 +36,30 @@ void copybuf_ts_ms(struct copybuf *b, int64_t ms);
 /* A JSON string literal ("..."), escaped for JSON and then for COPY. */
 void copybuf_json_str(struct copybuf *b, const char *s);
 
+/* ------------------------------------------------------------ binary COPY
+ * PostgreSQL's binary COPY format: no number or timestamp text to format
+ * here or parse there, which is where text COPY spends its time. */
+
+/* The file header, once before the first row. */
+void copybuf_bin_header(struct copybuf *b);
+/* Each row starts with its number of fields. */
+void copybuf_bin_row(struct copybuf *b, int nfields);
+void copybuf_bin_null(struct copybuf *b);
+void copybuf_bin_i16(struct copybuf *b, int16_t v);
+void copybuf_bin_i32(struct copybuf *b, int32_t v);
+void copybuf_bin_i64(struct copybuf *b, int64_t v);
+void copybuf_bin_f64(struct copybuf *b, double v);
+/* text; "" or NULL write SQL NULL when null_if_empty */
+void copybuf_bin_text(struct copybuf *b, const char *s, int null_if_empty);
+/* timestamptz from Unix milliseconds */
+void copybuf_bin_ts_ms(struct copybuf *b, int64_t ms);
+/* A jsonb field is written between these two as JSON text (see
+ * copybuf_bin_json_str for its strings). */
+size_t copybuf_bin_jsonb_begin(struct copybuf *b);
+void copybuf_bin_jsonb_end(struct copybuf *b, size_t mark);
+/* A JSON string literal, escaped for JSON only. */
+void copybuf_bin_json_str(struct copybuf *b, const char *s);
+/* The end of the data, once after the last row. */
+void copybuf_bin_trailer(struct copybuf *b);
+
 #endif

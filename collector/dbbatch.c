@@ -47,7 +47,7 @@ struct txn {
 
 static const char *const copy_sql[] = {
     "COPY measurements (ts, point_id, labels, value, raw, rate, text_value, quality,"
-    " quality_detail, agent_key, epoch, seq) FROM STDIN",
+    " quality_detail, agent_key, epoch, seq) FROM STDIN (FORMAT binary)",
     "COPY alarm_events (ts, device_id, code, point, labels, state, level, value, raw,"
     " limit_value, message, since, agent_key, epoch, seq) FROM STDIN",
     "COPY device_status (ts, device_id, reachable, reason, consecutive_failures, agent_key,"
@@ -201,19 +201,6 @@ static void labels_json(struct copybuf *c, Fm__Label *const *labels, size_t n)
     copybuf_raw(c, "}", 1);
 }
 
-static void opt_text(struct copybuf *c, const char *s)
-{
-    copybuf_text(c, (s && s[0]) ? s : NULL);
-}
-
-static void opt_double(struct copybuf *c, int has, double v)
-{
-    if (has)
-        copybuf_double(c, v);
-    else
-        copybuf_null(c);
-}
-
 static const char *state_name(Fm__AlarmState st)
 {
     return st == FM__ALARM_STATE__ALARM_STATE_RAISED    ? "raised"
@@ -238,28 +225,51 @@ static void row_key(struct copybuf *c, const struct prog *p, uint64_t seq)
     copybuf_eol(c);
 }
 
-static void row_measurement(struct copybuf *c, const Fm__Event *e, int64_t point_id)
+/* Measurements go in binary COPY: they are most of the volume, and binary
+ * spares formatting numbers and timestamps here and parsing them there. */
+static void row_measurement(struct copybuf *c, const Fm__Event *e, int64_t point_id,
+                            const struct prog *p)
 {
     const Fm__Measurement *m = e->measurement;
 
-    copybuf_ts_ms(c, e->ts_ms);
-    copybuf_tab(c);
-    copybuf_int(c, point_id);
-    copybuf_tab(c);
-    labels_json(c, m->labels, m->n_labels);
-    copybuf_tab(c);
-    opt_double(c, m->has_value, m->value);
-    copybuf_tab(c);
-    opt_double(c, m->has_value, m->raw);
-    copybuf_tab(c);
-    opt_double(c, m->has_rate, m->rate);
-    copybuf_tab(c);
-    opt_text(c, m->text);
-    copybuf_tab(c);
-    copybuf_int(c, m->quality);
-    copybuf_tab(c);
-    opt_text(c, m->quality_detail);
-    copybuf_tab(c);
+    if (c->len == 0)
+        copybuf_bin_header(c);
+    copybuf_bin_row(c, 12);
+    copybuf_bin_ts_ms(c, e->ts_ms);
+    copybuf_bin_i64(c, point_id);
+    if (m->n_labels == 0) {
+        copybuf_bin_null(c);
+    } else {
+        size_t mark = copybuf_bin_jsonb_begin(c);
+
+        copybuf_raw(c, "{", 1);
+        for (size_t i = 0; i < m->n_labels; i++) {
+            if (i)
+                copybuf_raw(c, ",", 1);
+            copybuf_bin_json_str(c, m->labels[i]->key);
+            copybuf_raw(c, ":", 1);
+            copybuf_bin_json_str(c, m->labels[i]->value);
+        }
+        copybuf_raw(c, "}", 1);
+        copybuf_bin_jsonb_end(c, mark);
+    }
+    if (m->has_value) {
+        copybuf_bin_f64(c, m->value);
+        copybuf_bin_f64(c, m->raw);
+    } else {
+        copybuf_bin_null(c);
+        copybuf_bin_null(c);
+    }
+    if (m->has_rate)
+        copybuf_bin_f64(c, m->rate);
+    else
+        copybuf_bin_null(c);
+    copybuf_bin_text(c, m->text, 1);
+    copybuf_bin_i16(c, (int16_t)m->quality);
+    copybuf_bin_text(c, m->quality_detail, 1);
+    copybuf_bin_i32(c, (int32_t)p->agent_key);
+    copybuf_bin_i64(c, (int64_t)p->epoch);
+    copybuf_bin_i64(c, (int64_t)e->seq);
 }
 
 static void row_alarm(struct copybuf *c, const Fm__Event *e, int64_t device_id)
@@ -402,8 +412,7 @@ static int add_event(struct dbs *s, struct txn *t, const char *agent_id, const s
         rc = resolve_id(s, agent_id, p->agent_key, dev, e->measurement->point, &id);
         if (rc)
             return rc;
-        row_measurement(&s->meas, e, id);
-        row_key(&s->meas, p, e->seq);
+        row_measurement(&s->meas, e, id, p);
         return 0;
     case FM__EVENT__KIND_ALARM:
         if ((rc = resolve_id(s, agent_id, p->agent_key, dev, NULL, &id)) != 0)
@@ -545,6 +554,8 @@ static int write_txn(struct dbs *s, struct txn *t, struct dbs_batch *b, size_t n
                 p->committed = last;
         }
     }
+    if (s->meas.len > 0)
+        copybuf_bin_trailer(&s->meas);
     struct copybuf *bufs[] = {&s->meas,  &s->alarms,       &s->status,
                               &s->traps, &s->agent_status, &s->overflows};
     for (size_t i = 0; i < 6; i++) {

@@ -26,6 +26,21 @@ done
 for p in "${pids[@]}"; do wait "$p" || fail "fm-loadgen: $(cat "$T"/lg*.out)"; done
 expect_rows ing- 3 20000
 
+# Values arrive intact: a measurement with a label (binary COPY), an alarm
+# whose message has a quote and a tab, a trap's varbinds, partitions by day.
+key="(SELECT agent_key FROM agents WHERE agent_id = 'ing-1')"
+got=$(q "SELECT labels->>'ifIndex', value, raw, quality, p.name, d.name
+         FROM measurements m JOIN points p USING (point_id) JOIN devices d USING (device_id)
+         WHERE agent_key = $key AND seq = 14")
+[[ "$got" == "14|7|14|1|p3|dev-2" ]] || fail "measurement seq 14: $got"
+got=$(q "SELECT state || '|' || level || '|' || message || '|' || limit_value FROM alarm_events
+         WHERE agent_key = $key AND seq = 50")
+[[ "$got" == $'raised|warning|temperature above 30 "C"\ttab|30' ]] || fail "alarm seq 50: $got"
+got=$(q "SELECT varbinds->0->>'value', trap_oid FROM traps WHERE agent_key = $key AND seq = 193")
+[[ "$got" == "3|1.3.6.1.2.1.33.2.0.1" ]] || fail "trap seq 193: $got"
+got=$(q "SELECT reachable FROM devices WHERE agent_id = 'ing-1' AND name = 'dev-' || (19982 % 4)")
+[[ "$got" == t || "$got" == f ]] || fail "reachability not applied to devices: '$got'"
+
 # The inventory landed: 4 devices (plus the agent itself) with 5 points each.
 [[ $(q "SELECT count(*) FROM devices WHERE agent_id = 'ing-1'") == 5 ]] || fail "devices"
 [[ $(q "SELECT count(*) FROM points p JOIN devices d USING (device_id) WHERE agent_id = 'ing-1'") == 20 ]] ||
