@@ -70,9 +70,9 @@ static const struct fmc_schema limits_schema = {"limits", sizeof(struct collconf
 static const struct fmc_field db_fields[] = {
     {F(struct collconf_db, "dsn", FMC_STR, dsn), .flags = FMC_SECRET,
      .doc = "libpq connection string; empty uses the PG* environment variables"},
-    {F(struct collconf_db, "workers", FMC_UINT, workers), .def = "1", .min = 1, .max = 16,
+    {F(struct collconf_db, "workers", FMC_UINT, workers), .def = "2", .min = 1, .max = 16,
      .doc = "writer threads, each with its own PostgreSQL connection"},
-    {F(struct collconf_db, "txn_max_events", FMC_UINT, txn_max_events), .def = "50000", .min = 1,
+    {F(struct collconf_db, "txn_max_events", FMC_UINT, txn_max_events), .def = "10000", .min = 1,
      .max = 1000000, .doc = "events (from any agents) committed in one transaction"},
     {F(struct collconf_db, "txn_max_delay", FMC_DURATION, txn_max_delay_ms), .def = "5ms", .min = 0,
      .max = 10000, .doc = "how long a writer waits to fill a transaction"},
