@@ -68,6 +68,13 @@ void conn__close(struct conn *c, const char *fmt, ...)
     uv_close((uv_handle_t *)&c->tcp, on_close);
 }
 
+#define PROTO FM__GOODBYE__REASON__REASON_PROTOCOL_ERROR
+#define TOOBIG FM__GOODBYE__REASON__REASON_FRAME_TOO_LARGE
+#define AUTH FM__GOODBYE__REASON__REASON_AUTH_FAILED
+#define IDLE FM__GOODBYE__REASON__REASON_IDLE_TIMEOUT
+#define OVERLOADED FM__GOODBYE__REASON__REASON_OVERLOADED
+#define SHUTDOWN FM__GOODBYE__REASON__REASON_SHUTDOWN
+
 struct wreq {
     uv_write_t req;
     uint8_t data[];
@@ -134,6 +141,30 @@ static void send_env(struct conn *c, const Fm__Envelope *env)
         free(buf);
 }
 
+void conn__fail(struct conn *c, Fm__Goodbye__Reason reason, const char *fmt, ...)
+{
+    Fm__Goodbye bye = FM__GOODBYE__INIT;
+    Fm__Envelope env = FM__ENVELOPE__INIT;
+    char why[512];
+    va_list ap;
+
+    if (c->state == CONN_CLOSING)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    /* Tell the peer why, when there is a channel to say it on. libuv tries
+     * the write at once, so it usually leaves before the close. */
+    if (c->dec != NULL && (c->tls == NULL || c->tls_ready)) {
+        bye.reason = reason;
+        bye.detail = why;
+        env.body_case = FM__ENVELOPE__BODY_GOODBYE;
+        env.goodbye = &bye;
+        send_env(c, &env);
+    }
+    conn__close(c, "%s", why);
+}
+
 void conn__update_reading(struct conn *c)
 {
     struct server *s = c->srv;
@@ -191,19 +222,20 @@ static int on_hello(struct conn *c, Fm__Envelope *env, size_t len)
     const Fm__Hello *h = env->hello;
 
     if (c->state != CONN_HELLO_WAIT) {
-        conn__close(c, "protocol error: second hello");
+        conn__fail(c, PROTO, "protocol error: second hello");
         return -EPROTO;
     }
     if (c->tls && !tlsio_peer_is(c->tls, h->agent_id)) {
         char cn[128];
         tlsio_peer_cn(c->tls, cn, sizeof(cn));
         atomic_fetch_add(&cm.tls_failures, 1);
-        conn__close(c, "hello for agent %s but the client certificate is for %s", h->agent_id, cn);
+        conn__fail(c, AUTH, "hello for agent %s but the client certificate is for %s", h->agent_id,
+                   cn);
         return -EACCES;
     }
     for (struct conn *k = c->srv->conns; k; k = k->next) {
         if (k != c && k->state != CONN_HELLO_WAIT && strcmp(k->agent_id, h->agent_id) == 0) {
-            conn__close(k, "replaced by a new connection from %s", c->peer);
+            conn__fail(k, SHUTDOWN, "replaced by a new connection from %s", c->peer);
             break;
         }
     }
@@ -219,12 +251,12 @@ static int on_batch(struct conn *c, Fm__Envelope *env, size_t len)
     const Fm__EventBatch *b = env->batch;
 
     if (c->state != CONN_READY) {
-        conn__close(c, "protocol error: batch before hello");
+        conn__fail(c, PROTO, "protocol error: batch before hello");
         return -EPROTO;
     }
     if (b->epoch != c->epoch) {
-        conn__close(c, "protocol error: batch for epoch %llu, hello said %llu",
-                    (unsigned long long)b->epoch, (unsigned long long)c->epoch);
+        conn__fail(c, PROTO, "protocol error: batch for epoch %llu, hello said %llu",
+                   (unsigned long long)b->epoch, (unsigned long long)c->epoch);
         return -EPROTO;
     }
     atomic_fetch_add(&cm.events_in, b->n_events);
@@ -242,12 +274,12 @@ static int on_frame(struct conn *c, const uint8_t *payload, size_t len)
     atomic_fetch_add(&cm.frames_in, 1);
     if (fmw_envelope_unpack(payload, len, NULL, &env) != 0) {
         atomic_fetch_add(&cm.protocol_errors, 1);
-        conn__close(c, "%s", fmw_strerror(FMW_EDECODE));
+        conn__fail(c, PROTO, "%s", fmw_strerror(FMW_EDECODE));
         return FMW_EDECODE;
     }
     if (fmw_envelope_validate(env, fmw_now_ms(), why, sizeof(why)) != 0) {
         atomic_fetch_add(&cm.protocol_errors, 1);
-        conn__close(c, "%s: %s: %s", fmw_strerror(FMW_EINVALID), fmw_envelope_kind(env), why);
+        conn__fail(c, PROTO, "%s: %s: %s", fmw_strerror(FMW_EINVALID), fmw_envelope_kind(env), why);
         fmw_envelope_free(env, NULL);
         return FMW_EINVALID;
     }
@@ -269,7 +301,7 @@ static int on_frame(struct conn *c, const uint8_t *payload, size_t len)
         return -EPIPE;
     default:
         atomic_fetch_add(&cm.protocol_errors, 1);
-        conn__close(c, "protocol error: %s is not sent by agents", fmw_envelope_kind(env));
+        conn__fail(c, PROTO, "protocol error: %s is not sent by agents", fmw_envelope_kind(env));
         fmw_envelope_free(env, NULL);
         return -EPROTO;
     }
@@ -295,10 +327,10 @@ static int on_plain(struct conn *c, const uint8_t *data, size_t len)
     if (rc < 0) {
         atomic_fetch_add(&cm.protocol_errors, 1);
         if (rc == FMW_ETOOBIG)
-            conn__close(c, "%s (%llu bytes)", fmw_strerror(rc),
-                        (unsigned long long)c->srv->cfg->limits.max_frame);
+            conn__fail(c, rc == FMW_ETOOBIG ? TOOBIG : PROTO, "%s (%llu bytes)", fmw_strerror(rc),
+                       (unsigned long long)c->srv->cfg->limits.max_frame);
         else
-            conn__close(c, "%s", fmw_strerror(rc));
+            conn__fail(c, PROTO, "%s", fmw_strerror(rc));
     }
     return rc;
 }
@@ -409,13 +441,13 @@ void conn__accept(struct server *s)
         conn__close(c, "accept: %s", uv_strerror(rc));
         return;
     }
+    c->dec = fmw_decoder_create(s->cfg->limits.max_frame);
     if (s->nconns > s->cfg->limits.max_connections) {
         atomic_fetch_add(&cm.conns_refused, 1);
-        conn__close(c, "refused: %llu connections are open (limits.max_connections)",
-                    (unsigned long long)s->cfg->limits.max_connections);
+        conn__fail(c, OVERLOADED, "refused: %llu connections are open (limits.max_connections)",
+                   (unsigned long long)s->cfg->limits.max_connections);
         return;
     }
-    c->dec = fmw_decoder_create(s->cfg->limits.max_frame);
     if (s->tls)
         c->tls = tlsio_create(s->tls);
     uv_tcp_nodelay(&c->tcp, 1);
@@ -467,7 +499,7 @@ void conn__job_done(struct dbw_job *job, void *arg)
         goto out;
     }
     if (job->rc != 0) {
-        conn__close(c, "database: %s", job->why);
+        conn__fail(c, FM__GOODBYE__REASON__REASON_UNSPECIFIED, "database: %s", job->why);
         goto out;
     }
     if (job->kind == DBW_HELLO) {
@@ -507,15 +539,16 @@ void conn__sweep(struct conn *c, uint64_t now)
 
     if (c->state == CONN_HELLO_WAIT && now - c->opened_ms > (uint64_t)l->hello_timeout_ms) {
         atomic_fetch_add(&cm.timeouts, 1);
-        conn__close(c, "no %s within limits.hello_timeout (%lld ms)",
-                    c->tls && !c->tls_ready ? "TLS handshake" : "hello",
-                    (long long)l->hello_timeout_ms);
+        conn__fail(c, IDLE, "no %s within limits.hello_timeout (%lld ms)",
+                   c->tls && !c->tls_ready ? "TLS handshake" : "hello",
+                   (long long)l->hello_timeout_ms);
         return;
     }
     /* A connection we stopped reading is not idle on its own account. */
     if (c->reading && now - c->last_rx_ms > (uint64_t)l->idle_timeout_ms) {
         atomic_fetch_add(&cm.timeouts, 1);
-        conn__close(c, "silent for limits.idle_timeout (%lld ms)", (long long)l->idle_timeout_ms);
+        conn__fail(c, IDLE, "silent for limits.idle_timeout (%lld ms)",
+                   (long long)l->idle_timeout_ms);
         return;
     }
     if (c->state == CONN_READY && now - c->last_tx_ms >= (uint64_t)l->heartbeat_ms)

@@ -63,6 +63,9 @@ struct conn {
 /* conn.c */
 void conn__accept(struct server *s);
 void conn__close(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Sends a Goodbye with the reason (when the channel is up), then closes. */
+void conn__fail(struct conn *c, Fm__Goodbye__Reason reason, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void conn__job_done(struct dbw_job *job, void *arg);
 /* Starts or stops reading as the limits and backpressure say. */
 void conn__update_reading(struct conn *c);

@@ -262,7 +262,7 @@ size_t copybuf_bin_jsonb_begin(struct copybuf *b)
 {
     size_t mark = b->len;
 
-    put_be(b, 0, 4);          /* length, filled in by _end */
+    put_be(b, 0, 4);         /* length, filled in by _end */
     copybuf_raw(b, "\1", 1); /* jsonb binary format version */
     return mark;
 }

@@ -127,6 +127,8 @@ static int lock_progress(struct dbs *s, struct txn *t, const struct dbs_batch *b
             PQclear(r);
             snprintf(s->why, sizeof(s->why), "lock progress: agent %s epoch %s has no Hello",
                      b[i].agent_id, epoch);
+            s->sqlstate[0] = 'X'; /* ours, not the server's: the batch is at fault */
+            s->sqlstate[1] = '\0';
             return -EIO;
         }
         struct prog *pr = &t->progs[t->nprogs++];
@@ -456,19 +458,19 @@ static int copy_table(struct dbs *s, const char *sql, const struct copybuf *c)
         return 0;
     r = PQexec(s->pg, sql);
     if (PQresultStatus(r) != PGRES_COPY_IN) {
-        snprintf(s->why, sizeof(s->why), "copy: %s", PQresultErrorMessage(r));
+        dbs__set_error(s, "copy", r);
         PQclear(r);
         return dbs__fail(s);
     }
     PQclear(r);
     if (PQputCopyData(s->pg, c->p, (int)c->len) != 1 || PQputCopyEnd(s->pg, NULL) != 1) {
-        snprintf(s->why, sizeof(s->why), "copy: %s", PQerrorMessage(s->pg));
+        dbs__set_error(s, "copy", NULL);
         return dbs__fail(s);
     }
     int rc = 0;
     while ((r = PQgetResult(s->pg)) != NULL) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK && rc == 0) {
-            snprintf(s->why, sizeof(s->why), "copy: %s", PQresultErrorMessage(r));
+            dbs__set_error(s, "copy", r);
             rc = -EIO;
         }
         PQclear(r);

@@ -48,17 +48,56 @@ int dbs_lost(const struct dbs *s)
 
 int dbs__fail(struct dbs *s)
 {
-    return dbs_lost(s) ? -ENOTCONN : -EIO;
+    const char *st = s->sqlstate;
+
+    if (dbs_lost(s) || st[0] == '\0' || strncmp(st, "08", 2) == 0 || strncmp(st, "57", 2) == 0 ||
+        strncmp(st, "53", 2) == 0)
+        return -ENOTCONN;
+    if (strncmp(st, "40", 2) == 0)
+        return -EAGAIN;
+    return -EIO;
 }
 
-/* Copies a libpq message without its trailing newline. */
+/* Copies a libpq message as one line: logs are one line per event. */
 static void set_why(struct dbs *s, const char *what, const char *msg)
 {
-    size_t len = strlen(msg);
+    size_t n = (size_t)snprintf(s->why, sizeof(s->why), "%s: ", what);
 
-    while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
-        len--;
-    snprintf(s->why, sizeof(s->why), "%s: %.*s", what, (int)len, msg);
+    for (const char *p = msg; *p && n < sizeof(s->why) - 1; p++) {
+        char c = (*p == '\n' || *p == '\t') ? ' ' : *p;
+
+        if (c == ' ' && n > 0 && s->why[n - 1] == ' ')
+            continue;
+        s->why[n++] = c;
+    }
+    while (n > 0 && s->why[n - 1] == ' ')
+        n--;
+    s->why[n] = '\0';
+}
+
+void dbs__set_error(struct dbs *s, const char *what, const PGresult *r)
+{
+    const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+    snprintf(s->sqlstate, sizeof(s->sqlstate), "%s", st ? st : "");
+    set_why(s, what, r ? PQresultErrorMessage(r) : PQerrorMessage(s->pg));
+}
+
+/* Server notices (e.g. "terminating connection due to administrator
+ * command") go to the log as one line, not to stderr as libpq would. */
+static void on_notice(void *arg, const char *msg)
+{
+    struct dbs *s = arg;
+    char line[512];
+    size_t n = 0;
+
+    (void)s;
+    for (const char *p = msg; *p && n < sizeof(line) - 1; p++)
+        line[n++] = (*p == '\n' || *p == '\t') ? ' ' : *p;
+    while (n > 0 && line[n - 1] == ' ')
+        n--;
+    line[n] = '\0';
+    FM_INFO("db: server says: %s", line);
 }
 
 PGresult *dbs__exec(struct dbs *s, const char *what, const char *sql, int n,
@@ -70,7 +109,7 @@ PGresult *dbs__exec(struct dbs *s, const char *what, const char *sql, int n,
 
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return r;
-    set_why(s, what, r ? PQresultErrorMessage(r) : PQerrorMessage(s->pg));
+    dbs__set_error(s, what, r);
     PQclear(r);
     return NULL;
 }
@@ -102,6 +141,7 @@ int dbs_connect(struct dbs *s, const char *dsn)
         set_why(s, "connect", PQerrorMessage(s->pg));
         return -ENOTCONN;
     }
+    PQsetNoticeProcessor(s->pg, on_notice, s);
     r = dbs__exec(s, "read schema version",
                   "SELECT coalesce(max(version), 0) FROM schema_migrations", 0, NULL);
     if (r == NULL) {

@@ -26,7 +26,8 @@ struct dbs {
     const char *collector_id; /* borrowed */
     chash_t *ids;             /* device, point and partition-day ids */
     struct copybuf meas, alarms, status, traps, agent_status, overflows;
-    char why[512]; /* reason of the last failure */
+    char why[512];    /* reason of the last failure */
+    char sqlstate[6]; /* of the last failure, "" when libpq gave none */
 };
 
 /* One batch to write, with its result. */
@@ -71,7 +72,12 @@ int dbs_maintain(struct dbs *s, unsigned ahead_days, unsigned retention_days);
  * reason in s->why. */
 PGresult *dbs__exec(struct dbs *s, const char *what, const char *sql, int n,
                     const char *const *params);
-/* -ENOTCONN if the connection is gone, else -EIO. */
+/* Classifies the last failure: -ENOTCONN when the connection is gone or the
+ * server is going away (no SQLSTATE, classes 08, 57, 53), -EAGAIN when a
+ * retry may succeed (class 40: serialization failure, deadlock), else -EIO
+ * (the statement itself is at fault). */
 int dbs__fail(struct dbs *s);
+/* Records a failed result's message and SQLSTATE (r may be NULL). */
+void dbs__set_error(struct dbs *s, const char *what, const PGresult *r);
 
 #endif

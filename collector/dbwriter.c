@@ -170,8 +170,12 @@ static void run_jobs(struct worker *k, struct dbw_job **jobs, size_t n)
         int rc = run_once(k, jobs, n);
         if (rc == 0)
             return;
-        if (rc == -ENOTCONN || dbs_lost(&k->db)) {
+        if (rc == -ENOTCONN) {
             worker_lost(k);
+            continue;
+        }
+        if (rc == -EAGAIN) {
+            FM_INFO("db: writer %u: %s; retrying", k->idx, k->db.why);
             continue;
         }
         if (n > 1) {

@@ -114,7 +114,7 @@ void server_stop(server_t *s, int64_t grace_ms)
     dbw_stop(s->dbw, grace_ms);
     for (c = s->conns; c; c = next) {
         next = c->next;
-        conn__close(c, "collector shutting down");
+        conn__fail(c, FM__GOODBYE__REASON__REASON_SHUTDOWN, "collector shutting down");
     }
 }
 

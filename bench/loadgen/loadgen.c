@@ -388,6 +388,9 @@ static void on_frame(struct agent *a, const uint8_t *p, size_t len)
         agent_pump(a);
     } else if (env->body_case == FM__ENVELOPE__BODY_ACK) {
         on_ack(a, env->ack);
+    } else if (env->body_case == FM__ENVELOPE__BODY_GOODBYE) {
+        fprintf(stderr, "fm-loadgen: %s: collector said goodbye (reason %d): %s\n", a->id,
+                (int)env->goodbye->reason, env->goodbye->detail);
     }
     fmw_envelope_free(env, NULL);
 }

@@ -37,6 +37,8 @@ check() {
     echo "closed as expected: $* -> $want"
 }
 check "frame payload is not a valid envelope" --agent good-1 --bad malformed
+grep -q "collector said goodbye (reason 2): frame payload is not a valid envelope" "$T/bad.out" ||
+    fail "no Goodbye with the reason: $(cat "$T/bad.out")"
 check "frame longer than the maximum frame size" --agent good-1 --bad oversize
 check "envelope breaks the wire contract: hello: " --agent good-1 --bad invalid
 check "no hello within limits.hello_timeout" --agent good-1 --bad silent

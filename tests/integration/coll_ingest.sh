@@ -16,7 +16,18 @@ grep -q "schema is at version 0, this collector needs .*--migrate" "$T/refuse.lo
 out=$("$FM_COLLECTOR" -c "$T/c.yaml" --migrate)
 [[ "$out" == *"(0 migration(s) applied"* ]] || fail "second --migrate applied something: $out"
 
+# A partition far past retention (400 days by default) is dropped when the
+# collector starts; partitions for the days ahead are created.
+q "SELECT fm_measurement_partition(date '2001-01-01')" >/dev/null
 coll_start "$T/c.yaml"
+for _ in $(seq 1 50); do
+    [[ $(q "SELECT to_regclass('measurements_20010101') IS NULL") == t ]] && break
+    sleep 0.1
+done
+[[ $(q "SELECT to_regclass('measurements_20010101') IS NULL") == t ]] || fail "old partition kept"
+ahead=$(q "SELECT to_regclass('measurements_' || to_char((now() AT TIME ZONE 'UTC')::date + 3, 'YYYYMMDD')) IS NOT NULL")
+[[ "$ahead" == t ]] || fail "no partition 3 days ahead"
+[[ $(metric partitions_dropped) == 1 ]] || fail "metric partitions_dropped $(metric partitions_dropped)"
 pids=()
 for a in 1 2 3; do
     "$FM_LOADGEN" --connect "127.0.0.1:$COLL_PORT" --agent "ing-$a" --events 20000 --batch 700 \
