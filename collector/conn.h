@@ -36,8 +36,9 @@ struct server {
     size_t nconns;
     bool paused; /* writer queue over its limit: nobody is read */
     bool stopping;
-    int handles; /* listener, sweep */
-    uint64_t refused_logged_ms;
+    int handles;         /* listener, sweep */
+    uint64_t rate_last;  /* events_committed at the last sweep */
+    double rate;         /* its moving average, events/s */
     uint8_t rbuf[65536]; /* socket reads (processed before the next read) */
     uint8_t pbuf[65536]; /* TLS plaintext */
 };

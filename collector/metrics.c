@@ -94,6 +94,7 @@ int cm_render(char *buf, size_t cap)
     C(frames_in, "Frames read from agents.");
     C(events_in, "Events received in batches.");
     C(events_committed, "Events written to PostgreSQL.");
+    G(events_per_s, "Events committed per second, averaged over about 10 s.");
     C(events_duplicate, "Events received again and skipped (already committed).");
     C(batches_committed, "Batches committed and acked.");
     C(transactions, "Writer transactions committed.");

@@ -39,8 +39,9 @@ struct cm_counters {
     atomic_int_fast64_t db_connected;
     atomic_int_fast64_t queue_events;
     atomic_uint_fast64_t partitions_dropped;
-    struct cm_hist txn_latency; /* one transaction, writer side */
-    struct cm_hist ack_latency; /* batch received to ack sent */
+    atomic_int_fast64_t events_per_s; /* committed, averaged over ~10 s */
+    struct cm_hist txn_latency;       /* one transaction, writer side */
+    struct cm_hist ack_latency;       /* batch received to ack sent */
 };
 
 extern struct cm_counters cm;

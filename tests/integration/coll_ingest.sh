@@ -66,6 +66,25 @@ expect_rows ing- 3 20000
 
 [[ $(metric events_committed) == 60000 ]] || fail "metric events_committed $(metric events_committed)"
 [[ $(metric conns_open) == 0 ]] || fail "metric conns_open"
+[[ $(metric events_per_s) -gt 0 ]] || fail "metric events_per_s $(metric events_per_s)"
+coll_stop
+
+# Over limits.max_connections: an extra agent is refused with a reason,
+# retries, and gets in when another leaves.
+coll_config "$T/max.yaml" "limits: {max_connections: 2}"
+coll_start "$T/max.yaml"
+"$FM_LOADGEN" --connect "127.0.0.1:$COLL_PORT" --agent max --agents 2 --events 3000 --hold 3 \
+    --timeout 30 >"$T/max.out" 2>&1 &
+holder=$!
+sleep 1
+"$FM_LOADGEN" --connect "127.0.0.1:$COLL_PORT" --agent max-3 --events 3000 --timeout 30 \
+    >"$T/max3.out" 2>&1 || fail "agent over the limit: $(cat "$T/max3.out")"
+wait "$holder" || fail "agents within the limit: $(cat "$T/max.out")"
+grep -q "closed: refused: 2 connections are open (limits.max_connections)" "$T/collector.log" ||
+    fail "no refusal logged"
+grep -q "collector said goodbye (reason 6)" "$T/max3.out" || fail "no Goodbye OVERLOADED to the refused agent"
+[[ $(metric conns_refused) -ge 1 ]] || fail "metric conns_refused"
+expect_rows max- 3 3000
 coll_stop
 grep -q "collector: Terminated: shutting down" "$T/collector.log" || fail "no shutdown line"
 echo "coll_ingest: ok"
