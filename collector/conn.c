@@ -201,6 +201,8 @@ static void submit(struct conn *c, enum dbw_kind kind, Fm__Envelope *env, size_t
     j->env = env;
     j->bytes = bytes;
     j->nevents = nevents;
+    if (kind == DBW_BATCH)
+        j->chain = &c->chain;
     snprintf(j->agent_id, sizeof(j->agent_id), "%s", c->agent_id);
     snprintf(j->peer, sizeof(j->peer), "%s", c->peer);
     c->refs++;

@@ -152,24 +152,43 @@ static int run_once(struct worker *k, struct dbw_job **jobs, size_t n)
     return rc;
 }
 
+/* A batch may be applied only if every earlier batch of its connection
+ * was: committing the next one would move the agent's high-water mark past
+ * the events of the failed one, and they would never be stored. */
+static bool chain_broken(struct dbw_job *j)
+{
+    if (j->chain == NULL || !j->chain->broken)
+        return false;
+    j->rc = -ECANCELED;
+    snprintf(j->why, sizeof(j->why), "an earlier batch of this connection was not stored");
+    return true;
+}
+
 /* Runs jobs until they are done: a lost connection is re-made and the same
  * jobs run again (nothing was committed); a statement error in a group is
  * narrowed down by running its jobs one by one, and a job failing alone is
- * handed back with its error. */
-static void run_jobs(struct worker *k, struct dbw_job **jobs, size_t n)
+ * handed back with its error and breaks its connection's chain. */
+static void run_jobs(struct worker *k, struct dbw_job **all, size_t nall)
 {
-    for (;;) {
+    struct dbw_job **jobs = fm_xcalloc(nall, sizeof(*jobs));
+    size_t n = 0;
+
+    for (size_t i = 0; i < nall; i++) {
+        if (!chain_broken(all[i]))
+            jobs[n++] = all[i];
+    }
+    while (n > 0) {
         if (worker_connect(k) != 0) {
             for (size_t i = 0; i < n; i++) {
                 jobs[i]->rc = -ECANCELED;
                 snprintf(jobs[i]->why, sizeof(jobs[i]->why),
                          "collector stopping and PostgreSQL unreachable");
             }
-            return;
+            break;
         }
         int rc = run_once(k, jobs, n);
         if (rc == 0)
-            return;
+            break;
         if (rc == -ENOTCONN) {
             worker_lost(k);
             continue;
@@ -183,12 +202,15 @@ static void run_jobs(struct worker *k, struct dbw_job **jobs, size_t n)
                     k->idx, n, k->db.why);
             for (size_t i = 0; i < n; i++)
                 run_jobs(k, &jobs[i], 1);
-            return;
+            break;
         }
         jobs[0]->rc = -EIO;
         snprintf(jobs[0]->why, sizeof(jobs[0]->why), "%.250s", k->db.why);
-        return;
+        if (jobs[0]->chain)
+            jobs[0]->chain->broken = true;
+        break;
     }
+    free(jobs);
 }
 
 static void maintain(struct worker *k)

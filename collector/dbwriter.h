@@ -28,14 +28,23 @@ enum dbw_kind {
     DBW_BYE,
 };
 
+/* The batches of one connection, in order. Once one of them could not be
+ * stored, the writer applies none of the later ones (the connection is
+ * closed and the agent resends from its committed sequence). Lives in the
+ * connection; read and written only by the writer that owns the agent. */
+struct dbw_chain {
+    bool broken;
+};
+
 struct dbw_job {
     struct dbw_job *next; /* queue link, owned by the writer while queued */
     enum dbw_kind kind;
     void *owner; /* the connection; opaque here */
     char agent_id[FMW_MAX_ID + 1];
     char peer[64];
-    Fm__Envelope *env; /* HELLO and BATCH: owned by the job (fmw_envelope_free) */
-    size_t bytes;      /* frame bytes, for memory accounting */
+    Fm__Envelope *env;       /* HELLO and BATCH: owned by the job (fmw_envelope_free) */
+    struct dbw_chain *chain; /* BATCH: its connection's chain (borrowed) */
+    size_t bytes;            /* frame bytes, for memory accounting */
     size_t nevents;
     uint64_t queued_us; /* uv_hrtime()/1000 at submit */
     /* Results, written by the writer. */

@@ -86,16 +86,24 @@ INSERT INTO quality_codes VALUES
     (8, 'stale'), (9, 'out_of_range'), (10, 'comm_loss');
 
 -- Creates the daily partition holding day (UTC) if missing. Returns its name.
+-- Writers of several collectors may ask for one day at once: a transaction
+-- lock on the name serialises them, and a creation lost to a race anyway
+-- counts as done.
 CREATE FUNCTION fm_measurement_partition(day date) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
     part text := 'measurements_' || to_char(day, 'YYYYMMDD');
 BEGIN
     IF to_regclass(part) IS NULL THEN
-        EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF measurements'
-                       ' FOR VALUES FROM (%L) TO (%L)', part,
-                       (day::timestamp AT TIME ZONE 'UTC'),
-                       ((day + 1)::timestamp AT TIME ZONE 'UTC'));
+        PERFORM pg_advisory_xact_lock(hashtext(part));
+        BEGIN
+            EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF measurements'
+                           ' FOR VALUES FROM (%L) TO (%L)', part,
+                           (day::timestamp AT TIME ZONE 'UTC'),
+                           ((day + 1)::timestamp AT TIME ZONE 'UTC'));
+        EXCEPTION WHEN duplicate_table OR unique_violation THEN
+            NULL;
+        END;
     END IF;
     RETURN part;
 END $$;

@@ -69,6 +69,28 @@ expect_rows ing- 3 20000
 [[ $(metric events_per_s) -gt 0 ]] || fail "metric events_per_s $(metric events_per_s)"
 coll_stop
 
+# A batch that PostgreSQL refuses (a trigger fails it once): the connection
+# is closed with the reason, no later batch of that connection is applied
+# past it, and the agent's resend stores everything exactly once.
+# (A sequence counts the attempts: nextval survives the rollback.)
+q "CREATE SEQUENCE fail_once;
+   CREATE FUNCTION fail_once() RETURNS trigger LANGUAGE plpgsql AS \$\$
+   BEGIN
+       IF NEW.seq = 1050 AND nextval('fail_once') <= 2 THEN
+           RAISE EXCEPTION 'injected failure at seq %', NEW.seq;
+       END IF;
+       RETURN NEW;
+   END \$\$;
+   CREATE TRIGGER fail_once BEFORE INSERT ON alarm_events FOR EACH ROW EXECUTE FUNCTION fail_once()"
+coll_start "$T/c.yaml"
+"$FM_LOADGEN" --connect "127.0.0.1:$COLL_PORT" --agent flt --events 5000 --batch 100 --window 8 \
+    --timeout 30 >"$T/flt.out" 2>&1 || fail "after a refused batch: $(cat "$T/flt.out")"
+grep -q "closed: database: .*injected failure at seq 1050" "$T/collector.log" ||
+    fail "refused batch not logged"
+q "DROP TRIGGER fail_once ON alarm_events" >/dev/null
+expect_rows flt 1 5000
+coll_stop
+
 # Over limits.max_connections: an extra agent is refused with a reason,
 # retries, and gets in when another leaves.
 coll_config "$T/max.yaml" "limits: {max_connections: 2}"
