@@ -118,10 +118,15 @@ int main(int argc, char **argv)
         return 2;
     }
     fm_log_init("coll-agent-sender", 2);
-    snprintf(yaml, sizeof(yaml), "dir: %s\nfsync: never\n", spooldir);
+    /* The spool's table has no directory key (the agent's root key
+     * spool_dir fills it in), so it is set here the same way. */
+    snprintf(yaml, sizeof(yaml), "fsync: never\n");
     if (fmc_load_string("spool", yaml, strlen(yaml), &spool_cfg_schema, &scfg, NULL, err,
-                        sizeof(err)) != 0 ||
-        spool_open(&scfg, spool_auto_cap(1000), &sp) != 0) {
+                        sizeof(err)) != 0)
+        goto out_conf;
+    scfg.dir = (char *)spooldir;
+    if (spool_open(&scfg, spool_auto_cap(1000), &sp) != 0) {
+    out_conf:
         fprintf(stderr, "coll-agent-sender: spool: %s\n", err);
         return 1;
     }
@@ -173,6 +178,7 @@ int main(int argc, char **argv)
     printf("acked=%" PRIu64 " last=%" PRIu64 "\n", r.failed ? 0 : r.last_seq, r.last_seq);
     spool_close(sp);
     fmc_free(&sender_cfg_schema, &cfg);
+    scfg.dir = NULL; /* borrowed from argv */
     fmc_free(&spool_cfg_schema, &scfg);
     uv_loop_close(r.loop);
     return r.failed;
