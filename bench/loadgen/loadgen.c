@@ -19,6 +19,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -749,6 +750,9 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return 2;
     }
+    /* A collector closing a connection with writes in flight must not kill
+     * the whole load generator: the write fails with EPIPE instead. */
+    signal(SIGPIPE, SIG_IGN);
     g.loop = uv_default_loop();
     g.agents = fm_xcalloc(g.o.agents, sizeof(*g.agents));
     g.base_ts_ms = (uint64_t)fmw_now_ms() - g.o.events - 1000;

@@ -10,6 +10,7 @@
  * "acked=SEQ epoch=E" and exits 0, or 1 on timeout. */
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,7 @@ int main(int argc, char **argv)
         return 2;
     }
     fm_log_init("coll-agent-sender", 2);
+    signal(SIGPIPE, SIG_IGN); /* as the agent: a dropped peer is an EPIPE, not death */
     /* The spool's table has no directory key (the agent's root key
      * spool_dir fills it in), so it is set here the same way. */
     snprintf(yaml, sizeof(yaml), "fsync: never\n");
