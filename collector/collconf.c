@@ -106,6 +106,22 @@ static const struct fmc_field metrics_fields[] = {
 static const struct fmc_schema metrics_schema = {"metrics", sizeof(struct collconf_metrics),
                                                  metrics_fields, FMC_NO_LINE};
 
+static const struct fmc_field faults_fields[] = {
+    {F(struct collconf_faults, "enabled", FMC_BOOL, enabled), .def = "true",
+     .doc = "grade alarms, correlate them and open tickets (docs/faults.md)"},
+    {F(struct collconf_faults, "rules_file", FMC_STR, rules_file),
+     .doc = "rules file; empty: the built-in copy of deploy/rules-default.yaml"},
+    {F(struct collconf_faults, "agent_lost_after", FMC_DURATION, agent_lost_after_ms),
+     .def = "30s", .min = 0, .max = 86400000,
+     .doc = "an agent whose connection ended and that has not come back (here or to another"
+            " collector) after this long makes its site unreachable"},
+    {F(struct collconf_faults, "windows_reload", FMC_DURATION, windows_reload_ms), .def = "5s",
+     .min = 100, .max = 3600000, .doc = "how often maintenance windows are read from PostgreSQL"},
+    {0}};
+
+static const struct fmc_schema faults_schema = {"faults", sizeof(struct collconf_faults),
+                                                faults_fields, FMC_NO_LINE};
+
 static const struct fmc_field root_fields[] = {
     {F(struct collconf, "collector_id", FMC_STR, collector_id),
      .doc = "this collector's name in the database; empty: the host name"},
@@ -123,6 +139,8 @@ static const struct fmc_field root_fields[] = {
      .doc = "Prometheus self-metrics"},
     {F(struct collconf, "sla", FMC_MAP, sla), .sub = &sla_conf_schema,
      .doc = "contract clocks: deadlines, escalation ladder, webhook notifications"},
+    {F(struct collconf, "faults", FMC_MAP, faults), .sub = &faults_schema,
+     .doc = "fault grading, correlation and tickets"},
     {0}};
 
 const struct fmc_schema collconf_schema = {"collector", sizeof(struct collconf), root_fields,

@@ -56,6 +56,14 @@ struct collconf_metrics {
     uint64_t port;
 };
 
+/* Fault grading, correlation and tickets (faults.c). */
+struct collconf_faults {
+    bool enabled;
+    char *rules_file;             /* NULL: the built-in copy of deploy/rules-default.yaml */
+    int64_t agent_lost_after_ms;  /* grace after a connection ends before the site is lost */
+    int64_t windows_reload_ms;    /* how often maintenance windows are reloaded */
+};
+
 struct collconf {
     char *collector_id;
     char *log_level;
@@ -65,6 +73,7 @@ struct collconf {
     struct collconf_db database;
     struct collconf_metrics metrics;
     struct sla_conf sla;
+    struct collconf_faults faults;
 };
 
 extern const struct fmc_schema collconf_schema;

@@ -47,6 +47,8 @@ void conn__close(struct conn *c, const char *fmt, ...)
     va_end(ap);
     FM_NOTICE("conn: %s%s%s: closed: %s", c->peer, c->agent_id[0] ? " agent " : "", c->agent_id,
               why);
+    if (c->state == CONN_READY && s->faults && !s->stopping)
+        faults_agent_gone(s->faults, c->site_id, c->agent_id);
     if (c->state == CONN_READY) {
         struct dbw_job *j = fm_xcalloc(1, sizeof(*j));
 
@@ -242,6 +244,7 @@ static int on_hello(struct conn *c, Fm__Envelope *env, size_t len)
         }
     }
     snprintf(c->agent_id, sizeof(c->agent_id), "%s", h->agent_id);
+    snprintf(c->site_id, sizeof(c->site_id), "%s", h->site_id);
     c->epoch = h->epoch;
     c->state = CONN_HELLO_SENT;
     submit(c, DBW_HELLO, env, len, 0);
@@ -509,7 +512,15 @@ void conn__job_done(struct dbw_job *job, void *arg)
         FM_INFO("conn: %s agent %s: epoch %llu, resuming after seq %llu", c->peer, c->agent_id,
                 (unsigned long long)c->epoch, (unsigned long long)job->committed_seq);
         send_hello_ack(c, job->committed_seq);
+        /* Events up to the committed sequence were graded when they came. */
+        c->fed_seq = job->committed_seq;
+        if (s->faults)
+            faults_hello(s->faults, job->env->hello);
     } else {
+        if (s->faults && job->committed_seq > c->fed_seq) {
+            faults_events(s->faults, c->site_id, job->env->batch, c->fed_seq);
+            c->fed_seq = job->committed_seq;
+        }
         cm_observe(&cm.ack_latency, uv_hrtime() / 1000u - job->queued_us);
         send_ack(c, job->committed_seq);
     }

@@ -14,6 +14,7 @@
 
 #include "collconf.h"
 #include "dbwriter.h"
+#include "faults.h"
 #include "fmwire.h"
 #include "tlsio.h"
 
@@ -32,6 +33,7 @@ struct server {
     uv_tcp_t listener;
     uv_timer_t sweep;
     dbw_t *dbw;
+    faults_t *faults; /* NULL when faults.enabled is false */
     struct conn *conns; /* list of open connections */
     size_t nconns;
     bool paused; /* writer queue over its limit: nobody is read */
@@ -54,7 +56,9 @@ struct conn {
     bool handle_open;
     char peer[64];
     char agent_id[FMW_MAX_ID + 1];
+    char site_id[FMW_MAX_ID + 1];
     uint64_t epoch;
+    uint64_t fed_seq; /* events up to here were given to the fault engine */
     tlsio_t *tls;
     fmw_decoder_t *dec;
     size_t inflight;        /* frame bytes submitted and not yet committed */

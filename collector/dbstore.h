@@ -19,7 +19,7 @@
 #include "fmwire.h"
 
 /* The schema version this collector needs (the highest in schema/). */
-#define DBS_SCHEMA_VERSION 2
+#define DBS_SCHEMA_VERSION 10 /* 010: tickets, written by faults.c */
 
 struct dbs {
     PGconn *pg;

@@ -12,6 +12,7 @@
 #include "collconf.h"
 #include "contract.h"
 #include "dbstore.h"
+#include "faults.h"
 #include "fm_log.h"
 #include "metrics.h"
 #include "migrate.h"
@@ -243,6 +244,15 @@ int main(int argc, char **argv)
                 rc = 1;
             }
             contract_set_free(&set);
+        }
+        if (rc == 0 && cfg.faults.enabled) {
+            struct rules_conf rules = {0};
+
+            if (faults_load_rules(&cfg, &rules, err, sizeof(err)) != 0) {
+                fprintf(stderr, "fieldmon-collector: %s: faults: %s\n", path, err);
+                rc = 1;
+            }
+            rules_free(&rules);
         }
         if (rc == 0)
             printf("fieldmon-collector: %s: configuration ok\n", path);

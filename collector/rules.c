@@ -287,6 +287,12 @@ int rules_load_string(const char *name, const char *text, struct rules_conf *con
     return load_common(rc, conf, doc, err, errlen);
 }
 
+int rules_load_builtin(struct rules_conf *conf, char *err, size_t errlen)
+{
+    return rules_load_string("rules-default.yaml (built in)", rules_builtin_yaml, conf, err,
+                             errlen);
+}
+
 void rules_free(struct rules_conf *conf)
 {
     fmc_free(&conf_schema, conf);

@@ -114,6 +114,12 @@ int rules_load_file(const char *path, struct rules_conf *conf, char *err, size_t
 int rules_load_string(const char *name, const char *text, struct rules_conf *conf, char *err,
                       size_t errlen);
 
+/* Loads the built-in copy of deploy/rules-default.yaml. */
+int rules_load_builtin(struct rules_conf *conf, char *err, size_t errlen);
+
+/* The shipped rules file, built in (NUL-terminated YAML). */
+extern const char rules_builtin_yaml[];
+
 void rules_free(struct rules_conf *conf);
 
 /* Grade of subject after it has lasted age_ms: the most severe grade of every

@@ -57,6 +57,17 @@ server_t *server_create(uv_loop_t *loop, const struct collconf *cfg, tlsio_ctx_t
         free(s);
         return NULL;
     }
+    if (cfg->faults.enabled) {
+        char why[1024];
+
+        s->faults = faults_create(loop, cfg, collector_id, why, sizeof(why));
+        if (s->faults == NULL) {
+            FM_ERR("faults: %s", why);
+            dbw_stop(s->dbw, 0);
+            free(s);
+            return NULL;
+        }
+    }
     uv_tcp_init(loop, &s->listener);
     s->listener.data = s;
     uv_timer_init(loop, &s->sweep);
@@ -121,6 +132,8 @@ void server_stop(server_t *s, int64_t grace_ms)
         next = c->next;
         conn__fail(c, FM__GOODBYE__REASON__REASON_SHUTDOWN, "collector shutting down");
     }
+    /* After the writer: the last committed batches were graded. */
+    faults_stop(s->faults, grace_ms);
 }
 
 void server_destroy(server_t *s)
@@ -128,5 +141,6 @@ void server_destroy(server_t *s)
     if (s == NULL)
         return;
     dbw_destroy(s->dbw);
+    faults_destroy(s->faults);
     free(s);
 }
