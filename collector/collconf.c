@@ -111,8 +111,8 @@ static const struct fmc_field faults_fields[] = {
      .doc = "grade alarms, correlate them and open tickets (docs/faults.md)"},
     {F(struct collconf_faults, "rules_file", FMC_STR, rules_file),
      .doc = "rules file; empty: the built-in copy of deploy/rules-default.yaml"},
-    {F(struct collconf_faults, "agent_lost_after", FMC_DURATION, agent_lost_after_ms),
-     .def = "30s", .min = 0, .max = 86400000,
+    {F(struct collconf_faults, "agent_lost_after", FMC_DURATION, agent_lost_after_ms), .def = "30s",
+     .min = 0, .max = 86400000,
      .doc = "an agent whose connection ended and that has not come back (here or to another"
             " collector) after this long makes its site unreachable"},
     {F(struct collconf_faults, "windows_reload", FMC_DURATION, windows_reload_ms), .def = "5s",

@@ -59,9 +59,9 @@ struct collconf_metrics {
 /* Fault grading, correlation and tickets (faults.c). */
 struct collconf_faults {
     bool enabled;
-    char *rules_file;             /* NULL: the built-in copy of deploy/rules-default.yaml */
-    int64_t agent_lost_after_ms;  /* grace after a connection ends before the site is lost */
-    int64_t windows_reload_ms;    /* how often maintenance windows are reloaded */
+    char *rules_file;            /* NULL: the built-in copy of deploy/rules-default.yaml */
+    int64_t agent_lost_after_ms; /* grace after a connection ends before the site is lost */
+    int64_t windows_reload_ms;   /* how often maintenance windows are reloaded */
 };
 
 struct collconf {

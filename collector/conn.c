@@ -517,9 +517,12 @@ void conn__job_done(struct dbw_job *job, void *arg)
         if (s->faults)
             faults_hello(s->faults, job->env->hello);
     } else {
-        if (s->faults && job->committed_seq > c->fed_seq) {
-            faults_events(s->faults, c->site_id, job->env->batch, c->fed_seq);
-            c->fed_seq = job->committed_seq;
+        /* A job's committed_seq may cover later batches committed in the
+         * same transaction, so the batch's own last event moves fed_seq. */
+        const Fm__EventBatch *b = job->env->batch;
+        if (s->faults && b->n_events > 0 && b->events[b->n_events - 1]->seq > c->fed_seq) {
+            faults_events(s->faults, c->site_id, b, c->fed_seq);
+            c->fed_seq = b->events[b->n_events - 1]->seq;
         }
         cm_observe(&cm.ack_latency, uv_hrtime() / 1000u - job->queued_us);
         send_ack(c, job->committed_seq);

@@ -107,6 +107,18 @@ void tickets_batch_destroy(tickets_batch_t *b)
 
 /* ---------------------------------------------------------------- applying */
 
+/* The alarm_events row of a transition: $7 when the caller knows it, else
+ * the row the collector stored for this site, device, code and state at
+ * this time ($2, Unix seconds; the millisecond either side absorbs the
+ * rounding of the two conversions). Reachability has no such row. */
+#define EVENT_ID_SQL                                                                               \
+    "coalesce($7::bigint, (SELECT e.alarm_event_id FROM alarm_events e"                            \
+    " JOIN devices d USING (device_id) JOIN agents a ON a.agent_id = d.agent_id"                   \
+    " WHERE a.site_id = $3 AND d.name = $4 AND e.code = $5 AND e.state = $6"                       \
+    " AND e.ts BETWEEN to_timestamp($2::double precision) - interval '1 ms'"                       \
+    " AND to_timestamp($2::double precision) + interval '1 ms'"                                    \
+    " ORDER BY e.alarm_event_id DESC LIMIT 1))"
+
 struct apply {
     PGconn *conn;
     const char *actor;
@@ -319,7 +331,7 @@ static int apply_alarm(struct apply *ap, const struct corr_action *a, long long 
     rc = exec_cmd(ap, "record alarm",
                   "INSERT INTO ticket_alarms (ticket_id, ts, site_id, device, code, state,"
                   " alarm_event_id) VALUES ($1, to_timestamp($2::double precision), $3, $4, $5,"
-                  " $6, $7)",
+                  " $6, " EVENT_ID_SQL ")",
                   7, p);
     if (rc != 0)
         return rc;
@@ -439,7 +451,7 @@ static int apply_suppress(struct apply *ap, const struct corr_action *a)
                     "INSERT INTO suppressed_alarms (window_id, ts, site_id, device, code, state,"
                     " alarm_event_id) SELECT (SELECT window_id FROM maintenance_windows"
                     " WHERE window_id = $1::bigint), to_timestamp($2::double precision), $3, $4,"
-                    " $5, $6, $7",
+                    " $5, $6, " EVENT_ID_SQL,
                     7, p);
 }
 
