@@ -257,7 +257,7 @@ int sla_store_regrade(PGconn *conn, const struct sla_subject *s, char *why, size
     const struct sla_regrade *g;
     char id[24], at[24], from[8], to[8], *before, *after;
     json_t *jb, *ja;
-    PGresult *r;
+    PGresult *r = NULL;
     int rc = 0;
 
     if (c->n_regrades == 0) {

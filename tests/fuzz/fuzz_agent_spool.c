@@ -12,7 +12,6 @@
 
 #include "fm_log.h"
 
-#include <assert.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,6 +19,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Checks stay in release builds, where assert() would vanish together with
+ * the calls inside it (the fuzz build is RelWithDebInfo). */
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            abort();                                                                               \
+    } while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -32,7 +39,7 @@ static int on_rec(const struct spool_rec *rec, void *ud)
     struct scan *s = ud;
     Fm__Event *ev = fm__event__unpack(NULL, rec->len, rec->payload);
 
-    assert(rec->seq > s->last);
+    CHECK(rec->seq > s->last);
     s->last = rec->seq;
     s->n++;
     if (ev != NULL)
@@ -45,8 +52,8 @@ static char base[64];
 static void write_file(const char *path, const void *p, size_t n)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    assert(fd >= 0);
-    assert(write(fd, p, n) == (ssize_t)n);
+    CHECK(fd >= 0);
+    CHECK(write(fd, p, n) == (ssize_t)n);
     close(fd);
 }
 
@@ -62,15 +69,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     end = spool_seg_scan(data, size, &epoch, on_rec, &s, &torn);
     if (end < 0)
         return 0;
-    assert((size_t)end <= size);
-    assert(torn == ((size_t)end < size));
+    CHECK((size_t)end <= size);
+    CHECK(torn == ((size_t)end < size));
     spool_seg_hdr_parse(data, size, &epoch, &first);
     if (epoch == 0 || first == 0 || first > UINT64_MAX / 2 || s.last > UINT64_MAX / 2)
         return 0;
 
     if (base[0] == '\0') {
         snprintf(base, sizeof(base), "/tmp/fm-fuzz-spool.XXXXXX");
-        assert(mkdtemp(base) != NULL);
+        CHECK(mkdtemp(base) != NULL);
     }
     snprintf(dir, sizeof(dir), "%s/spool", base);
     mkdir(dir, 0700);
@@ -92,10 +99,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         while (spool_iter_next(sp, &it, &rec) == 1)
             n++;
         spool_iter_close(&it);
-        assert(n == s.n);
+        CHECK(n == s.n);
         ev.ts_ms = 1700000000000LL;
-        assert(spool_append(sp, &ev, NULL, NULL) == 0);
-        assert(ev.seq == (s.n ? s.last + 1 : first));
+        CHECK(spool_append(sp, &ev, NULL, NULL) == 0);
+        CHECK(ev.seq == (s.n ? s.last + 1 : first));
         spool_close(sp);
     }
     /* The one segment (1 MiB segments: the append never starts another)
