@@ -313,10 +313,38 @@ def test_command_line_and_config_errors(sd, tmp):
     check(r.returncode == 2, r)
 
 
+def test_failing_device_backs_off_to_the_cap(sd, tmp):
+    import datetime
+    cfg = config(tmp, ["{name: gone, profile: p, interval: 1s, snmp: {host: 127.0.0.1,"
+                       " port: %d, timeout: 200ms, retries: 0}}" % free_udp_port()],
+                 UPS_POINTS[:1])
+    with open(cfg, encoding="ascii") as f:
+        text = f.read().replace("backoff_max: 1s", "backoff_max: 4s")
+    with open(cfg, "w", encoding="ascii") as f:
+        f.write(text)
+    a = AgentProc(AGENT, cfg)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and sum(
+                "gone: poll failed" in line for line in list(a.err)) < 4:
+            time.sleep(0.1)
+    finally:
+        a.stop()
+    stamps = [datetime.datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%S.%fZ")
+              for line in a.err if "gone: poll failed" in line]
+    check(len(stamps) >= 4, ("failed polls seen", a.err))
+    gaps = [(b - c).total_seconds() for c, b in zip(stamps, stamps[1:])][:3]
+    # The interval doubles after each failure (1 s -> 2 s -> 4 s) and stops at backoff_max.
+    print("     backoff gaps %s" % gaps)
+    for got, want in zip(gaps, (2.0, 4.0, 4.0)):
+        check(abs(got - want) < 0.4, ("backoff gaps", gaps))
+
+
 TESTS = [test_command_line_and_config_errors, test_v2c_values, test_v3_authpriv_values, test_v1_values_and_nosuchname,
          test_v3_wrong_passphrase_fails, test_toobig_is_split,
          test_dead_device_does_not_delay_live_one,
-         test_counter_wrap_rate_and_device_coming_back]
+         test_counter_wrap_rate_and_device_coming_back,
+         test_failing_device_backs_off_to_the_cap]
 
 
 def main():
