@@ -116,6 +116,10 @@ class Receiver:
         evs = []
         with open(self.out) as f:
             for line in f:
+                # The receiver may be writing while we read: a last line
+                # without its newline is not there yet.
+                if not line.endswith("\n"):
+                    break
                 p = line.split()
                 evs.append((int(p[1]), int(p[2]), p[4], p[5:]))
         return evs
