@@ -216,7 +216,11 @@ static void finish(struct modbus__dev *d, bool ok)
         p->stats.polls_ok++;
     else
         p->stats.polls_failed++;
-    t = poll_health_record(&d->health, ok, d->cfg->interval_ms, p->cfg->modbus.backoff_max_ms,
+    /* With cycles (--once, --cycles) a failing device is not backed off:
+     * every round polls the whole fleet, dead devices included, so a round
+     * shows what they cost. */
+    t = poll_health_record(&d->health, ok, d->cfg->interval_ms,
+                           p->cycles > 0 ? d->cfg->interval_ms : p->cfg->modbus.backoff_max_ms,
                            threshold, &prev_fails);
     snprintf(where, sizeof(where), "%s unit %d", d->link->name, (int)d->cfg->modbus.unit_id);
     poll_report(p->sink, &d->health, t, ok, "modbus", d->cfg->name, where, d->reason, prev_fails,

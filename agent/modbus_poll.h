@@ -23,7 +23,8 @@
  * answered poll. A failing device's interval doubles up to
  * modbus.backoff_max and resets on success, so a silent RTU unit takes less
  * and less of its bus's time. First polls are spread over poll_spread x
- * interval, except with cycles (--once, --cycles), where all start at once.
+ * interval. With cycles (--once, --cycles) all devices start at once and
+ * failing devices are not backed off, so every round covers the fleet.
  *
  * Loop thread only. */
 #ifndef AGENT_MODBUS_POLL_H
