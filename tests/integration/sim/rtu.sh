@@ -11,9 +11,16 @@ check_match "bus pty published" "$pty" "^/dev/pts/[0-9]+$"
 check "unit 1 on the bus" "$(sim_port th-1)" "$pty"
 
 # rtu_read TIMEOUT UNIT MBPOLL-ARGS...: one mbpoll request, output condensed.
+# Input left on the line by a reply that came after mbpoll gave up would be
+# read as the answer to the next request ("Response not from requested
+# slave"): drop it first, as an RTU master flushes before it asks.
 rtu_read() {
     local timeout=$1 unit=$2
     shift 2
+    python3 -c 'import os, sys, termios
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+termios.tcflush(fd, termios.TCIFLUSH)
+os.close(fd)' "$pty"
     mbpoll -m rtu -b 9600 -P none -a "$unit" -1 -o "$timeout" "$@" "$pty" 2>&1 |
         awk '/^\[/ { $1 = ""; sub(/^[ \t]+/, ""); out = out (out ? " " : "") $0 } /failed|timed out|Illegal/ { out = out (out ? " " : "") $0 } END { print out }'
 }
