@@ -78,7 +78,7 @@ struct snmp__dev {
     struct snmp__walk *walk;
     /* Health and schedule. */
     struct poll_health health;
-    uint64_t due_ms;     /* loop time this poll was due */
+    uint64_t due_ms; /* loop time this poll was due */
     uint32_t cycles_done;
     char reason[128];
     struct snmp__rate *rates;

@@ -124,8 +124,7 @@ int spool_iter_next(spool_t *sp, struct spool_iter *it, struct spool_rec *rec)
         }
         /* No buffer yet (nothing read from this segment): parse nothing
          * rather than form an offset from a null pointer. */
-        rc = spool_seg_rec_parse(it->buf ? it->buf + it->pos : NULL, it->len - it->pos, rec,
-                                 &used);
+        rc = spool_seg_rec_parse(it->buf ? it->buf + it->pos : NULL, it->len - it->pos, rec, &used);
         if (rc == SPOOL_PARSE_OK) {
             it->pos += used;
             if (rec->seq < it->next_seq)

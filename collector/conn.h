@@ -33,7 +33,7 @@ struct server {
     uv_tcp_t listener;
     uv_timer_t sweep;
     dbw_t *dbw;
-    faults_t *faults; /* NULL when faults.enabled is false */
+    faults_t *faults;   /* NULL when faults.enabled is false */
     struct conn *conns; /* list of open connections */
     size_t nconns;
     bool paused; /* writer queue over its limit: nobody is read */

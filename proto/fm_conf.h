@@ -36,9 +36,9 @@ enum fmc_type {
     FMC_DURATION, /* int64_t milliseconds; range min..max in ms */
     FMC_SIZE,     /* uint64_t bytes; range min..max in bytes */
     FMC_MAP,      /* nested struct of schema `sub`, embedded at offset */
-    FMC_SEQ,      /* sequence of `sub` structs: void * array at offset, size_t count at count_offset */
-    FMC_STRLIST,  /* sequence of strings: char ** at offset, size_t count at count_offset */
-    FMC_STRMAP,   /* mapping of string -> scalar: struct fmc_kv * at offset, count at count_offset */
+    FMC_SEQ, /* sequence of `sub` structs: void * array at offset, size_t count at count_offset */
+    FMC_STRLIST, /* sequence of strings: char ** at offset, size_t count at count_offset */
+    FMC_STRMAP,  /* mapping of string -> scalar: struct fmc_kv * at offset, count at count_offset */
 };
 
 #define FMC_REQUIRED 0x1u
@@ -55,19 +55,19 @@ struct fmc_field {
     enum fmc_type type;
     size_t offset;
     unsigned flags;
-    const char *def;                /* default as YAML text, NULL: none (zero/NULL/empty) */
-    double min, max;                /* ranges for numbers, durations, sizes; min == max: none */
-    const char *const *enum_names;  /* FMC_ENUM: NULL-terminated */
-    const struct fmc_schema *sub;   /* FMC_MAP, FMC_SEQ */
-    size_t count_offset;            /* FMC_SEQ, FMC_STRLIST, FMC_STRMAP */
-    size_t max_items;               /* FMC_SEQ, FMC_STRLIST, FMC_STRMAP: 0 = 100000 */
+    const char *def;               /* default as YAML text, NULL: none (zero/NULL/empty) */
+    double min, max;               /* ranges for numbers, durations, sizes; min == max: none */
+    const char *const *enum_names; /* FMC_ENUM: NULL-terminated */
+    const struct fmc_schema *sub;  /* FMC_MAP, FMC_SEQ */
+    size_t count_offset;           /* FMC_SEQ, FMC_STRLIST, FMC_STRMAP */
+    size_t max_items;              /* FMC_SEQ, FMC_STRLIST, FMC_STRMAP: 0 = 100000 */
     fmc_check_cb check;
-    const char *doc;                /* one line for the reference */
+    const char *doc; /* one line for the reference */
 };
 
 struct fmc_schema {
-    const char *name;   /* for the reference, e.g. "device" */
-    size_t size;        /* sizeof the struct */
+    const char *name;               /* for the reference, e.g. "device" */
+    size_t size;                    /* sizeof the struct */
     const struct fmc_field *fields; /* terminated by a field with key == NULL */
     /* Offset of an `int` that receives the line of this mapping, or
      * FMC_NO_LINE. Lets later semantic checks point at the right place. */
@@ -92,9 +92,8 @@ int fmc_load_file(const char *path, const struct fmc_schema *schema, void *out, 
                   char *err, size_t errlen);
 
 /* Same, from memory; name stands for the file name in errors. */
-int fmc_load_string(const char *name, const char *text, size_t len,
-                    const struct fmc_schema *schema, void *out, fmc_doc_t **doc, char *err,
-                    size_t errlen);
+int fmc_load_string(const char *name, const char *text, size_t len, const struct fmc_schema *schema,
+                    void *out, fmc_doc_t **doc, char *err, size_t errlen);
 
 /* Line (1-based) of the node at a key path such as "devices[3].port", or of
  * its nearest existing ancestor; 0 if doc is NULL. */
@@ -102,8 +101,8 @@ int fmc_doc_line(const fmc_doc_t *doc, const char *path);
 
 /* Formats "file:line: path: message" into err using the line of path.
  * Returns -EINVAL, so a check can `return fmc_errorf(...)`. */
-int fmc_errorf(const fmc_doc_t *doc, char *err, size_t errlen, const char *path,
-               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int fmc_errorf(const fmc_doc_t *doc, char *err, size_t errlen, const char *path, const char *fmt,
+               ...) __attribute__((format(printf, 5, 6)));
 
 void fmc_doc_free(fmc_doc_t *doc);
 

@@ -50,8 +50,8 @@ __attribute__((format(printf, 3, 4))) static int vfail(struct vctx *v, const cha
  * quotes or slashes. */
 static int is_id_char(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == ':' || c == '@';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == ':' || c == '@';
 }
 
 static int check_id(struct vctx *v, const char *path, const char *s, int required)
@@ -196,8 +196,8 @@ static int check_hello(struct vctx *v, const Fm__Hello *h)
     if (h->epoch == 0)
         return vfail(v, "hello.epoch", "must not be 0");
     if (h->config_digest.len != 0 && h->config_digest.len != FMW_DIGEST_LEN)
-        return vfail(v, "hello.config_digest", "%zu bytes, want %u (SHA-256)",
-                     h->config_digest.len, FMW_DIGEST_LEN);
+        return vfail(v, "hello.config_digest", "%zu bytes, want %u (SHA-256)", h->config_digest.len,
+                     FMW_DIGEST_LEN);
     if (h->inventory == NULL)
         return 0;
     if (check_count(v, "hello.inventory.devices", h->inventory->n_devices, FMW_MAX_DEVICES))
@@ -263,8 +263,7 @@ static int check_alarm(struct vctx *v, const char *path, const Fm__AlarmTransiti
         a->state != FM__ALARM_STATE__ALARM_STATE_CLEARED)
         return vfail(v, p, "must be raised or cleared");
     snprintf(p, sizeof(p), "%s.value", path);
-    if (check_finite(v, p, a->value) || check_finite(v, p, a->raw) ||
-        check_finite(v, p, a->limit))
+    if (check_finite(v, p, a->value) || check_finite(v, p, a->raw) || check_finite(v, p, a->limit))
         return FMW_EINVALID;
     snprintf(p, sizeof(p), "%s.since_ms", path);
     return check_ts(v, p, a->since_ms, 0);
@@ -363,10 +362,10 @@ static int check_command(struct vctx *v, const Fm__Command *c)
     switch (c->kind_case) {
     case FM__COMMAND__KIND_SET_CALIBRATION:
         if (check_id(v, "command.set_calibration.device", c->set_calibration->device, 1) ||
-            check_str(v, "command.set_calibration.point", c->set_calibration->point,
-                      FMW_MAX_NAME, 1) ||
-            check_str(v, "command.set_calibration.reason", c->set_calibration->reason,
-                      FMW_MAX_TEXT, 0) ||
+            check_str(v, "command.set_calibration.point", c->set_calibration->point, FMW_MAX_NAME,
+                      1) ||
+            check_str(v, "command.set_calibration.reason", c->set_calibration->reason, FMW_MAX_TEXT,
+                      0) ||
             check_finite(v, "command.set_calibration.offset", c->set_calibration->offset) ||
             check_finite(v, "command.set_calibration.gain", c->set_calibration->gain))
             return FMW_EINVALID;
@@ -390,8 +389,7 @@ int fmw_envelope_validate(const Fm__Envelope *env, int64_t now_ms, char *why, si
     case FM__ENVELOPE__BODY_HELLO_ACK:
         if (env->hello_ack->epoch == 0)
             return vfail(&v, "hello_ack.epoch", "must not be 0");
-        return check_str(&v, "hello_ack.collector_id", env->hello_ack->collector_id,
-                         FMW_MAX_ID, 0);
+        return check_str(&v, "hello_ack.collector_id", env->hello_ack->collector_id, FMW_MAX_ID, 0);
     case FM__ENVELOPE__BODY_BATCH:
         return check_batch(&v, env->batch);
     case FM__ENVELOPE__BODY_ACK:
@@ -403,8 +401,7 @@ int fmw_envelope_validate(const Fm__Envelope *env, int64_t now_ms, char *why, si
     case FM__ENVELOPE__BODY_COMMAND_RESULT:
         if (env->command_result->id == 0)
             return vfail(&v, "command_result.id", "must not be 0");
-        return check_str(&v, "command_result.error", env->command_result->error, FMW_MAX_TEXT,
-                         0);
+        return check_str(&v, "command_result.error", env->command_result->error, FMW_MAX_TEXT, 0);
     case FM__ENVELOPE__BODY_HEARTBEAT:
         return check_ts(&v, "heartbeat.sent_at_ms", env->heartbeat->sent_at_ms, 0);
     case FM__ENVELOPE__BODY_GOODBYE:
