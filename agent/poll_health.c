@@ -154,3 +154,8 @@ double poll_rand01(void)
     rng_state = x;
     return (double)((x * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
 }
+
+bool poll_health_failed(const struct poll_health *h, unsigned cycles_done)
+{
+    return h->last_failed || cycles_done == 0;
+}

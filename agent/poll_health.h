@@ -49,6 +49,10 @@ struct poll_rounds {
 };
 
 /* cycles 0 keeps the struct empty (no rounds). */
+/* True when a device counts as failed for --once/--cycles: its last poll
+ * failed, or it has not completed a poll yet. */
+bool poll_health_failed(const struct poll_health *h, unsigned cycles_done);
+
 void poll_rounds_init(struct poll_rounds *r, unsigned cycles, size_t devs);
 void poll_rounds_free(struct poll_rounds *r);
 

@@ -382,6 +382,6 @@ size_t snmp_poll_failed_devices(const snmp_poll_t *p)
     size_t n = 0;
 
     for (size_t i = 0; i < p->n_devs; i++)
-        n += p->devs[i].health.last_failed || p->devs[i].cycles_done == 0;
+        n += poll_health_failed(&p->devs[i].health, p->devs[i].cycles_done);
     return n;
 }

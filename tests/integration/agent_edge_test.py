@@ -28,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from agent_snmpd_test import Snmpd  # noqa: E402  (the same real snmpd set-up)
-from fmtest import check, free_udp_port  # noqa: E402
+from fmtest import agent_metrics, check, free_udp_port  # noqa: E402
 
 AGENT = RECEIVER = SIM = None
 SOURCE = "1.3.6.1.4.1.99999.9.1.0"   # plays upsOutputSource: 3 normal, 5 battery
@@ -159,28 +159,7 @@ class Agent:
 
     def metrics(self):
         """Prometheus text from the unix socket, as a dict."""
-        path = os.path.join(self.tmp, "metrics.sock")
-        s = socket.socket(socket.AF_UNIX)
-        s.settimeout(5)
-        try:
-            s.connect(path)
-            s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
-            data = b""
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    break
-                data += b
-        except OSError:
-            return {}
-        finally:
-            s.close()
-        out = {}
-        for line in data.decode().split("\r\n\r\n", 1)[-1].splitlines():
-            if line and not line.startswith("#"):
-                k, v = line.split()
-                out[k] = float(v)
-        return out
+        return agent_metrics(os.path.join(self.tmp, "metrics.sock"))
 
 
 def write_config(tmp, sd, certs, recv_port, extra_points="", spool="", sender="",

@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from agent_snmpd_test import Snmpd  # noqa: E402  (the real snmpd set-up)
+from fmtest import agent_metrics as metrics  # noqa: E402
 
 SOURCE = "1.3.6.1.4.1.99999.9.1.0"  # plays upsOutputSource: 3 normal, 5 battery
 TEMP = "1.3.6.1.4.1.99999.9.2.0"
@@ -86,30 +86,6 @@ class Collector:
     def stop(self):
         self.proc.terminate()
         check(self.proc.wait(30) == 0, "collector exit status after SIGTERM")
-
-
-def metrics(sock):
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(5)
-    try:
-        s.connect(sock)
-        s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
-        data = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            data += b
-    except OSError:
-        return {}
-    finally:
-        s.close()
-    out = {}
-    for line in data.decode().split("\r\n\r\n", 1)[-1].splitlines():
-        if line and not line.startswith("#"):
-            k, v = line.split()
-            out[k] = float(v)
-    return out
 
 
 def agent_config(tmp, name, certs, port, snmp_port):

@@ -180,3 +180,29 @@ def fleet_agent_config(path, devices, interval, extra_snmp="", tables=False):
             f.write("      - {name: p%02d, oid: %s}\n" % (i, o))
         for i, o in enumerate(IF5 if tables else []):
             f.write("      - {name: if%d, oid: %s, table: true, index_label: ifIndex}\n" % (i, o))
+
+
+def agent_metrics(sock):
+    """Prometheus text from an agent's metrics unix socket, as a dict of
+    name -> value; {} when the agent does not answer."""
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    try:
+        s.connect(sock)
+        s.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+        data = b""
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+    except OSError:
+        return {}
+    finally:
+        s.close()
+    out = {}
+    for line in data.decode().split("\r\n\r\n", 1)[-1].splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.split()
+            out[k] = float(v)
+    return out
