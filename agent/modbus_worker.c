@@ -4,6 +4,7 @@
 
 #include "fm_alloc.h"
 #include "fm_log.h"
+#include "modbus_tcpio.h"
 
 #include <errno.h>
 #include <modbus.h>
@@ -115,7 +116,7 @@ const char *mb_result_describe(const struct mb_read_result *r, char *buf, size_t
         snprintf(buf, len, "CRC error");
         break;
     case MB_ST_PROTOCOL:
-        snprintf(buf, len, "protocol error: %s", modbus_strerror(r->err));
+        snprintf(buf, len, "protocol error: %s", r->why != NULL ? r->why : modbus_strerror(r->err));
         break;
     case MB_ST_CONNECT:
         snprintf(buf, len, "cannot connect: %s", modbus_strerror(r->err));
@@ -265,22 +266,25 @@ static void run_job(mb_worker_t *w, struct mb_job *job)
             continue;
         }
         wait_inter_frame(w);
-        rc = do_read(w, rd, job->data + off);
-        err = errno;
+        if (w->cfg.kind == MB_LINK_TCP) {
+            mb_tcpio_read(w->ctx, job->unit_id, rd, w->cfg.timeout_ms, job->data + off, res);
+        } else {
+            rc = do_read(w, rd, job->data + off);
+            err = errno;
+            if (rc == rd->count) {
+                res->status = MB_ST_OK;
+            } else {
+                /* libmodbus checked the byte count; a short count here would
+                 * still leave words unset, so it is refused the same way. */
+                res->err = rc >= 0 ? EMBBADDATA : err;
+                res->status = classify(res->err, &res->exception);
+            }
+        }
         w->last_exchange_us = now_us();
-        if (rc == rd->count) {
-            res->status = MB_ST_OK;
-            w->backoff_ms = 0;
-            continue;
-        }
-        if (rc >= 0) {
-            /* libmodbus checked the byte count; a short count here would
-             * still leave words unset, so it is refused the same way. */
-            err = EMBBADDATA;
-        }
-        res->status = classify(err, &res->exception);
-        res->err = err;
         switch (res->status) {
+        case MB_ST_OK:
+            w->backoff_ms = 0;
+            break;
         case MB_ST_EXCEPTION:
             w->backoff_ms = 0;
             break;

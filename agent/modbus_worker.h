@@ -19,8 +19,11 @@
  *   fail at once with MB_ST_CONNECT.
  * - A CRC error (RTU) or a response of the wrong length, byte count, unit or
  *   function (MB_ST_PROTOCOL) fails that read; the link is flushed (RTU) or
- *   reopened (TCP), since it may be out of step. libmodbus checks lengths
- *   before copying; the worker also checks the count it returns.
+ *   reopened (TCP), since it may be out of step. RTU responses are framed
+ *   and checked by libmodbus (CRC, unit, function, length, byte count), and
+ *   the worker also checks the count it returns; TCP responses are framed
+ *   by their MBAP length and checked by modbus_rsp (libmodbus ignores that
+ *   length), see modbus_tcpio.h.
  * RTU: the configured inter-frame delay is kept between the end of one
  * exchange and the next request on the bus, whatever unit they address.
  *
@@ -71,9 +74,10 @@ enum mb_status {
 };
 
 struct mb_read_result {
-    int status;    /* enum mb_status */
-    int exception; /* Modbus exception code for MB_ST_EXCEPTION */
-    int err;       /* errno (or libmodbus's) behind a failure, for the detail */
+    int status;      /* enum mb_status */
+    int exception;   /* Modbus exception code for MB_ST_EXCEPTION */
+    int err;         /* errno (or libmodbus's) behind a failure, for the detail */
+    const char *why; /* MB_ST_PROTOCOL: which field was wrong (static), or NULL */
 };
 
 struct mb_job;
