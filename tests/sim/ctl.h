@@ -6,7 +6,7 @@
  *
  *   help | list | ports | status DEVICE | get DEVICE POINT
  *   dead DEVICE | slow DEVICE MS | exception DEVICE CODE
- *   error DEVICE STATUS [INDEX] | set DEVICE POINT=VALUE... [trap=OID]
+ *   garble DEVICE MODE | error DEVICE STATUS [INDEX] | set DEVICE POINT=VALUE... [trap=OID]
  *   flap DEVICE SECONDS dead|POINT=VALUE... | data DEVICE TEMPLATE
  *   trap DEVICE OID [OID...] | site-dead SITE | site-alive SITE
  *   clear DEVICE | clear-all

@@ -5,6 +5,7 @@
 
 #include "fm_alloc.h"
 #include "fm_log.h"
+#include "mb_garble.h"
 #include "mb_rtu.h"
 #include "point.h"
 #include "snmp_server.h"
@@ -79,6 +80,8 @@ static const char *state_of(const struct sim_dev *d, char *buf, size_t len)
         ADD("slow=%ums,", d->delay_ms);
     if (d->mb_exception)
         ADD("exception=%d,", d->mb_exception);
+    if (d->mb_garble)
+        ADD("garble=%s,", mb_garble_names[d->mb_garble]);
     if (d->snmp_error)
         ADD("error=%d/%d,", d->snmp_error, d->snmp_error_index);
     if (d->tmpl != d->tmpl0)
@@ -118,6 +121,7 @@ static void dev_clear(struct sim_dev *d)
     d->dead = false;
     d->delay_ms = 0;
     d->mb_exception = 0;
+    d->mb_garble = MB_GARBLE_NONE;
     d->snmp_error = d->snmp_error_index = 0;
     for (size_t i = d->n_points; i > 0; i--) {
         if (d->points[i - 1]->overridden)
@@ -257,6 +261,30 @@ static int cmd_trap(struct reply *r, struct sim_dev *d, int argc, char **argv)
     return 0;
 }
 
+static int cmd_garble(struct reply *r, struct sim_dev *d, int argc, char **argv)
+{
+    int m;
+
+    if (d->proto == SIM_SNMP)
+        return fail(r, "%s: garble applies to Modbus devices", d->name);
+    if (argc != 1)
+        return fail(r, "usage: garble DEVICE MODE (count short truncated length tid function "
+                       "unit crc)");
+    m = mb_garble_parse(argv[0], d->proto == SIM_MODBUS_RTU);
+    if (m == -ENOTSUP)
+        return fail(r,
+                    "garble %s: not for %s devices (length and tid are Modbus TCP fields, "
+                    "crc an RTU one)",
+                    argv[0], sim_proto_names[d->proto]);
+    if (m < 0)
+        return fail(r,
+                    "garble: unknown mode '%s' (count short truncated length tid function "
+                    "unit crc)",
+                    argv[0]);
+    d->mb_garble = m;
+    return 0;
+}
+
 static void cmd_status(struct reply *r, const struct sim_dev *d)
 {
     char state[1024], val[256];
@@ -308,6 +336,8 @@ static const char *const help_text[] = {
     "dead DEVICE                   the device stops answering",
     "slow DEVICE MS                answers are held back MS milliseconds",
     "exception DEVICE CODE         Modbus: every request gets exception CODE (1..255)",
+    "garble DEVICE MODE            Modbus: malformed replies (count short truncated length tid "
+    "function unit crc)",
     "error DEVICE STATUS [INDEX]   SNMP: every response carries error-status STATUS",
     "set DEVICE POINT=VALUE... [trap=OID]  force values; optionally send a notification",
     "flap DEVICE SECONDS dead|POINT=VALUE...  toggle the fault every SECONDS",
@@ -375,6 +405,8 @@ static int dispatch(struct reply *r, struct sim *s, int argc, char **argv)
         if (argc != 1 || parse_long(argv[0], 1, 255, &v) != 0)
             return fail(r, "usage: exception DEVICE CODE (1..255)");
         d->mb_exception = (int)v;
+    } else if (strcmp(cmd, "garble") == 0) {
+        return cmd_garble(r, d, argc, argv);
     } else if (strcmp(cmd, "error") == 0) {
         if (d->proto != SIM_SNMP)
             return fail(r, "%s: error applies to SNMP devices", d->name);

@@ -4,10 +4,13 @@
 #include "fm_alloc.h"
 #include "fm_log.h"
 #include "mb_frame.h"
+#include "mb_garble.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* One accepted connection. Its buffer holds up to four pipelined requests. */
 struct mb_conn {
@@ -22,6 +25,10 @@ struct mb_conn {
 };
 
 static modbus_t *tcp_ctx, *rtu_ctx;
+
+/* A garbled reply is built by libmodbus into one end of this socket pair,
+ * taken back from the other, broken and sent on (see answer_garbled). */
+static int garble_pair[2] = {-1, -1};
 
 /* On some malformed requests (e.g. a read of more than 125 registers)
  * modbus_reply() answers with an exception and then sleeps for the context's
@@ -63,15 +70,54 @@ void mb_ctx_free(void)
     if (rtu_ctx != NULL)
         modbus_free(rtu_ctx);
     tcp_ctx = rtu_ctx = NULL;
+    if (garble_pair[0] >= 0) {
+        close(garble_pair[0]);
+        close(garble_pair[1]);
+        garble_pair[0] = garble_pair[1] = -1;
+    }
 }
 
-void mb_answer(modbus_t *ctx, int fd, struct sim_dev *d, const uint8_t *req, int len)
+static void reply(modbus_t *ctx, int fd, struct sim_dev *d, const uint8_t *req, int len)
 {
     modbus_set_socket(ctx, fd);
     if (d->mb_exception != 0)
         modbus_reply_exception(ctx, req, (unsigned)d->mb_exception);
     else
         modbus_reply(ctx, req, len, d->mapping);
+}
+
+/* libmodbus writes its replies straight to a socket, so the reply is
+ * captured through a socket pair to be broken before it goes out. */
+static void answer_garbled(modbus_t *ctx, int fd, struct sim_dev *d, const uint8_t *req, int len)
+{
+    uint8_t adu[MB_TCP_ADU_MAX + 8];
+    bool rtu = ctx == rtu_ctx;
+    ssize_t n;
+
+    if (garble_pair[0] < 0 &&
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, garble_pair) != 0) {
+        FM_WARN("modbus: %s: socketpair for a garbled reply: %s", d->name, strerror(errno));
+        garble_pair[0] = garble_pair[1] = -1;
+        return;
+    }
+    reply(ctx, garble_pair[0], d, req, len);
+    n = recv(garble_pair[1], adu, sizeof(adu), MSG_DONTWAIT);
+    if (n <= 0)
+        return; /* no reply (broadcast) */
+    n = (ssize_t)mb_garble_apply(d->mb_garble, rtu, adu, (size_t)n);
+    if (rtu)
+        n = write(fd, adu, (size_t)n);
+    else
+        n = send(fd, adu, (size_t)n, MSG_NOSIGNAL);
+    (void)n; /* a lost reply is the client's timeout, as below */
+}
+
+void mb_answer(modbus_t *ctx, int fd, struct sim_dev *d, const uint8_t *req, int len)
+{
+    if (d->mb_garble != MB_GARBLE_NONE)
+        answer_garbled(ctx, fd, d, req, len);
+    else
+        reply(ctx, fd, d, req, len);
     /* A failed send (peer gone, socket buffer full) loses this reply only;
      * the client's timeout handles it, as with a real device. */
 }

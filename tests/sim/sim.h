@@ -82,6 +82,7 @@ struct sim_dev {
     bool site_dead;
     uint32_t delay_ms;
     int mb_exception;
+    int mb_garble; /* enum mb_garble: replies broken on purpose */
     int snmp_error, snmp_error_index;
     bool flap_dead;
     bool flap_on;
