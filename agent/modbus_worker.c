@@ -198,6 +198,23 @@ static int classify(int err, int *exception)
     }
 }
 
+/* What libmodbus's RTU checks found, in the words modbus_rsp uses for TCP. */
+static const char *protocol_why(int err)
+{
+    switch (err) {
+    case EMBBADSLAVE:
+        return "answer from another unit id";
+    case EMBBADEXC:
+        return "malformed exception response";
+    case EMBMDATA:
+        return "more data than a response can hold";
+    case EMBBADDATA:
+        return "wrong function code, length or byte count";
+    default:
+        return NULL;
+    }
+}
+
 /* One request. Returns the count libmodbus reported, or -1 with errno. Bits
  * are widened to one word each so decoding treats all tables alike. */
 static int do_read(mb_worker_t *w, const struct mb_plan_read *rd, uint16_t *out)
@@ -278,6 +295,7 @@ static void run_job(mb_worker_t *w, struct mb_job *job)
                  * still leave words unset, so it is refused the same way. */
                 res->err = rc >= 0 ? EMBBADDATA : err;
                 res->status = classify(res->err, &res->exception);
+                res->why = protocol_why(res->err);
             }
         }
         w->last_exchange_us = now_us();
