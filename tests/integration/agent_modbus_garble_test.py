@@ -15,10 +15,8 @@ usage: agent_modbus_garble_test.py PATH/TO/fieldmon-agent   (FM_SIM: fieldmon-si
 """
 import os
 import sys
-import tempfile
-import time
 
-from agent_modbus_sim_test import MAPS, Sim, agent_config
+from agent_modbus_sim_test import MAPS, agent_config, run_with_sim
 from fmmodbus import check_map_values, reach, run_once, values
 from fmtest import AgentProc, check
 
@@ -100,17 +98,8 @@ def test_daemon_goes_unreachable_and_back(agent, tmp, sim):
 
 def main():
     agent = os.path.abspath(sys.argv[1])
-    check(os.environ.get("FM_SIM"), "FM_SIM must name fieldmon-sim")
-    with tempfile.TemporaryDirectory(prefix="fm-mbgarble-") as tmp:
-        sim = Sim(tmp)
-        try:
-            for t in (test_once_reports_each_mode, test_daemon_goes_unreachable_and_back):
-                t0 = time.monotonic()
-                t(agent, tmp, sim)
-                print("ok %s (%.1fs)" % (t.__name__, time.monotonic() - t0), flush=True)
-        finally:
-            if sim.proc.poll() is None:
-                sim.stop()
+    run_with_sim([lambda tmp, sim, t=t: t(agent, tmp, sim) for t in
+                  (test_once_reports_each_mode, test_daemon_goes_unreachable_and_back)])
 
 
 if __name__ == "__main__":

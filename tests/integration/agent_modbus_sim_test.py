@@ -217,15 +217,13 @@ TESTS = [test_every_point_type_and_order, test_merged_reads, test_exceptions_are
          test_reconnects_after_simulator_restart]
 
 
-def main():
-    global AGENT
-    AGENT = os.path.abspath(sys.argv[1])
+def run_with_sim(tests, only=()):
+    """Runs each test(tmp, sim) against one simulator (the names in only, if given)."""
     check(SIM != "", "FM_SIM must name fieldmon-sim")
-    only = sys.argv[2:]
     with tempfile.TemporaryDirectory(prefix="fm-mbsim-") as tmp:
         sim = Sim(tmp)
         try:
-            for t in TESTS:
+            for t in tests:
                 if only and t.__name__ not in only:
                     continue
                 t0 = time.monotonic()
@@ -234,6 +232,12 @@ def main():
         finally:
             if sim.proc.poll() is None:
                 sim.stop()
+
+
+def main():
+    global AGENT
+    AGENT = os.path.abspath(sys.argv[1])
+    run_with_sim(TESTS, sys.argv[2:])
 
 
 if __name__ == "__main__":
