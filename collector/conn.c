@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 
 #include "fm_alloc.h"
 #include "fm_log.h"
@@ -91,10 +93,27 @@ static void on_write(uv_write_t *req, int status)
     free(req);
 }
 
+/* Bytes in the socket's send queue that the peer has not acknowledged.
+ * The kernel grows a socket's send buffer to megabytes before libuv queues
+ * anything, so a peer that stops reading shows here first. */
+static size_t socket_outq(struct conn *c)
+{
+    uv_os_fd_t fd;
+    int n = 0;
+
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0 || ioctl(fd, SIOCOUTQ, &n) != 0 || n < 0)
+        return 0;
+    return (size_t)n;
+}
+
+/* Queues bytes to the peer. What the peer has not taken yet, in libuv's
+ * queue and in the socket, is held against limits.max_write_queue: a peer
+ * that sends batches and never reads its acks is closed there. */
 static void write_bytes(struct conn *c, const uint8_t *data, size_t len)
 {
     struct wreq *w = fm_xmalloc(sizeof(*w) + len);
     uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
+    size_t queued;
     int rc;
 
     memcpy(w->data, data, len);
@@ -105,10 +124,10 @@ static void write_bytes(struct conn *c, const uint8_t *data, size_t len)
         return;
     }
     c->last_tx_ms = now_ms(c->srv);
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) >
-        c->srv->cfg->limits.max_write_queue)
-        conn__close(c, "peer does not read: over %llu bytes queued",
-                    (unsigned long long)c->srv->cfg->limits.max_write_queue);
+    queued = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + socket_outq(c);
+    if (queued > c->srv->cfg->limits.max_write_queue)
+        conn__close(c, "peer does not read: over %llu bytes queued (%zu bytes)",
+                    (unsigned long long)c->srv->cfg->limits.max_write_queue, queued);
 }
 
 /* Sends TLS records produced by the session, if any. */
@@ -540,13 +559,22 @@ out:
 
 static void send_heartbeat(struct conn *c)
 {
-    Fm__Heartbeat hb = FM__HEARTBEAT__INIT;
-    Fm__Envelope env = FM__ENVELOPE__INIT;
+    Fm__Heartbeat hb;
+    Fm__Envelope env;
 
-    hb.sent_at_ms = fmw_now_ms();
-    env.body_case = FM__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &hb;
+    fmw_heartbeat_init(&env, &hb);
     send_env(c, &env);
+}
+
+/* Bytes received by the kernel and not yet read by us (0 when unknown). */
+static int unread_bytes(struct conn *c)
+{
+    uv_os_fd_t fd;
+    int n = 0;
+
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0 || ioctl(fd, FIONREAD, &n) != 0)
+        return 0;
+    return n;
 }
 
 void conn__sweep(struct conn *c, uint64_t now)
@@ -560,8 +588,11 @@ void conn__sweep(struct conn *c, uint64_t now)
                    (long long)l->hello_timeout_ms);
         return;
     }
-    /* A connection we stopped reading is not idle on its own account. */
-    if (c->reading && now - c->last_rx_ms > (uint64_t)l->idle_timeout_ms) {
+    /* A connection we stopped reading is not idle on its own account, and
+     * neither is one whose bytes wait in the socket: the loop was busy
+     * (this sweep runs before the reads of the same turn) and has not got
+     * to them yet. */
+    if (c->reading && now - c->last_rx_ms > (uint64_t)l->idle_timeout_ms && unread_bytes(c) == 0) {
         atomic_fetch_add(&cm.timeouts, 1);
         conn__fail(c, IDLE, "silent for limits.idle_timeout (%lld ms)",
                    (long long)l->idle_timeout_ms);

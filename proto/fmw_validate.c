@@ -435,6 +435,15 @@ const char *fmw_envelope_kind(const Fm__Envelope *env)
     }
 }
 
+void fmw_heartbeat_init(Fm__Envelope *env, Fm__Heartbeat *hb)
+{
+    fm__heartbeat__init(hb);
+    hb->sent_at_ms = fmw_now_ms();
+    fm__envelope__init(env);
+    env->body_case = FM__ENVELOPE__BODY_HEARTBEAT;
+    env->heartbeat = hb;
+}
+
 int fmw_envelope_unpack(const uint8_t *payload, size_t len, ProtobufCAllocator *alloc,
                         Fm__Envelope **out)
 {

@@ -114,6 +114,10 @@ int fmw_envelope_validate(const Fm__Envelope *env, int64_t now_ms, char *why, si
 /* Name of the envelope's body ("hello", "batch", ...), or "empty". */
 const char *fmw_envelope_kind(const Fm__Envelope *env);
 
+/* Makes env a Heartbeat stamped with the wall clock now. Both are the
+ * caller's storage; hb must outlive env's use. */
+void fmw_heartbeat_init(Fm__Envelope *env, Fm__Heartbeat *hb);
+
 /* Wall clock in Unix milliseconds. */
 int64_t fmw_now_ms(void);
 

@@ -12,6 +12,11 @@
  *
  * Bad-peer modes (--bad) send what a broken or hostile peer sends; with
  * --expect-close the run succeeds when the collector closes the connection.
+ * Two of them misbehave after a good Hello: idle says nothing more (unless
+ * --heartbeat asks for heartbeats), and noread never reads its acks but
+ * keeps sending batches, ignoring the window, until the collector closes
+ * the connection (seen when a write fails); then it reads the acks that
+ * reached it, so acked= names what the collector promised.
  *
  * Last line on stdout: agents= events= acked= reconnects= elapsed_s=
  * events_per_s= ack_p50_ms= ack_p99_ms= */
@@ -31,7 +36,15 @@
 #include "fmwire.h"
 #include "tlsio.h"
 
-enum bad_mode { BAD_NONE, BAD_MALFORMED, BAD_OVERSIZE, BAD_SILENT, BAD_INVALID };
+enum bad_mode {
+    BAD_NONE,
+    BAD_MALFORMED,
+    BAD_OVERSIZE,
+    BAD_SILENT,
+    BAD_INVALID,
+    BAD_IDLE,
+    BAD_NOREAD
+};
 
 struct opts {
     const char *host;
@@ -41,8 +54,13 @@ struct opts {
     uint64_t epoch, events;
     bool only_measurements, expect_close;
     double rate, timeout_s, hold_s;
+    uint64_t heartbeat_ms; /* 0: no heartbeats */
+    int rcvbuf;            /* SO_RCVBUF of each connection; 0: the system's */
     enum bad_mode bad;
 };
+
+/* noread: bytes a connection may have queued in libuv before it waits. */
+#define NOREAD_QUEUE_MAX (64 * 1024)
 
 #define MAX_INFLIGHT 64
 
@@ -54,6 +72,9 @@ struct agent {
     uv_connect_t creq;
     uv_timer_t retry;
     bool connected, ready, closing, done, closed_by_peer;
+    bool session;     /* HelloAck received on this connection */
+    bool stalled;     /* noread: not reading, until a write fails */
+    uint64_t last_tx; /* uv_now of the last write, for heartbeats */
     tlsio_t *tls;
     fmw_decoder_t *dec;
     uint64_t next_seq, acked;
@@ -80,6 +101,7 @@ struct lg {
 };
 
 static void agent_connect(struct agent *a);
+static void agent_close(struct agent *a);
 static void agent_pump(struct agent *a);
 
 static void fail(struct lg *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -185,9 +207,28 @@ static void fill_event(const struct lg *g, struct batchbuf *b, uint64_t seq)
 
 /* ---------------------------------------------------------------- I/O */
 
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+/* A stalled (noread) connection learns that the collector closed it from a
+ * failed write: it reads again, to take the acks that reached it and the
+ * end of the stream. */
+static void unstall(struct agent *a)
+{
+    if (!a->stalled || a->closing)
+        return;
+    a->stalled = false;
+    a->ready = false;
+    if (uv_read_start((uv_stream_t *)&a->tcp, on_alloc, on_read) != 0) {
+        a->closed_by_peer = true;
+        agent_close(a);
+    }
+}
+
 static void on_written(uv_write_t *req, int status)
 {
-    (void)status;
+    if (status < 0 && status != UV_ECANCELED)
+        unstall(req->handle->data);
     free(req);
 }
 
@@ -197,8 +238,11 @@ static void send_raw(struct agent *a, const uint8_t *data, size_t len)
     uv_buf_t b = uv_buf_init((char *)(req + 1), (unsigned)len);
 
     memcpy(req + 1, data, len);
-    if (uv_write(req, (uv_stream_t *)&a->tcp, &b, 1, on_written) != 0)
+    a->last_tx = uv_now(a->lg->loop);
+    if (uv_write(req, (uv_stream_t *)&a->tcp, &b, 1, on_written) != 0) {
         free(req);
+        unstall(a);
+    }
 }
 
 static void flush_tls(struct agent *a)
@@ -305,9 +349,11 @@ static void send_batch(struct agent *a)
     env.body_case = FM__ENVELOPE__BODY_BATCH;
     env.batch = &b;
     send_env(a, &env);
-    a->sent_last[a->inflight] = last;
-    a->sent_at[a->inflight] = uv_hrtime();
-    a->inflight++;
+    if (a->inflight < MAX_INFLIGHT) { /* noread sends past the window, untimed */
+        a->sent_last[a->inflight] = last;
+        a->sent_at[a->inflight] = uv_hrtime();
+        a->inflight++;
+    }
     a->next_seq = last + 1;
     free(bb);
     free(evp);
@@ -317,7 +363,10 @@ static void agent_pump(struct agent *a)
 {
     struct lg *g = a->lg;
 
-    while (a->ready && !a->closing && a->inflight < g->o.window && a->next_seq <= g->o.events) {
+    while (a->ready && !a->closing && a->next_seq <= g->o.events) {
+        if (a->stalled ? uv_stream_get_write_queue_size((uv_stream_t *)&a->tcp) > NOREAD_QUEUE_MAX
+                       : a->inflight >= g->o.window)
+            return;
         if (g->o.rate > 0 && g->tokens < g->o.batch)
             return;
         if (g->o.rate > 0)
@@ -380,6 +429,13 @@ static void on_frame(struct agent *a, const uint8_t *p, size_t len)
         a->acked = c;
         a->next_seq = c + 1;
         a->inflight = 0;
+        a->session = true;
+        if (g->o.bad == BAD_IDLE) /* a good Hello, then nothing */
+            goto out;
+        if (g->o.bad == BAD_NOREAD) {
+            a->stalled = true;
+            uv_read_stop((uv_stream_t *)&a->tcp);
+        }
         a->ready = true;
         if (a->acked >= g->o.events && !a->done) {
             a->done = true;
@@ -393,6 +449,7 @@ static void on_frame(struct agent *a, const uint8_t *p, size_t len)
         fprintf(stderr, "fm-loadgen: %s: collector said goodbye (reason %d): %s\n", a->id,
                 (int)env->goodbye->reason, env->goodbye->detail);
     }
+out:
     fmw_envelope_free(env, NULL);
 }
 
@@ -421,6 +478,8 @@ static void on_closed(uv_handle_t *h)
     a->tls = NULL;
     fmw_decoder_destroy(a->dec);
     a->dec = NULL;
+    if (a->closed_by_peer && a->done && g->o.hold_s > 0 && !g->finishing)
+        fail(g, "%s: the collector closed the connection while it was held", a->id);
     if (g->o.expect_close) {
         if (a->closed_by_peer && !a->done) {
             a->done = true;
@@ -538,11 +597,18 @@ static void agent_connect(struct agent *a)
     struct sockaddr_in sa;
 
     uv_ip4_addr(a->lg->o.host, a->lg->o.port, &sa);
-    uv_tcp_init(a->lg->loop, &a->tcp);
+    /* With its socket created now, so that SO_RCVBUF is set before the
+     * handshake (it sizes the window the peer may fill). */
+    uv_tcp_init_ex(a->lg->loop, &a->tcp, AF_INET);
     a->tcp.data = a;
     a->creq.data = a;
     a->connected = true;
     a->closed_by_peer = false;
+    a->stalled = a->session = false;
+    if (a->lg->o.rcvbuf > 0) {
+        int v = a->lg->o.rcvbuf;
+        uv_recv_buffer_size((uv_handle_t *)&a->tcp, &v);
+    }
     if (uv_tcp_connect(&a->creq, &a->tcp, (struct sockaddr *)&sa, on_connect) != 0)
         agent_close(a);
 }
@@ -602,6 +668,15 @@ static void on_deadline(uv_timer_t *t)
     stop_all(g);
 }
 
+static void send_heartbeat(struct agent *a)
+{
+    Fm__Heartbeat hb;
+    Fm__Envelope env;
+
+    fmw_heartbeat_init(&env, &hb);
+    send_env(a, &env);
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct lg *g = t->data;
@@ -611,8 +686,15 @@ static void on_tick(uv_timer_t *t)
         if (g->tokens > g->o.rate / 10 + g->o.batch)
             g->tokens = g->o.rate / 10 + g->o.batch;
     }
-    for (unsigned i = 0; i < g->o.agents; i++)
-        agent_pump(&g->agents[i]);
+    for (unsigned i = 0; i < g->o.agents; i++) {
+        struct agent *a = &g->agents[i];
+        uint64_t now = uv_now(g->loop);
+
+        if (g->o.heartbeat_ms > 0 && a->session && !a->closing &&
+            now - a->last_tx >= g->o.heartbeat_ms)
+            send_heartbeat(a);
+        agent_pump(a);
+    }
 }
 
 static const char usage[] =
@@ -630,7 +712,10 @@ static const char usage[] =
     "  --rate R            events/s over all agents (default: as fast as acked)\n"
     "  --timeout S         give up after S seconds (default 60)\n"
     "  --hold S            keep connections open S seconds after the last ack\n"
-    "  --bad MODE          malformed | oversize | silent | invalid\n"
+    "  --heartbeat MS      send a Heartbeat after MS without sending anything else\n"
+    "  --rcvbuf BYTES      socket receive buffer of each connection (SO_RCVBUF)\n"
+    "  --bad MODE          malformed | oversize | silent | invalid (before or in the Hello);\n"
+    "                      idle (a Hello, then silence) | noread (never reads its acks)\n"
     "  --expect-close      succeed when the collector closes every connection\n";
 
 static int parse(int argc, char **argv, struct opts *o)
@@ -651,6 +736,8 @@ static int parse(int argc, char **argv, struct opts *o)
                                        {"timeout", 1, NULL, 't'},
                                        {"hold", 1, NULL, 'H'},
                                        {"bad", 1, NULL, 'B'},
+                                       {"heartbeat", 1, NULL, 'T'},
+                                       {"rcvbuf", 1, NULL, 'R'},
                                        {"expect-close", 0, NULL, 'X'},
                                        {"help", 0, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
@@ -722,11 +809,19 @@ static int parse(int argc, char **argv, struct opts *o)
         case 'X':
             o->expect_close = true;
             break;
+        case 'T':
+            o->heartbeat_ms = strtoull(optarg, NULL, 10);
+            break;
+        case 'R':
+            o->rcvbuf = atoi(optarg);
+            break;
         case 'B':
             o->bad = !strcmp(optarg, "malformed")  ? BAD_MALFORMED
                      : !strcmp(optarg, "oversize") ? BAD_OVERSIZE
                      : !strcmp(optarg, "silent")   ? BAD_SILENT
                      : !strcmp(optarg, "invalid")  ? BAD_INVALID
+                     : !strcmp(optarg, "idle")     ? BAD_IDLE
+                     : !strcmp(optarg, "noread")   ? BAD_NOREAD
                                                    : (enum bad_mode) - 1;
             if ((int)o->bad < 0)
                 return -EINVAL;
