@@ -51,7 +51,8 @@ static const struct fmc_field limits_fields[] = {
      .max = 64 * MIB, .doc = "largest frame accepted from an agent (told to it in HelloAck)"},
     {F(struct collconf_limits, "max_conn_memory", FMC_SIZE, max_conn_memory), .def = "16MiB",
      .min = 64 * KIB, .max = 1024 * MIB,
-     .doc = "per connection: frames waiting for commit; above it the collector stops reading"},
+     .doc = "per connection: memory of decoded batches waiting for commit, measured while "
+            "decoding; above it the collector stops reading that connection"},
     {F(struct collconf_limits, "hello_timeout", FMC_DURATION, hello_timeout_ms), .def = "10s",
      .min = 100, .max = 600000,
      .doc = "time from accept to a valid Hello (TLS handshake included)"},
@@ -61,7 +62,8 @@ static const struct fmc_field limits_fields[] = {
      .max = 3600000, .doc = "heartbeat interval asked of agents in HelloAck"},
     {F(struct collconf_limits, "max_write_queue", FMC_SIZE, max_write_queue), .def = "1MiB",
      .min = 4 * KIB, .max = 256 * MIB,
-     .doc = "bytes queued to a peer that does not read; above it the connection is closed"},
+     .doc = "bytes queued to a peer and not taken by it (in the collector and in its socket); "
+            "above it the connection is closed"},
     {0}};
 
 static const struct fmc_schema limits_schema = {"limits", sizeof(struct collconf_limits),

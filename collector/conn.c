@@ -5,6 +5,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,12 +190,16 @@ void conn__fail(struct conn *c, Fm__Goodbye__Reason reason, const char *fmt, ...
 void conn__update_reading(struct conn *c)
 {
     struct server *s = c->srv;
+    size_t held;
     bool want;
 
     if (c->state == CONN_CLOSING)
         return;
+    held = c->inflight + fmw_decoder_buffered(c->dec);
+    if ((int_fast64_t)held > atomic_load(&cm.conn_memory_peak))
+        atomic_store(&cm.conn_memory_peak, (int_fast64_t)held);
     want = !s->paused && !s->stopping && c->state != CONN_HELLO_SENT &&
-           c->inflight + fmw_decoder_buffered(c->dec) < s->cfg->limits.max_conn_memory;
+           held < s->cfg->limits.max_conn_memory;
     if (want == c->reading)
         return;
     c->reading = want;
@@ -228,6 +233,7 @@ static void submit(struct conn *c, enum dbw_kind kind, Fm__Envelope *env, size_t
     snprintf(j->peer, sizeof(j->peer), "%s", c->peer);
     c->refs++;
     c->inflight += bytes;
+    atomic_fetch_add(&cm.conn_memory, (int_fast64_t)bytes);
     dbw_submit(s->dbw, j);
     if (!s->paused && dbw_queued_events(s->dbw) > s->cfg->database.queue_max_events) {
         s->paused = true;
@@ -240,7 +246,7 @@ static void submit(struct conn *c, enum dbw_kind kind, Fm__Envelope *env, size_t
 
 /* A Hello: the certificate must name the agent; a second connection of
  * one agent replaces the first (the agent reconnected before we noticed). */
-static int on_hello(struct conn *c, Fm__Envelope *env, size_t len)
+static int on_hello(struct conn *c, Fm__Envelope *env, size_t mem)
 {
     const Fm__Hello *h = env->hello;
 
@@ -266,11 +272,11 @@ static int on_hello(struct conn *c, Fm__Envelope *env, size_t len)
     snprintf(c->site_id, sizeof(c->site_id), "%s", h->site_id);
     c->epoch = h->epoch;
     c->state = CONN_HELLO_SENT;
-    submit(c, DBW_HELLO, env, len, 0);
+    submit(c, DBW_HELLO, env, mem, 0);
     return 0;
 }
 
-static int on_batch(struct conn *c, Fm__Envelope *env, size_t len)
+static int on_batch(struct conn *c, Fm__Envelope *env, size_t mem)
 {
     const Fm__EventBatch *b = env->batch;
 
@@ -284,19 +290,44 @@ static int on_batch(struct conn *c, Fm__Envelope *env, size_t len)
         return -EPROTO;
     }
     atomic_fetch_add(&cm.events_in, b->n_events);
-    submit(c, DBW_BATCH, env, len, b->n_events);
+    submit(c, DBW_BATCH, env, mem, b->n_events);
     return 0;
+}
+
+/* What a decoded envelope costs is measured while protobuf-c unpacks it:
+ * this allocator counts what malloc sets aside (the usable size plus its
+ * chunk header) and takes back what protobuf-c frees again (scratch space).
+ * A decoded batch is several times its frame (a struct per event and per
+ * value, a block per string), so charging frame bytes would let a
+ * connection hold several times limits.max_conn_memory. The blocks come from
+ * malloc, so the envelope is freed later with the default allocator. */
+static void *measured_alloc(void *used, size_t size)
+{
+    void *p = malloc(size);
+
+    if (p != NULL)
+        *(size_t *)used += malloc_usable_size(p) + sizeof(size_t);
+    return p;
+}
+
+static void measured_free(void *used, void *p)
+{
+    if (p != NULL)
+        *(size_t *)used -= malloc_usable_size(p) + sizeof(size_t);
+    free(p);
 }
 
 /* One frame's payload. Returns 0, or a negative errno after closing. */
 static int on_frame(struct conn *c, const uint8_t *payload, size_t len)
 {
     Fm__Envelope *env = NULL;
+    size_t used = 0;
+    ProtobufCAllocator measured = {measured_alloc, measured_free, &used};
     char why[256];
     int rc;
 
     atomic_fetch_add(&cm.frames_in, 1);
-    if (fmw_envelope_unpack(payload, len, NULL, &env) != 0) {
+    if (fmw_envelope_unpack(payload, len, &measured, &env) != 0) {
         atomic_fetch_add(&cm.protocol_errors, 1);
         conn__fail(c, PROTO, "%s", fmw_strerror(FMW_EDECODE));
         return FMW_EDECODE;
@@ -307,12 +338,14 @@ static int on_frame(struct conn *c, const uint8_t *payload, size_t len)
         fmw_envelope_free(env, NULL);
         return FMW_EINVALID;
     }
+    /* Held until the commit: the decoded envelope and its writer job. */
+    used += sizeof(struct dbw_job);
     switch (env->body_case) {
     case FM__ENVELOPE__BODY_HELLO:
-        rc = on_hello(c, env, len);
+        rc = on_hello(c, env, used);
         break;
     case FM__ENVELOPE__BODY_BATCH:
-        rc = on_batch(c, env, len);
+        rc = on_batch(c, env, used);
         break;
     case FM__ENVELOPE__BODY_HEARTBEAT:
     case FM__ENVELOPE__BODY_COMMAND_RESULT:
@@ -517,6 +550,7 @@ void conn__job_done(struct dbw_job *job, void *arg)
         goto out;
     c->refs--;
     c->inflight -= job->bytes;
+    atomic_fetch_sub(&cm.conn_memory, (int_fast64_t)job->bytes);
     if (c->state == CONN_CLOSING) {
         if (c->refs == 0 && !c->handle_open)
             on_close((uv_handle_t *)&c->tcp);

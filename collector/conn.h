@@ -61,7 +61,7 @@ struct conn {
     uint64_t fed_seq; /* events up to here were given to the fault engine */
     tlsio_t *tls;
     fmw_decoder_t *dec;
-    size_t inflight;        /* frame bytes submitted and not yet committed */
+    size_t inflight;        /* memory of decoded envelopes not yet committed */
     struct dbw_chain chain; /* the writer's: stop after a batch that failed */
     uint64_t opened_ms, last_rx_ms, last_tx_ms;
 };

@@ -44,7 +44,7 @@ struct dbw_job {
     char peer[64];
     Fm__Envelope *env;       /* HELLO and BATCH: owned by the job (fmw_envelope_free) */
     struct dbw_chain *chain; /* BATCH: its connection's chain (borrowed) */
-    size_t bytes;            /* frame bytes, for memory accounting */
+    size_t bytes;            /* memory charged to the connection (decoded envelope and job) */
     size_t nevents;
     uint64_t queued_us; /* uv_hrtime()/1000 at submit */
     /* Results, written by the writer. */

@@ -85,6 +85,8 @@ int cm_render(char *buf, size_t cap)
 #define G(n, h) metric(&o, #n, "gauge", h, (int64_t)atomic_load(&cm.n))
     G(conns_open, "Agent connections open.");
     G(conns_paused, "Connections not being read (backpressure or memory limit).");
+    G(conn_memory, "Bytes of decoded batches and hellos waiting for commit, all connections.");
+    G(conn_memory_peak, "Most bytes one connection held at once (limits.max_conn_memory).");
     C(conns_accepted, "Agent connections accepted.");
     C(conns_refused, "Connections refused over limits.max_connections.");
     C(tls_failures, "TLS handshakes or certificate checks that failed.");

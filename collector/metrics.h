@@ -24,6 +24,8 @@ struct cm_counters {
     atomic_uint_fast64_t conns_closed_error;
     atomic_int_fast64_t conns_open;
     atomic_int_fast64_t conns_paused;
+    atomic_int_fast64_t conn_memory; /* decoded envelopes waiting for commit, all connections */
+    atomic_int_fast64_t conn_memory_peak; /* most one connection held (with a split frame) */
     atomic_uint_fast64_t tls_failures;
     atomic_uint_fast64_t protocol_errors;
     atomic_uint_fast64_t timeouts;

@@ -79,4 +79,47 @@ expect_rows noread- 1 100000 1
 good_done good-b 6000
 echo "slow reader: ok"
 coll_stop
+
+# ---- a flood while PostgreSQL cannot commit: reading stops at the memory limit
+limit=$((2 * 1024 * 1024))
+coll_config "$T/mem.yaml" "limits: {max_frame: 64KiB, max_conn_memory: 2MiB}" \
+    "database: {dsn: \"$FM_PG_DSN\", queue_max_events: 10000000}"
+coll_start "$T/mem.yaml"
+# The lock keeps every writer's COPY waiting (Hellos do not touch measurements).
+psql -XAtq -c "BEGIN; LOCK TABLE measurements IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT" \
+    >/dev/null &
+locker=$!
+for _ in $(seq 1 50); do
+    [[ $(q "SELECT count(*) FROM pg_locks WHERE relation = 'measurements'::regclass AND granted") -ge 1 ]] && break
+    sleep 0.1
+done
+# 64 batches of 1,000 events in flight: about 3 MB of frames, tens of MB decoded.
+lg --agent flood --events 200000 --batch 1000 --window 64 --only-measurements --timeout 60 \
+    >"$T/flood.out" 2>&1 &
+flood=$!
+sleep 3
+in1=$(metric events_in)
+sleep 2
+in2=$(metric events_in)
+paused=$(metric conns_paused)
+held=$(metric conn_memory)
+peak=$(metric conn_memory_peak)
+echo "flood while locked: $in2 events received and held, $held bytes held, peak $peak, paused $paused"
+[[ "$paused" == 1 ]] || fail "the flooding connection is read on (conns_paused=$paused)"
+[[ "$in1" == "$in2" ]] || fail "events_in moved from $in1 to $in2 while the connection was paused"
+((in2 > 0 && in2 < 64000)) || fail "$in2 events received: the window of 64,000 was read whole"
+[[ $(metric events_committed) == 0 ]] || fail "something was committed under the lock"
+# Paused because the decoded batches reached the limit, and held not much past
+# it: one read (64 KiB) and one split frame decoded.
+((held >= limit)) || fail "paused with $held bytes held, below the limit $limit"
+((peak <= 2 * limit)) || fail "one connection held $peak bytes, limit $limit"
+# A decoded event costs well over its ~50 bytes on the wire.
+((held / in2 >= 100)) || fail "$((held / in2)) bytes charged per event held: frame bytes, not decoded"
+wait "$locker"
+wait "$flood" || fail "the flood after the lock: $(cat "$T/flood.out")"
+grep -q "reconnects=0" "$T/flood.out" || fail "the flooding agent was disconnected: $(cat "$T/flood.out")"
+expect_rows flood 1 200000 1
+[[ $(metric conn_memory) == 0 ]] || fail "conn_memory $(metric conn_memory) after everything was acked"
+echo "memory limit: ok"
+coll_stop
 echo "coll_limits: ok"
