@@ -102,6 +102,7 @@ sleep 1
 "$FM_LOADGEN" --connect "127.0.0.1:$COLL_PORT" --agent max-3 --events 3000 --timeout 30 \
     >"$T/max3.out" 2>&1 || fail "agent over the limit: $(cat "$T/max3.out")"
 wait "$holder" || fail "agents within the limit: $(cat "$T/max.out")"
+grep -q "reconnects=0" "$T/max.out" || fail "agents within the limit were disturbed: $(cat "$T/max.out")"
 grep -q "closed: refused: 2 connections are open (limits.max_connections)" "$T/collector.log" ||
     fail "no refusal logged"
 grep -q "collector said goodbye (reason 6)" "$T/max3.out" || fail "no Goodbye OVERLOADED to the refused agent"
