@@ -77,20 +77,21 @@ class Sim:
         r = subprocess.run([SIM, "ctl", "--control", self.ctl_path] + list(args),
                            capture_output=True, text=True, timeout=20)
         check(r.returncode == 0, ("sim ctl", args, r.stdout, r.stderr))
+        return r.stdout
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(20)
 
 
-def agent_config(tmp, sim, extra_dev="", interval="1s", name="agent.yaml"):
+def agent_config(tmp, sim, extra_dev="", interval="1s", name="agent.yaml", ifd="5ms"):
     """Devices for the simulator + the example profiles (which come last in
     the example file) + the sim-orders profile."""
     profiles = example_profiles()
     lines = ["agent_id: test", "site: hq", "modbus: {backoff_max: 1s}", "devices:"]
     for dev, (_, prof, proto, unit) in MAPS.items():
         link = ("host: 127.0.0.1, port: %d" % sim.ports[dev] if proto == "tcp" else
-                "serial: %s, baud: 9600, inter_frame_delay: 5ms" % sim.bus)
+                "serial: %s, baud: 9600, inter_frame_delay: %s" % (sim.bus, ifd))
         lines.append("  - {name: %s, protocol: modbus_%s, profile: %s, interval: %s, "
                      "unreachable_after: 1, modbus: {%s, unit_id: %d, timeout: 400ms, "
                      "reconnect_min: 100ms, reconnect_max: 400ms}}" % (
@@ -188,6 +189,38 @@ def test_dead_tcp_device_and_silent_unit_delay_no_other(tmp, sim):
     sim.ctl("clear", "leak")
 
 
+def bus_gaps(sim, delay, seconds_max=30):
+    """Runs the agent as a daemon with inter_frame_delay `delay` on the bus
+    until the simulator saw 20 gaps between a reply and the next request;
+    returns the smallest (microseconds)."""
+    cfg = agent_config(sim.tmp, sim, interval="200ms", name="ifd.yaml", ifd=delay)
+    sim.ctl("bus", "bus1", "reset")
+    agent = AgentProc(AGENT, cfg)
+    try:
+        deadline = time.monotonic() + seconds_max
+        while True:
+            w = sim.ctl("bus", "bus1").split()
+            stats = dict(zip(w[3::2], (int(x) for x in w[4::2])))
+            if stats["gaps"] >= 20:
+                return stats["min_gap_us"]
+            check(time.monotonic() < deadline, ("too few exchanges on the bus", stats))
+            time.sleep(0.3)
+    finally:
+        agent.stop()
+
+
+def test_inter_frame_delay_kept_on_the_bus(tmp, sim):
+    # The simulator measures from before it writes a reply to after it reads
+    # the next request's first byte, so a slow machine can only make the
+    # gap larger: this lower bound cannot fail for want of CPU.
+    got = bus_gaps(sim, "40ms")
+    check(got >= 40000, ("smallest gap on the bus (us) with inter_frame_delay 40ms", got))
+    # The measurement does see a master that does not wait.
+    got0 = bus_gaps(sim, "0ms")
+    check(got0 < 40000, ("smallest gap (us) with no inter_frame_delay", got0))
+    print("   smallest gap: %d us with 40 ms configured, %d us with none" % (got, got0))
+
+
 def test_reconnects_after_simulator_restart(tmp, sim):
     cfg = agent_config(tmp, sim, interval="300ms", name="daemon.yaml")
     agent = AgentProc(AGENT, cfg)
@@ -213,7 +246,7 @@ def test_reconnects_after_simulator_restart(tmp, sim):
 
 
 TESTS = [test_every_point_type_and_order, test_merged_reads, test_exceptions_are_named_per_point,
-         test_dead_tcp_device_and_silent_unit_delay_no_other,
+         test_dead_tcp_device_and_silent_unit_delay_no_other, test_inter_frame_delay_kept_on_the_bus,
          test_reconnects_after_simulator_restart]
 
 

@@ -316,6 +316,24 @@ static int cmd_site(struct reply *r, struct sim *s, const char *site, bool dead)
     return 0;
 }
 
+static int cmd_bus(struct reply *r, struct sim *s, int argc, char **argv)
+{
+    char stats[128];
+
+    if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "reset") != 0))
+        return fail(r, "usage: bus BUS [reset]");
+    for (size_t i = 0; i < s->n_buses; i++) {
+        struct sim_rtu_bus *b = s->buses[i];
+
+        if (strcmp(b->name, argv[1]) == 0) {
+            mb_rtu_stats(b, argc == 3, stats, sizeof(stats));
+            say(r, "bus %s %s %s", b->name, b->path, stats);
+            return 0;
+        }
+    }
+    return fail(r, "no rtu bus '%s'", argv[1]);
+}
+
 static void cmd_list(struct reply *r, const struct sim *s)
 {
     char state[1024];
@@ -343,6 +361,7 @@ static const char *const help_text[] = {
     "flap DEVICE SECONDS dead|POINT=VALUE...  toggle the fault every SECONDS",
     "data DEVICE TEMPLATE          SNMP: serve another template (sends its trap)",
     "trap DEVICE OID [OID...]      send a notification with the current values of OIDs",
+    "bus BUS [reset]               RTU bus counters: replies, gaps, smallest gap before a request",
     "site-dead SITE | site-alive SITE  silence / revive every device of a site",
     "clear DEVICE | clear-all      remove faults and overrides",
     NULL,
@@ -370,6 +389,8 @@ static int dispatch(struct reply *r, struct sim *s, int argc, char **argv)
         }
         return 0;
     }
+    if (strcmp(cmd, "bus") == 0)
+        return cmd_bus(r, s, argc, argv);
     if (strcmp(cmd, "site-dead") == 0 || strcmp(cmd, "site-alive") == 0) {
         if (argc != 2)
             return fail(r, "usage: %s SITE", cmd);

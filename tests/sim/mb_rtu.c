@@ -54,6 +54,8 @@ static bool dispatch(struct sim_rtu_bus *b, const uint8_t *frame, int len)
         return false;
     }
     b->delaying = false;
+    b->reply_ns = uv_hrtime();
+    b->n_replies++;
     mb_answer(mb_rtu_ctx(), b->master, d, frame, len);
     return true;
 }
@@ -111,6 +113,15 @@ static void bus_on_readable(uv_poll_t *p, int status, int events)
 
     if (status < 0)
         return;
+    if (b->len == 0 && b->reply_ns != 0) {
+        /* The first byte of a request after a reply: the master's silence. */
+        uint64_t gap = uv_hrtime() - b->reply_ns;
+
+        if (b->n_gaps == 0 || gap < b->min_gap_ns)
+            b->min_gap_ns = gap;
+        b->n_gaps++;
+        b->reply_ns = 0;
+    }
     for (;;) {
         if (b->len == sizeof(b->buf))
             b->len = 0; /* only garbage can fill the buffer */
@@ -168,6 +179,17 @@ int mb_rtu_attach(struct sim_rtu_bus *b, struct sim_dev *d)
     b->units[b->n_units++] = d;
     d->bus = b;
     return 0;
+}
+
+void mb_rtu_stats(struct sim_rtu_bus *b, bool reset, char *buf, size_t len)
+{
+    snprintf(buf, len, "replies %llu gaps %llu min_gap_us %lld", (unsigned long long)b->n_replies,
+             (unsigned long long)b->n_gaps,
+             b->n_gaps == 0 ? -1LL : (long long)(b->min_gap_ns / 1000u));
+    if (reset) {
+        b->n_replies = b->n_gaps = b->min_gap_ns = 0;
+        b->reply_ns = 0;
+    }
 }
 
 static void bus_on_close(uv_handle_t *h)

@@ -29,6 +29,15 @@ struct sim_rtu_bus {
     bool delaying;
     struct sim_dev **units;
     size_t n_units;
+    /* Inter-frame gaps seen on the bus (command `bus`): from just before a
+     * reply is written to the first byte of the next request. Taking the
+     * time before the write and after the read makes each gap an upper
+     * bound of the master's real silence: a slow simulator can only make it
+     * larger, so `min_gap_ns >= delay` is a safe check of the master. */
+    uint64_t reply_ns; /* uv_hrtime before the last reply; 0 after it was used */
+    uint64_t min_gap_ns;
+    uint64_t n_gaps;
+    uint64_t n_replies;
     size_t len;
     uint8_t buf[4 * 256];
 };
@@ -38,6 +47,10 @@ int mb_rtu_open(struct sim *s, struct sim_rtu_bus *bus, char *err, size_t errlen
 
 /* Adds device d (unit d->unit_id); -EEXIST if that unit id is taken. */
 int mb_rtu_attach(struct sim_rtu_bus *bus, struct sim_dev *d);
+
+/* Prints the bus's counters into buf: `replies N gaps N min_gap_us N`
+ * (min_gap_us -1 before the first gap); with reset, zeroes them after. */
+void mb_rtu_stats(struct sim_rtu_bus *bus, bool reset, char *buf, size_t len);
 
 /* Closes the poll and timer (sim->closing counts them), the pty and the
  * symlink. The struct is freed by the caller after the loop drained. */

@@ -5,7 +5,8 @@ For a Modbus TCP device and for two units of an RTU bus on a pty, each mode
 is compared byte for byte with the device's good reply: only the named field
 changes (on RTU the CRC is recomputed, except in mode crc). Also: modes a
 framing lacks are refused, `status` shows the fault, `clear` restores good
-replies, and a garbled unit leaves the other unit of its bus alone.
+replies, and a garbled unit leaves the other unit of its bus alone. Last,
+the bus's gap counters (command `bus`).
 
 usage: garble_test.py   (FM_SIM: fieldmon-sim; fleet tests/sim/fleets/test.yaml)
 """
@@ -170,6 +171,18 @@ def rtu_cases(rtu, ctl_path):
         check("%s refused on an RTU device" % mode, (rc, "not for modbus-rtu" in out), (1, True))
     ctl(ctl_path, "clear", "th-1")
     check("rtu cleared: good reply again", rtu.read(1, 4, 1, 2), good)
+    # Bus counters: this client waits for 300 ms of silence after each reply
+    # before it asks again, so no gap can be shorter.
+    rc, out = ctl(ctl_path, "bus", "bus-a", "reset")
+    w = out.split()
+    stats = dict(zip(w[3::2], (int(x) for x in w[4::2])))
+    check("bus counters: every reply but the last followed by a request",
+          (rc, stats["replies"] >= 10, stats["gaps"] == stats["replies"] - 1), (0, True, True))
+    check("bus: smallest gap at least the client's 300 ms", stats["min_gap_us"] >= 300000, True)
+    rc, out = ctl(ctl_path, "bus", "bus-a")
+    check("bus reset", out.split()[3:], ["replies", "0", "gaps", "0", "min_gap_us", "-1"])
+    rc, out = ctl(ctl_path, "bus", "nope")
+    check("unknown bus refused", (rc, "no rtu bus 'nope'" in out), (1, True))
 
 
 def main():
