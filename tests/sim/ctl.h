@@ -8,7 +8,7 @@
  *   dead DEVICE | slow DEVICE MS | exception DEVICE CODE
  *   garble DEVICE MODE | error DEVICE STATUS [INDEX] | set DEVICE POINT=VALUE... [trap=OID]
  *   flap DEVICE SECONDS dead|POINT=VALUE... | data DEVICE TEMPLATE
- *   trap DEVICE OID [OID...] | site-dead SITE | site-alive SITE
+ *   trap DEVICE OID [OID...] | bus BUS [reset] | site-dead SITE | site-alive SITE
  *   clear DEVICE | clear-all
  *
  * Commands are executed on the loop thread between requests, so a fault
