@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """fieldmon-agent's Modbus poller against fieldmon-sim.
 
-The simulator serves the register maps of tests/data/modbus/ over Modbus TCP
+The simulator serves the register maps of tests/sim/data/modbus/ over Modbus TCP
 (an AHU controller, a power meter, a device with every 16/32-bit type in every
 byte and word order) and on one RTU bus over a pseudo-terminal (a T/H
 transmitter at unit 1, a leak detector at unit 2). The agent polls them with

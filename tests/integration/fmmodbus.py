@@ -1,5 +1,5 @@
 """Helpers of the agent's Modbus integration tests: register maps
-(tests/data/modbus/*.json), profiles written from them, `--once` runs and
+(tests/sim/data/modbus/*.json), profiles written from them, `--once` runs and
 checks of the values the agent printed against the maps."""
 import json
 import os
@@ -10,7 +10,7 @@ from fmtest import check
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-DATA = os.path.join(ROOT, "tests", "data", "modbus")
+DATA = os.path.join(ROOT, "tests", "sim", "data", "modbus")
 EXAMPLE = os.path.join(ROOT, "deploy", "agent-modbus-example.yaml")
 
 

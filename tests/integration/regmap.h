@@ -1,4 +1,4 @@
-/* regmap: loads a register map (a JSON file of tests/data/modbus/, modbus-regmap/1)
+/* regmap: loads a register map (a JSON file of tests/sim/data/modbus/, modbus-regmap/1)
  * for integration tests: the points to plan and read, and the values a
  * poller must decode from what a server returns. */
 #ifndef TESTS_REGMAP_H

@@ -1,6 +1,6 @@
 /* Interop: fieldmon's Modbus worker, planner and decoder against pymodbus
  * (Debian python3-pymodbus), a Modbus TCP server fieldmon did not write,
- * serving the register maps of tests/data/modbus/ (tests/modbus/serve_regmap.py).
+ * serving the register maps of tests/sim/data/modbus/ (tests/modbus/serve_regmap.py).
  * Also: a device that accepts TCP and never answers, a refused connect with
  * back-off, and reconnecting after the server restarts. Loopback only; every
  * port is picked by the kernel at run time. */
@@ -27,7 +27,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#define DATA FM_SOURCE_DIR "/tests/data/modbus/"
+#define DATA FM_SOURCE_DIR "/tests/sim/data/modbus/"
 #define MAX_READS 64
 #define MAX_WORDS 4096
 

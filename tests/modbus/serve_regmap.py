@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Serves fieldmon register maps (tests/data/modbus/*.json, schema
+"""Serves fieldmon register maps (tests/sim/data/modbus/*.json, schema
 modbus-regmap/1) over Modbus TCP with pymodbus, a Modbus implementation
 fieldmon did not write, for interoperability tests.
 
@@ -11,7 +11,7 @@ Binds 127.0.0.1 on the given port (default 0: the kernel picks a free one),
 prints "port=N" on stdout once listening, and runs until stdin reaches EOF
 or it gets SIGTERM.
 
-Usage: serve_regmap.py --map tests/data/modbus/ahu-ddc.json:1 [--map ...]
+Usage: serve_regmap.py --map tests/sim/data/modbus/ahu-ddc.json:1 [--map ...]
 """
 import argparse
 import asyncio

@@ -1,5 +1,5 @@
 /* Unit tests for modbus_decode: golden vectors of every point in
- * the JSON register maps in tests/data/modbus/ (copies of the domain register maps), the byte
+ * the JSON register maps in tests/sim/data/modbus/ (the simulator's, one copy), the byte
  * orders of devices.md section 9, 64-bit orders, bit fields, and the errors. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -189,7 +189,7 @@ static void test_mb_decode_matches_every_point_of_the_register_maps(void **state
     glob_t g;
     size_t points = 0;
 
-    assert_int_equal(glob(FM_SOURCE_DIR "/tests/data/modbus/*.json", 0, NULL, &g), 0);
+    assert_int_equal(glob(FM_SOURCE_DIR "/tests/sim/data/modbus/*.json", 0, NULL, &g), 0);
     assert_true(g.gl_pathc >= 4);
     for (size_t f = 0; f < g.gl_pathc; f++) {
         json_error_t jerr;
