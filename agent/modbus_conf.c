@@ -5,6 +5,7 @@
 #include "modbus_decode.h"
 #include "modbus_plan.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,11 @@
 
 const char *const modbus_parity_names[] = {"none", "even", "odd", NULL};
 static const char *const order_names[] = {"ABCD", "CDAB", "BADC", "DCBA", NULL};
+/* `type` as configured: "auto", then mb_type_names in enum order (checked
+ * in modbus_conf_check_point). */
+static const char *const type_key_names[] = {"auto",   "bool",    "int16",   "uint16",
+                                             "int32",  "uint32",  "float32", "int64",
+                                             "uint64", "float64", NULL};
 
 #define F(st, m) offsetof(struct st, m)
 
@@ -32,10 +38,11 @@ static const struct fmc_field point_fields[] = {
      .doc = "0-based PDU address (register 40001 or 30001 is address 0)"},
     {.key = "type",
      .type = FMC_ENUM,
-     .offset = F(mb_point_cfg, type),
-     .def = "uint16",
-     .enum_names = mb_type_names,
-     .doc = "bool, int16, uint16, int32, uint32, float32, int64, uint64, float64"},
+     .offset = F(mb_point_cfg, type_key),
+     .def = "auto",
+     .enum_names = type_key_names,
+     .doc = "bool, int16, uint16, int32, uint32, float32, int64, uint64, float64; auto: bool "
+            "for functions 1 and 2 (coils, discrete inputs), uint16 for 3 and 4"},
     {.key = "order",
      .type = FMC_ENUM,
      .offset = F(mb_point_cfg, order),
@@ -217,16 +224,23 @@ const struct fmc_schema modbus_global_schema = {.name = "modbus",
 int modbus_conf_check_point(const fmc_doc_t *doc, const char *path, struct mb_point_cfg *pt,
                             char *err, size_t errlen)
 {
-    unsigned words = mb_type_words(pt->type);
     bool bits_table = pt->function <= 2;
+    unsigned words;
     struct mb_plan_point where;
     const char *why;
     char sub[256];
 
+    if (pt->type_key == 0) {
+        pt->type = bits_table ? MB_TYPE_BOOL : MB_TYPE_UINT16;
+    } else {
+        pt->type = pt->type_key - 1;
+        assert(strcmp(type_key_names[pt->type_key], mb_type_names[pt->type]) == 0);
+    }
+    words = mb_type_words(pt->type);
     if (bits_table && pt->type != MB_TYPE_BOOL)
         return fmc_errorf(doc, err, errlen, path,
-                          "modbus.type: %s needs registers; function %d reads single bits, "
-                          "use type bool",
+                          "modbus.type: %s needs registers; function %d reads single bits "
+                          "(coils and discrete inputs are bool; leave type out)",
                           mb_type_names[pt->type], (int)pt->function);
     if (pt->bit >= 0 && (bits_table || pt->type != MB_TYPE_BOOL))
         return fmc_errorf(doc, err, errlen, path,

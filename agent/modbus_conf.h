@@ -32,7 +32,8 @@ enum mb_parity_cfg {
 struct mb_point_cfg {
     int64_t function;    /* 1 coils, 2 discrete inputs, 3 holding, 4 input registers */
     int64_t address;     /* 0-based PDU address */
-    int type;            /* enum mb_type */
+    int type_key;        /* as configured: 0 auto, else enum mb_type + 1 */
+    int type;            /* enum mb_type, filled by modbus_conf_check_point */
     int order;           /* enum mb_order */
     int64_t bit;         /* bool in a register: 0..15; -1: the whole register != 0 */
     int64_t count;       /* registers the vendor lists; 0: from the type */

@@ -89,6 +89,9 @@ BAD_POINTS = [
     ("modbus: {function: 3, address: 70000}", "modbus.address: 70000 is not in 0..65535"),
     ("modbus: {function: 1, address: 0, type: int16}",
      "modbus.type: int16 needs registers; function 1 reads single bits"),
+    ("modbus: {function: 2, address: 0, type: float32}",
+     "modbus.type: float32 needs registers; function 2 reads single bits (coils and discrete "
+     "inputs are bool; leave type out)"),
     ("modbus: {function: 3, address: 0, type: uint16, count: 126}",
      "modbus.count: uint16 takes 1 register, count is 126"),
     ("modbus: {function: 5, address: 0}", "modbus.function: 5 is not in 1..4"),

@@ -36,8 +36,12 @@ def profile_from_map(name, map_file):
         if p.get("scale", 1) != 1:
             out.append("        scale: %r" % p["scale"])
         order = {"AB": "ABCD", "BA": "BADC"}.get(p.get("byte_order", "AB"), p.get("byte_order"))
-        out.append("        modbus: {function: %d, address: %d, type: %s, order: %s}" % (
-            p["function"], p["address"], p["type"], order))
+        if p["function"] <= 2:
+            # Coils and discrete inputs: bool is the default, left out on purpose.
+            out.append("        modbus: {function: %d, address: %d}" % (p["function"], p["address"]))
+        else:
+            out.append("        modbus: {function: %d, address: %d, type: %s, order: %s}" % (
+                p["function"], p["address"], p["type"], order))
     return "\n".join(out) + "\n"
 
 
