@@ -51,8 +51,8 @@ static const struct fmc_field limits_fields[] = {
      .max = 64 * MIB, .doc = "largest frame accepted from an agent (told to it in HelloAck)"},
     {F(struct collconf_limits, "max_conn_memory", FMC_SIZE, max_conn_memory), .def = "16MiB",
      .min = 64 * KIB, .max = 1024 * MIB,
-     .doc = "per connection: memory of decoded batches waiting for commit, measured while "
-            "decoding; above it the collector stops reading that connection"},
+     .doc = "per connection: memory of decoded batches waiting for commit, counted by their "
+            "arenas; above it the collector stops reading that connection"},
     {F(struct collconf_limits, "hello_timeout", FMC_DURATION, hello_timeout_ms), .def = "10s",
      .min = 100, .max = 600000,
      .doc = "time from accept to a valid Hello (TLS handshake included)"},
@@ -72,7 +72,7 @@ static const struct fmc_schema limits_schema = {"limits", sizeof(struct collconf
 static const struct fmc_field db_fields[] = {
     {F(struct collconf_db, "dsn", FMC_STR, dsn), .flags = FMC_SECRET,
      .doc = "libpq connection string; empty uses the PG* environment variables"},
-    {F(struct collconf_db, "workers", FMC_UINT, workers), .def = "2", .min = 1, .max = 16,
+    {F(struct collconf_db, "workers", FMC_UINT, workers), .def = "4", .min = 1, .max = 16,
      .doc = "writer threads, each with its own PostgreSQL connection"},
     {F(struct collconf_db, "txn_max_events", FMC_UINT, txn_max_events), .def = "10000", .min = 1,
      .max = 1000000, .doc = "events (from any agents) committed in one transaction"},

@@ -5,7 +5,6 @@
 #include "conn.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 
 #include "fm_alloc.h"
 #include "fm_log.h"
+#include "fmw_arena.h"
 #include "metrics.h"
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
@@ -216,7 +216,7 @@ void conn__update_reading(struct conn *c)
     }
 }
 
-static void submit(struct conn *c, enum dbw_kind kind, Fm__Envelope *env, size_t bytes,
+static void submit(struct conn *c, enum dbw_kind kind, Fm__Envelope *env, fmw_arena_t *arena,
                    size_t nevents)
 {
     struct server *s = c->srv;
@@ -225,15 +225,18 @@ static void submit(struct conn *c, enum dbw_kind kind, Fm__Envelope *env, size_t
     j->kind = kind;
     j->owner = c;
     j->env = env;
-    j->bytes = bytes;
+    j->arena = arena;
+    /* Held until the commit: the decoded envelope (all of its arena) and
+     * this job. */
+    j->bytes = fmw_arena_bytes(arena) + sizeof(*j);
     j->nevents = nevents;
     if (kind == DBW_BATCH)
         j->chain = &c->chain;
     snprintf(j->agent_id, sizeof(j->agent_id), "%s", c->agent_id);
     snprintf(j->peer, sizeof(j->peer), "%s", c->peer);
     c->refs++;
-    c->inflight += bytes;
-    atomic_fetch_add(&cm.conn_memory, (int_fast64_t)bytes);
+    c->inflight += j->bytes;
+    atomic_fetch_add(&cm.conn_memory, (int_fast64_t)j->bytes);
     dbw_submit(s->dbw, j);
     if (!s->paused && dbw_queued_events(s->dbw) > s->cfg->database.queue_max_events) {
         s->paused = true;
@@ -246,7 +249,7 @@ static void submit(struct conn *c, enum dbw_kind kind, Fm__Envelope *env, size_t
 
 /* A Hello: the certificate must name the agent; a second connection of
  * one agent replaces the first (the agent reconnected before we noticed). */
-static int on_hello(struct conn *c, Fm__Envelope *env, size_t mem)
+static int on_hello(struct conn *c, Fm__Envelope *env, fmw_arena_t *arena)
 {
     const Fm__Hello *h = env->hello;
 
@@ -272,11 +275,11 @@ static int on_hello(struct conn *c, Fm__Envelope *env, size_t mem)
     snprintf(c->site_id, sizeof(c->site_id), "%s", h->site_id);
     c->epoch = h->epoch;
     c->state = CONN_HELLO_SENT;
-    submit(c, DBW_HELLO, env, mem, 0);
+    submit(c, DBW_HELLO, env, arena, 0);
     return 0;
 }
 
-static int on_batch(struct conn *c, Fm__Envelope *env, size_t mem)
+static int on_batch(struct conn *c, Fm__Envelope *env, fmw_arena_t *arena)
 {
     const Fm__EventBatch *b = env->batch;
 
@@ -290,44 +293,27 @@ static int on_batch(struct conn *c, Fm__Envelope *env, size_t mem)
         return -EPROTO;
     }
     atomic_fetch_add(&cm.events_in, b->n_events);
-    submit(c, DBW_BATCH, env, mem, b->n_events);
+    submit(c, DBW_BATCH, env, arena, b->n_events);
     return 0;
-}
-
-/* What a decoded envelope costs is measured while protobuf-c unpacks it:
- * this allocator counts what malloc sets aside (the usable size plus its
- * chunk header) and takes back what protobuf-c frees again (scratch space).
- * A decoded batch is several times its frame (a struct per event and per
- * value, a block per string), so charging frame bytes would let a
- * connection hold several times limits.max_conn_memory. The blocks come from
- * malloc, so the envelope is freed later with the default allocator. */
-static void *measured_alloc(void *used, size_t size)
-{
-    void *p = malloc(size);
-
-    if (p != NULL)
-        *(size_t *)used += malloc_usable_size(p) + sizeof(size_t);
-    return p;
-}
-
-static void measured_free(void *used, void *p)
-{
-    if (p != NULL)
-        *(size_t *)used -= malloc_usable_size(p) + sizeof(size_t);
-    free(p);
 }
 
 /* One frame's payload. Returns 0, or a negative errno after closing. */
 static int on_frame(struct conn *c, const uint8_t *payload, size_t len)
 {
     Fm__Envelope *env = NULL;
-    size_t used = 0;
-    ProtobufCAllocator measured = {measured_alloc, measured_free, &used};
+    /* The decoded envelope lives in an arena (see fmw_arena.h), which also
+     * says exactly what it holds: a decoded batch is several times its frame
+     * (a struct per event and per value, a block per string), so charging
+     * frame bytes would let a connection hold several times
+     * limits.max_conn_memory. A first chunk of 6 times the frame covers a
+     * batch of measurements. */
+    fmw_arena_t *arena = fmw_arena_create(len * 6);
     char why[256];
     int rc;
 
     atomic_fetch_add(&cm.frames_in, 1);
-    if (fmw_envelope_unpack(payload, len, &measured, &env) != 0) {
+    if (fmw_envelope_unpack(payload, len, fmw_arena_allocator(arena), &env) != 0) {
+        fmw_arena_destroy(arena);
         atomic_fetch_add(&cm.protocol_errors, 1);
         conn__fail(c, PROTO, "%s", fmw_strerror(FMW_EDECODE));
         return FMW_EDECODE;
@@ -335,36 +321,34 @@ static int on_frame(struct conn *c, const uint8_t *payload, size_t len)
     if (fmw_envelope_validate(env, fmw_now_ms(), why, sizeof(why)) != 0) {
         atomic_fetch_add(&cm.protocol_errors, 1);
         conn__fail(c, PROTO, "%s: %s: %s", fmw_strerror(FMW_EINVALID), fmw_envelope_kind(env), why);
-        fmw_envelope_free(env, NULL);
+        fmw_arena_destroy(arena);
         return FMW_EINVALID;
     }
-    /* Held until the commit: the decoded envelope and its writer job. */
-    used += sizeof(struct dbw_job);
     switch (env->body_case) {
     case FM__ENVELOPE__BODY_HELLO:
-        rc = on_hello(c, env, used);
+        rc = on_hello(c, env, arena);
         break;
     case FM__ENVELOPE__BODY_BATCH:
-        rc = on_batch(c, env, used);
+        rc = on_batch(c, env, arena);
         break;
     case FM__ENVELOPE__BODY_HEARTBEAT:
     case FM__ENVELOPE__BODY_COMMAND_RESULT:
-        fmw_envelope_free(env, NULL);
+        fmw_arena_destroy(arena);
         return 0;
     case FM__ENVELOPE__BODY_GOODBYE:
         conn__close(c, "agent said goodbye: %s",
                     env->goodbye->detail[0] ? env->goodbye->detail : "no reason given");
-        fmw_envelope_free(env, NULL);
+        fmw_arena_destroy(arena);
         return -EPIPE;
     default:
         atomic_fetch_add(&cm.protocol_errors, 1);
         conn__fail(c, PROTO, "protocol error: %s is not sent by agents", fmw_envelope_kind(env));
-        fmw_envelope_free(env, NULL);
+        fmw_arena_destroy(arena);
         return -EPROTO;
     }
     if (rc != 0) {
         atomic_fetch_add(&cm.protocol_errors, 1);
-        fmw_envelope_free(env, NULL);
+        fmw_arena_destroy(arena);
     }
     return rc;
 }

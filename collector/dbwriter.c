@@ -10,6 +10,7 @@
 #include "dbstore.h"
 #include "fm_alloc.h"
 #include "fm_log.h"
+#include "fmw_arena.h"
 #include "metrics.h"
 
 struct worker {
@@ -52,7 +53,9 @@ void dbw_job_free(struct dbw_job *job)
 {
     if (job == NULL)
         return;
-    if (job->env)
+    if (job->arena)
+        fmw_arena_destroy(job->arena); /* holds job->env */
+    else if (job->env)
         fmw_envelope_free(job->env, NULL);
     free(job);
 }

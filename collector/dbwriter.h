@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "collconf.h"
+#include "fmw_arena.h"
 #include "fmwire.h"
 
 enum dbw_kind {
@@ -42,7 +43,8 @@ struct dbw_job {
     void *owner; /* the connection; opaque here */
     char agent_id[FMW_MAX_ID + 1];
     char peer[64];
-    Fm__Envelope *env;       /* HELLO and BATCH: owned by the job (fmw_envelope_free) */
+    Fm__Envelope *env;       /* HELLO and BATCH: lives in arena, or owned (fmw_envelope_free) */
+    fmw_arena_t *arena;      /* owned by the job when set: holds env */
     struct dbw_chain *chain; /* BATCH: its connection's chain (borrowed) */
     size_t bytes;            /* memory charged to the connection (decoded envelope and job) */
     size_t nevents;

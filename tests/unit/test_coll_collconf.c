@@ -24,7 +24,7 @@ static void test_collconf_defaults_fill_an_almost_empty_file(void **state)
     assert_int_equal(c.listen.transport, COLLCONF_PLAIN);
     assert_int_equal(c.limits.max_frame, 4u * 1024 * 1024);
     assert_int_equal(c.limits.hello_timeout_ms, 10000);
-    assert_int_equal(c.database.workers, 2);
+    assert_int_equal(c.database.workers, 4);
     assert_int_equal(c.database.queue_max_events, 200000);
     assert_true(c.metrics.enabled);
     assert_int_equal(c.metrics.port, 9310);
