@@ -94,6 +94,8 @@ for _ in $(seq 1 50); do
     [[ $(q "SELECT count(*) FROM pg_locks WHERE relation = 'measurements'::regclass AND granted") -ge 1 ]] && break
     sleep 0.1
 done
+rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$COLL_PID/status"; }
+rss0=$(rss)
 # 64 batches of 1,000 events in flight: about 3 MB of frames, tens of MB decoded.
 lg --agent flood --events 200000 --batch 1000 --window 64 --only-measurements --timeout 60 \
     >"$T/flood.out" 2>&1 &
@@ -105,7 +107,9 @@ in2=$(metric events_in)
 paused=$(metric conns_paused)
 held=$(metric conn_memory)
 peak=$(metric conn_memory_peak)
-echo "flood while locked: $in2 events received and held, $held bytes held, peak $peak, paused $paused"
+grown=$(($(rss) - rss0))
+echo "flood while locked: $in2 events received and held, $held bytes held, peak $peak," \
+    "paused $paused, resident memory grew by $grown kB"
 [[ "$paused" == 1 ]] || fail "the flooding connection is read on (conns_paused=$paused)"
 [[ "$in1" == "$in2" ]] || fail "events_in moved from $in1 to $in2 while the connection was paused"
 ((in2 > 0 && in2 < 64000)) || fail "$in2 events received: the window of 64,000 was read whole"
@@ -114,6 +118,9 @@ echo "flood while locked: $in2 events received and held, $held bytes held, peak 
 # the limit, and not much past it: one read (64 KiB) and one frame decoded.
 ((peak >= limit)) || fail "paused with at most $peak bytes held, below the limit $limit"
 ((peak <= 2 * limit)) || fail "one connection held $peak bytes, limit $limit"
+# The process itself grew by about that (about 5 MB under AddressSanitizer;
+# holding the whole window takes 20 MB and more).
+((grown < 5 * limit / 1024)) || fail "resident memory grew by $grown kB, limit $((limit / 1024)) kB"
 # A decoded event costs well over its ~50 bytes on the wire.
 ((held / in2 >= 100)) || fail "$((held / in2)) bytes charged per event held: frame bytes, not decoded"
 wait "$locker"
