@@ -5,7 +5,7 @@
  * A device moves IDLE -> WAITING (due, queued for a slot) -> ACTIVE (has
  * a slot; one request outstanding at a time) -> IDLE. net-snmp is handed
  * control in two places only: snmp_sess_read when the device's socket is
- * readable, and snmp_sess_timeout when its timeout timer fires (net-snmp
+ * readable, and snmp_sess_timeout when its request expires (net-snmp
  * then resends or reports the timeout). Either may run the request's
  * callback, which leaves an action; we act on it after net-snmp returned. */
 #include "snmp_poll_int.h"
@@ -21,6 +21,10 @@
 #include <unistd.h>
 
 static void advance(struct snmp__dev *d);
+static void queue_send(struct snmp__dev *d);
+static void deadline_add(struct snmp__dev *d, uint64_t after_ms);
+static void deadline_remove(struct snmp__dev *d);
+static void on_expiry(uv_timer_t *t);
 
 int64_t snmp__wall_ms(void)
 {
@@ -94,6 +98,10 @@ int snmp_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t 
     p->done = done;
     p->done_arg = arg;
     p->max_active = (size_t)cfg->snmp.max_in_flight;
+    uv_idle_init(loop, &p->flush);
+    p->flush.data = p;
+    uv_timer_init(loop, &p->expiry);
+    p->expiry.data = p;
     snmp_target_init();
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max &&
         rl.rlim_cur < cfg->n_devices + 64) {
@@ -123,9 +131,7 @@ int snmp_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t 
         d->sent = fm_xcalloc((size_t)sc->max_varbinds, sizeof(*d->sent));
         poll_health_init(&d->health, d->cfg->interval_ms);
         d->engine_known = sc->version != SNMP_VERSION_CFG_3 || sc->engine_id[0] != '\0';
-        uv_timer_init(loop, &d->timeout);
         uv_timer_init(loop, &d->sched);
-        d->timeout.data = d;
         d->sched.data = d;
         d->fd = -1;
         if (dev_open(d) != 0) /* retried at each poll; counts as a failed poll */
@@ -160,7 +166,7 @@ static void dispatch(snmp_poll_t *p)
         p->active++;
         poll_rounds_begin(&p->rounds, d->cycles_done, d->due_ms);
         snmp__begin(d);
-        advance(d);
+        queue_send(d);
     }
 }
 
@@ -215,7 +221,7 @@ static void finish(struct snmp__dev *d, bool ok)
     char where[300];
 
     snmp__end(d);
-    uv_timer_stop(&d->timeout);
+    deadline_remove(d);
     d->state = DEV_IDLE;
     d->outstanding = false;
     p->active--;
@@ -225,7 +231,9 @@ static void finish(struct snmp__dev *d, bool ok)
         p->stats.polls_failed++;
     t = poll_health_record(&d->health, ok, d->cfg->interval_ms, p->cfg->snmp.backoff_max_ms,
                            threshold, &prev_fails);
-    snprintf(where, sizeof(where), "%s:%d", d->cfg->snmp.host, (int)d->cfg->snmp.port);
+    where[0] = '\0';
+    if (t == POLL_BECAME_UNREACHABLE) /* the only report that names it */
+        snprintf(where, sizeof(where), "%s:%d", d->cfg->snmp.host, (int)d->cfg->snmp.port);
     poll_report(p->sink, &d->health, t, ok, "snmp", d->cfg->name, where, d->reason, prev_fails,
                 snmp__wall_ms());
     if (p->outcome != NULL)
@@ -244,8 +252,6 @@ static void finish(struct snmp__dev *d, bool ok)
 
 /* ------------------------------------------------------------ requests */
 
-static void on_timeout(uv_timer_t *t);
-
 static void advance(struct snmp__dev *d)
 {
     int rc;
@@ -256,7 +262,7 @@ static void advance(struct snmp__dev *d)
     }
     rc = snmp__send_next(d);
     if (rc == 1) {
-        uv_timer_start(&d->timeout, on_timeout, (uint64_t)d->cfg->snmp.timeout_ms + 1, 0);
+        deadline_add(d, (uint64_t)d->cfg->snmp.timeout_ms + 1);
         return;
     }
     finish(d, rc == 0);
@@ -269,11 +275,47 @@ static void act(struct snmp__dev *d)
     d->action = ACT_NONE;
     if (a == ACT_NONE || d->state != DEV_ACTIVE)
         return;
-    uv_timer_stop(&d->timeout);
+    deadline_remove(d);
     if (a == ACT_NEXT)
-        advance(d);
+        queue_send(d);
     else
         finish(d, false);
+}
+
+/* Sending is deferred to the loop's idle phase, which runs after the
+ * timers and before the next wait for I/O: every response that arrived in
+ * one iteration is handled first, then the requests go out back to back.
+ * A device that answers at once is then still busy with the earlier
+ * requests of the burst instead of being woken for each one, which on a
+ * busy poller halves the wake-ups the sends cost (bench/README.md). */
+static void flush_sends(uv_idle_t *h)
+{
+    snmp_poll_t *p = h->data;
+
+    while (p->send_head != NULL) {
+        struct snmp__dev *d = p->send_head;
+
+        p->send_head = d->next_send;
+        if (p->send_head == NULL)
+            p->send_tail = NULL;
+        d->next_send = NULL;
+        if (d->state == DEV_ACTIVE && !p->stopping)
+            advance(d); /* may finish d and queue the next waiting device */
+    }
+    uv_idle_stop(h);
+}
+
+static void queue_send(struct snmp__dev *d)
+{
+    snmp_poll_t *p = d->owner;
+
+    if (p->send_tail != NULL)
+        p->send_tail->next_send = d;
+    else
+        p->send_head = d;
+    p->send_tail = d;
+    if (!uv_is_active((uv_handle_t *)&p->flush))
+        uv_idle_start(&p->flush, flush_sends);
 }
 
 static void on_readable(uv_poll_t *h, int status, int events)
@@ -291,9 +333,8 @@ static void on_readable(uv_poll_t *h, int status, int events)
     act(d);
 }
 
-static void on_timeout(uv_timer_t *t)
+static void on_timeout(struct snmp__dev *d)
 {
-    struct snmp__dev *d = t->data;
     netsnmp_large_fd_set *fs = &d->owner->fdset;
     struct timeval tv = {0, 0};
     int numfds = 0, block = 1;
@@ -313,8 +354,86 @@ static void on_timeout(uv_timer_t *t)
         finish(d, false);
         return;
     }
-    uv_timer_start(&d->timeout, on_timeout,
-                   (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000 + 1, 0);
+    deadline_add(d, (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000 + 1);
+}
+
+/* ------------------------------------------------------------ deadlines */
+
+/* One timer for every outstanding request instead of one per device: the
+ * requests are kept in a list ordered by expiry, so a request costs two
+ * list operations instead of a start and a stop on libuv's timer heap (a
+ * measurable share of a request's CPU on a poller of 1,000 devices). The
+ * timeouts of most devices are equal, so a new request goes at the tail. A
+ * request that is answered leaves the list; the timer stays armed for the
+ * expiry it was set to and re-arms itself for the new head when it fires. */
+static void arm_expiry(snmp_poll_t *p)
+{
+    uint64_t now = uv_now(p->loop);
+
+    if (p->dl_head == NULL || p->stopping)
+        return;
+    if (p->expiry_at != 0 && p->expiry_at <= p->dl_head->deadline_ms)
+        return; /* fires in time; on_expiry re-arms for the rest */
+    p->expiry_at = p->dl_head->deadline_ms;
+    uv_timer_start(&p->expiry, on_expiry,
+                   p->dl_head->deadline_ms > now ? p->dl_head->deadline_ms - now : 0, 0);
+}
+
+static void deadline_add(struct snmp__dev *d, uint64_t after_ms)
+{
+    snmp_poll_t *p = d->owner;
+    struct snmp__dev *at = p->dl_tail;
+
+    deadline_remove(d);
+    d->deadline_ms = uv_now(p->loop) + after_ms;
+    while (at != NULL && at->deadline_ms > d->deadline_ms)
+        at = at->dl_prev;
+    /* Insert after `at` (at the head when NULL). */
+    d->dl_prev = at;
+    d->dl_next = at != NULL ? at->dl_next : p->dl_head;
+    if (d->dl_next != NULL)
+        d->dl_next->dl_prev = d;
+    else
+        p->dl_tail = d;
+    if (at != NULL)
+        at->dl_next = d;
+    else
+        p->dl_head = d;
+    d->dl_linked = true;
+    arm_expiry(p);
+}
+
+static void deadline_remove(struct snmp__dev *d)
+{
+    snmp_poll_t *p = d->owner;
+
+    if (!d->dl_linked)
+        return;
+    if (d->dl_prev != NULL)
+        d->dl_prev->dl_next = d->dl_next;
+    else
+        p->dl_head = d->dl_next;
+    if (d->dl_next != NULL)
+        d->dl_next->dl_prev = d->dl_prev;
+    else
+        p->dl_tail = d->dl_prev;
+    d->dl_prev = d->dl_next = NULL;
+    d->dl_linked = false;
+}
+
+static void on_expiry(uv_timer_t *t)
+{
+    snmp_poll_t *p = t->data;
+    uint64_t now = uv_now(p->loop);
+
+    p->expiry_at = 0;
+    while (p->dl_head != NULL && p->dl_head->deadline_ms <= now && !p->stopping) {
+        struct snmp__dev *d = p->dl_head;
+
+        deadline_remove(d);
+        on_timeout(d); /* may add d again (a resend) with a later expiry */
+    }
+    arm_expiry(p);
 }
 
 /* ------------------------------------------------------------ teardown */
@@ -339,13 +458,22 @@ static void free_poller(snmp_poll_t *p)
     free(p);
 }
 
+static void close_done(snmp_poll_t *p)
+{
+    if (--p->closes_pending == 0)
+        free_poller(p);
+}
+
 static void on_closed(uv_handle_t *h)
 {
     struct snmp__dev *d = h->data;
-    snmp_poll_t *p = d->owner;
 
-    if (--p->closes_pending == 0)
-        free_poller(p);
+    close_done(d->owner);
+}
+
+static void on_own_closed(uv_handle_t *h)
+{
+    close_done(h->data);
 }
 
 void snmp_poll_destroy(snmp_poll_t *p)
@@ -353,12 +481,14 @@ void snmp_poll_destroy(snmp_poll_t *p)
     if (p == NULL)
         return;
     p->stopping = true;
+    p->closes_pending += 2;
+    uv_close((uv_handle_t *)&p->flush, on_own_closed);
+    uv_close((uv_handle_t *)&p->expiry, on_own_closed);
     for (size_t i = 0; i < p->n_devs; i++) {
         struct snmp__dev *d = &p->devs[i];
 
         snmp__end(d);
-        p->closes_pending += 2;
-        uv_close((uv_handle_t *)&d->timeout, on_closed);
+        p->closes_pending++;
         uv_close((uv_handle_t *)&d->sched, on_closed);
         if (d->sessp != NULL) {
             /* Stop watching the socket before net-snmp closes it. */
@@ -368,8 +498,6 @@ void snmp_poll_destroy(snmp_poll_t *p)
             d->sessp = NULL;
         }
     }
-    if (p->closes_pending == 0)
-        free_poller(p);
 }
 
 const struct snmp_poll_stats *snmp_poll_stats(const snmp_poll_t *p)

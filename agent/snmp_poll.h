@@ -2,8 +2,9 @@
  *
  * Polls every SNMP device of the configuration on its interval, with
  * net-snmp's single-session API driven by a libuv loop: each device has one
- * session (one UDP socket) watched by a uv_poll, a uv_timer for the
- * request's timeout and retries, and a uv_timer for its schedule. At most
+ * session (one UDP socket) watched by a uv_poll and a uv_timer for its
+ * schedule; one uv_timer serves the timeouts and retries of every
+ * outstanding request. At most
  * max_in_flight devices have a request outstanding; the others wait in a
  * FIFO, so a dead device costs only its own slot for its own timeout.
  *

@@ -58,9 +58,13 @@ struct snmp__dev {
     void *sessp;
     int fd;
     uv_poll_t poll;
-    uv_timer_t timeout;
     uv_timer_t sched;
+    /* In the poller's deadline list while a request is outstanding. */
+    struct snmp__dev *dl_prev, *dl_next;
+    uint64_t deadline_ms; /* loop time the request expires */
+    bool dl_linked;
     struct snmp__dev *next_wait;
+    struct snmp__dev *next_send; /* in the poller's send queue */
     enum snmp__state state;
     enum snmp__step step;
     enum snmp__action action;
@@ -95,6 +99,16 @@ struct snmp_poll {
     struct snmp__dev *devs;
     size_t n_devs;
     struct snmp__dev *wait_head, *wait_tail;
+    /* Active devices whose next request goes out in the next idle phase:
+     * the responses of one loop iteration are read first, then the requests
+     * they release go out together (see flush_sends in snmp_poll.c). */
+    struct snmp__dev *send_head, *send_tail;
+    uv_idle_t flush;
+    /* Outstanding requests by expiry, earliest first, and one timer for
+     * them all (see deadline_add in snmp_poll.c). */
+    struct snmp__dev *dl_head, *dl_tail;
+    uv_timer_t expiry;
+    uint64_t expiry_at; /* when expiry fires; 0: not armed */
     size_t active;
     size_t max_active;
     unsigned cycles;
