@@ -145,8 +145,16 @@ static bool decode_raw(const struct point_cfg *pt, unsigned char t, const void *
 void snmp_value_decode(const struct point_cfg *pt, unsigned char asn_type, const void *val,
                        size_t len, struct snmp_value *out)
 {
-    memset(out, 0, sizeof(*out));
+    /* Field by field, not memset: the text buffer is most of the struct and
+     * only its first byte matters (this runs once per value polled). */
     out->quality = FM__QUALITY__QUALITY_GOOD;
+    out->has_value = false;
+    out->raw = 0;
+    out->value = 0;
+    out->text[0] = '\0';
+    out->detail = NULL;
+    out->counter_bits = 0;
+    out->counter = 0;
     switch (asn_type) {
     case SNMP_NOSUCHOBJECT:
         set_quality(out, FM__QUALITY__QUALITY_NO_SUCH_OBJECT, "noSuchObject");

@@ -15,7 +15,7 @@ BUILD_PKGS=(
     libuv1-dev libyaml-dev libjansson-dev libssl-dev zlib1g-dev
     libsnmp-dev libmodbus-dev libpq-dev libh2o-dev
     libcurl4-openssl-dev
-    libtcmalloc-minimal4
+    libmimalloc2.0
 )
 # Run: the throwaway PostgreSQL of quickstart and tests, net-snmp tools and snmpd,
 # socat for Modbus RTU pseudo-terminals, openssl for certificates.
