@@ -118,9 +118,10 @@ echo "flood while locked: $in2 events received and held, $held bytes held, peak 
 # the limit, and not much past it: one read (64 KiB) and one frame decoded.
 ((peak >= limit)) || fail "paused with at most $peak bytes held, below the limit $limit"
 ((peak <= 2 * limit)) || fail "one connection held $peak bytes, limit $limit"
-# The process itself grew by about that (about 5 MB under AddressSanitizer;
-# holding the whole window takes 20 MB and more).
-((grown < 5 * limit / 1024)) || fail "resident memory grew by $grown kB, limit $((limit / 1024)) kB"
+# The process itself grew by a few times that: 5 MB under AddressSanitizer
+# on a quiet machine, up to 11 MB in a loaded full run (allocator and
+# sanitizer bookkeeping); holding the whole window takes 20 MB and more.
+((grown < 8 * limit / 1024)) || fail "resident memory grew by $grown kB, limit $((limit / 1024)) kB"
 # A decoded event costs well over its ~50 bytes on the wire.
 ((held / in2 >= 100)) || fail "$((held / in2)) bytes charged per event held: frame bytes, not decoded"
 wait "$locker"
