@@ -1,6 +1,7 @@
 /* Fuzz target: the simulator's SNMP request handler (BER decoding, GET,
  * GETNEXT, GETBULK, response encoding) over a small device image, with and
- * without an overlay, a tight message limit and an error-status fault.
+ * without an overlay, a tight message limit that GETBULK answers with
+ * tooBig (the toobig fault), and an error-status fault.
  * Seeds in corpus/sim_snmp_agent/ are requests captured from net-snmp's
  * snmpget, snmpgetnext, snmpbulkget, snmpset and snmpinform. */
 #include "ber.h"
@@ -66,6 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             v.ovl = &ovl;
             v.n_ovl = 1;
             v.max_msg = 484;
+            v.bulk_toobig = true;
         } else if (round == 2) {
             v.error_status = 5;
             v.error_index = 1;

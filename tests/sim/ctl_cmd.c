@@ -84,6 +84,10 @@ static const char *state_of(const struct sim_dev *d, char *buf, size_t len)
         ADD("garble=%s,", mb_garble_names[d->mb_garble]);
     if (d->snmp_error)
         ADD("error=%d/%d,", d->snmp_error, d->snmp_error_index);
+    if (d->toobig_bytes)
+        ADD("toobig=%u,", d->toobig_bytes);
+    if (d->drop_big_bytes)
+        ADD("drop-big=%u,", d->drop_big_bytes);
     if (d->tmpl != d->tmpl0)
         ADD("data=%s,", d->tmpl->name);
     for (size_t i = 0; i < d->n_points; i++) {
@@ -123,6 +127,7 @@ static void dev_clear(struct sim_dev *d)
     d->mb_exception = 0;
     d->mb_garble = MB_GARBLE_NONE;
     d->snmp_error = d->snmp_error_index = 0;
+    d->toobig_bytes = d->drop_big_bytes = 0;
     for (size_t i = d->n_points; i > 0; i--) {
         if (d->points[i - 1]->overridden)
             point_clear(d->points[i - 1]);
@@ -357,6 +362,8 @@ static const char *const help_text[] = {
     "garble DEVICE MODE            Modbus: malformed replies (count short truncated length tid "
     "function unit crc)",
     "error DEVICE STATUS [INDEX]   SNMP: every response carries error-status STATUS",
+    "toobig DEVICE BYTES           SNMP: answers over BYTES are tooBig (GETBULK too); 0 = off",
+    "drop-big DEVICE BYTES         SNMP: answers over BYTES are never sent; 0 = off",
     "set DEVICE POINT=VALUE... [trap=OID]  force values; optionally send a notification",
     "flap DEVICE SECONDS dead|POINT=VALUE...  toggle the fault every SECONDS",
     "data DEVICE TEMPLATE          SNMP: serve another template (sends its trap)",
@@ -436,6 +443,15 @@ static int dispatch(struct reply *r, struct sim *s, int argc, char **argv)
             return fail(r, "usage: error DEVICE STATUS (1..18) [INDEX]");
         d->snmp_error = (int)v;
         d->snmp_error_index = (int)idx;
+    } else if (strcmp(cmd, "toobig") == 0 || strcmp(cmd, "drop-big") == 0) {
+        if (d->proto != SIM_SNMP)
+            return fail(r, "%s: %s applies to SNMP devices", d->name, cmd);
+        if (argc != 1 || parse_long(argv[0], 0, 65507, &v) != 0 || (v > 0 && v < 100))
+            return fail(r, "usage: %s DEVICE BYTES (0 = off, or 100..65507)", cmd);
+        if (cmd[0] == 't')
+            d->toobig_bytes = (uint32_t)v;
+        else
+            d->drop_big_bytes = (uint32_t)v;
     } else if (strcmp(cmd, "set") == 0) {
         return cmd_set(r, d, argc, argv, false);
     } else if (strcmp(cmd, "flap") == 0) {

@@ -84,6 +84,8 @@ struct sim_dev {
     int mb_exception;
     int mb_garble; /* enum mb_garble: replies broken on purpose */
     int snmp_error, snmp_error_index;
+    uint32_t toobig_bytes;   /* SNMP: answers over this size are tooBig; 0 = off */
+    uint32_t drop_big_bytes; /* SNMP: answers over this size are not sent; 0 = off */
     bool flap_dead;
     bool flap_on;
     uint32_t flap_ms;

@@ -4,7 +4,8 @@
  * each varbind against the sorted records (binary search), collecting the
  * answer as borrowed (OID TLV, value TLV) pairs; only then encode, backwards,
  * into the caller's buffer. Size is tracked while collecting, so GETBULK
- * stops at the message limit and GET/GETNEXT answer tooBig. */
+ * stops at the message limit (or answers tooBig, with the view's
+ * bulk_toobig fault) and GET/GETNEXT answer tooBig. */
 #include "snmp_agent.h"
 
 #include "ber.h"
@@ -216,9 +217,10 @@ static int answer_bulk(struct answer *a, const struct in_vb *in, size_t n_in, in
                 /* Successive GETNEXTs: the name is the last one reached. */
                 rc = add(a, last[j], last_len[j], exc_end_of_mib, 2);
             }
-            /* A bulk answer is truncated, not refused, unless nothing fits. */
+            /* A bulk answer is truncated, not refused, unless nothing fits
+             * or the device is set to refuse it. */
             if (rc != 0) {
-                if (a->n == 0) {
+                if (a->n == 0 || a->v->bulk_toobig) {
                     *index = 0;
                     return SNMP_ERR_TOOBIG;
                 }

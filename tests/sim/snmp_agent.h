@@ -58,6 +58,10 @@ struct snmp_view {
     int error_status; /* fault: answer every request with this, 0 = none */
     int error_index;
     size_t max_msg; /* largest response in bytes */
+    /* Fault: a GETBULK answer that would pass max_msg is refused with
+     * tooBig instead of cut short (a device that answers bulk requests the
+     * way RFC 3416 answers GET). */
+    bool bulk_toobig;
 };
 
 /* Set for every request whose header parsed, even if it is not answered. */

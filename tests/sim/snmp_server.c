@@ -134,6 +134,9 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
     v.error_status = d->snmp_error;
     v.error_index = d->snmp_error_index;
     v.max_msg = d->sim->snmp_max_msg;
+    if (d->toobig_bytes > 0 && d->toobig_bytes < v.max_msg)
+        v.max_msg = d->toobig_bytes;
+    v.bulk_toobig = d->toobig_bytes > 0;
     rc = snmp_agent_handle(&v, rx_buf, (size_t)nread, tx_buf, sizeof(tx_buf), &resp, &resp_len,
                            &info);
     if (rc == -EBADMSG) {
@@ -143,6 +146,12 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
     if (rc != 0) {
         if (info.pdu == SNMP_PDU_RESPONSE && info.version == SNMP_V2C)
             inform_acked(d, info.request_id);
+        return;
+    }
+    if (d->drop_big_bytes > 0 && resp_len > d->drop_big_bytes) {
+        /* A device (or a firewall in front of it) that loses big answers:
+         * the client sees a timeout. */
+        snmp_server_stats.dropped_big++;
         return;
     }
     snmp_server_stats.answered++;

@@ -29,6 +29,7 @@ void snmp_server_stop(struct sim_dev *d);
 /* Informs sent and acknowledged so far, and traps sent (for `status`). */
 struct snmp_server_stats {
     uint64_t requests, answered, dropped, malformed, traps, informs, inform_acks;
+    uint64_t dropped_big; /* answers withheld by a drop-big fault */
 };
 extern struct snmp_server_stats snmp_server_stats;
 

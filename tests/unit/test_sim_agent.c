@@ -207,6 +207,26 @@ static void test_agent_get_too_big_answers_toobig(void **state)
     assert_int_equal(res.n, 0);
 }
 
+static void test_agent_toobig_fault_refuses_bulk_instead_of_cutting(void **state)
+{
+    static const char *const oids[] = {"1.3.6.1.2.1.33"};
+    struct snmp_view v = view();
+
+    v.max_msg = 200;
+    v.bulk_toobig = true;
+    /* Would be cut to a few rows without the fault: refused whole. */
+    assert_int_equal(
+        run(&v, make_req(SNMP_V2C, "public", SNMP_PDU_GETBULK, 0, 1000, oids, 1), &res), 0);
+    assert_int_equal(res.error_status, SNMP_ERR_TOOBIG);
+    assert_int_equal(res.error_index, 0);
+    assert_int_equal(res.n, 0);
+    /* An answer that fits is still given in full. */
+    assert_int_equal(run(&v, make_req(SNMP_V2C, "public", SNMP_PDU_GETBULK, 0, 2, oids, 1), &res),
+                     0);
+    assert_int_equal(res.error_status, 0);
+    assert_int_equal(res.n, 2);
+}
+
 static void test_agent_v1_rules(void **state)
 {
     static const char *const missing[] = {"1.3.6.1.2.1.33.1.4.1.0", "1.3.6.1.2.1.33.1.99.0"};
@@ -263,6 +283,7 @@ int main(void)
         cmocka_unit_test(test_agent_getnext_walks_and_ends),
         cmocka_unit_test(test_agent_getbulk_repeats_and_fits_the_limit),
         cmocka_unit_test(test_agent_get_too_big_answers_toobig),
+        cmocka_unit_test(test_agent_toobig_fault_refuses_bulk_instead_of_cutting),
         cmocka_unit_test(test_agent_v1_rules),
         cmocka_unit_test(test_agent_drops_wrong_community_and_garbage),
         cmocka_unit_test(test_agent_error_fault_echoes_request),

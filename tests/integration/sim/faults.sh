@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # fieldmon-sim faults through `fieldmon-sim ctl`, observed with net-snmp's
 # snmpget and snmptrapd and with mbpoll: dead, slow, SNMP error status,
+# tooBig and dropped big answers (seen by snmpget and snmpbulkwalk),
 # Modbus exception, value overrides, flapping, whole site dead, switching a
 # UPS to its on-battery data, and notifications (informs, acknowledged by
 # snmptrapd) when a fault starts.
@@ -61,6 +62,35 @@ sim_ctl error ups-1 5 >/dev/null
 check_match "snmp genErr" "$($G 127.0.0.1:$ups $OUTSRC 2>&1)" "genErr"
 sim_ctl error ups-1 13 1 >/dev/null
 check_match "snmp resourceUnavailable" "$($G 127.0.0.1:$ups $OUTSRC 2>&1)" "resourceUnavailable"
+sim_ctl clear ups-1 >/dev/null
+
+# tooBig: a response over the limit is refused with tooBig, GETBULK included
+# (not cut short, as snmpd would); a small enough request is answered.
+D=1.3.6.1.2.1.1.1.0 # sysDescr.0, a 58-byte string
+rows=$(snmpwalk -v2c -c public -t 0.5 -r 0 -On 127.0.0.1:$(sim_port ups-2) 1.3.6.1.2.1.33 | wc -l)
+check_match "UPS-MIB has rows to walk" "$rows" "^[1-9][0-9]+$"
+sim_ctl toobig ups-1 300 >/dev/null
+check_match "toobig: GET of six strings" "$($G 127.0.0.1:$ups $D $D $D $D $D $D 2>&1)" "tooBig"
+check_match "toobig: GET of one" "$($G 127.0.0.1:$ups $D)" "UPS SNMP agent"
+check_match "toobig: GETBULK of 25 rows" \
+    "$(snmpbulkget -v2c -c public -Cr25 -t 0.5 -r 0 127.0.0.1:$ups 1.3.6.1.2.1.33 2>&1)" "tooBig"
+check "toobig: bulk walk with 3 rows per request gets every row" \
+    "$(snmpbulkwalk -v2c -c public -Cr3 -t 0.5 -r 0 -On 127.0.0.1:$ups 1.3.6.1.2.1.33 | wc -l)" \
+    "$rows"
+check_match "status shows toobig" "$(sim_ctl status ups-1)" "state toobig=300"
+sim_ctl clear ups-1 >/dev/null
+check_match "toobig cleared" "$($G 127.0.0.1:$ups $D $D $D $D $D $D 2>&1)" "^\"UPS SNMP"
+
+# drop-big: a response over the limit is never sent; small ones are.
+sim_ctl drop-big ups-1 300 >/dev/null
+check_match "drop-big: GETBULK of 25 rows times out" \
+    "$(snmpbulkget -v2c -c public -Cr25 -t 0.5 -r 0 127.0.0.1:$ups 1.3.6.1.2.1.33 2>&1)" "^Timeout"
+check_match "drop-big: GET of one" "$($G 127.0.0.1:$ups $D)" "UPS SNMP agent"
+check "drop-big: bulk walk with 3 rows per request gets every row" \
+    "$(snmpbulkwalk -v2c -c public -Cr3 -t 0.5 -r 0 -On 127.0.0.1:$ups 1.3.6.1.2.1.33 | wc -l)" \
+    "$rows"
+check_match "status shows drop-big" "$(sim_ctl status ups-1)" "state drop-big=300"
+check_match "toobig/drop-big refuse a tiny size" "$(sim_ctl toobig ups-1 50 2>&1)" "usage: toobig"
 sim_ctl clear ups-1 >/dev/null
 
 # Overrides: UPS on battery, temperature high; with a notification.
