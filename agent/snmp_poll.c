@@ -222,6 +222,7 @@ static void finish(struct snmp__dev *d, bool ok)
 
     snmp__end(d);
     deadline_remove(d);
+    snmp__adapt_end(d, ok);
     d->state = DEV_IDLE;
     d->outstanding = false;
     p->active--;

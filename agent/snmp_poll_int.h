@@ -36,8 +36,17 @@ struct snmp__col {
 struct snmp__walk {
     size_t n_sent;
     uint16_t *sent; /* columns in the outstanding request, in order */
-    bool retried;   /* this step was already retried with fewer repetitions */
     struct snmp__col cols[];
+};
+
+/* Adaptive request sizes of a device (snmp_adapt.c). */
+struct snmp__adapt {
+    unsigned start_chunk, start_rep; /* sizes when this poll began */
+    unsigned low_chunk, low_rep;     /* lowest sizes logged so far */
+    uint32_t clean;                  /* good polls in a row without lowering */
+    uint32_t wait;                   /* clean polls before trying higher; 0: not set up */
+    bool lowered;                    /* lowered during this poll */
+    bool raised;                     /* this poll tries higher sizes */
 };
 
 struct snmp__rate {
@@ -80,6 +89,7 @@ struct snmp__dev {
     size_t n_sent;
     uint8_t *skip;
     struct snmp__walk *walk;
+    struct snmp__adapt adapt;
     /* Health and schedule. */
     struct poll_health health;
     uint64_t due_ms; /* loop time this poll was due */
@@ -137,6 +147,16 @@ void snmp__begin(struct snmp__dev *d);
 
 /* snmp_req.c: frees per-poll request state. */
 void snmp__end(struct snmp__dev *d);
+
+/* snmp_adapt.c: sets up (and perhaps raises) d's request sizes at the start
+ * of a poll; keeps or undoes what the poll lowered at its end. */
+void snmp__adapt_begin(struct snmp__dev *d);
+void snmp__adapt_end(struct snmp__dev *d, bool ok);
+
+/* snmp_adapt.c: lowers d's GETBULK max-repetitions (reps) or varbinds per
+ * request to `to` (at least 1) because of `why` ("tooBig", ...), and logs
+ * it once per new lowest value. */
+void snmp__adapt_lower(struct snmp__dev *d, bool reps, unsigned to, const char *why);
 
 /* snmp_poll.c: wall clock in Unix ms. */
 int64_t snmp__wall_ms(void);

@@ -96,7 +96,7 @@ static void emit_value(struct snmp__dev *d, size_t pt_idx, const oid *suffix, si
     m.value = v->value;
     m.raw = v->raw;
     m.text = (char *)v->text;
-    if (pt->table) {
+    if (pt->table && suffix != NULL) {
         oid_format(suffix, n_suffix, index, sizeof(index));
         lab.key = pt->index_label;
         lab.value = index;
@@ -210,6 +210,7 @@ void snmp__begin(struct snmp__dev *d)
     d->answered = false;
     d->action = ACT_NONE;
     d->reason[0] = '\0';
+    snmp__adapt_begin(d);
     if (d->skip != NULL)
         memset(d->skip, 0, d->prof->n_scalars / 8 + 1);
 }
@@ -265,8 +266,7 @@ static void on_get(struct snmp__dev *d, netsnmp_pdu *pdu, int64_t ts)
     if (pdu->errstat == SNMP_ERR_TOOBIG) {
         d->owner->stats.toobig++;
         if (d->n_sent > 1) {
-            d->chunk = (unsigned)d->n_sent / 2;
-            FM_DEBUG("snmp: %s: tooBig, at most %u varbinds per request", d->cfg->name, d->chunk);
+            snmp__adapt_lower(d, false, (unsigned)d->n_sent / 2, "tooBig");
         } else {
             emit_quality(d, pr->scalar_pt[d->sent[0]], FM__QUALITY__QUALITY_DEVICE_ERROR, "tooBig",
                          ts);
@@ -320,15 +320,19 @@ static void on_walk_error(struct snmp__dev *d, netsnmp_pdu *pdu)
     if (pdu->errstat == SNMP_ERR_TOOBIG) {
         d->owner->stats.toobig++;
         if (d->max_rep > 1 && d->cfg->snmp.version != SNMP_VERSION_CFG_1) {
-            d->max_rep /= 2;
-            FM_DEBUG("snmp: %s: tooBig on a walk, max-repetitions now %u", d->cfg->name,
-                     d->max_rep);
+            snmp__adapt_lower(d, true, d->max_rep / 2, "tooBig");
             return;
         }
         if (w->n_sent > 1) {
-            d->chunk = (unsigned)w->n_sent / 2;
+            snmp__adapt_lower(d, false, (unsigned)w->n_sent / 2, "tooBig");
             return;
         }
+        /* Not even one row of one column fits: like a scalar that is too
+         * big, the point is bad, not the device. */
+        emit_quality(d, d->prof->column_pt[w->sent[0]], FM__QUALITY__QUALITY_DEVICE_ERROR, "tooBig",
+                     snmp__wall_ms());
+        w->cols[w->sent[0]].done = true;
+        return;
     }
     /* SNMPv1 GETNEXT past the end of the MIB answers noSuchName: that
      * column is finished. Any other error ends the columns it names. */
@@ -353,7 +357,6 @@ static void on_walk(struct snmp__dev *d, netsnmp_pdu *pdu, int64_t ts)
         on_walk_error(d, pdu);
         return;
     }
-    w->retried = false;
     for (netsnmp_variable_list *vb = pdu->variables; vb; vb = vb->next_variable, k++) {
         size_t c = w->sent[k % w->n_sent];
         struct snmp__col *col = &w->cols[c];
@@ -388,20 +391,28 @@ static void on_walk(struct snmp__dev *d, netsnmp_pdu *pdu, int64_t ts)
 
 static void on_timeout(struct snmp__dev *d)
 {
-    /* Some devices answer small requests but drop large GETBULK answers:
-     * retry the walk step once with half the repetitions, and keep the
-     * lower value for this device. */
-    if (d->step == STEP_WALK && d->answered && d->max_rep > 1 && !d->walk->retried &&
+    /* Some devices (or firewalls in front of them) answer small requests
+     * but lose large GETBULK answers: resend the walk step with half the
+     * repetitions, down to one, if the device is known to be alive (it
+     * answered in this poll, or its last poll was good). A walk that times
+     * out with one repetition fails the poll; snmp_adapt then forgets what
+     * this poll lowered. */
+    bool alive = d->answered || (d->cycles_done > 0 && !d->health.last_failed);
+
+    if (d->step == STEP_WALK && alive && d->max_rep > 1 &&
         d->cfg->snmp.version != SNMP_VERSION_CFG_1) {
-        d->max_rep /= 2;
-        d->walk->retried = true;
-        FM_DEBUG("snmp: %s: walk timed out, max-repetitions now %u", d->cfg->name, d->max_rep);
+        snmp__adapt_lower(d, true, d->max_rep / 2, "walk request timed out");
         d->action = ACT_NEXT;
         return;
     }
-    snprintf(d->reason, sizeof(d->reason), "%s: timeout after %d tries",
-             d->step == STEP_PROBE ? "engine id discovery" : "request",
-             (int)d->cfg->snmp.retries + 1);
+    if (d->step == STEP_WALK && d->cfg->snmp.version != SNMP_VERSION_CFG_1)
+        snprintf(d->reason, sizeof(d->reason),
+                 "table walk: timeout after %d tries with max-repetitions %u",
+                 (int)d->cfg->snmp.retries + 1, d->max_rep);
+    else
+        snprintf(d->reason, sizeof(d->reason), "%s: timeout after %d tries",
+                 d->step == STEP_PROBE ? "engine id discovery" : "request",
+                 (int)d->cfg->snmp.retries + 1);
     d->action = ACT_FAIL;
 }
 

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from fmtest import AgentProc, check, free_udp_port
+from fmtest import AgentProc, check, free_udp_port, run_tests
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 AGENT = None
@@ -357,18 +357,10 @@ def main():
     wanted = set(sys.argv[2:])
     tmp = tempfile.mkdtemp(prefix="fm-agent-snmpd.")
     sd = Snmpd(tmp)
-    failed = 0
+    failed = 1
     try:
         sd.start()
-        for t in TESTS:
-            if wanted and t.__name__ not in wanted:
-                continue
-            try:
-                t(sd, tmp)
-                print("ok   %s" % t.__name__)
-            except Exception as ex:  # report every failing test, then fail
-                failed += 1
-                print("FAIL %s: %s" % (t.__name__, ex))
+        failed = run_tests(TESTS, wanted, sd, tmp)
     finally:
         sd.stop()
     if failed == 0:

@@ -23,6 +23,22 @@ def check(cond, what):
         raise AssertionError(what)
 
 
+def run_tests(tests, wanted, *args):
+    """Runs each test(*args) whose name is in wanted (all if empty), printing
+    ok/FAIL lines; returns how many failed."""
+    failed = 0
+    for t in tests:
+        if wanted and t.__name__ not in wanted:
+            continue
+        try:
+            t(*args)
+            print("ok   %s" % t.__name__)
+        except Exception as ex:  # report every failing test, then fail
+            failed += 1
+            print("FAIL %s: %s" % (t.__name__, ex))
+    return failed
+
+
 class AgentProc:
     """fieldmon-agent running in the background, its events on a queue."""
 
@@ -81,8 +97,9 @@ IF5 = ["1.3.6.1.2.1.2.2.1.%d" % c for c in (8, 10, 14, 16, 20)]
 IF_ROWS = 24
 
 
-def write_bench_snmprec(path, ups_snmprec):
-    """The simulator's ups-normal data plus an ifTable of IF_ROWS rows."""
+def write_bench_snmprec(path, ups_snmprec, extra=()):
+    """The simulator's ups-normal data plus an ifTable of IF_ROWS rows and
+    the snmprec lines in extra."""
     recs = []
     with open(ups_snmprec, encoding="utf-8") as f:
         recs = [line.rstrip("\n") for line in f if line.strip() and not line.startswith("#")]
@@ -95,6 +112,7 @@ def write_bench_snmprec(path, ups_snmprec):
                  "1.3.6.1.2.1.2.2.1.14.%d|65|%d" % (i, i % 3),
                  "1.3.6.1.2.1.2.2.1.16.%d|65|%d" % (i, 3000000 * i + 54321),
                  "1.3.6.1.2.1.2.2.1.20.%d|65|0" % i]
+    recs += list(extra)
 
     def key(r):
         return tuple(int(x) for x in r.split("|", 1)[0].split("."))
