@@ -159,7 +159,8 @@ static const struct fmc_field snmp_dev_fields[] = {
      .type = FMC_STR,
      .offset = F(snmp_dev_cfg, host),
      .flags = FMC_REQUIRED,
-     .doc = "IPv4/IPv6 address or host name of the device"},
+     .doc = "IPv4/IPv6 address or host name of the device (resolved on the loop when first "
+            "polled; an IPv4 address is preferred)"},
     {.key = "port",
      .type = FMC_INT,
      .offset = F(snmp_dev_cfg, port),
@@ -756,8 +757,10 @@ static int check_device(const fmc_doc_t *doc, struct agent_cfg *cfg, size_t di, 
     return 0;
 }
 
-static int check_config(const fmc_doc_t *doc, struct agent_cfg *cfg, char *err, size_t errlen)
+/* The root's check: rules across keys, once the table has loaded. */
+static int check_config(const fmc_doc_t *doc, void *obj, char *err, size_t errlen)
 {
+    struct agent_cfg *cfg = obj;
     char path[96];
     int rc;
 
@@ -797,45 +800,35 @@ static int check_config(const fmc_doc_t *doc, struct agent_cfg *cfg, char *err, 
     return 0;
 }
 
-static int finish_load(int rc, fmc_doc_t *doc, struct agent_cfg *cfg, char *err, size_t errlen)
+/* The enum tables check_point builds from each point's enum map. */
+static void release_config(void *obj)
 {
-    if (rc == 0) {
-        rc = check_config(doc, cfg, err, errlen);
-        if (rc != 0)
-            config_free(cfg);
-    }
-    fmc_doc_free(doc);
-    return rc;
-}
+    struct agent_cfg *cfg = obj;
 
-int config_load(const char *path, struct agent_cfg *cfg, char *err, size_t errlen)
-{
-    fmc_doc_t *doc = NULL;
-    int rc = fmc_load_file(path, &config_schema, cfg, &doc, err, errlen);
-
-    return finish_load(rc, doc, cfg, err, errlen);
-}
-
-int config_load_string(const char *name, const char *text, struct agent_cfg *cfg, char *err,
-                       size_t errlen)
-{
-    fmc_doc_t *doc = NULL;
-    int rc = fmc_load_string(name, text, strlen(text), &config_schema, cfg, &doc, err, errlen);
-
-    return finish_load(rc, doc, cfg, err, errlen);
-}
-
-void config_free(struct agent_cfg *cfg)
-{
-    if (cfg == NULL)
-        return;
     for (size_t p = 0; p < cfg->n_profiles; p++) {
         for (size_t i = 0; i < cfg->profiles[p].n_points; i++) {
             free(cfg->profiles[p].points[i].enums);
             cfg->profiles[p].points[i].enums = NULL;
         }
     }
-    fmc_free(&config_schema, cfg);
+}
+
+static const struct fmc_root config_root = {&config_schema, check_config, release_config};
+
+int config_load(const char *path, struct agent_cfg *cfg, char *err, size_t errlen)
+{
+    return fmc_root_load_file(&config_root, path, cfg, err, errlen);
+}
+
+int config_load_string(const char *name, const char *text, struct agent_cfg *cfg, char *err,
+                       size_t errlen)
+{
+    return fmc_root_load_string(&config_root, name, text, strlen(text), cfg, err, errlen);
+}
+
+void config_free(struct agent_cfg *cfg)
+{
+    fmc_root_free(&config_root, cfg);
 }
 
 const char *config_enum_text(const struct point_cfg *pt, int64_t code)

@@ -148,9 +148,12 @@ static const struct fmc_field root_fields[] = {
 const struct fmc_schema collconf_schema = {"collector", sizeof(struct collconf), root_fields,
                                            FMC_NO_LINE};
 
-/* Checks across keys, reported at the line of the key at fault. */
-static int check_cross(const struct collconf *c, fmc_doc_t *doc, char *err, size_t errlen)
+/* The root's check: rules across keys, reported at the line of the key at
+ * fault. */
+static int check_cross(const fmc_doc_t *doc, void *obj, char *err, size_t errlen)
 {
+    const struct collconf *c = obj;
+
     if (c->listen.transport == COLLCONF_TLS) {
         if (c->listen.cert == NULL)
             return fmc_errorf(doc, err, errlen, "listen.cert",
@@ -173,31 +176,17 @@ static int check_cross(const struct collconf *c, fmc_doc_t *doc, char *err, size
     return 0;
 }
 
-static int finish(int rc, struct collconf *cfg, fmc_doc_t *doc, char *err, size_t errlen)
-{
-    if (rc == 0)
-        rc = check_cross(cfg, doc, err, errlen);
-    if (rc != 0)
-        collconf_free(cfg);
-    fmc_doc_free(doc);
-    return rc;
-}
+static const struct fmc_root collconf_root = {&collconf_schema, check_cross, NULL};
 
 int collconf_load(const char *path, struct collconf *cfg, char *err, size_t errlen)
 {
-    fmc_doc_t *doc = NULL;
-    int rc = fmc_load_file(path, &collconf_schema, cfg, &doc, err, errlen);
-
-    return finish(rc, cfg, doc, err, errlen);
+    return fmc_root_load_file(&collconf_root, path, cfg, err, errlen);
 }
 
 int collconf_load_string(const char *name, const char *text, struct collconf *cfg, char *err,
                          size_t errlen)
 {
-    fmc_doc_t *doc = NULL;
-    int rc = fmc_load_string(name, text, strlen(text), &collconf_schema, cfg, &doc, err, errlen);
-
-    return finish(rc, cfg, doc, err, errlen);
+    return fmc_root_load_string(&collconf_root, name, text, strlen(text), cfg, err, errlen);
 }
 
 void collconf_free(struct collconf *cfg)

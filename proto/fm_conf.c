@@ -559,6 +559,47 @@ int fmc_load_string(const char *name, const char *text, size_t len, const struct
     return rc;
 }
 
+/* The second half of loading a root: the check across keys, with the
+ * document still at hand for its file:line errors. */
+static int root_check(const struct fmc_root *root, int rc, fmc_doc_t *doc, void *out, char *err,
+                      size_t errlen)
+{
+    if (rc == 0 && root->check != NULL) {
+        rc = root->check(doc, out, err, errlen);
+        if (rc != 0)
+            fmc_root_free(root, out);
+    }
+    fmc_doc_free(doc);
+    return rc;
+}
+
+int fmc_root_load_file(const struct fmc_root *root, const char *path, void *out, char *err,
+                       size_t errlen)
+{
+    fmc_doc_t *doc = NULL;
+    int rc = fmc_load_file(path, root->schema, out, &doc, err, errlen);
+
+    return root_check(root, rc, doc, out, err, errlen);
+}
+
+int fmc_root_load_string(const struct fmc_root *root, const char *name, const char *text,
+                         size_t len, void *out, char *err, size_t errlen)
+{
+    fmc_doc_t *doc = NULL;
+    int rc = fmc_load_string(name, text, len, root->schema, out, &doc, err, errlen);
+
+    return root_check(root, rc, doc, out, err, errlen);
+}
+
+void fmc_root_free(const struct fmc_root *root, void *obj)
+{
+    if (obj == NULL)
+        return;
+    if (root->release != NULL)
+        root->release(obj);
+    fmc_free(root->schema, obj);
+}
+
 void fmc_doc_free(fmc_doc_t *doc)
 {
     if (doc == NULL)

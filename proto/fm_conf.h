@@ -106,6 +106,34 @@ int fmc_errorf(const fmc_doc_t *doc, char *err, size_t errlen, const char *path,
 
 void fmc_doc_free(fmc_doc_t *doc);
 
+/* Optional check of a whole loaded document (rules across keys: references
+ * between sections, combinations). obj is the struct the table filled; the
+ * check may complete it (derived members). Returns 0, or -EINVAL with
+ * "file:line: path: why" in err (use fmc_errorf). */
+typedef int (*fmc_doc_check_cb)(const fmc_doc_t *doc, void *obj, char *err, size_t errlen);
+
+/* A configuration file: the schema of its root mapping, the check across
+ * keys that runs once every key passed the table, and what frees the
+ * members that check allocated beyond the table. Programs load their files
+ * through it, so every file gets the same path: table, then check, with
+ * errors as file:line: key. */
+struct fmc_root {
+    const struct fmc_schema *schema;
+    fmc_doc_check_cb check;     /* NULL: none */
+    void (*release)(void *obj); /* NULL: nothing beyond the table */
+};
+
+/* fmc_load_file / fmc_load_string, then root->check. Returns 0, or a
+ * negative errno with the error in err; on failure out is freed (as by
+ * fmc_root_free) and zeroed. */
+int fmc_root_load_file(const struct fmc_root *root, const char *path, void *out, char *err,
+                       size_t errlen);
+int fmc_root_load_string(const struct fmc_root *root, const char *name, const char *text,
+                         size_t len, void *out, char *err, size_t errlen);
+
+/* root->release, then fmc_free. NULL obj does nothing. */
+void fmc_root_free(const struct fmc_root *root, void *obj);
+
 /* Frees what loading allocated inside obj (strings, arrays, nested), not obj
  * itself, and zeroes those members. fmc_free(schema, NULL) does nothing. */
 void fmc_free(const struct fmc_schema *schema, void *obj);

@@ -376,6 +376,71 @@ static void test_fmc_reference_lists_every_key_with_default(void **state)
     free(buf);
 }
 
+/* A document check in the style of the programs' cross-key rules: the
+ * second device must not reuse the first one's name. It allocates a
+ * derived member (extra) that the schema's release frees. */
+struct t_checked {
+    struct t_root root;
+    char *extra;
+};
+static int releases;
+
+static int check_names(const fmc_doc_t *doc, void *obj, char *err, size_t errlen)
+{
+    struct t_checked *c = obj;
+
+    c->extra = strdup("derived");
+    if (c->root.n_devices == 2 && strcmp(c->root.devices[0].name, c->root.devices[1].name) == 0)
+        return fmc_errorf(doc, err, errlen, "devices[1].name", "duplicate name '%s'",
+                          c->root.devices[1].name);
+    return 0;
+}
+
+static void release_checked(void *obj)
+{
+    struct t_checked *c = obj;
+
+    releases++;
+    free(c->extra);
+    c->extra = NULL;
+}
+
+static void test_fmc_root_check_runs_after_the_table_and_frees_on_error(void **state)
+{
+    const struct fmc_schema checked_schema = {"root", sizeof(struct t_checked), root_fields,
+                                              FMC_NO_LINE};
+    const struct fmc_root checked = {&checked_schema, check_names, release_checked};
+    static const char good[] = "agent_id: a\ndevices:\n  - {name: x}\n"
+                               "  - {name: y}\n";
+    static const char dup[] = "agent_id: a\ndevices:\n  - {name: x}\n"
+                              "  - name: x\n    port: 2\n";
+    static const char bad_key[] = "agent_id: a\nnope: 1\n";
+    struct t_checked c;
+    char err[256];
+
+    releases = 0;
+    assert_int_equal(
+        fmc_root_load_string(&checked, "a.yaml", good, strlen(good), &c, err, sizeof(err)), 0);
+    assert_string_equal(c.extra, "derived");
+    fmc_root_free(&checked, &c);
+    assert_int_equal(releases, 1);
+    assert_null(c.extra);
+    /* The check's error names the file, the line of the key, the key; the
+     * struct is freed, the check's own allocation included. */
+    assert_int_equal(
+        fmc_root_load_string(&checked, "a.yaml", dup, strlen(dup), &c, err, sizeof(err)), -EINVAL);
+    assert_string_equal(err, "a.yaml:4: devices[1].name: duplicate name 'x'");
+    assert_int_equal(releases, 2);
+    assert_null(c.extra);
+    assert_null(c.root.devices);
+    /* A table error comes first: the check does not run. */
+    assert_int_equal(
+        fmc_root_load_string(&checked, "a.yaml", bad_key, strlen(bad_key), &c, err, sizeof(err)),
+        -EINVAL);
+    assert_non_null(strstr(err, "a.yaml:2: nope"));
+    assert_null(c.extra);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_fmc_load_file_reports_missing_file),
         cmocka_unit_test(test_fmc_parses_durations_and_sizes),
         cmocka_unit_test(test_fmc_reference_lists_every_key_with_default),
+        cmocka_unit_test(test_fmc_root_check_runs_after_the_table_and_frees_on_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
