@@ -59,13 +59,14 @@ static void compile_profile(struct snmp__prof *p, const struct profile_cfg *cfg)
 
 static void on_readable(uv_poll_t *h, int status, int events);
 
-/* Opens d's session and starts watching its socket. 0 or -EIO (d->reason). */
+/* Opens d's session to d->addr and starts watching its socket. 0 or -EIO
+ * (d->reason). */
 static int dev_open(struct snmp__dev *d)
 {
     netsnmp_transport *t;
     int rc;
 
-    d->sessp = snmp_target_open(d->cfg, d->reason, sizeof(d->reason));
+    d->sessp = snmp_target_open(d->cfg, d->addr, d->reason, sizeof(d->reason));
     if (d->sessp == NULL)
         return -EIO;
     t = snmp_sess_transport(d->sessp);
@@ -134,6 +135,9 @@ int snmp_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t 
         uv_timer_init(loop, &d->sched);
         d->sched.data = d;
         d->fd = -1;
+        if (!snmp_target_is_numeric(sc->host))
+            continue; /* resolved on the loop when first polled */
+        snprintf(d->addr, sizeof(d->addr), "%s", sc->host);
         if (dev_open(d) != 0) /* retried at each poll; counts as a failed poll */
             FM_ERR("snmp: %s: %s", d->cfg->name, d->reason);
     }
@@ -251,15 +255,91 @@ static void finish(struct snmp__dev *d, bool ok)
     dispatch(p);
 }
 
+/* ------------------------------------------------------------ names */
+
+/* A device configured by host name has its name resolved when it is first
+ * polled, with uv_getaddrinfo (the resolver runs on libuv's thread pool,
+ * never on the loop); the poll holds its slot meanwhile and goes on in
+ * on_resolved. A name that does not resolve fails that poll with the
+ * resolver's reason, so the device backs off like any failing device and
+ * the name is tried again at its next poll. Once resolved, the address is
+ * kept until the configuration is loaded again. If the name has IPv4 and
+ * IPv6 addresses, the first IPv4 one is polled. */
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res);
+static void free_poller(snmp_poll_t *p);
+
+/* 0 when d->addr is set, 1 when a resolution went out (on_resolved
+ * continues the poll), -EIO (d->reason) when it could not start. */
+static int dev_resolve(struct snmp__dev *d)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM};
+    int rc;
+
+    if (d->addr[0] != '\0')
+        return 0;
+    d->resolve.data = d;
+    rc = uv_getaddrinfo(d->owner->loop, &d->resolve, on_resolved, d->cfg->snmp.host, NULL, &hints);
+    if (rc != 0) {
+        snprintf(d->reason, sizeof(d->reason), "cannot resolve host name '%s': %s",
+                 d->cfg->snmp.host, uv_strerror(rc));
+        return -EIO;
+    }
+    d->resolving = true;
+    return 1;
+}
+
+static void advance(struct snmp__dev *d);
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+    struct snmp__dev *d = req->data;
+    snmp_poll_t *p = d->owner;
+    const struct addrinfo *pick = NULL;
+
+    d->resolving = false;
+    if (p->stopping) {
+        uv_freeaddrinfo(res);
+        if (--p->closes_pending == 0)
+            free_poller(p);
+        return;
+    }
+    for (const struct addrinfo *a = res; status == 0 && a != NULL; a = a->ai_next) {
+        if (a->ai_family == AF_INET || (pick == NULL && a->ai_family == AF_INET6))
+            pick = a;
+        if (pick != NULL && pick->ai_family == AF_INET)
+            break;
+    }
+    if (pick == NULL) {
+        snprintf(d->reason, sizeof(d->reason), "cannot resolve host name '%s': %s",
+                 d->cfg->snmp.host, status < 0 ? uv_strerror(status) : "no IPv4 or IPv6 address");
+    } else if (pick->ai_family == AF_INET) {
+        uv_ip4_name((const struct sockaddr_in *)pick->ai_addr, d->addr, sizeof(d->addr));
+    } else {
+        uv_ip6_name((const struct sockaddr_in6 *)pick->ai_addr, d->addr, sizeof(d->addr));
+    }
+    uv_freeaddrinfo(res);
+    if (d->addr[0] == '\0') {
+        finish(d, false);
+        return;
+    }
+    FM_INFO("snmp: %s: %s is %s", d->cfg->name, d->cfg->snmp.host, d->addr);
+    advance(d);
+}
+
 /* ------------------------------------------------------------ requests */
 
 static void advance(struct snmp__dev *d)
 {
     int rc;
 
-    if (d->sessp == NULL && dev_open(d) != 0) {
-        finish(d, false);
-        return;
+    if (d->sessp == NULL) {
+        rc = dev_resolve(d);
+        if (rc == 1)
+            return;
+        if (rc != 0 || dev_open(d) != 0) {
+            finish(d, false);
+            return;
+        }
     }
     rc = snmp__send_next(d);
     if (rc == 1) {
@@ -489,6 +569,11 @@ void snmp_poll_destroy(snmp_poll_t *p)
         struct snmp__dev *d = &p->devs[i];
 
         snmp__end(d);
+        if (d->resolving) {
+            /* on_resolved runs (cancelled, or with its result) and counts. */
+            p->closes_pending++;
+            uv_cancel((uv_req_t *)&d->resolve);
+        }
         p->closes_pending++;
         uv_close((uv_handle_t *)&d->sched, on_closed);
         if (d->sessp != NULL) {

@@ -66,6 +66,11 @@ struct snmp__dev {
     const struct snmp__prof *prof;
     void *sessp;
     int fd;
+    /* The numeric address polled: the configured host, or what its name
+     * resolved to ("" until then), and the resolution in flight. */
+    char addr[48];
+    uv_getaddrinfo_t resolve;
+    bool resolving;
     uv_poll_t poll;
     uv_timer_t sched;
     /* In the poller's deadline list while a request is outstanding. */

@@ -3,6 +3,7 @@
 
 #include "fm_log.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -145,7 +146,14 @@ static int set_v3(netsnmp_session *s, const struct snmp_dev_cfg *c, unsigned cha
     return 0;
 }
 
-void *snmp_target_open(const struct device_cfg *d, char *err, size_t errlen)
+bool snmp_target_is_numeric(const char *host)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+
+    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+void *snmp_target_open(const struct device_cfg *d, const char *addr, char *err, size_t errlen)
 {
     const struct snmp_dev_cfg *c = &d->snmp;
     netsnmp_session s;
@@ -154,10 +162,10 @@ void *snmp_target_open(const struct device_cfg *d, char *err, size_t errlen)
     void *sessp;
 
     snmp_sess_init(&s);
-    if (strchr(c->host, ':') != NULL)
-        snprintf(peer, sizeof(peer), "udp6:[%s]:%d", c->host, (int)c->port);
+    if (strchr(addr, ':') != NULL)
+        snprintf(peer, sizeof(peer), "udp6:[%s]:%d", addr, (int)c->port);
     else
-        snprintf(peer, sizeof(peer), "udp:%s:%d", c->host, (int)c->port);
+        snprintf(peer, sizeof(peer), "udp:%s:%d", addr, (int)c->port);
     s.peername = peer;
     s.timeout = (long)c->timeout_ms * 1000L;
     s.retries = (int)c->retries;

@@ -21,6 +21,7 @@
 #include <net-snmp/net-snmp-includes.h>
 #include <net-snmp/library/large_fd_set.h>
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Initialises net-snmp once per process (further calls do nothing). */
@@ -28,10 +29,15 @@ void snmp_target_init(void);
 /* Releases net-snmp's global state; call after every session is closed. */
 void snmp_target_shutdown(void);
 
-/* Opens the session of d (borrowed for the session's lifetime). Returns the
- * opaque single-session pointer, or NULL with the reason in err (secrets
- * are never written there). Close with snmp_sess_close. */
-void *snmp_target_open(const struct device_cfg *d, char *err, size_t errlen);
+/* Opens the session of d (borrowed for the session's lifetime) to addr, a
+ * numeric IPv4 or IPv6 address (d's host, or what its name resolved to:
+ * net-snmp would resolve a name itself, blocking). Returns the opaque
+ * single-session pointer, or NULL with the reason in err (secrets are never
+ * written there). Close with snmp_sess_close. */
+void *snmp_target_open(const struct device_cfg *d, const char *addr, char *err, size_t errlen);
+
+/* True when host is a numeric IPv4 or IPv6 address (no resolution needed). */
+bool snmp_target_is_numeric(const char *host);
 
 /* Builds the USM key (Ku) of passphrase for an auth protocol into key.
  * Returns 0 or -EINVAL. Used by the trap receiver too. */

@@ -313,10 +313,13 @@ def test_command_line_and_config_errors(sd, tmp):
     check(r.returncode == 2, r)
 
 
-def test_failing_device_backs_off_to_the_cap(sd, tmp):
+def failed_poll_gaps(tmp, host, port):
+    """Runs a device at host:port that fails every poll (interval 1 s,
+    backoff_max 4 s) until four failed polls are logged; returns the gaps
+    between the first four and the failure lines."""
     import datetime
-    cfg = config(tmp, ["{name: gone, profile: p, interval: 1s, snmp: {host: 127.0.0.1,"
-                       " port: %d, timeout: 200ms, retries: 0}}" % free_udp_port()],
+    cfg = config(tmp, ["{name: gone, profile: p, interval: 1s, snmp: {host: %s,"
+                       " port: %d, timeout: 200ms, retries: 0}}" % (host, port)],
                  UPS_POINTS[:1])
     with open(cfg, encoding="ascii") as f:
         text = f.read().replace("backoff_max: 1s", "backoff_max: 4s")
@@ -334,21 +337,54 @@ def test_failing_device_backs_off_to_the_cap(sd, tmp):
             time.sleep(0.1)
     finally:
         a.stop()
+    lines = [line for line in a.err if failed(line)]
     stamps = [datetime.datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%S.%fZ")
-              for line in a.err if failed(line)]
+              for line in lines]
     check(len(stamps) >= 4, ("failed polls seen", a.err))
     gaps = [(b - c).total_seconds() for c, b in zip(stamps, stamps[1:])][:3]
     # The interval doubles after each failure (1 s -> 2 s -> 4 s) and stops at backoff_max.
     print("     backoff gaps %s" % gaps)
     for got, want in zip(gaps, (2.0, 4.0, 4.0)):
         check(abs(got - want) < 0.4, ("backoff gaps", gaps))
+    return lines
+
+
+def test_failing_device_backs_off_to_the_cap(sd, tmp):
+    failed_poll_gaps(tmp, "127.0.0.1", free_udp_port())
+
+
+def test_host_names_resolve_without_blocking(sd, tmp):
+    # "localhost" resolves (to 127.0.0.1, preferred over ::1); a .invalid
+    # name never does (RFC 6761): that device fails with the resolver's
+    # reason and does not hold up the other one.
+    cfg = config(tmp, [
+        "{name: byname, profile: p, snmp: {host: localhost, port: %d, community: fmtest}}"
+        % sd.port,
+        "{name: noname, profile: p, snmp: {host: ups.fieldmon.invalid, port: %d,"
+        " community: fmtest}}" % sd.port], UPS_POINTS[:2])
+    rc, ev, err = run_once(cfg, "-l", "info")
+    check(rc == 3, ("exit status", rc, err))
+    check(find(ev, "byname", "battery_status")["value"] == 2, "value polled through localhost")
+    check("snmp: byname: localhost is 127.0.0.1" in err, err)
+    r = [e for e in ev if e.get("event") == "reachability"]
+    check(len(r) == 1 and r[0]["device"] == "noname" and not r[0]["reachable"] and
+          r[0]["reason"].startswith("cannot resolve host name 'ups.fieldmon.invalid': "), r)
+    check(not [e for e in ev if e["device"] == "noname" and e.get("event") == "measurement"],
+          "no values from a name that does not resolve")
+
+
+def test_unresolvable_name_is_retried_with_backoff(sd, tmp):
+    lines = failed_poll_gaps(tmp, "gone.fieldmon.invalid", 161)
+    check(all("cannot resolve host name 'gone.fieldmon.invalid'" in line for line in lines),
+          lines)
 
 
 TESTS = [test_command_line_and_config_errors, test_v2c_values, test_v3_authpriv_values, test_v1_values_and_nosuchname,
          test_v3_wrong_passphrase_fails, test_toobig_is_split,
          test_dead_device_does_not_delay_live_one,
          test_counter_wrap_rate_and_device_coming_back,
-         test_failing_device_backs_off_to_the_cap]
+         test_failing_device_backs_off_to_the_cap, test_host_names_resolve_without_blocking,
+         test_unresolvable_name_is_retried_with_backoff]
 
 
 def main():
