@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const char *const config_class_names[] = {"ups",         "camera", "ddc", "env_sensor",
                                           "power_meter", "other",  NULL};
@@ -652,6 +653,50 @@ static int check_v3(const fmc_doc_t *doc, const char *path, const char *user, in
     return 0;
 }
 
+/* Engine ids are equal: the same hex, in any case, with or without 0x. */
+static bool same_engine(const char *a, const char *b)
+{
+    if (a[0] == '0' && (a[1] == 'x' || a[1] == 'X'))
+        a += 2;
+    if (b[0] == '0' && (b[1] == 'x' || b[1] == 'X'))
+        b += 2;
+    return *a != '\0' && strcasecmp(a, b) == 0;
+}
+
+/* net-snmp keeps one set of keys per user name and engine id, shared by the
+ * poller and the trap receiver: a device polled as user U with engine id E
+ * and a trap user U with engine id E must agree, or one of them would
+ * silently authenticate with the other's keys. */
+static int check_shared_usm_user(const fmc_doc_t *doc, const struct agent_cfg *cfg, char *err,
+                                 size_t errlen)
+{
+    char path[96];
+
+    for (size_t i = 0; i < cfg->n_devices; i++) {
+        const struct snmp_dev_cfg *d = &cfg->devices[i].snmp;
+
+        if (cfg->devices[i].protocol != DEVICE_PROTOCOL_SNMP || d->version != SNMP_VERSION_CFG_3)
+            continue;
+        for (size_t j = 0; j < cfg->trap_receiver.n_users; j++) {
+            const struct trap_user_cfg *u = &cfg->trap_receiver.users[j];
+
+            if (strcmp(u->user, d->user) != 0 || !same_engine(u->engine_id, d->engine_id))
+                continue;
+            if (u->auth_protocol == d->auth_protocol && u->priv_protocol == d->priv_protocol &&
+                strcmp(u->auth_passphrase, d->auth_passphrase) == 0 &&
+                strcmp(u->priv_passphrase, d->priv_passphrase) == 0)
+                continue;
+            snprintf(path, sizeof(path), "trap_receiver.users[%zu]", j);
+            return fmc_errorf(doc, err, errlen, path,
+                              "user '%s' with engine_id %s is also the polling user of "
+                              "devices[%zu] ('%s') with other protocols or passphrases; one user "
+                              "on one engine id has one set of keys",
+                              u->user, u->engine_id, i, cfg->devices[i].name);
+        }
+    }
+    return 0;
+}
+
 /* Modbus devices: every profile point has a modbus mapping, the link keys
  * fit the protocol, RTU devices sharing a serial port agree on the line and
  * use distinct unit ids. */
@@ -797,7 +842,7 @@ static int check_config(const fmc_doc_t *doc, void *obj, char *err, size_t errle
         if (rc != 0)
             return rc;
     }
-    return 0;
+    return check_shared_usm_user(doc, cfg, err, errlen);
 }
 
 /* The enum tables check_point builds from each point's enum map. */

@@ -68,6 +68,7 @@ static const char *const drop_names[TRAP_DROP_N] = {
     [TRAP_DROP_USER] = "unknown SNMPv3 user",
     [TRAP_DROP_NOT_NOTIFICATION] = "not a trap or inform",
     [TRAP_DROP_TOO_MANY_VARBINDS] = "too many varbinds",
+    [TRAP_DROP_ENGINE] = "SNMPv3 user not accepted from this engine id",
 };
 
 const char *snmp_trap_drop_name(enum snmp_trap_drop why)
@@ -336,16 +337,40 @@ static bool community_ok(const snmp_trap_t *t, const netsnmp_pdu *pdu)
     return false;
 }
 
-static bool user_ok(const snmp_trap_t *t, const netsnmp_pdu *pdu)
+/* Which v3 notifications are accepted: net-snmp authenticates against one
+ * process-wide USM user table, which also holds the users the poller
+ * creates for its v3 devices (their polling credentials, localised to each
+ * device's engine id). Authentication alone would therefore accept a trap
+ * signed with a device's polling credentials. The receiver accepts only its
+ * own users: an inform (authoritative engine: this agent) from any
+ * trap_receiver.users entry, a trap (authoritative engine: the sender) only
+ * from an entry whose engine_id is the sender's. Returns 0, or the drop
+ * reason. */
+static int user_check(const snmp_trap_t *t, const netsnmp_pdu *pdu)
 {
     const struct trap_cfg *c = &t->cfg->trap_receiver;
+    bool named = false;
 
     for (size_t i = 0; i < c->n_users; i++) {
-        if (pdu->securityName != NULL && strlen(c->users[i].user) == pdu->securityNameLen &&
-            memcmp(c->users[i].user, pdu->securityName, pdu->securityNameLen) == 0)
-            return true;
+        const struct trap_user_cfg *u = &c->users[i];
+        unsigned char engine[32];
+        int n;
+
+        if (pdu->securityName == NULL || strlen(u->user) != pdu->securityNameLen ||
+            memcmp(u->user, pdu->securityName, pdu->securityNameLen) != 0)
+            continue;
+        named = true;
+        if (pdu->command == SNMP_MSG_INFORM)
+            n = (int)snmpv3_get_engineID(engine, sizeof(engine));
+        else if (u->engine_id[0] != '\0')
+            n = snmp_target_parse_hex(u->engine_id, engine, sizeof(engine));
+        else
+            n = -EINVAL;
+        if (n > 0 && (size_t)n == pdu->securityEngineIDLen &&
+            memcmp(engine, pdu->securityEngineID, (size_t)n) == 0)
+            return 0;
     }
-    return false;
+    return named ? TRAP_DROP_ENGINE : TRAP_DROP_USER;
 }
 
 static void acknowledge(snmp_trap_t *t, netsnmp_pdu *pdu)
@@ -439,8 +464,10 @@ static int on_notification(int op, netsnmp_session *sess, int reqid, netsnmp_pdu
         return 1;
     }
     if (pdu->version == SNMP_VERSION_3) {
-        if (!user_ok(t, pdu)) {
-            drop(t, TRAP_DROP_USER);
+        int why = user_check(t, pdu);
+
+        if (why != 0) {
+            drop(t, (enum snmp_trap_drop)why);
             return 1;
         }
     } else if (!community_ok(t, pdu)) {

@@ -36,6 +36,7 @@ enum snmp_trap_drop {
     TRAP_DROP_USER,
     TRAP_DROP_NOT_NOTIFICATION,
     TRAP_DROP_TOO_MANY_VARBINDS,
+    TRAP_DROP_ENGINE, /* v3 trap user not configured for the sender's engine id */
     TRAP_DROP_N,
 };
 

@@ -2,8 +2,9 @@
 """fieldmon-agent's trap receiver against net-snmp's real snmptrap and
 snmpinform: v1 and v2c traps, v2c and v3 informs (acknowledged), v3 traps;
 profile trap maps; device matching by source and by agent address; wrong
-community, failed v3 authentication, garbage and oversize datagrams dropped,
-counted and logged once per source.
+community, failed v3 authentication, a v3 trap signed with a device's
+polling credentials (which net-snmp's shared USM table would accept),
+garbage and oversize datagrams dropped, counted and logged once per source.
 
 usage: agent_trap_test.py PATH/TO/fieldmon-agent
 """
@@ -20,6 +21,11 @@ ENGINE = "0x8000000001020304"
 V3 = ["-u", "fmtrap", "-l", "authPriv", "-a", "SHA-256", "-A", "authpass123", "-x", "AES",
       "-X", "privpass123"]
 ON_BATTERY = ["1.3.6.1.2.1.33.2.1", "1.3.6.1.2.1.33.1.2.2.0", "i"]
+# ups-3 is polled over v3 as user fmtrap (the trap user's name) on its own
+# engine id with its own passphrases: not a trap user.
+DEV_ENGINE = "0x80000000010203ff"
+DEV_V3 = ["-u", "fmtrap", "-l", "authPriv", "-a", "SHA-256", "-A", "devauth123", "-x", "AES",
+          "-X", "devpriv123"]
 
 
 def config(tmp, port, dead):
@@ -41,6 +47,10 @@ devices:
      snmp: {host: 127.0.0.1, port: %d, timeout: 100ms, retries: 0}}
   - {name: ups-2, class: ups, profile: ups, interval: 1h,
      snmp: {host: 127.0.0.2, port: %d, timeout: 100ms, retries: 0}}
+  - {name: ups-3, class: ups, profile: ups, interval: 1h,
+     snmp: {host: 127.0.0.3, port: %d, timeout: 100ms, retries: 0, version: '3', user: fmtrap,
+            auth_protocol: sha256, auth_passphrase: devauth123, priv_protocol: aes,
+            priv_passphrase: devpriv123, engine_id: "%s"}}
 profiles:
   - name: ups
     points:
@@ -48,7 +58,7 @@ profiles:
     traps:
       - {oid: 1.3.6.1.2.1.33.2.1, alarm: ups_on_battery, state: raised}
       - {oid: 1.3.6.1.4.1.99999.0.17, alarm: vendor_fault, state: event}
-""" % (port, ENGINE, dead, dead))
+""" % (port, ENGINE, dead, dead, dead, DEV_ENGINE))
     return path
 
 
@@ -125,6 +135,8 @@ def main():
         bad = list(V3)
         bad[bad.index("authpass123")] = "wrongpass123"
         send("snmptrap", "-v3", "-e", ENGINE, *bad, dest, "", *ON_BATTERY, "1")
+        # Authenticates against the poller's USM entry for ups-3: refused.
+        send("snmptrap", "-v3", "-e", DEV_ENGINE, *DEV_V3, dest, "", *ON_BATTERY, "1")
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.sendto(b"\x30\x03garbage", ("127.0.0.1", port))
         s.sendto(b"\x30" * 5000, ("127.0.0.1", port))
@@ -137,8 +149,9 @@ def main():
         print("ok   bad input dropped, receiver still working")
         a.stop()
         log = "".join(a.err)
-        check("dropped 5 (oversize datagram 1, malformed packet 1, wrong community 2, "
-              "SNMPv3 authentication failed 1)" in log, ("drop counters", log))
+        check("dropped 6 (oversize datagram 1, malformed packet 1, wrong community 2, "
+              "SNMPv3 authentication failed 1, SNMPv3 user not accepted from this engine id 1)"
+              in log, ("drop counters", log))
         check(log.count("dropped:") == 1, ("one log line per source per minute", log))
         check("received 7, informs acknowledged 2" in log, ("receive counters", log))
         print("ok   drops counted by reason and logged once per source")

@@ -107,6 +107,15 @@ static const struct bad_case bad_cases[] = {
      "b.yaml:4: devices[0].snmp.port"},
     {"missing snmp (loader)", HEAD "devices:\n  - {name: a, profile: ups}\n" PROFILE,
      "b.yaml:4: devices[0].snmp"},
+    /* One USM user on one engine id, polled with one passphrase and
+     * accepted for traps with another: net-snmp keeps one set of keys. */
+    {"polling and trap user differ on one engine id",
+     HEAD "trap_receiver:\n  users:\n    - {user: u, auth_protocol: sha, auth_passphrase:"
+          " trappass1, priv_protocol: none, engine_id: '0x80001F8801'}\n"
+          "devices:\n  - {name: a, profile: ups, snmp: {host: h, version: '3', user: u,"
+          " auth_protocol: sha, auth_passphrase: pollpass1, engine_id: 80001f8801}}\n" PROFILE,
+     "b.yaml:5: trap_receiver.users[0]: user 'u' with engine_id 0x80001F8801 is also the "
+     "polling user of devices[0] ('a') with other protocols or passphrases"},
 };
 
 static void test_agent_config_errors_name_file_line_and_key(void **state)
