@@ -38,7 +38,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         if ((size_t)n > size || n > (rtu_mode ? MB_RTU_ADU_MAX : MB_TCP_ADU_MAX))
             abort();
-        if (!rtu_mode || mb_rtu_crc_ok(data, (size_t)n))
+        /* As the simulator does: a request whose PDU does not hold what its
+         * function code says is refused before libmodbus sees it. */
+        size_t off = rtu_mode ? 1 : 7, crc = rtu_mode ? 2 : 0;
+        if ((!rtu_mode || mb_rtu_crc_ok(data, (size_t)n)) && (size_t)n >= off + 1 + crc &&
+            mb_frame_pdu_ok(data + off, (size_t)n - off - crc))
             modbus_reply(rtu_mode ? rtu : tcp, data, n, map);
         data += n;
         size -= (size_t)n;

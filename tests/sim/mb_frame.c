@@ -61,6 +61,44 @@ int mb_frame_rtu(const uint8_t *buf, size_t len)
     return len >= need ? (int)need : 0;
 }
 
+int mb_frame_pdu_ok(const uint8_t *pdu, size_t len)
+{
+    unsigned qty;
+
+    if (len < 1)
+        return 0;
+    switch (pdu[0]) {
+    case 0x01:
+    case 0x02:
+    case 0x03:
+    case 0x04:
+    case 0x05:
+    case 0x06:
+    case 0x08:
+        return len == 5;
+    case 0x07:
+    case 0x0b:
+    case 0x0c:
+    case 0x11:
+        return len == 1;
+    case 0x0f:
+    case 0x10:
+        if (len < 6 || len != 6u + pdu[5])
+            return 0;
+        qty = (unsigned)pdu[3] << 8 | pdu[4];
+        return pdu[5] == (pdu[0] == 0x0f ? (qty + 7) / 8 : 2 * qty);
+    case 0x16:
+        return len == 7;
+    case 0x17:
+        if (len < 10 || len != 10u + pdu[9])
+            return 0;
+        qty = (unsigned)pdu[7] << 8 | pdu[8];
+        return pdu[9] == 2 * qty;
+    default:
+        return 1;
+    }
+}
+
 uint16_t mb_crc16(const uint8_t *buf, size_t len)
 {
     uint16_t crc = 0xffff;

@@ -27,6 +27,16 @@ int mb_frame_tcp(const uint8_t *buf, size_t len);
  * function code is not one a server can frame. */
 int mb_frame_rtu(const uint8_t *buf, size_t len);
 
+/* True if a request PDU (function code and data, len bytes) holds exactly
+ * what its function code says: a fixed size for reads and single writes,
+ * and for multiple writes a byte count that matches both the quantity and
+ * the bytes present. libmodbus 3.1.6's modbus_reply() trusts these fields
+ * and reads the quantity's registers or bits from the request buffer,
+ * however short the request is; such a request gets exception 03 here
+ * instead. Function codes libmodbus does not serve pass (it answers them
+ * with "illegal function" from the code alone). */
+int mb_frame_pdu_ok(const uint8_t *pdu, size_t len);
+
 /* Modbus CRC-16 (polynomial 0xA001, initial 0xFFFF); on the wire low byte first. */
 uint16_t mb_crc16(const uint8_t *buf, size_t len);
 

@@ -39,6 +39,8 @@ static bool dispatch(struct sim_rtu_bus *b, const uint8_t *frame, int len)
         return true;
     if (frame[0] == 0) {
         /* Broadcast: libmodbus applies writes and suppresses the reply. */
+        if (!mb_frame_pdu_ok(frame + 1, (size_t)len - 3))
+            return true; /* no reply to a broadcast, not even an exception */
         for (size_t i = 0; i < b->n_units; i++) {
             if (!sim_dev_silent(b->units[i]))
                 modbus_reply(mb_rtu_ctx(), frame, len, b->units[i]->mapping);

@@ -114,6 +114,15 @@ static void answer_garbled(modbus_t *ctx, int fd, struct sim_dev *d, const uint8
 
 void mb_answer(modbus_t *ctx, int fd, struct sim_dev *d, const uint8_t *req, int len)
 {
+    /* The PDU follows the MBAP header (7 bytes) or the unit id, and an RTU
+     * frame ends with its CRC. */
+    size_t off = ctx == rtu_ctx ? 1 : 7, crc = ctx == rtu_ctx ? 2 : 0;
+
+    if ((size_t)len < off + 1 + crc || !mb_frame_pdu_ok(req + off, (size_t)len - off - crc)) {
+        modbus_set_socket(ctx, fd);
+        modbus_reply_exception(ctx, req, MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE);
+        return;
+    }
     if (d->mb_garble != MB_GARBLE_NONE)
         answer_garbled(ctx, fd, d, req, len);
     else
