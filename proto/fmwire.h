@@ -22,17 +22,17 @@
 #define FMW_MAX_FRAME_DEFAULT (4u * 1024u * 1024u)
 /* No configuration may raise the frame limit past this. */
 #define FMW_MAX_FRAME_LIMIT (64u * 1024u * 1024u)
-#define FMW_MAX_ID 64u           /* agent id, site id, device name (bytes) */
-#define FMW_MAX_NAME 128u        /* point names, alarm codes, label keys */
-#define FMW_MAX_TEXT 1024u       /* free text: messages, text values, details */
-#define FMW_MAX_OID 512u         /* dotted OID text */
-#define FMW_MAX_LABELS 16u       /* labels per measurement or alarm */
-#define FMW_MAX_VARBINDS 128u    /* varbinds per trap */
+#define FMW_MAX_ID 64u        /* agent id, site id, device name (bytes) */
+#define FMW_MAX_NAME 128u     /* point names, alarm codes, label keys */
+#define FMW_MAX_TEXT 1024u    /* free text: messages, text values, details */
+#define FMW_MAX_OID 512u      /* dotted OID text */
+#define FMW_MAX_LABELS 16u    /* labels per measurement or alarm */
+#define FMW_MAX_VARBINDS 128u /* varbinds per trap */
 #define FMW_MAX_BATCH_EVENTS 20000u
-#define FMW_MAX_DEVICES 20000u   /* devices in one inventory */
-#define FMW_MAX_POINTS 2000u     /* points per device */
-#define FMW_MAX_TAGS 32u         /* tags per device */
-#define FMW_DIGEST_LEN 32u       /* SHA-256 */
+#define FMW_MAX_DEVICES 20000u /* devices in one inventory */
+#define FMW_MAX_POINTS 2000u   /* points per device */
+#define FMW_MAX_TAGS 32u       /* tags per device */
+#define FMW_DIGEST_LEN 32u     /* SHA-256 */
 /* Timestamps before 2000-01-01 are a device with an unset clock. */
 #define FMW_MIN_TS_MS 946684800000LL
 /* Timestamps further than this ahead of the receiver's clock are refused. */
@@ -43,13 +43,13 @@
 /* Errors are negative. fmwire's own codes sit below -10000 so they never
  * collide with a negative errno. */
 enum fmw_err {
-    FMW_EZEROLEN = -10001,  /* a frame declared length 0 */
-    FMW_ETOOBIG = -10002,   /* a frame declared a length over the maximum */
-    FMW_ETRUNC = -10003,    /* the stream ended inside a frame */
-    FMW_EDECODE = -10004,   /* the payload is not a valid protobuf Envelope */
-    FMW_EINVALID = -10005,  /* the Envelope decoded but breaks the contract */
-    FMW_EFAILED = -10006,   /* the decoder already failed; close the connection */
-    FMW_ENOSPC = -10007,    /* the caller's buffer is too small */
+    FMW_EZEROLEN = -10001, /* a frame declared length 0 */
+    FMW_ETOOBIG = -10002,  /* a frame declared a length over the maximum */
+    FMW_ETRUNC = -10003,   /* the stream ended inside a frame */
+    FMW_EDECODE = -10004,  /* the payload is not a valid protobuf Envelope */
+    FMW_EINVALID = -10005, /* the Envelope decoded but breaks the contract */
+    FMW_EFAILED = -10006,  /* the decoder already failed; close the connection */
+    FMW_ENOSPC = -10007,   /* the caller's buffer is too small */
 };
 
 /* Returns a static description of an fmwire code or a negative errno. */
