@@ -266,7 +266,7 @@ static void finish(struct snmp__dev *d, bool ok)
  * kept until the configuration is loaded again. If the name has IPv4 and
  * IPv6 addresses, the first IPv4 one is polled. */
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res);
-static void free_poller(snmp_poll_t *p);
+static void close_done(snmp_poll_t *p);
 
 /* 0 when d->addr is set, 1 when a resolution went out (on_resolved
  * continues the poll), -EIO (d->reason) when it could not start. */
@@ -299,8 +299,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     d->resolving = false;
     if (p->stopping) {
         uv_freeaddrinfo(res);
-        if (--p->closes_pending == 0)
-            free_poller(p);
+        close_done(p);
         return;
     }
     for (const struct addrinfo *a = res; status == 0 && a != NULL; a = a->ai_next) {

@@ -53,10 +53,7 @@ void dbw_job_free(struct dbw_job *job)
 {
     if (job == NULL)
         return;
-    if (job->arena)
-        fmw_arena_destroy(job->arena); /* holds job->env */
-    else if (job->env)
-        fmw_envelope_free(job->env, NULL);
+    fmw_arena_destroy(job->arena); /* holds job->env */
     free(job);
 }
 

@@ -43,8 +43,8 @@ struct dbw_job {
     void *owner; /* the connection; opaque here */
     char agent_id[FMW_MAX_ID + 1];
     char peer[64];
-    Fm__Envelope *env;       /* HELLO and BATCH: lives in arena, or owned (fmw_envelope_free) */
-    fmw_arena_t *arena;      /* owned by the job when set: holds env */
+    Fm__Envelope *env;       /* HELLO and BATCH: decoded into arena */
+    fmw_arena_t *arena;      /* owned by the job (NULL for BYE): holds env */
     struct dbw_chain *chain; /* BATCH: its connection's chain (borrowed) */
     size_t bytes;            /* memory charged to the connection (decoded envelope and job) */
     size_t nevents;
