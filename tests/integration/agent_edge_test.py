@@ -28,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from agent_snmpd_test import Snmpd  # noqa: E402  (the same real snmpd set-up)
-from fmtest import agent_metrics, check, free_udp_port  # noqa: E402
+from fmtest import agent_metrics, check, free_udp_port, wait  # noqa: E402
 
 AGENT = RECEIVER = SIM = None
 SOURCE = "1.3.6.1.4.1.99999.9.1.0"   # plays upsOutputSource: 3 normal, 5 battery
@@ -38,16 +38,6 @@ FILLER = "1.3.6.1.4.1.99999.9.3"     # table of filler values for volume
 
 class Fail(Exception):
     pass
-
-
-def wait(pred, what, timeout=30, step=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    raise Fail("timed out waiting for %s" % what)
 
 
 def free_tcp_port():

@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from agent_snmpd_test import Snmpd  # noqa: E402  (the real snmpd set-up)
-from fmtest import agent_metrics as metrics  # noqa: E402
+from fmtest import agent_metrics as metrics, wait  # noqa: E402
 
 SOURCE = "1.3.6.1.4.1.99999.9.1.0"  # plays upsOutputSource: 3 normal, 5 battery
 TEMP = "1.3.6.1.4.1.99999.9.2.0"
@@ -41,16 +41,6 @@ class Fail(Exception):
 def check(cond, what):
     if not cond:
         raise Fail(what)
-
-
-def wait(pred, what, timeout=30, step=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    raise Fail("timed out waiting for %s" % what)
 
 
 def q(sql):

@@ -23,6 +23,18 @@ def check(cond, what):
         raise AssertionError(what)
 
 
+def wait(pred, what, timeout=30, step=0.1):
+    """Returns pred()'s first true value, polling every step seconds; fails
+    after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError("timed out waiting for %s" % what)
+
+
 def run_tests(tests, wanted, *args):
     """Runs each test(*args) whose name is in wanted (all if empty), printing
     ok/FAIL lines; returns how many failed."""
