@@ -38,7 +38,8 @@ static const struct fmc_field point_fields[] = {
     {.key = "oid",
      .type = FMC_STR,
      .offset = F(point_cfg, oid),
-     .doc = "SNMP points: numeric OID, the instance for a scalar (ends in .0), the column for a "
+     .doc = "SNMP points: numeric OID (2 to 64 arcs, the first 0, 1 or 2), the instance for a "
+            "scalar (ends in .0), the column for a "
             "table"},
     {.key = "type",
      .type = FMC_ENUM,
@@ -557,7 +558,8 @@ static int check_point(const fmc_doc_t *doc, const char *path, struct point_cfg 
         if (rc != 0)
             return rc;
     } else if (oid_parse(pt->oid, &o) != 0) {
-        return fmc_errorf(doc, err, errlen, path, "oid: '%s' is not a numeric OID", pt->oid);
+        return fmc_errorf(doc, err, errlen, path, "oid: '%s' is not a numeric OID%s", pt->oid,
+                          OID_RULE);
     }
     if (pt->modbus.line != 0 && pt->table)
         return fmc_errorf(doc, err, errlen, path, "table: only SNMP points walk tables");
@@ -615,8 +617,8 @@ static int check_profile(const fmc_doc_t *doc, size_t pi, struct profile_cfg *pr
     for (size_t i = 0; i < pr->n_traps; i++) {
         if (oid_parse(pr->traps[i].oid, &o) != 0) {
             snprintf(path, sizeof(path), "profiles[%zu].traps[%zu].oid", pi, i);
-            return fmc_errorf(doc, err, errlen, path, "'%s' is not a numeric OID",
-                              pr->traps[i].oid);
+            return fmc_errorf(doc, err, errlen, path, "'%s' is not a numeric OID%s",
+                              pr->traps[i].oid, OID_RULE);
         }
     }
     return 0;

@@ -34,7 +34,11 @@ int oid_parse(const char *text, oid_t *out)
             return -EINVAL;
         }
     }
-    return out->len >= 2 ? 0 : -EINVAL;
+    /* What BER can encode (X.690 8.19.4): a first arc of 0, 1 or 2, and
+     * under 0 and 1 a second arc below 40. */
+    if (out->len < 2 || out->v[0] > 2 || (out->v[0] < 2 && out->v[1] >= 40))
+        return -EINVAL;
+    return 0;
 }
 
 size_t oid_format(const oid *v, size_t len, char *buf, size_t cap)

@@ -22,9 +22,15 @@ typedef struct oid_value {
     size_t len;
 } oid_t;
 
-/* Parses a numeric OID of 2..OID_MAX_LEN sub-identifiers, each 0..2^32-1.
+/* Parses a numeric OID of 2..OID_MAX_LEN sub-identifiers, each 0..2^32-1,
+ * that BER can encode (first arc 0..2; under 0 and 1, second arc 0..39).
  * Returns 0 or -EINVAL. */
 int oid_parse(const char *text, oid_t *out);
+
+/* The rule oid_parse checks, for error messages. */
+#define OID_RULE                                                                                   \
+    " (2 to 64 arcs of 0..4294967295; the first 0, 1 or 2, and under 0 and 1 the second "          \
+    "below 40)"
 
 /* Writes dotted text (no leading dot) into buf; truncates safely.
  * Returns the length it needed (like snprintf). */

@@ -66,7 +66,9 @@ static int dev_open(struct snmp__dev *d)
     netsnmp_transport *t;
     int rc;
 
-    d->sessp = snmp_target_open(d->cfg, d->addr, d->reason, sizeof(d->reason));
+    d->encoded = d->cfg->snmp.version != SNMP_VERSION_CFG_3;
+    d->sessp = snmp_target_open(d->cfg, d->addr, d->encoded ? snmp__build : NULL, d, d->reason,
+                                sizeof(d->reason));
     if (d->sessp == NULL)
         return -EIO;
     t = snmp_sess_transport(d->sessp);
@@ -130,6 +132,7 @@ int snmp_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t 
         d->chunk = (unsigned)sc->max_varbinds;
         d->max_rep = (unsigned)sc->max_reps;
         d->sent = fm_xcalloc((size_t)sc->max_varbinds, sizeof(*d->sent));
+        d->req = fm_xcalloc((size_t)sc->max_varbinds + d->prof->n_columns, sizeof(*d->req));
         poll_health_init(&d->health, d->cfg->interval_ms);
         d->engine_known = sc->version != SNMP_VERSION_CFG_3 || sc->engine_id[0] != '\0';
         uv_timer_init(loop, &d->sched);
@@ -522,6 +525,7 @@ static void free_poller(snmp_poll_t *p)
 {
     for (size_t i = 0; i < p->n_devs; i++) {
         free(p->devs[i].sent);
+        free(p->devs[i].req);
         free(p->devs[i].skip);
         free(p->devs[i].rates);
     }

@@ -92,6 +92,12 @@ struct snmp__dev {
     unsigned max_rep;
     uint16_t *sent;
     size_t n_sent;
+    /* The names in the request being sent (scalars or walk cursors), which
+     * snmp__build encodes when net-snmp builds or resends it. */
+    const oid_t **req;
+    size_t n_req;
+    bool encoded;        /* v1/v2c: requests built by snmp__build */
+    const char *enc_err; /* why snmp__build failed, for the send's reason */
     uint8_t *skip;
     struct snmp__walk *walk;
     struct snmp__adapt adapt;
@@ -143,6 +149,10 @@ struct snmp_poll {
  * Returns 1 when a request went out, 0 when the poll is complete, or a
  * negative errno when the request could not be sent (d->reason says why). */
 int snmp__send_next(struct snmp__dev *d);
+
+/* snmp_req.c: net-snmp's build hook of v1/v2c sessions (see snmp_enc.h):
+ * encodes d->req (the session's myvoid is d) at the start of *buf. */
+int snmp__build(netsnmp_session *s, netsnmp_pdu *pdu, u_char **buf, size_t *buf_len, size_t *len);
 
 /* snmp_req.c: the net-snmp callback of every request. */
 int snmp__on_response(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu, void *magic);

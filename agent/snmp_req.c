@@ -7,6 +7,7 @@
  * returns) and leaves d->action for the loop code, which sends the next
  * request after net-snmp has returned: no request is ever started from
  * inside net-snmp. */
+#include "snmp_enc.h"
 #include "snmp_poll_int.h"
 #include "snmp_value.h"
 
@@ -129,7 +130,11 @@ static int send_pdu(struct snmp__dev *d, netsnmp_pdu *pdu)
         char *msg = NULL;
 
         snmp_sess_error(d->sessp, &syserr, &liberr, &msg);
-        snprintf(d->reason, sizeof(d->reason), "send failed: %s", msg ? msg : "unknown");
+        if (d->enc_err != NULL)
+            snprintf(d->reason, sizeof(d->reason), "cannot encode the request: %s", d->enc_err);
+        else
+            snprintf(d->reason, sizeof(d->reason), "send failed: %s", msg ? msg : "unknown");
+        d->enc_err = NULL;
         free(msg);
         snmp_free_pdu(pdu);
         return -EIO;
@@ -151,19 +156,31 @@ static void set_skip(struct snmp__dev *d, size_t i)
     d->skip[i / 8] |= (uint8_t)(1u << (i % 8));
 }
 
+/* Sends a request for the n_req OIDs in d->req. A v1/v2c session encodes
+ * them itself when net-snmp builds the message (snmp__build); for v3 they
+ * go into the PDU's variable list for net-snmp's encoder. */
+static int send_req(struct snmp__dev *d, netsnmp_pdu *pdu)
+{
+    if (!d->encoded) {
+        for (size_t k = 0; k < d->n_req; k++)
+            snmp_add_null_var(pdu, d->req[k]->v, d->req[k]->len);
+    }
+    return send_pdu(d, pdu);
+}
+
 static int send_get(struct snmp__dev *d)
 {
     const struct snmp__prof *pr = d->prof;
-    netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_GET);
 
     d->n_sent = 0;
     for (size_t i = d->get_next; i < pr->n_scalars && d->n_sent < d->chunk; i++) {
         if (skipped(d, i))
             continue;
-        snmp_add_null_var(pdu, pr->scalar_oid[i].v, pr->scalar_oid[i].len);
+        d->req[d->n_sent] = &pr->scalar_oid[i];
         d->sent[d->n_sent++] = (uint16_t)i;
     }
-    return send_pdu(d, pdu);
+    d->n_req = d->n_sent;
+    return send_req(d, snmp_pdu_create(SNMP_MSG_GET));
 }
 
 static struct snmp__walk *walk_begin(struct snmp__dev *d)
@@ -195,12 +212,10 @@ static int send_walk(struct snmp__dev *d)
         pdu->non_repeaters = 0;
         pdu->max_repetitions = (long)d->max_rep;
     }
-    for (size_t k = 0; k < w->n_sent; k++) {
-        const oid_t *cur = &w->cols[w->sent[k]].cursor;
-
-        snmp_add_null_var(pdu, cur->v, cur->len);
-    }
-    return send_pdu(d, pdu);
+    for (size_t k = 0; k < w->n_sent; k++)
+        d->req[k] = &w->cols[w->sent[k]].cursor;
+    d->n_req = w->n_sent;
+    return send_req(d, pdu);
 }
 
 void snmp__begin(struct snmp__dev *d)
@@ -252,6 +267,40 @@ int snmp__send_next(struct snmp__dev *d)
             return rc;
     }
     d->step = STEP_DONE;
+    return 0;
+}
+
+int snmp__build(netsnmp_session *s, netsnmp_pdu *pdu, u_char **buf, size_t *buf_len, size_t *len)
+{
+    struct snmp__dev *d = s->myvoid;
+    struct snmp_enc_req r = {
+        .version = pdu->version,
+        .community = s->community,
+        .community_len = s->community_len,
+        .command = (uint8_t)pdu->command,
+        .reqid = pdu->reqid,
+        .oids = d->req,
+        .n_oids = d->n_req,
+    };
+    int n;
+
+    if (pdu->command == SNMP_MSG_GETBULK) {
+        r.field1 = pdu->non_repeaters;
+        r.field2 = pdu->max_repetitions;
+    }
+    while ((n = snmp_enc_request(&r, *buf, *buf_len)) == -ENOSPC && *buf_len < 65536) {
+        u_char *bigger = realloc(*buf, *buf_len * 2);
+
+        if (bigger == NULL)
+            return -1;
+        *buf = bigger;
+        *buf_len *= 2;
+    }
+    if (n < 0) {
+        d->enc_err = n == -ENOSPC ? "larger than 64 KB" : "an OID BER cannot encode";
+        return -1;
+    }
+    *len = (size_t)n;
     return 0;
 }
 

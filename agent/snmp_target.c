@@ -153,7 +153,24 @@ bool snmp_target_is_numeric(const char *host)
     return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
-void *snmp_target_open(const struct device_cfg *d, const char *addr, char *err, size_t errlen)
+/* Opens a v1/v2c session whose requests `build` encodes: what
+ * snmp_sess_open does (net-snmp's UDP transport for the peer, then
+ * snmp_sess_add), with the build hook added. */
+static void *open_with_build(netsnmp_session *s, snmp_target_build_fn build)
+{
+    netsnmp_transport *t =
+        netsnmp_tdomain_transport_full("snmp", s->peername, s->local_port, "udp,udp6", NULL);
+
+    if (t == NULL) {
+        s->s_snmp_errno = SNMPERR_BAD_ADDRESS;
+        s->s_errno = errno;
+        return NULL;
+    }
+    return snmp_sess_add_ex(s, t, NULL, NULL, NULL, NULL, build, NULL, NULL);
+}
+
+void *snmp_target_open(const struct device_cfg *d, const char *addr, snmp_target_build_fn build,
+                       void *app, char *err, size_t errlen)
 {
     const struct snmp_dev_cfg *c = &d->snmp;
     netsnmp_session s;
@@ -183,7 +200,11 @@ void *snmp_target_open(const struct device_cfg *d, const char *addr, char *err, 
             return NULL;
         break;
     }
-    sessp = snmp_sess_open(&s);
+    s.myvoid = app;
+    if (build != NULL && s.version != SNMP_VERSION_3)
+        sessp = open_with_build(&s, build);
+    else
+        sessp = snmp_sess_open(&s);
     if (sessp == NULL) {
         int liberr, syserr;
         char *msg = NULL;

@@ -29,12 +29,20 @@ void snmp_target_init(void);
 /* Releases net-snmp's global state; call after every session is closed. */
 void snmp_target_shutdown(void);
 
+/* net-snmp's build hook (snmp_sess_add_ex's frbuild): writes the whole
+ * message for pdu at the start of *buf (which it may grow with realloc,
+ * updating *buf_len) and its length in *len. 0, or -1 to fail the send. */
+typedef int (*snmp_target_build_fn)(netsnmp_session *s, netsnmp_pdu *pdu, u_char **buf,
+                                    size_t *buf_len, size_t *len);
+
 /* Opens the session of d (borrowed for the session's lifetime) to addr, a
  * numeric IPv4 or IPv6 address (d's host, or what its name resolved to:
- * net-snmp would resolve a name itself, blocking). Returns the opaque
- * single-session pointer, or NULL with the reason in err (secrets are never
- * written there). Close with snmp_sess_close. */
-void *snmp_target_open(const struct device_cfg *d, const char *addr, char *err, size_t errlen);
+ * net-snmp would resolve a name itself, blocking). A v1/v2c session gets
+ * `build` (if not NULL) as its build hook; the session's myvoid is `app`.
+ * Returns the opaque single-session pointer, or NULL with the reason in err
+ * (secrets are never written there). Close with snmp_sess_close. */
+void *snmp_target_open(const struct device_cfg *d, const char *addr, snmp_target_build_fn build,
+                       void *app, char *err, size_t errlen);
 
 /* True when host is a numeric IPv4 or IPv6 address (no resolution needed). */
 bool snmp_target_is_numeric(const char *host);

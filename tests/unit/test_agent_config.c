@@ -69,7 +69,11 @@ static const struct bad_case bad_cases[] = {
      "b.yaml:7: profiles[0].points[1]: duplicate point name 'status'"},
     {"oid not numeric",
      HEAD "profiles:\n  - name: p\n    points:\n      - {name: x, oid: sysUpTime.0}\n",
-     "b.yaml:6: profiles[0].points[0]: oid: 'sysUpTime.0' is not a numeric OID"},
+     "b.yaml:6: profiles[0].points[0]: oid: 'sysUpTime.0' is not a numeric OID (2 to 64 arcs"},
+    {"oid BER cannot encode",
+     HEAD "profiles:\n  - name: p\n    points:\n      - {name: x, oid: 1.40.1}\n",
+     "b.yaml:6: profiles[0].points[0]: oid: '1.40.1' is not a numeric OID (2 to 64 arcs of "
+     "0..4294967295; the first 0, 1 or 2, and under 0 and 1 the second below 40)"},
     {"enum code not an integer",
      HEAD "profiles:\n  - name: p\n    points:\n"
           "      - name: x\n        oid: 1.3.6.1.2.1.1.3.0\n        type: enum\n"

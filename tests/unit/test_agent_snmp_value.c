@@ -184,6 +184,9 @@ static void test_agent_oid_parse_and_format(void **state)
         {"1.3.x", -EINVAL},          /* not a number */
         {"1.3.4294967296", -EINVAL}, /* sub-identifier over 2^32-1 */
         {"sysUpTime.0", -EINVAL},    /* names are refused */
+        {"3.6.1", -EINVAL},          /* first arc above 2: BER cannot encode it */
+        {"1.40.1", -EINVAL},         /* second arc 40 or more under 1 */
+        {"2.999.1", 0},              /* but allowed under 2 */
     };
     oid_t o;
     char buf[64];
