@@ -435,7 +435,8 @@ static const struct fmc_field snmp_global_fields[] = {
      .def = "64",
      .min = 1,
      .max = 10000,
-     .doc = "devices with a request outstanding at once (about 25 KB each); the rest wait"},
+     .doc = "devices with a request outstanding at once (each holds under 1 KB with v1/v2c, about "
+            "25 KB with SNMPv3 and 20 OIDs); the rest wait"},
     {.key = "backoff_max",
      .type = FMC_DURATION,
      .offset = F(snmp_global_cfg, backoff_max_ms),
