@@ -1,43 +1,21 @@
 /* oid: see oid.h. */
 #include "oid.h"
 
+#include "ber.h"
+
 #include <errno.h>
 #include <stdio.h>
 
 int oid_parse(const char *text, oid_t *out)
 {
-    const char *p = text;
+    struct ber_oid b;
 
     out->len = 0;
-    if (p == NULL)
+    if (text == NULL || ber_oid_parse(text, &b) != 0 || b.len > OID_MAX_LEN)
         return -EINVAL;
-    if (*p == '.')
-        p++;
-    while (*p != '\0') {
-        unsigned long long sub = 0;
-        int digits = 0;
-
-        while (*p >= '0' && *p <= '9') {
-            sub = sub * 10 + (unsigned long long)(*p - '0');
-            if (sub > 0xffffffffULL || ++digits > 10)
-                return -EINVAL;
-            p++;
-        }
-        if (digits == 0 || out->len == OID_MAX_LEN)
-            return -EINVAL;
-        out->v[out->len++] = (oid)sub;
-        if (*p == '.') {
-            p++;
-            if (*p == '\0')
-                return -EINVAL;
-        } else if (*p != '\0') {
-            return -EINVAL;
-        }
-    }
-    /* What BER can encode (X.690 8.19.4): a first arc of 0, 1 or 2, and
-     * under 0 and 1 a second arc below 40. */
-    if (out->len < 2 || out->v[0] > 2 || (out->v[0] < 2 && out->v[1] >= 40))
-        return -EINVAL;
+    for (uint32_t i = 0; i < b.len; i++)
+        out->v[i] = b.sub[i];
+    out->len = b.len;
     return 0;
 }
 

@@ -3,9 +3,9 @@
  * The agent takes OIDs only in numeric form ("1.3.6.1.2.1.33.1.2.1.0", a
  * leading dot allowed), so it needs no MIB files at run time and a typo can
  * never resolve to another object. net-snmp's read_objid would do the parse,
- * but it consults the loaded MIB tree and net-snmp's global state; this
- * strict parser is 30 lines and works before net-snmp is initialised (the
- * config check). Pure functions, any thread. */
+ * but it consults the loaded MIB tree and net-snmp's global state; the
+ * strict parser of proto/ber.c (shared with the simulator) works before
+ * net-snmp is initialised (the config check). Pure functions, any thread. */
 #ifndef AGENT_OID_H
 #define AGENT_OID_H
 
