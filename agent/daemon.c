@@ -109,10 +109,12 @@ static int start_poller(struct daemon *d)
     if (rc != 0)
         return rc;
     snmp_poll_set_outcome_cb(d->poll, on_outcome, d);
+    snmp_trap_set_poller(d->trap, d->poll);
     if (modbus_poll_count_devices(d->cfg) > 0) {
         rc = modbus_poll_create(&d->loop, d->cfg, alarm_sink_as_sink(d->alarms), 0, NULL, NULL,
                                 &d->mpoll);
         if (rc != 0) {
+            snmp_trap_set_poller(d->trap, NULL);
             snmp_poll_destroy(d->poll);
             d->poll = NULL;
             return rc;
@@ -139,6 +141,7 @@ static void stop(struct daemon *d)
     uv_signal_stop(&d->sigint);
     uv_signal_stop(&d->sigterm);
     uv_signal_stop(&d->sighup);
+    snmp_trap_set_poller(d->trap, NULL);
     snmp_poll_destroy(d->poll);
     d->poll = NULL;
     modbus_poll_destroy(d->mpoll);
@@ -193,6 +196,7 @@ static void reload(struct daemon *d)
         free(ncfg);
         return;
     }
+    snmp_trap_set_poller(d->trap, NULL);
     snmp_poll_destroy(d->poll);
     d->poll = NULL;
     modbus_poll_destroy(d->mpoll);

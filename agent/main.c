@@ -147,6 +147,7 @@ static void stop(struct run *r)
     r->stopped = true;
     uv_signal_stop(&r->sigint);
     uv_signal_stop(&r->sigterm);
+    snmp_trap_set_poller(r->trap, NULL);
     snmp_poll_destroy(r->poll);
     r->poll = NULL;
     modbus_poll_destroy(r->mpoll);
@@ -269,6 +270,7 @@ static int run(const struct opts *o, const struct agent_cfg *cfg)
             uv_run(&r.loop, UV_RUN_DEFAULT);
             goto out_sink;
         }
+        snmp_trap_set_poller(r.trap, r.poll);
     }
     uv_signal_init(&r.loop, &r.sigint);
     uv_signal_init(&r.loop, &r.sigterm);

@@ -140,7 +140,7 @@ int snmp_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t 
         d->fd = -1;
         if (!snmp_target_is_numeric(sc->host))
             continue; /* resolved on the loop when first polled */
-        snprintf(d->addr, sizeof(d->addr), "%s", sc->host);
+        snmp_target_canonical(sc->host, d->addr, sizeof(d->addr));
         if (dev_open(d) != 0) /* retried at each poll; counts as a failed poll */
             FM_ERR("snmp: %s: %s", d->cfg->name, d->reason);
     }
@@ -592,6 +592,17 @@ void snmp_poll_destroy(snmp_poll_t *p)
 const struct snmp_poll_stats *snmp_poll_stats(const snmp_poll_t *p)
 {
     return &p->stats;
+}
+
+const struct device_cfg *snmp_poll_device_at(const snmp_poll_t *p, const char *ip)
+{
+    if (p == NULL || ip[0] == '\0')
+        return NULL;
+    for (size_t i = 0; i < p->n_devs; i++) {
+        if (strcmp(p->devs[i].addr, ip) == 0)
+            return p->devs[i].cfg;
+    }
+    return NULL;
 }
 
 size_t snmp_poll_failed_devices(const snmp_poll_t *p)

@@ -75,4 +75,10 @@ const struct snmp_poll_stats *snmp_poll_stats(const snmp_poll_t *p);
 /* Devices whose last poll failed (for --once's exit status). */
 size_t snmp_poll_failed_devices(const snmp_poll_t *p);
 
+/* The SNMP device polled at the numeric address ip (as inet_ntop writes
+ * it): its configured address, or what its host name resolved to for its
+ * polls (so a device configured by name is found from its first poll on).
+ * The first such device in the configuration, or NULL. */
+const struct device_cfg *snmp_poll_device_at(const snmp_poll_t *p, const char *ip);
+
 #endif

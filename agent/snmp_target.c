@@ -169,6 +169,17 @@ static void *open_with_build(netsnmp_session *s, snmp_target_build_fn build)
     return snmp_sess_add_ex(s, t, NULL, NULL, NULL, NULL, build, NULL, NULL);
 }
 
+void snmp_target_canonical(const char *host, char *out, size_t cap)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+
+    if (inet_pton(AF_INET, host, buf) == 1 && inet_ntop(AF_INET, buf, out, (socklen_t)cap))
+        return;
+    if (inet_pton(AF_INET6, host, buf) == 1 && inet_ntop(AF_INET6, buf, out, (socklen_t)cap))
+        return;
+    snprintf(out, cap, "%s", host);
+}
+
 void *snmp_target_open(const struct device_cfg *d, const char *addr, snmp_target_build_fn build,
                        void *app, char *err, size_t errlen)
 {

@@ -47,6 +47,10 @@ void *snmp_target_open(const struct device_cfg *d, const char *addr, snmp_target
 /* True when host is a numeric IPv4 or IPv6 address (no resolution needed). */
 bool snmp_target_is_numeric(const char *host);
 
+/* Writes numeric address host in inet_ntop's form (IPv6 compressed, lower
+ * case), as the trap receiver sees sources; other text is copied as is. */
+void snmp_target_canonical(const char *host, char *out, size_t cap);
+
 /* Builds the USM key (Ku) of passphrase for an auth protocol into key.
  * Returns 0 or -EINVAL. Used by the trap receiver too. */
 int snmp_target_ku(int auth_proto, const char *pass, unsigned char *key, size_t *keylen);

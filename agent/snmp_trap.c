@@ -11,6 +11,7 @@
 #include "snmp_trap.h"
 
 #include "oid.h"
+#include "snmp_poll.h"
 #include "snmp_target.h"
 
 #include "fm_alloc.h"
@@ -49,8 +50,9 @@ struct snmp_trap {
     char src[80];    /* ip:port */
     struct snmp_trap_stats stats;
     struct log_slot logged[TRAP_LOG_SOURCES];
-    unsigned pending_acks; /* informs waiting for their event to be spooled */
-    bool closed;           /* the handle is closed: free when no ack is pending */
+    const snmp_poll_t *poller; /* the addresses devices are polled at (may be NULL) */
+    unsigned pending_acks;     /* informs waiting for their event to be spooled */
+    bool closed;               /* the handle is closed: free when no ack is pending */
 };
 
 /* An inform whose response waits until its event is durably kept. */
@@ -237,14 +239,19 @@ static void agent_address(const netsnmp_pdu *pdu, char *out, size_t cap)
         snprintf(out, cap, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
 }
 
-static const struct device_cfg *find_device(const struct agent_cfg *cfg, const char *ip)
+/* The device at ip: the poller knows the address each device is polled at
+ * (a host name resolved at the device's first poll); without a poller, the
+ * configured host text. */
+static const struct device_cfg *find_device(const snmp_trap_t *t, const char *ip)
 {
     if (ip[0] == '\0')
         return NULL;
-    for (size_t i = 0; i < cfg->n_devices; i++) {
-        if (cfg->devices[i].protocol == DEVICE_PROTOCOL_SNMP &&
-            strcmp(cfg->devices[i].snmp.host, ip) == 0)
-            return &cfg->devices[i];
+    if (t->poller != NULL)
+        return snmp_poll_device_at(t->poller, ip);
+    for (size_t i = 0; i < t->cfg->n_devices; i++) {
+        if (t->cfg->devices[i].protocol == DEVICE_PROTOCOL_SNMP &&
+            strcmp(t->cfg->devices[i].snmp.host, ip) == 0)
+            return &t->cfg->devices[i];
     }
     return NULL;
 }
@@ -280,9 +287,9 @@ static void emit_trap(snmp_trap_t *t, const netsnmp_pdu *pdu, size_t n_vb, event
     agent_address(pdu, agent_ip, sizeof(agent_ip));
     /* An agent address names the device explicitly (a proxy or forwarder
      * may have sent the datagram); otherwise the source address does. */
-    d = find_device(t->cfg, agent_ip);
+    d = find_device(t, agent_ip);
     if (d == NULL)
-        d = find_device(t->cfg, t->src_ip);
+        d = find_device(t, t->src_ip);
     map = find_mapping(d, trap_oid);
     for (const netsnmp_variable_list *vb = pdu->variables; vb; vb = vb->next_variable, k++) {
         char *o = text + k * (FMW_MAX_OID + FMW_MAX_TEXT);
@@ -503,7 +510,11 @@ static void set_source(snmp_trap_t *t, const struct sockaddr_storage *ss)
     } else if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
 
-        inet_ntop(AF_INET6, &in6->sin6_addr, t->src_ip, sizeof(t->src_ip));
+        /* An IPv4 sender on a dual-stack socket: name it as IPv4. */
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+            inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], t->src_ip, sizeof(t->src_ip));
+        else
+            inet_ntop(AF_INET6, &in6->sin6_addr, t->src_ip, sizeof(t->src_ip));
         port = ntohs(in6->sin6_port);
     }
     snprintf(t->src, sizeof(t->src), "%s:%u", t->src_ip, port);
@@ -702,6 +713,12 @@ void snmp_trap_destroy(snmp_trap_t *t)
     uv_close((uv_handle_t *)&t->poll, on_closed);
     snmp_sess_close(t->sessp);
     t->sessp = NULL;
+}
+
+void snmp_trap_set_poller(snmp_trap_t *t, const snmp_poll_t *poller)
+{
+    if (t != NULL)
+        t->poller = poller;
 }
 
 const struct snmp_trap_stats *snmp_trap_stats(const snmp_trap_t *t)

@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "event_sink.h"
+#include "snmp_poll.h"
 
 #include <stdint.h>
 #include <uv.h>
@@ -57,6 +58,12 @@ int snmp_trap_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t 
 void snmp_trap_destroy(snmp_trap_t *t);
 
 const struct snmp_trap_stats *snmp_trap_stats(const snmp_trap_t *t);
+
+/* Matches notifications to devices by the addresses poller polls them at
+ * (borrowed; set it again, or to NULL, before destroying the poller), which
+ * covers devices configured by host name. Without a poller, the configured
+ * host text is matched. t may be NULL. */
+void snmp_trap_set_poller(snmp_trap_t *t, const snmp_poll_t *poller);
 
 /* Static name of a drop reason ("oversize", "wrong community", ...). */
 const char *snmp_trap_drop_name(enum snmp_trap_drop why);

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """fieldmon-agent's trap receiver against net-snmp's real snmptrap and
 snmpinform: v1 and v2c traps, v2c and v3 informs (acknowledged), v3 traps;
-profile trap maps; device matching by source and by agent address; wrong
+profile trap maps; device matching by source (of a device configured by
+host name, whose name the poller resolved) and by agent address; wrong
 community, failed v3 authentication, a v3 trap signed with a device's
 polling credentials (which net-snmp's shared USM table would accept),
 garbage and oversize datagrams dropped, counted and logged once per source.
@@ -44,7 +45,7 @@ trap_receiver:
        priv_protocol: aes, priv_passphrase: privpass123, engine_id: "%s"}
 devices:
   - {name: ups-1, class: ups, profile: ups, interval: 1h,
-     snmp: {host: 127.0.0.1, port: %d, timeout: 100ms, retries: 0}}
+     snmp: {host: localhost, port: %d, timeout: 100ms, retries: 0}}
   - {name: ups-2, class: ups, profile: ups, interval: 1h,
      snmp: {host: 127.0.0.2, port: %d, timeout: 100ms, retries: 0}}
   - {name: ups-3, class: ups, profile: ups, interval: 1h,
@@ -81,6 +82,9 @@ def main():
     ok = False
     try:
         a.wait_log("trap: receiving on")
+        # ups-1 is configured by name: traps from 127.0.0.1 are its once its
+        # first poll has resolved the name.
+        a.wait_log("snmp: ups-1: localhost is 127.0.0.1")
 
         rc, err = send("snmptrap", "-v2c", "-c", "fm-traps", dest, "", *ON_BATTERY, "180")
         check(rc == 0, err)
@@ -91,7 +95,7 @@ def main():
         vb = {v["oid"]: v for v in e["varbinds"]}
         check(vb["1.3.6.1.2.1.33.1.2.2.0"] == {"oid": "1.3.6.1.2.1.33.1.2.2.0",
                                                 "type": "INTEGER", "value": "180"}, vb)
-        print("ok   v2c trap")
+        print("ok   v2c trap, matched by source to a device configured by host name")
 
         rc, err = send("snmpinform", "-v2c", "-c", "fm-traps", "-t", "2", "-r", "1", dest, "",
                        *ON_BATTERY, "181")
