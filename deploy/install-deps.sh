@@ -24,10 +24,11 @@ RUN_PKGS=(
     snmp snmpd socat openssl procps psmisc iproute2 curl
 )
 # Test: cmocka, third-party protocol clients and servers used as real peers.
-# python3-serial: pymodbus 3.0's server module imports it, and Debian has it
-# only as a recommendation, which a --no-install-recommends install skips.
+# python3-serial-asyncio (and with it python3-serial): pymodbus 3.0's server
+# module imports both, and Debian has them
+# only as recommendations, which a --no-install-recommends install skips.
 TEST_PKGS=(
-    libcmocka-dev mbpoll python3-pymodbus python3-serial python3 valgrind snmptrapd
+    libcmocka-dev mbpoll python3-pymodbus python3-serial-asyncio python3 valgrind snmptrapd
 )
 # Benchmarks: the pollers users run today.
 BENCH_PKGS=(collectd-core time)
