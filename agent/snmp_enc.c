@@ -9,28 +9,26 @@
 #include <errno.h>
 #include <string.h>
 
-static bool oid_encodable(const oid_t *o)
-{
-    if (o->len < 2 || o->len > OID_MAX_LEN || o->v[0] > 2 || (o->v[0] < 2 && o->v[1] >= 40))
-        return false;
-    for (size_t i = 0; i < o->len; i++) {
-        if (o->v[i] > UINT32_MAX)
-            return false;
-    }
-    return true;
-}
-
-/* Writes one varbind { name, NULL } in front of what w holds. */
-static void put_varbind(struct ber_wr *w, const oid_t *o)
+/* Writes one varbind { name, NULL } in front of what w holds; false for
+ * an OID BER cannot encode. */
+static bool put_varbind(struct ber_wr *w, const oid_t *o)
 {
     uint32_t sub[OID_MAX_LEN];
     size_t before = ber_wr_used(w);
 
-    for (size_t i = 0; i < o->len; i++)
+    if (o->len > OID_MAX_LEN)
+        return false;
+    for (size_t i = 0; i < o->len; i++) {
+        if (o->v[i] > UINT32_MAX)
+            return false;
         sub[i] = (uint32_t)o->v[i];
+    }
+    if (!ber_oid_encodable(sub, (uint32_t)o->len))
+        return false;
     ber_put_hdr(w, BER_NULL, 0);
     ber_put_oid(w, sub, (uint32_t)o->len);
     ber_put_hdr(w, BER_SEQUENCE, ber_wr_used(w) - before);
+    return true;
 }
 
 int snmp_enc_request(const struct snmp_enc_req *r, uint8_t *buf, size_t cap)
@@ -45,14 +43,12 @@ int snmp_enc_request(const struct snmp_enc_req *r, uint8_t *buf, size_t cap)
         return -EINVAL;
     if (r->command == SNMP_MSG_GETBULK && r->version == SNMP_VERSION_1)
         return -EINVAL;
-    for (size_t i = 0; i < r->n_oids; i++) {
-        if (!oid_encodable(r->oids[i]))
-            return -EINVAL;
-    }
     /* Backwards from the end of buf: the last varbind first. */
     ber_wr_init(&w, buf, cap);
-    for (size_t i = r->n_oids; i > 0; i--)
-        put_varbind(&w, r->oids[i - 1]);
+    for (size_t i = r->n_oids; i > 0; i--) {
+        if (!put_varbind(&w, r->oids[i - 1]))
+            return -EINVAL;
+    }
     ber_put_hdr(&w, BER_SEQUENCE, ber_wr_used(&w));
     ber_put_int(&w, BER_INTEGER, r->field2);
     ber_put_int(&w, BER_INTEGER, r->field1);

@@ -66,9 +66,8 @@ static int dev_open(struct snmp__dev *d)
     netsnmp_transport *t;
     int rc;
 
-    d->encoded = d->cfg->snmp.version != SNMP_VERSION_CFG_3;
-    d->sessp = snmp_target_open(d->cfg, d->addr, d->encoded ? snmp__build : NULL, d, d->reason,
-                                sizeof(d->reason));
+    d->sessp = snmp_target_open(d->cfg, d->addr, snmp__encoded(d) ? snmp__build : NULL, d,
+                                d->reason, sizeof(d->reason));
     if (d->sessp == NULL)
         return -EIO;
     t = snmp_sess_transport(d->sessp);

@@ -96,7 +96,6 @@ struct snmp__dev {
      * snmp__build encodes when net-snmp builds or resends it. */
     const oid_t **req;
     size_t n_req;
-    bool encoded;        /* v1/v2c: requests built by snmp__build */
     const char *enc_err; /* why snmp__build failed, for the send's reason */
     uint8_t *skip;
     struct snmp__walk *walk;
@@ -149,6 +148,12 @@ struct snmp_poll {
  * Returns 1 when a request went out, 0 when the poll is complete, or a
  * negative errno when the request could not be sent (d->reason says why). */
 int snmp__send_next(struct snmp__dev *d);
+
+/* v1/v2c requests are encoded by snmp__build; v3 ones by net-snmp. */
+static inline bool snmp__encoded(const struct snmp__dev *d)
+{
+    return d->cfg->snmp.version != SNMP_VERSION_CFG_3;
+}
 
 /* snmp_req.c: net-snmp's build hook of v1/v2c sessions (see snmp_enc.h):
  * encodes d->req (the session's myvoid is d) at the start of *buf. */

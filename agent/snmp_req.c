@@ -161,7 +161,7 @@ static void set_skip(struct snmp__dev *d, size_t i)
  * go into the PDU's variable list for net-snmp's encoder. */
 static int send_req(struct snmp__dev *d, netsnmp_pdu *pdu)
 {
-    if (!d->encoded) {
+    if (!snmp__encoded(d)) {
         for (size_t k = 0; k < d->n_req; k++)
             snmp_add_null_var(pdu, d->req[k]->v, d->req[k]->len);
     }

@@ -239,23 +239,6 @@ static void agent_address(const netsnmp_pdu *pdu, char *out, size_t cap)
         snprintf(out, cap, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
 }
 
-/* The device at ip: the poller knows the address each device is polled at
- * (a host name resolved at the device's first poll); without a poller, the
- * configured host text. */
-static const struct device_cfg *find_device(const snmp_trap_t *t, const char *ip)
-{
-    if (ip[0] == '\0')
-        return NULL;
-    if (t->poller != NULL)
-        return snmp_poll_device_at(t->poller, ip);
-    for (size_t i = 0; i < t->cfg->n_devices; i++) {
-        if (t->cfg->devices[i].protocol == DEVICE_PROTOCOL_SNMP &&
-            strcmp(t->cfg->devices[i].snmp.host, ip) == 0)
-            return &t->cfg->devices[i];
-    }
-    return NULL;
-}
-
 static const struct trap_map_cfg *find_mapping(const struct device_cfg *d, const char *trap_oid)
 {
     oid_t want, o;
@@ -286,10 +269,12 @@ static void emit_trap(snmp_trap_t *t, const netsnmp_pdu *pdu, size_t n_vb, event
     notification_oid(pdu, trap_oid, sizeof(trap_oid));
     agent_address(pdu, agent_ip, sizeof(agent_ip));
     /* An agent address names the device explicitly (a proxy or forwarder
-     * may have sent the datagram); otherwise the source address does. */
-    d = find_device(t, agent_ip);
+     * may have sent the datagram); otherwise the source address does. The
+     * poller knows the address each device is polled at (a host name
+     * resolved at the device's first poll). */
+    d = snmp_poll_device_at(t->poller, agent_ip);
     if (d == NULL)
-        d = find_device(t, t->src_ip);
+        d = snmp_poll_device_at(t->poller, t->src_ip);
     map = find_mapping(d, trap_oid);
     for (const netsnmp_variable_list *vb = pdu->variables; vb; vb = vb->next_variable, k++) {
         char *o = text + k * (FMW_MAX_OID + FMW_MAX_TEXT);

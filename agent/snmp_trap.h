@@ -61,8 +61,8 @@ const struct snmp_trap_stats *snmp_trap_stats(const snmp_trap_t *t);
 
 /* Matches notifications to devices by the addresses poller polls them at
  * (borrowed; set it again, or to NULL, before destroying the poller), which
- * covers devices configured by host name. Without a poller, the configured
- * host text is matched. t may be NULL. */
+ * covers devices configured by host name. Without a poller (no SNMP
+ * devices) notifications have no device. t may be NULL. */
 void snmp_trap_set_poller(snmp_trap_t *t, const snmp_poll_t *poller);
 
 /* Static name of a drop reason ("oversize", "wrong community", ...). */

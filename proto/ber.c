@@ -137,10 +137,15 @@ int ber_oid_parse(const char *text, struct ber_oid *out)
             return -EINVAL;
         }
     }
-    /* BER cannot encode fewer than two arcs, nor a first arc above 2. */
-    if (out->len < 2 || out->sub[0] > 2 || (out->sub[0] < 2 && out->sub[1] >= 40))
-        return -EINVAL;
-    return 0;
+    return ber_oid_encodable(out->sub, out->len) ? 0 : -EINVAL;
+}
+
+bool ber_oid_encodable(const uint32_t *sub, uint32_t len)
+{
+    /* The first two arcs share one sub-identifier, 40 * x + y (X.690
+     * 8.19.4): at least two arcs, x of 0, 1 or 2, and y below 40 unless x
+     * is 2. */
+    return len >= 2 && sub[0] <= 2 && (sub[0] == 2 || sub[1] < 40);
 }
 
 void ber_wr_init(struct ber_wr *w, uint8_t *buf, size_t size)

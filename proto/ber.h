@@ -71,9 +71,13 @@ int ber_get_oid(const uint8_t *v, size_t len, struct ber_oid *out);
 /* Compares two OIDs in lexicographic sub-identifier order: <0, 0, >0. */
 int ber_oid_cmp(const uint32_t *a, uint32_t alen, const uint32_t *b, uint32_t blen);
 
-/* Parses dotted text ("1.3.6.1.2.1.1.3.0", a leading dot is allowed).
- * 0 or -EINVAL. */
+/* Parses dotted text ("1.3.6.1.2.1.1.3.0", a leading dot is allowed) of an
+ * OID BER can encode (ber_oid_encodable). 0 or -EINVAL. */
 int ber_oid_parse(const char *text, struct ber_oid *out);
+
+/* True when BER can encode the OID: at least two arcs, the first 0, 1 or
+ * 2, and under 0 and 1 the second below 40. */
+bool ber_oid_encodable(const uint32_t *sub, uint32_t len);
 
 /* Backward writer over buf[0..size). */
 struct ber_wr {
