@@ -11,7 +11,7 @@
  * (about 1.1 KB allocated, zeroed and freed per varbind) and its agent
  * library keeps one agent per process. The simulator answers 1,000 devices
  * from one core with it (tests/sim/README.md), and fieldmon-agent encodes its
- * v1/v2c requests with it (agent/snmp_enc.h); everything else the agent
+ * v1/v2c requests with it (agent/snmp/snmp_enc.h); everything else the agent
  * sends and receives goes through net-snmp. */
 #ifndef FM_BER_H
 #define FM_BER_H

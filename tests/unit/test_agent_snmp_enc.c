@@ -1,4 +1,4 @@
-/* Unit tests for the agent's v1/v2c request encoder (agent/snmp_enc.c):
+/* Unit tests for the agent's v1/v2c request encoder (agent/snmp/snmp_enc.c):
  * every message must be byte for byte what net-snmp's own encoder
  * (snmp_build) makes of the same request, since net-snmp sends, resends
  * and matches these requests as if it had built them. */
