@@ -6,7 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int fm_log_level = FM_LOG_INFO;
+_Atomic int fm_log_level = FM_LOG_INFO;
 
 static const char *log_progname = "fieldmon";
 static int log_fd = 2;

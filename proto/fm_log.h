@@ -8,6 +8,7 @@
 #define FM_LOG_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 
 /* Syslog levels. */
 enum fm_log_level {
@@ -18,7 +19,10 @@ enum fm_log_level {
     FM_LOG_DEBUG = 7,
 };
 
-extern int fm_log_level;
+/* The level in force. Written on SIGHUP by the loop thread while worker
+ * threads log, so it is atomic (relaxed is enough: a line logged at the old
+ * level just before a reload is harmless). */
+extern _Atomic int fm_log_level;
 
 /* Sets the program name shown on each line (borrowed; must outlive logging)
  * and the destination file descriptor (default 2, stderr). */
