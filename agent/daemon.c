@@ -58,11 +58,11 @@ static void refresh(void *arg)
 {
     struct daemon *d = arg;
 
-    d->polls_ok = snmp_poll_stats(d->poll)->polls_ok;
-    d->polls_failed = snmp_poll_stats(d->poll)->polls_failed;
+    d->polls_ok = snmp_poll_stats(d->poll)->polls.polls_ok;
+    d->polls_failed = snmp_poll_stats(d->poll)->polls.polls_failed;
     if (d->mpoll != NULL) {
-        d->polls_ok += modbus_poll_stats(d->mpoll)->polls_ok;
-        d->polls_failed += modbus_poll_stats(d->mpoll)->polls_failed;
+        d->polls_ok += modbus_poll_stats(d->mpoll)->polls.polls_ok;
+        d->polls_failed += modbus_poll_stats(d->mpoll)->polls.polls_failed;
     }
     d->traps_dropped = 0;
     for (int i = 0; d->trap != NULL && i < TRAP_DROP_N; i++)

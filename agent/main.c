@@ -204,11 +204,14 @@ static void print_summary(const event_sink_t *count_sink, unsigned cycles)
 {
     const struct sink_count_stats *c = count_sink ? sink_count_stats(count_sink) : NULL;
     const struct modbus_poll_stats *m = &last_mstats;
-    double max_cycle =
-        last_stats.max_cycle_s > m->max_cycle_s ? last_stats.max_cycle_s : m->max_cycle_s;
-    uint32_t rounds = last_stats.rounds > m->rounds ? last_stats.rounds : m->rounds;
-    double sum_cycle =
-        last_stats.sum_cycle_s > m->sum_cycle_s ? last_stats.sum_cycle_s : m->sum_cycle_s;
+    double max_cycle = last_stats.polls.max_cycle_s > m->polls.max_cycle_s
+                           ? last_stats.polls.max_cycle_s
+                           : m->polls.max_cycle_s;
+    uint32_t rounds =
+        last_stats.polls.rounds > m->polls.rounds ? last_stats.polls.rounds : m->polls.rounds;
+    double sum_cycle = last_stats.polls.sum_cycle_s > m->polls.sum_cycle_s
+                           ? last_stats.polls.sum_cycle_s
+                           : m->polls.sum_cycle_s;
 
     /* poll_cpu_s: CPU of this process from the first poll to the last
      * answer, start-up (configuration, sessions) excluded. */
@@ -218,20 +221,20 @@ static void print_summary(const event_sink_t *count_sink, unsigned cycles)
             "avg_cycle_s=%.3f poll_cpu_s=%.3f\n",
             cycles, (unsigned long long)(last_stats.values + m->values),
             (unsigned long long)(c ? c->good : 0), (unsigned long long)(c ? c->events : 0),
-            (unsigned long long)(last_stats.polls_ok + m->polls_ok),
-            (unsigned long long)(last_stats.polls_failed + m->polls_failed),
+            (unsigned long long)(last_stats.polls.polls_ok + m->polls.polls_ok),
+            (unsigned long long)(last_stats.polls.polls_failed + m->polls.polls_failed),
             (unsigned long long)(last_stats.requests + m->requests),
             (unsigned long long)last_stats.toobig,
             (unsigned long long)(last_stats.overruns + m->overruns), max_cycle,
             rounds ? sum_cycle / rounds : 0.0, poll_cpu_s);
-    if (m->rounds > 0)
+    if (m->polls.rounds > 0)
         fprintf(stderr,
                 "summary: modbus polls_ok=%llu polls_failed=%llu requests=%llu registers=%llu "
                 "values=%llu overruns=%llu max_cycle_s=%.3f avg_cycle_s=%.3f\n",
-                (unsigned long long)m->polls_ok, (unsigned long long)m->polls_failed,
+                (unsigned long long)m->polls.polls_ok, (unsigned long long)m->polls.polls_failed,
                 (unsigned long long)m->requests, (unsigned long long)m->registers,
-                (unsigned long long)m->values, (unsigned long long)m->overruns, m->max_cycle_s,
-                m->sum_cycle_s / m->rounds);
+                (unsigned long long)m->values, (unsigned long long)m->overruns,
+                m->polls.max_cycle_s, m->polls.sum_cycle_s / m->polls.rounds);
 }
 
 static int run(const struct opts *o, const struct agent_cfg *cfg)

@@ -2,10 +2,10 @@
 #include "poll_health.h"
 
 #include "fm_alloc.h"
+#include "fm_clock.h"
 #include "fm_log.h"
 
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 void poll_health_init(struct poll_health *h, int64_t interval_ms)
@@ -131,12 +131,35 @@ void poll_emit_reachability(event_sink_t *sink, const char *device, int64_t ts_m
     event_sink_emit(sink, &ev);
 }
 
-int64_t poll_wall_ms(void)
+unsigned poll_end(struct poll_owner *o, struct poll_health *h, uint32_t *cycles_done,
+                  const struct poll_result *r, uint64_t now_ms)
 {
-    struct timespec ts;
+    uint32_t threshold = o->cycles == 1 ? 1 : r->unreachable_after;
+    int64_t cap_ms = o->cycles > 0 ? r->interval_ms : o->backoff_max_ms;
+    uint32_t prev_fails = 0;
+    enum poll_transition t;
+    unsigned flags = 0;
+    char where[300];
 
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (r->ok)
+        o->counts->polls_ok++;
+    else
+        o->counts->polls_failed++;
+    t = poll_health_record(h, r->ok, r->interval_ms, cap_ms, threshold, &prev_fails);
+    where[0] = '\0';
+    if (t == POLL_BECAME_UNREACHABLE) /* the only report that names it */
+        o->where(r->dev, where, sizeof(where));
+    poll_report(o->sink, h, t, r->ok, o->proto, r->device, where, r->reason, prev_fails, r->ts_ms);
+    if (o->outcome != NULL)
+        o->outcome(r->device, r->ok, r->ts_ms, r->ok ? "" : r->reason, o->outcome_arg);
+    (*cycles_done)++;
+    if (o->cycles == 0 || *cycles_done < o->cycles)
+        flags |= POLL_END_AGAIN;
+    if (o->cycles > 0 &&
+        poll_rounds_end(&o->rounds, *cycles_done - 1, now_ms, *cycles_done == o->cycles,
+                        &o->counts->max_cycle_s, &o->counts->sum_cycle_s, &o->counts->rounds))
+        flags |= POLL_END_ALL_DONE;
+    return flags;
 }
 
 static uint64_t rng_state;
@@ -146,7 +169,8 @@ double poll_rand01(void)
     uint64_t x;
 
     if (rng_state == 0)
-        rng_state = ((uint64_t)poll_wall_ms() << 20) ^ (uint64_t)getpid() ^ 0x9e3779b97f4a7c15ULL;
+        rng_state =
+            ((uint64_t)fm_clock_wall_ms() << 20) ^ (uint64_t)getpid() ^ 0x9e3779b97f4a7c15ULL;
     x = rng_state;
     x ^= x >> 12;
     x ^= x << 25;

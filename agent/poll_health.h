@@ -8,6 +8,9 @@
  *   time of its polls) and ended (the last poll done), and the longest and
  *   average round once every device has finished.
  * - poll_emit_reachability: the Reachability event of a transition.
+ * - poll_end: the end of one poll of one device, the same for both pollers:
+ *   counts, health and back-off, the log line and Reachability event of a
+ *   transition, the outcome callback, and the --cycles rounds.
  *
  * Loop thread only. */
 #ifndef AGENT_POLL_HEALTH_H
@@ -33,6 +36,21 @@ enum poll_transition {
 };
 
 void poll_health_init(struct poll_health *h, int64_t interval_ms);
+
+/* The counts both pollers keep of finished polls (in their stats). */
+struct poll_counts {
+    uint64_t polls_ok;
+    uint64_t polls_failed;
+    double max_cycle_s; /* --cycles: the longest round, first due to last done */
+    double sum_cycle_s;
+    uint32_t rounds; /* --cycles: rounds measured */
+};
+
+/* Called at the end of every poll: the device's name, whether it answered,
+ * when (Unix ms), and why not ("" when it did); strings borrowed for the
+ * call. Both pollers call it the same way. */
+typedef void (*poll_outcome_cb)(const char *device, bool ok, int64_t ts_ms, const char *reason,
+                                void *arg);
 
 /* Records one poll. On success the interval returns to base_ms; on failure
  * it doubles up to max(cap_ms, base_ms). After `threshold` failures in a row
@@ -81,8 +99,48 @@ void poll_report(event_sink_t *sink, const struct poll_health *h, enum poll_tran
 void poll_emit_reachability(event_sink_t *sink, const char *device, int64_t ts_ms, bool reachable,
                             const char *reason, uint32_t fails);
 
-/* Wall clock, Unix ms. */
-int64_t poll_wall_ms(void);
+/* Writes where a device is polled ("10.0.0.5:161", "bus1 unit 3") for the
+ * one log line that names it; called only when that line is written. */
+typedef void (*poll_where_cb)(const void *dev, char *buf, size_t len);
+
+/* A poller's side of poll_end, one per poller, set up at creation (zeroed
+ * first; rounds through poll_rounds_init). */
+struct poll_owner {
+    const char *proto;          /* "snmp" or "modbus": the log prefix (static) */
+    event_sink_t *sink;         /* borrowed */
+    unsigned cycles;            /* 0: poll forever; N: --cycles N */
+    int64_t backoff_max_ms;     /* a failing device's interval doubles up to this */
+    struct poll_counts *counts; /* in the poller's stats */
+    struct poll_rounds rounds;
+    poll_outcome_cb outcome; /* may be NULL */
+    void *outcome_arg;
+    poll_where_cb where;
+};
+
+/* One finished poll of one device. */
+struct poll_result {
+    bool ok;
+    const char *device;  /* its name */
+    const void *dev;     /* handed to owner->where */
+    const char *reason;  /* why it failed ("" when ok) */
+    int64_t interval_ms; /* the device's configured interval */
+    uint32_t unreachable_after;
+    int64_t ts_ms; /* when the outcome was observed, Unix ms */
+};
+
+enum {
+    POLL_END_AGAIN = 1,    /* schedule the device's next poll */
+    POLL_END_ALL_DONE = 2, /* --cycles: every device finished its last round */
+};
+
+/* Ends one poll of one device: counts it, records it in *h (with --cycles a
+ * failing device is not backed off: every round polls the whole fleet, dead
+ * devices included, so a round shows what they cost; with --once one failed
+ * poll makes a device unreachable), logs and emits a transition, calls the
+ * outcome callback, advances *cycles_done and the rounds. now_ms is the
+ * loop's time. Returns POLL_END_* flags. Loop thread. */
+unsigned poll_end(struct poll_owner *o, struct poll_health *h, uint32_t *cycles_done,
+                  const struct poll_result *r, uint64_t now_ms);
 
 /* Uniform in [0, 1): schedule jitter (xorshift64*, seeded from the clock
  * and the pid on first use), not for anything secret. */

@@ -31,7 +31,7 @@ static void emit(struct modbus__dev *d, Fm__Measurement *m, int64_t ts)
     ev.kind_case = FM__EVENT__KIND_MEASUREMENT;
     ev.measurement = m;
     d->owner->stats.values++;
-    event_sink_emit(d->owner->sink, &ev);
+    event_sink_emit(d->owner->po.sink, &ev);
 }
 
 /* One measurement per named bit of a status word, labelled bit=NAME. */

@@ -8,6 +8,7 @@
 #include "modbus_poll_int.h"
 
 #include "fm_alloc.h"
+#include "fm_clock.h"
 #include "fm_log.h"
 
 #include <errno.h>
@@ -151,10 +152,19 @@ static void free_poller(modbus_poll_t *p)
         free(p->devs[i].data);
         free(p->devs[i].results);
     }
-    poll_rounds_free(&p->rounds);
+    poll_rounds_free(&p->po.rounds);
     free(p->devs);
     free(p->links);
     free(p);
+}
+
+/* poll_where_cb: the link and unit a device is polled at, for the log line
+ * of its becoming unreachable. */
+static void dev_where(const void *dev, char *buf, size_t len)
+{
+    const struct modbus__dev *d = dev;
+
+    snprintf(buf, len, "%s unit %d", d->link->name, (int)d->cfg->modbus.unit_id);
 }
 
 int modbus_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t *sink,
@@ -166,8 +176,12 @@ int modbus_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_
 
     p->loop = loop;
     p->cfg = cfg;
-    p->sink = sink;
-    p->cycles = cycles;
+    p->po.proto = "modbus";
+    p->po.sink = sink;
+    p->po.cycles = cycles;
+    p->po.backoff_max_ms = cfg->modbus.backoff_max_ms;
+    p->po.counts = &p->stats.polls;
+    p->po.where = dev_where;
     p->done = done;
     p->done_arg = arg;
     p->devs = fm_xcalloc(n + 1, sizeof(*p->devs));
@@ -187,7 +201,7 @@ int modbus_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_
         modbus_poll_destroy(p);
         return rc;
     }
-    poll_rounds_init(&p->rounds, cycles, p->n_devs);
+    poll_rounds_init(&p->po.rounds, cycles, p->n_devs);
     FM_INFO("modbus: %zu devices on %zu links", p->n_devs, p->n_links);
     *out = p;
     return 0;
@@ -207,34 +221,20 @@ static void schedule_next(struct modbus__dev *d)
 static void finish(struct modbus__dev *d, bool ok)
 {
     modbus_poll_t *p = d->owner;
-    uint32_t threshold = p->cycles == 1 ? 1 : (uint32_t)d->cfg->unreachable_after;
-    uint32_t prev_fails = 0;
-    enum poll_transition t;
-    char where[200];
+    struct poll_result r = {
+        .ok = ok,
+        .device = d->cfg->name,
+        .dev = d,
+        .reason = d->reason,
+        .interval_ms = d->cfg->interval_ms,
+        .unreachable_after = (uint32_t)d->cfg->unreachable_after,
+        .ts_ms = d->job.observed_ms,
+    };
+    unsigned next = poll_end(&p->po, &d->health, &d->cycles_done, &r, uv_now(p->loop));
 
-    if (ok)
-        p->stats.polls_ok++;
-    else
-        p->stats.polls_failed++;
-    /* With cycles (--once, --cycles) a failing device is not backed off:
-     * every round polls the whole fleet, dead devices included, so a round
-     * shows what they cost. */
-    t = poll_health_record(&d->health, ok, d->cfg->interval_ms,
-                           p->cycles > 0 ? d->cfg->interval_ms : p->cfg->modbus.backoff_max_ms,
-                           threshold, &prev_fails);
-    snprintf(where, sizeof(where), "%s unit %d", d->link->name, (int)d->cfg->modbus.unit_id);
-    poll_report(p->sink, &d->health, t, ok, "modbus", d->cfg->name, where, d->reason, prev_fails,
-                d->job.observed_ms);
-    if (p->outcome != NULL)
-        p->outcome(d->cfg->name, ok, d->job.observed_ms, ok ? "" : d->reason, p->outcome_arg);
-    d->cycles_done++;
-    if (p->cycles == 0 || d->cycles_done < p->cycles)
+    if (next & POLL_END_AGAIN)
         schedule_next(d);
-    if (p->cycles > 0 &&
-        poll_rounds_end(&p->rounds, d->cycles_done - 1, uv_now(p->loop),
-                        d->cycles_done == p->cycles, &p->stats.max_cycle_s, &p->stats.sum_cycle_s,
-                        &p->stats.rounds) &&
-        p->done != NULL)
+    if ((next & POLL_END_ALL_DONE) && p->done != NULL)
         p->done(p, p->done_arg);
 }
 
@@ -260,7 +260,7 @@ static void on_sched(uv_timer_t *t)
         schedule_next(d);
         return;
     }
-    poll_rounds_begin(&p->rounds, d->cycles_done, d->due_ms);
+    poll_rounds_begin(&p->po.rounds, d->cycles_done, d->due_ms);
     rc = mb_worker_submit(d->link->w, &d->job);
     if (rc == 0) {
         d->busy = true;
@@ -269,14 +269,14 @@ static void on_sched(uv_timer_t *t)
     /* The link's queue is full: its bus cannot keep up with the schedule. */
     p->stats.overruns++;
     snprintf(d->reason, sizeof(d->reason), "link %s: %s", d->link->name, strerror(-rc));
-    d->job.observed_ms = poll_wall_ms();
+    d->job.observed_ms = fm_clock_wall_ms();
     finish(d, false);
 }
 
-void modbus_poll_set_outcome_cb(modbus_poll_t *p, modbus_poll_outcome_cb cb, void *arg)
+void modbus_poll_set_outcome_cb(modbus_poll_t *p, poll_outcome_cb cb, void *arg)
 {
-    p->outcome = cb;
-    p->outcome_arg = arg;
+    p->po.outcome = cb;
+    p->po.outcome_arg = arg;
 }
 
 void modbus_poll_start(modbus_poll_t *p)
@@ -287,9 +287,9 @@ void modbus_poll_start(modbus_poll_t *p)
         struct modbus__dev *d = &p->devs[i];
         /* --once and --cycles start every device at once: their runs
          * measure rounds, and a spread would only make them slower. */
-        uint64_t delay = p->cycles > 0 ? 0
-                                       : (uint64_t)(poll_rand01() * p->cfg->modbus.poll_spread *
-                                                    (double)d->cfg->interval_ms);
+        uint64_t delay = p->po.cycles > 0 ? 0
+                                          : (uint64_t)(poll_rand01() * p->cfg->modbus.poll_spread *
+                                                       (double)d->cfg->interval_ms);
 
         d->due_ms = now + delay;
         uv_timer_start(&d->sched, on_sched, delay, 0);

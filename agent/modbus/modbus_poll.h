@@ -32,6 +32,7 @@
 
 #include "config.h"
 #include "event_sink.h"
+#include "poll_health.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,15 +42,11 @@
 typedef struct modbus_poll modbus_poll_t;
 
 struct modbus_poll_stats {
-    uint64_t polls_ok;
-    uint64_t polls_failed;
-    uint64_t requests;  /* reads sent or attempted */
-    uint64_t registers; /* registers and bits read successfully */
-    uint64_t values;    /* measurements emitted */
-    uint64_t overruns;  /* a poll was due while the previous one still ran */
-    double max_cycle_s; /* with cycles: the longest round, first due to last done */
-    double sum_cycle_s;
-    uint32_t rounds;
+    struct poll_counts polls; /* polls ended, --cycles rounds */
+    uint64_t requests;        /* reads sent or attempted */
+    uint64_t registers;       /* registers and bits read successfully */
+    uint64_t values;          /* measurements emitted */
+    uint64_t overruns;        /* a poll was due while the previous one still ran */
 };
 
 typedef void (*modbus_poll_done_cb)(modbus_poll_t *p, void *arg);
@@ -68,9 +65,7 @@ int modbus_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_
 /* Called at the end of every poll of a device, good or failed (reason is
  * borrowed for the call), as snmp_poll's outcome callback: the threshold
  * stage counts failed polls for comm loss. One callback; NULL removes it. */
-typedef void (*modbus_poll_outcome_cb)(const char *device, bool ok, int64_t ts_ms,
-                                       const char *reason, void *arg);
-void modbus_poll_set_outcome_cb(modbus_poll_t *p, modbus_poll_outcome_cb cb, void *arg);
+void modbus_poll_set_outcome_cb(modbus_poll_t *p, poll_outcome_cb cb, void *arg);
 
 /* Schedules every device's first poll. */
 void modbus_poll_start(modbus_poll_t *p);

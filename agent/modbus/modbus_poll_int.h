@@ -39,17 +39,13 @@ struct modbus__dev {
 struct modbus_poll {
     uv_loop_t *loop;
     const struct agent_cfg *cfg;
-    event_sink_t *sink;
+    struct poll_owner po; /* sink, cycles, rounds, outcome: see poll_end */
     struct modbus__dev *devs;
     size_t n_devs;
     struct modbus__link *links;
     size_t n_links;
-    unsigned cycles;
     modbus_poll_done_cb done;
     void *done_arg;
-    modbus_poll_outcome_cb outcome;
-    void *outcome_arg;
-    struct poll_rounds rounds;
     struct modbus_poll_stats stats;
     int closes_pending;
     bool stopping;

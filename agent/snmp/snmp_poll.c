@@ -11,6 +11,7 @@
 #include "snmp_poll_int.h"
 
 #include "fm_alloc.h"
+#include "fm_clock.h"
 #include "fm_log.h"
 
 #include <errno.h>
@@ -26,9 +27,13 @@ static void deadline_add(struct snmp__dev *d, uint64_t after_ms);
 static void deadline_remove(struct snmp__dev *d);
 static void on_expiry(uv_timer_t *t);
 
-int64_t snmp__wall_ms(void)
+/* poll_where_cb: the address a device is polled at, for the log line of
+ * its becoming unreachable. */
+static void dev_where(const void *dev, char *buf, size_t len)
 {
-    return poll_wall_ms();
+    const struct snmp__dev *d = dev;
+
+    snprintf(buf, len, "%s:%d", d->cfg->snmp.host, (int)d->cfg->snmp.port);
 }
 
 /* ------------------------------------------------------------ set-up */
@@ -95,8 +100,12 @@ int snmp_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t 
 
     p->loop = loop;
     p->cfg = cfg;
-    p->sink = sink;
-    p->cycles = cycles;
+    p->po.proto = "snmp";
+    p->po.sink = sink;
+    p->po.cycles = cycles;
+    p->po.backoff_max_ms = cfg->snmp.backoff_max_ms;
+    p->po.counts = &p->stats.polls;
+    p->po.where = dev_where;
     p->done = done;
     p->done_arg = arg;
     p->max_active = (size_t)cfg->snmp.max_in_flight;
@@ -143,7 +152,7 @@ int snmp_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t 
         if (dev_open(d) != 0) /* retried at each poll; counts as a failed poll */
             FM_ERR("snmp: %s: %s", d->cfg->name, d->reason);
     }
-    poll_rounds_init(&p->rounds, cycles, p->n_devs);
+    poll_rounds_init(&p->po.rounds, cycles, p->n_devs);
     *out = p;
     return 0;
 }
@@ -170,7 +179,7 @@ static void dispatch(snmp_poll_t *p)
         d->next_wait = NULL;
         d->state = DEV_ACTIVE;
         p->active++;
-        poll_rounds_begin(&p->rounds, d->cycles_done, d->due_ms);
+        poll_rounds_begin(&p->po.rounds, d->cycles_done, d->due_ms);
         snmp__begin(d);
         queue_send(d);
     }
@@ -212,19 +221,25 @@ void snmp_poll_start(snmp_poll_t *p)
 
 /* ------------------------------------------------------------ outcome */
 
-void snmp_poll_set_outcome_cb(snmp_poll_t *p, snmp_poll_outcome_cb cb, void *arg)
+void snmp_poll_set_outcome_cb(snmp_poll_t *p, poll_outcome_cb cb, void *arg)
 {
-    p->outcome = cb;
-    p->outcome_arg = arg;
+    p->po.outcome = cb;
+    p->po.outcome_arg = arg;
 }
 
 static void finish(struct snmp__dev *d, bool ok)
 {
     snmp_poll_t *p = d->owner;
-    uint32_t threshold = p->cycles == 1 ? 1 : (uint32_t)d->cfg->unreachable_after;
-    uint32_t prev_fails = 0;
-    enum poll_transition t;
-    char where[300];
+    struct poll_result r = {
+        .ok = ok,
+        .device = d->cfg->name,
+        .dev = d,
+        .reason = d->reason,
+        .interval_ms = d->cfg->interval_ms,
+        .unreachable_after = (uint32_t)d->cfg->unreachable_after,
+        .ts_ms = fm_clock_wall_ms(),
+    };
+    unsigned next;
 
     snmp__end(d);
     deadline_remove(d);
@@ -232,27 +247,10 @@ static void finish(struct snmp__dev *d, bool ok)
     d->state = DEV_IDLE;
     d->outstanding = false;
     p->active--;
-    if (ok)
-        p->stats.polls_ok++;
-    else
-        p->stats.polls_failed++;
-    t = poll_health_record(&d->health, ok, d->cfg->interval_ms, p->cfg->snmp.backoff_max_ms,
-                           threshold, &prev_fails);
-    where[0] = '\0';
-    if (t == POLL_BECAME_UNREACHABLE) /* the only report that names it */
-        snprintf(where, sizeof(where), "%s:%d", d->cfg->snmp.host, (int)d->cfg->snmp.port);
-    poll_report(p->sink, &d->health, t, ok, "snmp", d->cfg->name, where, d->reason, prev_fails,
-                snmp__wall_ms());
-    if (p->outcome != NULL)
-        p->outcome(d->cfg->name, ok, snmp__wall_ms(), ok ? "" : d->reason, p->outcome_arg);
-    d->cycles_done++;
-    if (p->cycles == 0 || d->cycles_done < p->cycles)
+    next = poll_end(&p->po, &d->health, &d->cycles_done, &r, uv_now(p->loop));
+    if (next & POLL_END_AGAIN)
         schedule_next(d);
-    if (p->cycles > 0 &&
-        poll_rounds_end(&p->rounds, d->cycles_done - 1, uv_now(p->loop),
-                        d->cycles_done == p->cycles, &p->stats.max_cycle_s, &p->stats.sum_cycle_s,
-                        &p->stats.rounds) &&
-        p->done != NULL)
+    if ((next & POLL_END_ALL_DONE) && p->done != NULL)
         p->done(p, p->done_arg);
     dispatch(p);
 }
@@ -535,7 +533,7 @@ static void free_poller(snmp_poll_t *p)
         free(p->profs[i].column_oid);
     }
     netsnmp_large_fd_set_cleanup(&p->fdset);
-    poll_rounds_free(&p->rounds);
+    poll_rounds_free(&p->po.rounds);
     free(p->profs);
     free(p->devs);
     free(p);

@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "event_sink.h"
+#include "poll_health.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,15 +34,11 @@
 typedef struct snmp_poll snmp_poll_t;
 
 struct snmp_poll_stats {
-    uint64_t polls_ok;
-    uint64_t polls_failed;
+    struct poll_counts polls; /* polls ended, --cycles rounds */
     uint64_t requests;
-    uint64_t values;    /* measurements emitted */
-    uint64_t overruns;  /* a poll was due while the previous one still ran */
-    uint64_t toobig;    /* tooBig answers that made a request smaller */
-    double max_cycle_s; /* --cycles: the longest round, first due to last done */
-    double sum_cycle_s;
-    uint32_t rounds;
+    uint64_t values;   /* measurements emitted */
+    uint64_t overruns; /* a poll was due while the previous one still ran */
+    uint64_t toobig;   /* tooBig answers that made a request smaller */
 };
 
 /* Called once when every device finished its last cycle (cycles > 0). */
@@ -58,9 +55,7 @@ int snmp_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t 
 /* Called at the end of every poll of a device, good or failed (reason is
  * borrowed for the call): the threshold stage counts failed polls for comm
  * loss and staleness. One callback; NULL removes it. */
-typedef void (*snmp_poll_outcome_cb)(const char *device, bool ok, int64_t ts_ms, const char *reason,
-                                     void *arg);
-void snmp_poll_set_outcome_cb(snmp_poll_t *p, snmp_poll_outcome_cb cb, void *arg);
+void snmp_poll_set_outcome_cb(snmp_poll_t *p, poll_outcome_cb cb, void *arg);
 
 /* Schedules every device's first poll. */
 void snmp_poll_start(snmp_poll_t *p);

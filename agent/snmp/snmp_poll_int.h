@@ -113,7 +113,7 @@ struct snmp__dev {
 struct snmp_poll {
     uv_loop_t *loop;
     const struct agent_cfg *cfg;
-    event_sink_t *sink;
+    struct poll_owner po; /* sink, cycles, rounds, outcome: see poll_end */
     struct snmp__prof *profs;
     size_t n_profs;
     struct snmp__dev *devs;
@@ -131,17 +131,12 @@ struct snmp_poll {
     uint64_t expiry_at; /* when expiry fires; 0: not armed */
     size_t active;
     size_t max_active;
-    unsigned cycles;
     snmp_poll_done_cb done;
     void *done_arg;
     netsnmp_large_fd_set fdset;
     struct snmp_poll_stats stats;
-    /* --cycles: per-round first due time and last completion. */
-    struct poll_rounds rounds;
     int closes_pending;
     bool stopping;
-    snmp_poll_outcome_cb outcome;
-    void *outcome_arg;
 };
 
 /* snmp_req.c: starts the next request of d's poll (d->step tells which).
@@ -177,8 +172,5 @@ void snmp__adapt_end(struct snmp__dev *d, bool ok);
  * request to `to` (at least 1) because of `why` ("tooBig", ...), and logs
  * it once per new lowest value. */
 void snmp__adapt_lower(struct snmp__dev *d, bool reps, unsigned to, const char *why);
-
-/* snmp_poll.c: wall clock in Unix ms. */
-int64_t snmp__wall_ms(void);
 
 #endif

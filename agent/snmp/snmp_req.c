@@ -12,6 +12,7 @@
 #include "snmp_value.h"
 
 #include "fm_alloc.h"
+#include "fm_clock.h"
 #include "fm_log.h"
 
 #include <errno.h>
@@ -107,7 +108,7 @@ static void emit_value(struct snmp__dev *d, size_t pt_idx, const oid *suffix, si
     if (pt->rate && v->has_value && v->counter_bits != 0)
         apply_rate(d, pt_idx, suffix, n_suffix, v, ts, &m);
     d->owner->stats.values++;
-    event_sink_emit(d->owner->sink, &ev);
+    event_sink_emit(d->owner->po.sink, &ev);
 }
 
 static void emit_quality(struct snmp__dev *d, size_t pt_idx, Fm__Quality q, const char *detail,
@@ -379,7 +380,7 @@ static void on_walk_error(struct snmp__dev *d, netsnmp_pdu *pdu)
         /* Not even one row of one column fits: like a scalar that is too
          * big, the point is bad, not the device. */
         emit_quality(d, d->prof->column_pt[w->sent[0]], FM__QUALITY__QUALITY_DEVICE_ERROR, "tooBig",
-                     snmp__wall_ms());
+                     fm_clock_wall_ms());
         w->cols[w->sent[0]].done = true;
         return;
     }
@@ -505,7 +506,7 @@ int snmp__on_response(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pdu
     }
     d->answered = true;
     d->action = ACT_NEXT;
-    ts = snmp__wall_ms();
+    ts = fm_clock_wall_ms();
     if (d->step == STEP_GET)
         on_get(d, pdu, ts);
     else if (d->step == STEP_WALK)
