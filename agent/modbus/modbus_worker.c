@@ -3,12 +3,12 @@
 #include "modbus_worker.h"
 
 #include "fm_alloc.h"
+#include "fm_clock.h"
 #include "fm_log.h"
 #include "modbus_tcpio.h"
 
 #include <errno.h>
 #include <modbus.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,21 +20,15 @@
 
 struct mb_worker {
     uv_loop_t *loop;
-    uv_async_t async;
     uv_thread_t thread;
-    uv_mutex_t mu;
-    uv_cond_t cond;
-    /* Guarded by mu: */
-    struct mb_job *todo_head, *todo_tail;
-    size_t n_todo;
-    struct mb_job *done_head, *done_tail;
+    struct fmq_work todo; /* jobs for the thread; its stop ends the thread */
+    struct fmq_loop done; /* finished jobs back to the loop */
     /* Loop thread only: */
     size_t pending;
     bool stopped;
     void (*close_cb)(void *arg);
     void *close_arg;
     /* Worker thread only (and close, after the join): */
-    atomic_bool stop;
     modbus_t *ctx;
     bool connected;
     bool failing;    /* last connect failed: log again only after a success */
@@ -48,19 +42,6 @@ struct mb_worker {
     char *name;
     unsigned max_queue;
 };
-
-static uint64_t now_us(void)
-{
-    return uv_hrtime() / 1000u;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void sleep_us(uint64_t us)
 {
@@ -142,7 +123,7 @@ bool mb_result_is_comm_failure(const struct mb_read_result *r)
  * delay doubles up to its cap; a good answer resets it (see run_job). */
 static int link_open(mb_worker_t *w, int *err)
 {
-    uint64_t now = now_us();
+    uint64_t now = fm_clock_mono_us();
 
     if (now < w->next_connect_us) {
         *err = w->connect_err;
@@ -160,7 +141,7 @@ static int link_open(mb_worker_t *w, int *err)
     w->backoff_ms = w->backoff_ms == 0 ? w->cfg.backoff_min_ms : w->backoff_ms * 2;
     if (w->backoff_ms > w->cfg.backoff_max_ms)
         w->backoff_ms = w->cfg.backoff_max_ms;
-    w->next_connect_us = now_us() + (uint64_t)w->backoff_ms * 1000u;
+    w->next_connect_us = fm_clock_mono_us() + (uint64_t)w->backoff_ms * 1000u;
     if (!w->failing)
         FM_WARN("modbus: %s: connect: %s; retrying with back-off up to %lld ms", w->name,
                 modbus_strerror(*err), (long long)w->cfg.backoff_max_ms);
@@ -242,7 +223,7 @@ static int do_read(mb_worker_t *w, const struct mb_plan_read *rd, uint16_t *out)
 static void wait_inter_frame(mb_worker_t *w)
 {
     uint64_t due = w->last_exchange_us + (uint64_t)w->cfg.inter_frame_ms * 1000u;
-    uint64_t now = now_us();
+    uint64_t now = fm_clock_mono_us();
 
     if (w->cfg.inter_frame_ms > 0 && w->last_exchange_us != 0 && now < due)
         sleep_us(due - now);
@@ -254,7 +235,7 @@ static void wait_inter_frame(mb_worker_t *w)
 static void run_job(mb_worker_t *w, struct mb_job *job)
 {
     struct mb_read_result carry = {.status = -1};
-    uint64_t t0 = now_us();
+    uint64_t t0 = fm_clock_mono_us();
     size_t off = 0;
 
     for (size_t i = 0; i < job->n_reads; off += job->reads[i].count, i++) {
@@ -267,7 +248,7 @@ static void run_job(mb_worker_t *w, struct mb_job *job)
             *res = carry;
             continue;
         }
-        if (atomic_load(&w->stop)) {
+        if (fmq_work_stopped(&w->todo)) {
             res->status = MB_ST_CANCELLED;
             continue;
         }
@@ -298,7 +279,7 @@ static void run_job(mb_worker_t *w, struct mb_job *job)
                 res->why = protocol_why(res->err);
             }
         }
-        w->last_exchange_us = now_us();
+        w->last_exchange_us = fm_clock_mono_us();
         switch (res->status) {
         case MB_ST_OK:
             w->backoff_ms = 0;
@@ -326,81 +307,48 @@ static void run_job(mb_worker_t *w, struct mb_job *job)
             break;
         }
     }
-    job->duration_us = (int64_t)(now_us() - t0);
-    job->observed_ms = wall_ms();
+    job->duration_us = (int64_t)(fm_clock_mono_us() - t0);
+    job->observed_ms = fm_clock_wall_ms();
 }
 
 static void worker_main(void *arg)
 {
     mb_worker_t *w = arg;
 
+    /* A stopped queue still hands out what it holds: those jobs come back
+     * cancelled (run_job checks the stop before each read). */
     for (;;) {
+        struct fmq_node *n = fmq_work_take(&w->todo, UINT64_MAX, 1);
         struct mb_job *job;
 
-        uv_mutex_lock(&w->mu);
-        while (w->todo_head == NULL && !atomic_load(&w->stop))
-            uv_cond_wait(&w->cond, &w->mu);
-        if (w->todo_head == NULL) {
-            uv_mutex_unlock(&w->mu);
+        if (n == NULL)
             break;
-        }
-        job = w->todo_head;
-        w->todo_head = job->next_;
-        if (w->todo_head == NULL)
-            w->todo_tail = NULL;
-        w->n_todo--;
-        uv_mutex_unlock(&w->mu);
-
+        job = (struct mb_job *)((char *)n - offsetof(struct mb_job, node_));
         run_job(w, job);
-
-        uv_mutex_lock(&w->mu);
-        job->next_ = NULL;
-        if (w->done_tail != NULL)
-            w->done_tail->next_ = job;
-        else
-            w->done_head = job;
-        w->done_tail = job;
-        uv_mutex_unlock(&w->mu);
-        uv_async_send(&w->async);
+        fmq_loop_post(&w->done, &job->node_);
     }
     link_close(w);
 }
 
 /* ------------------------------------------------------------ loop thread */
 
-/* Calls back every finished job; uv_async coalesces wakeups, so the whole
- * queue is taken at once. */
-static void drain_done(mb_worker_t *w)
+/* fmq_loop_cb: calls back one finished job. */
+static void on_done(struct fmq_node *n, void *arg)
 {
-    struct mb_job *job;
+    mb_worker_t *w = arg;
+    struct mb_job *job = (struct mb_job *)((char *)n - offsetof(struct mb_job, node_));
 
-    uv_mutex_lock(&w->mu);
-    job = w->done_head;
-    w->done_head = w->done_tail = NULL;
-    uv_mutex_unlock(&w->mu);
-    while (job != NULL) {
-        struct mb_job *next = job->next_;
-
-        job->next_ = NULL;
-        w->pending--;
-        job->cb(job);
-        job = next;
-    }
+    w->pending--;
+    job->cb(job);
 }
 
-static void on_async(uv_async_t *handle)
+static void on_done_closed(struct fmq_loop *q)
 {
-    drain_done(handle->data);
-}
-
-static void on_async_closed(uv_handle_t *handle)
-{
-    mb_worker_t *w = handle->data;
+    mb_worker_t *w = (mb_worker_t *)((char *)q - offsetof(mb_worker_t, done));
 
     if (w->close_cb != NULL)
         w->close_cb(w->close_arg);
-    uv_cond_destroy(&w->cond);
-    uv_mutex_destroy(&w->mu);
+    fmq_work_destroy(&w->todo);
     free(w->name);
     free(w);
 }
@@ -456,28 +404,28 @@ mb_worker_t *mb_worker_create(uv_loop_t *loop, const struct mb_link_cfg *cfg, co
     w->ctx = new_ctx(cfg, why);
     if (w->ctx == NULL)
         goto out_free;
-    uv_mutex_init(&w->mu);
-    uv_cond_init(&w->cond);
-    atomic_init(&w->stop, false);
-    if (uv_async_init(loop, &w->async, on_async) != 0) {
-        *why = "cannot create the loop wakeup handle";
-        goto out_sync;
+    if (fmq_work_init(&w->todo) != 0) {
+        *why = "cannot create the job queue";
+        goto out_ctx;
     }
-    w->async.data = w;
+    if (fmq_loop_init(&w->done, loop, on_done, w) != 0) {
+        *why = "cannot create the loop wakeup handle";
+        goto out_todo;
+    }
     if (uv_thread_create_ex(&w->thread, &opts, worker_main, w) != 0) {
         *why = "cannot start the worker thread";
-        /* The async handle is on the loop: it is freed with w on its close. */
+        /* The queue's handle is on the loop: w is freed on its close. */
         w->stopped = true;
         modbus_free(w->ctx);
         w->ctx = NULL;
-        uv_close((uv_handle_t *)&w->async, on_async_closed);
+        fmq_loop_close(&w->done, on_done_closed);
         return NULL;
     }
     return w;
 
-out_sync:
-    uv_cond_destroy(&w->cond);
-    uv_mutex_destroy(&w->mu);
+out_todo:
+    fmq_work_destroy(&w->todo);
+out_ctx:
     modbus_free(w->ctx);
 out_free:
     free(w->name);
@@ -495,21 +443,12 @@ int mb_worker_submit(mb_worker_t *w, struct mb_job *job)
         return -EINVAL;
     if (w->stopped)
         return -ESHUTDOWN;
-    uv_mutex_lock(&w->mu);
-    if (w->n_todo >= w->max_queue) {
-        uv_mutex_unlock(&w->mu);
+    /* Only the loop thread pushes, so the queue cannot grow between the
+     * check and the push. */
+    if (fmq_work_len(&w->todo) >= w->max_queue)
         return -EBUSY;
-    }
-    job->next_ = NULL;
-    if (w->todo_tail != NULL)
-        w->todo_tail->next_ = job;
-    else
-        w->todo_head = job;
-    w->todo_tail = job;
-    w->n_todo++;
     w->pending++;
-    uv_cond_signal(&w->cond);
-    uv_mutex_unlock(&w->mu);
+    fmq_work_push(&w->todo, &job->node_);
     return 0;
 }
 
@@ -523,15 +462,12 @@ void mb_worker_stop(mb_worker_t *w)
     if (w == NULL || w->stopped)
         return;
     w->stopped = true;
-    uv_mutex_lock(&w->mu);
-    atomic_store(&w->stop, true);
-    uv_cond_signal(&w->cond);
-    uv_mutex_unlock(&w->mu);
+    fmq_work_stop(&w->todo);
 }
 
 void mb_worker_close(mb_worker_t *w, void (*close_cb)(void *arg), void *arg)
 {
-    struct mb_job *job;
+    struct fmq_node *n;
 
     if (w == NULL)
         return;
@@ -539,22 +475,20 @@ void mb_worker_close(mb_worker_t *w, void (*close_cb)(void *arg), void *arg)
     uv_thread_join(&w->thread);
     modbus_free(w->ctx);
     w->ctx = NULL;
-    drain_done(w);
-    /* The thread is gone: what it never took is cancelled. */
-    job = w->todo_head;
-    w->todo_head = w->todo_tail = NULL;
-    w->n_todo = 0;
-    while (job != NULL) {
-        struct mb_job *next = job->next_;
+    fmq_loop_drain(&w->done);
+    /* The thread is gone: whatever it never took is cancelled. */
+    n = fmq_work_take(&w->todo, 0, SIZE_MAX);
+    while (n != NULL) {
+        struct fmq_node *next = n->next;
+        struct mb_job *job = (struct mb_job *)((char *)n - offsetof(struct mb_job, node_));
 
         for (size_t i = 0; i < job->n_reads; i++)
             job->results[i] = (struct mb_read_result){.status = MB_ST_CANCELLED};
-        job->next_ = NULL;
         w->pending--;
         job->cb(job);
-        job = next;
+        n = next;
     }
     w->close_cb = close_cb;
     w->close_arg = arg;
-    uv_close((uv_handle_t *)&w->async, on_async_closed);
+    fmq_loop_close(&w->done, on_done_closed);
 }

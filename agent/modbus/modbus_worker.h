@@ -2,11 +2,10 @@
  *
  * One worker owns one link: a Modbus TCP connection to one device, or one
  * RTU serial bus shared by several unit ids. The loop hands it jobs (one
- * device's planned reads for one poll); the worker's thread runs them one at
- * a time, in order, so a bus never carries two requests at once, and puts
- * each finished job on a queue guarded by a mutex, then calls uv_async_send.
- * The loop drains the whole queue on each wakeup (uv_async coalesces) and
- * calls each job's callback on the loop thread.
+ * device's planned reads for one poll) through an fmq_work queue; the
+ * worker's thread runs them one at a time, in order, so a bus never carries
+ * two requests at once, and posts each finished job to an fmq_loop queue
+ * (fm_queue.h), which calls each job's callback on the loop thread.
  *
  * Failure handling, per job:
  * - An exception response fails only that read (MB_ST_EXCEPTION, code kept):
@@ -31,6 +30,7 @@
 #ifndef AGENT_MODBUS_WORKER_H
 #define AGENT_MODBUS_WORKER_H
 
+#include "fm_queue.h"
 #include "modbus_plan.h"
 
 #include <stdbool.h>
@@ -97,10 +97,10 @@ struct mb_job {
     size_t data_len;
     struct mb_read_result *results; /* n_reads entries */
     mb_job_cb cb;
-    void *ctx;            /* the caller's */
-    int64_t observed_ms;  /* filled: wall clock (Unix ms) when the job finished */
-    int64_t duration_us;  /* filled: time the worker spent on it */
-    struct mb_job *next_; /* queue link, private */
+    void *ctx;             /* the caller's */
+    int64_t observed_ms;   /* filled: wall clock (Unix ms) when the job finished */
+    int64_t duration_us;   /* filled: time the worker spent on it */
+    struct fmq_node node_; /* queue link, private */
 };
 
 typedef struct mb_worker mb_worker_t;
