@@ -6,6 +6,7 @@
  * short printable names, counts are under the limits in fmwire.h, numbers
  * are finite, timestamps are plausible and event sequences increase. */
 #include "fmwire.h"
+#include "fm_clock.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -467,7 +468,7 @@ const char *fmw_envelope_kind(const Fm__Envelope *env)
 void fmw_heartbeat_init(Fm__Envelope *env, Fm__Heartbeat *hb)
 {
     fm__heartbeat__init(hb);
-    hb->sent_at_ms = fmw_now_ms();
+    hb->sent_at_ms = fm_clock_wall_ms();
     fm__envelope__init(env);
     env->body_case = FM__ENVELOPE__BODY_HEARTBEAT;
     env->heartbeat = hb;

@@ -9,6 +9,7 @@
 #include "alarm.h"
 
 #include "fm_alloc.h"
+#include "fm_clock.h"
 #include "fm_log.h"
 
 #include <errno.h>
@@ -309,7 +310,7 @@ void alarm_sink_poll_result(alarm_sink_t *s, const char *device, bool ok, int64_
 static void on_tick(uv_timer_t *t)
 {
     alarm_sink_t *s = t->data;
-    int64_t now = fmw_now_ms();
+    int64_t now = fm_clock_wall_ms();
 
     for (size_t i = 0; i < s->pts.cap; i++) {
         struct pt *p = s->pts.slots[i];
@@ -390,7 +391,7 @@ static void cals_free(struct dev *d)
 
 void alarm_sink_reload(alarm_sink_t *s, const struct agent_cfg *cfg)
 {
-    int64_t now = fmw_now_ms();
+    int64_t now = fm_clock_wall_ms();
 
     s->cfg = cfg;
     for (size_t i = 0; i < s->devs.cap; i++) {

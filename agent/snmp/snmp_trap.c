@@ -15,6 +15,7 @@
 #include "snmp_target.h"
 
 #include "fm_alloc.h"
+#include "fm_clock.h"
 #include "fm_log.h"
 #include "fmwire.h"
 
@@ -78,18 +79,10 @@ const char *snmp_trap_drop_name(enum snmp_trap_drop why)
     return (unsigned)why < TRAP_DROP_N ? drop_names[why] : "unknown";
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Counts a drop; logs it unless this source was logged in the last minute. */
 static void drop(snmp_trap_t *t, enum snmp_trap_drop why)
 {
-    int64_t now = wall_ms();
+    int64_t now = fm_clock_wall_ms();
     struct log_slot *slot = NULL, *oldest = &t->logged[0];
 
     t->stats.dropped[why]++;
@@ -287,7 +280,7 @@ static void emit_trap(snmp_trap_t *t, const netsnmp_pdu *pdu, size_t n_vb, event
         vbs[k].value = o + FMW_MAX_OID;
         vbp[k] = &vbs[k];
     }
-    ev.ts_ms = wall_ms();
+    ev.ts_ms = fm_clock_wall_ms();
     ev.device = d != NULL ? d->name : "";
     ev.kind_case = FM__EVENT__KIND_TRAP;
     ev.trap = &tr;

@@ -17,6 +17,7 @@
 #include "spool_int.h"
 
 #include "fm_alloc.h"
+#include "fm_clock.h"
 #include "fm_log.h"
 
 #include <errno.h>
@@ -123,7 +124,7 @@ static void report(spool_t *sp, const struct drop *d)
 
     /* A spool that stays full overflows at every flush: one warning a
      * minute with the running total says the same without flooding. */
-    int64_t now = fmw_now_ms();
+    int64_t now = fm_clock_wall_ms();
     if (now - sp->overflow_logged_ms >= 60000) {
         FM_WARN("spool: %s: over its cap of %" PRIu64 " bytes: dropped %" PRIu64
                 " oldest measurements (seq %" PRIu64 "..%" PRIu64 "), alarm transitions kept; "
@@ -131,7 +132,7 @@ static void report(spool_t *sp, const struct drop *d)
                 sp->cfg->dir, sp->cap, d->dropped, d->first, d->last, sp->stats.dropped);
         sp->overflow_logged_ms = now;
     }
-    ev.ts_ms = fmw_now_ms();
+    ev.ts_ms = fm_clock_wall_ms();
     ev.device = "";
     ev.kind_case = FM__EVENT__KIND_OVERFLOW;
     ev.overflow = &ov;

@@ -9,6 +9,7 @@
 #include "edge_int.h"
 
 #include "fm_alloc.h"
+#include "fm_clock.h"
 #include "fm_log.h"
 
 #include <errno.h>
@@ -151,7 +152,7 @@ static void on_status(uv_timer_t *t)
     as.rss_bytes = rss_bytes();
     as.dropped_events = sp.dropped + sp.dropped_kept + e->lost;
     as.traps_dropped = rd(e->counters.traps_dropped);
-    ev.ts_ms = fmw_now_ms();
+    ev.ts_ms = fm_clock_wall_ms();
     ev.device = "";
     ev.kind_case = FM__EVENT__KIND_STATUS;
     ev.status = &as;

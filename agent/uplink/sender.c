@@ -16,6 +16,7 @@
 #include "sender_int.h"
 
 #include "fm_alloc.h"
+#include "fm_clock.h"
 #include "fm_log.h"
 
 #include <errno.h>
@@ -92,7 +93,7 @@ static void send_hello(sender_t *s)
     }
     h.inventory = (Fm__Inventory *)s->id->inventory;
     h.max_frame = FMW_MAX_FRAME_DEFAULT;
-    h.sent_at_ms = fmw_now_ms();
+    h.sent_at_ms = fm_clock_wall_ms();
     env.body_case = FM__ENVELOPE__BODY_HELLO;
     env.hello = &h;
     s->max_frame = FMW_MAX_FRAME_LIMIT; /* our own Hello may be large */
@@ -290,7 +291,7 @@ static void on_link_data(link_t *l, const uint8_t *p, size_t n, void *ud)
             link_close(l, -EPROTO, "undecodable frame from the collector");
             return;
         }
-        if (fmw_envelope_validate(env, fmw_now_ms(), why, sizeof(why)) != 0) {
+        if (fmw_envelope_validate(env, fm_clock_wall_ms(), why, sizeof(why)) != 0) {
             char msg[300];
             snprintf(msg, sizeof(msg), "invalid message from the collector: %s", why);
             fmw_envelope_free(env, NULL);
@@ -429,7 +430,7 @@ static void on_tick(uv_timer_t *t)
     if (s->state == SENDER_STREAMING && (int64_t)(now - s->last_tx_ms) >= s->heartbeat_ms) {
         Fm__Envelope env = FM__ENVELOPE__INIT;
         Fm__Heartbeat hb = FM__HEARTBEAT__INIT;
-        hb.sent_at_ms = fmw_now_ms();
+        hb.sent_at_ms = fm_clock_wall_ms();
         env.body_case = FM__ENVELOPE__BODY_HEARTBEAT;
         env.heartbeat = &hb;
         send_env(s, &env);

@@ -33,6 +33,7 @@
 #include <uv.h>
 
 #include "fm_alloc.h"
+#include "fm_clock.h"
 #include "fmwire.h"
 #include "tlsio.h"
 
@@ -316,7 +317,7 @@ static void send_hello(struct agent *a)
     h.software_version = "fm-loadgen";
     h.inventory = &inv;
     h.max_frame = FMW_MAX_FRAME_DEFAULT;
-    h.sent_at_ms = fmw_now_ms();
+    h.sent_at_ms = fm_clock_wall_ms();
     env.body_case = FM__ENVELOPE__BODY_HELLO;
     env.hello = &h;
     send_env(a, &env);
@@ -850,7 +851,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     g.loop = uv_default_loop();
     g.agents = fm_xcalloc(g.o.agents, sizeof(*g.agents));
-    g.base_ts_ms = (uint64_t)fmw_now_ms() - g.o.events - 1000;
+    g.base_ts_ms = (uint64_t)fm_clock_wall_ms() - g.o.events - 1000;
     for (unsigned i = 0; i < g.o.agents; i++) {
         struct agent *a = &g.agents[i];
 

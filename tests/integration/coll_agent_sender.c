@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "fm_conf.h"
+#include "fm_clock.h"
 #include "fm_log.h"
 #include "fmwire.h"
 #include "sender.h"
@@ -149,7 +150,7 @@ int main(int argc, char **argv)
         char point[16];
 
         snprintf(point, sizeof(point), "p%lu", i % 3);
-        ev.ts_ms = fmw_now_ms() - 60000 + (int64_t)(i % 1000);
+        ev.ts_ms = fm_clock_wall_ms() - 60000 + (int64_t)(i % 1000);
         ev.device = i % 2 ? "ups-1" : "sensor-1";
         ev.kind_case = FM__EVENT__KIND_MEASUREMENT;
         ev.measurement = &m;

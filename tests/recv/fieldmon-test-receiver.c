@@ -19,6 +19,7 @@
 #include "tls.h"
 
 #include "fm_alloc.h"
+#include "fm_clock.h"
 #include "fm_log.h"
 #include "fmwire.h"
 
@@ -242,7 +243,7 @@ static void on_data(link_t *l, const uint8_t *p, size_t n, void *ud)
             link_close(l, -EPROTO, "undecodable frame");
             return;
         }
-        if (fmw_envelope_validate(env, fmw_now_ms(), why, sizeof(why)) != 0) {
+        if (fmw_envelope_validate(env, fm_clock_wall_ms(), why, sizeof(why)) != 0) {
             fprintf(stderr, "recv: %s: invalid %s: %s\n", link_peer(l), fmw_envelope_kind(env),
                     why);
             fmw_envelope_free(env, NULL);
