@@ -286,6 +286,11 @@ static void apply_defaults(const struct fmc_schema *s, void *obj)
     }
 }
 
+void fmc_defaults(const struct fmc_schema *schema, void *out)
+{
+    apply_defaults(schema, out);
+}
+
 /* ------------------------------------------------------------ walking */
 
 static int fill_map(struct lctx *c, const struct fmc_schema *s, void *obj, yaml_node_t *node,

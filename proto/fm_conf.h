@@ -95,6 +95,12 @@ int fmc_load_file(const char *path, const struct fmc_schema *schema, void *out, 
 int fmc_load_string(const char *name, const char *text, size_t len, const struct fmc_schema *schema,
                     void *out, fmc_doc_t **doc, char *err, size_t errlen);
 
+/* Fills out (a zeroed struct of schema->size bytes) with the table's
+ * defaults, as loading an empty document would: the one place a default is
+ * written, for code that needs a configuration nobody wrote. Strings with a
+ * default are allocated: free with fmc_free. */
+void fmc_defaults(const struct fmc_schema *schema, void *out);
+
 /* Line (1-based) of the node at a key path such as "devices[3].port", or of
  * its nearest existing ancestor; 0 if doc is NULL. */
 int fmc_doc_line(const fmc_doc_t *doc, const char *path);

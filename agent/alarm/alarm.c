@@ -1,7 +1,9 @@
 /* alarm: see alarm.h. */
 #include "alarm.h"
+#include "alarm_conf.h"
 
 #include "fm_alloc.h"
+#include "fm_conf.h"
 
 #include <errno.h>
 #include <math.h>
@@ -44,21 +46,18 @@ struct alarm_point {
     uint64_t fails;
 };
 
+/* The defaults are those of the key tables (alarm_conf.c), the only place
+ * they are written. */
 void alarm_cfg_defaults(struct alarm_cfg *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->cal_gain = 1.0;
-    cfg->deadband = -1.0;
-    cfg->on_delay_ms = 30000;
-    cfg->off_delay_ms = 30000;
-    cfg->stale_polls = 3;
+    fmc_defaults(&alarm_cfg_schema, cfg);
 }
 
 void alarm_comm_cfg_defaults(struct alarm_comm_cfg *cfg)
 {
-    cfg->fail_polls = 3;
-    cfg->fail_time_ms = 60000;
-    cfg->clear_polls = 2;
+    memset(cfg, 0, sizeof(*cfg));
+    fmc_defaults(&alarm_comm_cfg_schema, cfg);
 }
 
 static bool unit_is(const char *unit, const char *const *names)

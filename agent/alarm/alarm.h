@@ -103,8 +103,8 @@ typedef void (*alarm_emit_cb)(const Fm__Event *ev, void *ud);
 typedef struct alarm_point alarm_point_t;
 typedef struct alarm_comm alarm_comm_t;
 
-/* Fills cfg with the defaults of the configuration table (no limits or rules;
- * gain 1, automatic deadband, 30 s delays, stale after 3 failed polls). */
+/* Fills cfg with the defaults of the configuration table (alarm_conf.c, the
+ * only place they are written): no limits or rules. */
 void alarm_cfg_defaults(struct alarm_cfg *cfg);
 void alarm_comm_cfg_defaults(struct alarm_comm_cfg *cfg);
 

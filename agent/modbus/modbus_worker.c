@@ -16,7 +16,6 @@
 #include <time.h>
 
 #define MB_WORKER_STACK (256 * 1024) /* libmodbus needs < 1 KiB; getaddrinfo a few */
-#define MB_WORKER_DEFAULT_QUEUE 64
 
 struct mb_worker {
     uv_loop_t *loop;
@@ -390,8 +389,8 @@ mb_worker_t *mb_worker_create(uv_loop_t *loop, const struct mb_link_cfg *cfg, co
     if (why == NULL)
         why = &dummy;
     if (cfg->timeout_ms <= 0 || cfg->backoff_min_ms <= 0 ||
-        cfg->backoff_max_ms < cfg->backoff_min_ms) {
-        *why = "timeout and back-off must be positive, back-off max >= min";
+        cfg->backoff_max_ms < cfg->backoff_min_ms || cfg->max_queue == 0) {
+        *why = "timeout, back-off and queue must be positive, back-off max >= min";
         return NULL;
     }
     w = fm_xcalloc(1, sizeof(*w));
@@ -399,7 +398,7 @@ mb_worker_t *mb_worker_create(uv_loop_t *loop, const struct mb_link_cfg *cfg, co
     w->name = fm_xstrdup(cfg->name != NULL ? cfg->name : "modbus");
     w->cfg.name = w->name;
     w->cfg.host = w->cfg.device = NULL; /* libmodbus keeps its own copies */
-    w->max_queue = cfg->max_queue ? cfg->max_queue : MB_WORKER_DEFAULT_QUEUE;
+    w->max_queue = cfg->max_queue;
     w->loop = loop;
     w->ctx = new_ctx(cfg, why);
     if (w->ctx == NULL)

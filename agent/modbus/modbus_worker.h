@@ -58,7 +58,7 @@ struct mb_link_cfg {
     int64_t inter_frame_ms; /* RTU: silence between exchanges on the bus */
     int64_t backoff_min_ms; /* first reconnect delay after a failed connect */
     int64_t backoff_max_ms; /* cap of the doubling */
-    unsigned max_queue;     /* jobs waiting per worker; 0: 64 */
+    unsigned max_queue;     /* jobs waiting per worker (modbus.max_queue), >= 1 */
 };
 
 /* Outcome of one read. */

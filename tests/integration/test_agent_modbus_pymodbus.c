@@ -119,6 +119,7 @@ static mb_worker_t *tcp_worker(int port, int timeout_ms)
         .timeout_ms = timeout_ms,
         .backoff_min_ms = 100,
         .backoff_max_ms = 400,
+        .max_queue = 64,
     };
     const char *why = NULL;
     mb_worker_t *w = mb_worker_create(&loop, &cfg, &why);
