@@ -9,8 +9,9 @@
  *            threshold stage moves every point to its new rules keeping
  *            their state, and the edge applies new sender and status
  *            settings; the spool, its data and sequence are untouched.
- *            Replaced configurations stay allocated until exit, because the
- *            spool and closing handles may still borrow them.
+ *            A replaced configuration is freed once the pollers and the
+ *            trap receiver built on it are (closing handles and informs
+ *            waiting for the spool may still borrow it until then).
  *   SIGTERM, SIGINT
  *            stops the poller, flushes and syncs the spool, says Goodbye to
  *            the collector, closes every handle and returns 0. */
@@ -38,10 +39,10 @@ struct daemon {
     const char *path;
     const char *log_level; /* command-line override, or NULL */
     struct agent_cfg *cfg;
-    struct agent_cfg **old;
-    size_t n_old;
-    struct inventory *inv, **old_inv;
-    size_t n_old_inv;
+    const struct agent_cfg *first_cfg; /* the caller's: never freed here */
+    struct inventory *inv;
+    unsigned retired;    /* replaced configurations not yet freed */
+    unsigned generation; /* reloads applied */
     struct sender_identity id;
     edge_t *edge;
     event_sink_t *edge_sink;
@@ -167,6 +168,32 @@ static void on_stop_signal(uv_signal_t *h, int signum)
     stop(d);
 }
 
+/* A replaced configuration and its inventory, freed when the last object
+ * built on it is. */
+struct retired {
+    struct daemon *d;
+    struct agent_cfg *cfg; /* NULL when it is the caller's */
+    struct inventory *inv;
+    unsigned holders;
+    unsigned generation;
+};
+
+static void retired_release(void *arg)
+{
+    struct retired *r = arg;
+
+    if (--r->holders > 0)
+        return;
+    FM_INFO("agent: configuration %u released", r->generation);
+    inventory_destroy(r->inv);
+    if (r->cfg != NULL) {
+        config_free(r->cfg);
+        free(r->cfg);
+    }
+    r->d->retired--;
+    free(r);
+}
+
 static void reload(struct daemon *d)
 {
     struct agent_cfg *ncfg = fm_xcalloc(1, sizeof(*ncfg));
@@ -196,18 +223,37 @@ static void reload(struct daemon *d)
         free(ncfg);
         return;
     }
+    /* The old configuration lives until the objects built on it are freed;
+     * the reload holds it too until it has handed everything over. */
+    struct retired *r = fm_xcalloc(1, sizeof(*r));
+
+    r->d = d;
+    r->cfg = ocfg != d->first_cfg ? ocfg : NULL;
+    r->inv = oinv;
+    r->holders = 1;
+    r->generation = d->generation++;
+    d->retired++;
     snmp_trap_set_poller(d->trap, NULL);
-    snmp_poll_destroy(d->poll);
-    d->poll = NULL;
-    modbus_poll_destroy(d->mpoll);
-    d->mpoll = NULL;
-    snmp_trap_destroy(d->trap); /* informs in flight keep the old one alive */
-    d->trap = NULL;
+    if (d->poll != NULL) {
+        r->holders++;
+        snmp_poll_set_freed_cb(d->poll, retired_release, r);
+        snmp_poll_destroy(d->poll);
+        d->poll = NULL;
+    }
+    if (d->mpoll != NULL) {
+        r->holders++;
+        modbus_poll_set_freed_cb(d->mpoll, retired_release, r);
+        modbus_poll_destroy(d->mpoll);
+        d->mpoll = NULL;
+    }
+    if (d->trap != NULL) {
+        r->holders++;
+        snmp_trap_set_freed_cb(d->trap, retired_release, r);
+        snmp_trap_destroy(d->trap); /* informs in flight keep it alive */
+        d->trap = NULL;
+    }
     alarm_sink_reload(d->alarms, ncfg);
-    d->old = fm_xrealloc(d->old, (d->n_old + 1) * sizeof(*d->old));
-    d->old[d->n_old++] = ocfg;
-    d->old_inv = fm_xrealloc(d->old_inv, (d->n_old_inv + 1) * sizeof(*d->old_inv));
-    d->old_inv[d->n_old_inv++] = oinv;
+    retired_release(r);
     if (d->log_level == NULL)
         fm_log_level = fm_log_parse_level(ncfg->log_level);
     if (ncfg->trap_receiver.enabled &&
@@ -238,6 +284,7 @@ int daemon_run(const char *path, struct agent_cfg *cfg, const char *log_level)
     d.path = path;
     d.log_level = log_level;
     d.cfg = cfg;
+    d.first_cfg = cfg;
     if (cfg->n_collectors == 0) {
         FM_ERR("agent: %s: no collectors configured: nowhere to send events", path);
         return 2;
@@ -288,18 +335,13 @@ out_inv:
     uv_loop_close(&d.loop);
     snmp_target_shutdown();
     inventory_destroy(d.inv);
-    for (size_t i = 0; i < d.n_old_inv; i++)
-        inventory_destroy(d.old_inv[i]);
-    free(d.old_inv);
-    /* The caller frees the first configuration; reloads were ours. */
+    /* The loop ran until it was empty: every replaced configuration has
+     * been released. The caller frees the first one; reloads were ours. */
+    if (d.retired != 0)
+        FM_ERR("agent: internal: %u replaced configurations never released", d.retired);
     if (d.cfg != cfg) {
         config_free(d.cfg);
         free(d.cfg);
     }
-    for (size_t i = 1; i < d.n_old; i++) {
-        config_free(d.old[i]);
-        free(d.old[i]);
-    }
-    free(d.old);
     return rc;
 }

@@ -152,10 +152,15 @@ static void free_poller(modbus_poll_t *p)
         free(p->devs[i].data);
         free(p->devs[i].results);
     }
+    void (*freed_cb)(void *) = p->freed_cb;
+    void *freed_arg = p->freed_arg;
+
     poll_rounds_free(&p->po.rounds);
     free(p->devs);
     free(p->links);
     free(p);
+    if (freed_cb != NULL)
+        freed_cb(freed_arg);
 }
 
 /* poll_where_cb: the link and unit a device is polled at, for the log line
@@ -277,6 +282,12 @@ void modbus_poll_set_outcome_cb(modbus_poll_t *p, poll_outcome_cb cb, void *arg)
 {
     p->po.outcome = cb;
     p->po.outcome_arg = arg;
+}
+
+void modbus_poll_set_freed_cb(modbus_poll_t *p, void (*cb)(void *arg), void *arg)
+{
+    p->freed_cb = cb;
+    p->freed_arg = arg;
 }
 
 void modbus_poll_start(modbus_poll_t *p)

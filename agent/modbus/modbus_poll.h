@@ -67,6 +67,11 @@ int modbus_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_
  * stage counts failed polls for comm loss. One callback; NULL removes it. */
 void modbus_poll_set_outcome_cb(modbus_poll_t *p, poll_outcome_cb cb, void *arg);
 
+/* Calls cb(arg) once the poller's memory is freed after modbus_poll_destroy (the loop ran its
+ * close callbacks and joined its threads): from then on it borrows nothing of the configuration.
+ * Loop thread. */
+void modbus_poll_set_freed_cb(modbus_poll_t *p, void (*cb)(void *arg), void *arg);
+
 /* Schedules every device's first poll. */
 void modbus_poll_start(modbus_poll_t *p);
 

@@ -47,6 +47,8 @@ struct modbus_poll {
     modbus_poll_done_cb done;
     void *done_arg;
     struct modbus_poll_stats stats;
+    void (*freed_cb)(void *arg);
+    void *freed_arg;
     int closes_pending;
     bool stopping;
 };

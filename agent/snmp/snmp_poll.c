@@ -534,9 +534,14 @@ static void free_poller(snmp_poll_t *p)
     }
     netsnmp_large_fd_set_cleanup(&p->fdset);
     poll_rounds_free(&p->po.rounds);
+    void (*freed_cb)(void *) = p->freed_cb;
+    void *freed_arg = p->freed_arg;
+
     free(p->profs);
     free(p->devs);
     free(p);
+    if (freed_cb != NULL)
+        freed_cb(freed_arg);
 }
 
 static void close_done(snmp_poll_t *p)
@@ -555,6 +560,12 @@ static void on_closed(uv_handle_t *h)
 static void on_own_closed(uv_handle_t *h)
 {
     close_done(h->data);
+}
+
+void snmp_poll_set_freed_cb(snmp_poll_t *p, void (*cb)(void *arg), void *arg)
+{
+    p->freed_cb = cb;
+    p->freed_arg = arg;
 }
 
 void snmp_poll_destroy(snmp_poll_t *p)

@@ -57,6 +57,11 @@ int snmp_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t 
  * loss and staleness. One callback; NULL removes it. */
 void snmp_poll_set_outcome_cb(snmp_poll_t *p, poll_outcome_cb cb, void *arg);
 
+/* Calls cb(arg) once the poller's memory is freed after snmp_poll_destroy (the loop ran its
+ * close callbacks): from then on it borrows nothing of the configuration.
+ * Loop thread. */
+void snmp_poll_set_freed_cb(snmp_poll_t *p, void (*cb)(void *arg), void *arg);
+
 /* Schedules every device's first poll. */
 void snmp_poll_start(snmp_poll_t *p);
 

@@ -135,6 +135,8 @@ struct snmp_poll {
     void *done_arg;
     netsnmp_large_fd_set fdset;
     struct snmp_poll_stats stats;
+    void (*freed_cb)(void *arg);
+    void *freed_arg;
     int closes_pending;
     bool stopping;
 };

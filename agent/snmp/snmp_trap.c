@@ -54,6 +54,8 @@ struct snmp_trap {
     const snmp_poll_t *poller; /* the addresses devices are polled at (may be NULL) */
     unsigned pending_acks;     /* informs waiting for their event to be spooled */
     bool closed;               /* the handle is closed: free when no ack is pending */
+    void (*freed_cb)(void *arg);
+    void *freed_arg;
 };
 
 /* An inform whose response waits until its event is durably kept. */
@@ -377,8 +379,19 @@ static void acknowledge(snmp_trap_t *t, netsnmp_pdu *pdu)
 
 static void trap_free(snmp_trap_t *t)
 {
+    void (*freed_cb)(void *) = t->freed_cb;
+    void *freed_arg = t->freed_arg;
+
     netsnmp_large_fd_set_cleanup(&t->fdset);
     free(t);
+    if (freed_cb != NULL)
+        freed_cb(freed_arg);
+}
+
+void snmp_trap_set_freed_cb(snmp_trap_t *t, void (*cb)(void *arg), void *arg)
+{
+    t->freed_cb = cb;
+    t->freed_arg = arg;
 }
 
 /* The inform's event is in the spool (status 0): only now is the inform

@@ -57,6 +57,12 @@ int snmp_trap_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t 
  * (run the loop until it is empty). Logs the counters. NULL does nothing. */
 void snmp_trap_destroy(snmp_trap_t *t);
 
+/* Calls cb(arg) once the receiver's memory is freed after snmp_trap_destroy
+ * (its handle closed and every inform waiting for the spool answered or
+ * dropped): from then on it borrows nothing of the configuration. Loop
+ * thread. */
+void snmp_trap_set_freed_cb(snmp_trap_t *t, void (*cb)(void *arg), void *arg);
+
 const struct snmp_trap_stats *snmp_trap_stats(const snmp_trap_t *t);
 
 /* Matches notifications to devices by the addresses poller polls them at

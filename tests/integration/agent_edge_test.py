@@ -425,6 +425,16 @@ def test_sighup_keeps_spool_and_alarm_state(sd, tmp, certs):
             f.write(good.replace("value: 30}", "value: 31}"))
         agent.signal(signal.SIGHUP)
         wait(lambda: "configuration reloaded" in agent.logtext(), "the reload")
+        # The replaced configuration is freed once the poller and the trap
+        # receiver built on it are, not kept until exit: three more reloads
+        # release three more.
+        wait(lambda: "configuration 0 released" in agent.logtext(), "the first release")
+        for i in range(3):
+            agent.signal(signal.SIGHUP)
+            wait(lambda: agent.logtext().count("agent: configuration reloaded:") == i + 2,
+                 "reload %d" % (i + 2))
+        wait(lambda: "configuration 3 released" in agent.logtext(), "the fourth release")
+        check(agent.logtext().count(" released") == 4, "each replaced configuration released once")
         with open(cfg, "w") as f:
             f.write(good + "bogus_key: 1\n")
         agent.signal(signal.SIGHUP)
