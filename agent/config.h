@@ -17,7 +17,7 @@
 #include "alarm.h"
 #include "edge.h"
 #include "fm_conf.h"
-#include "modbus_conf.h"
+#include "mb_conf.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -20,7 +20,7 @@
 #include "alarm_sink.h"
 #include "edge_sink.h"
 #include "inventory.h"
-#include "modbus_poll.h"
+#include "mb_poll.h"
 #include "snmp_poll.h"
 #include "snmp_target.h"
 #include "snmp_trap.h"

@@ -4,7 +4,7 @@
  * 3 (--once) some device did not answer. */
 #include "config.h"
 #include "daemon.h"
-#include "modbus_poll.h"
+#include "mb_poll.h"
 #include "sink_count.h"
 #include "sink_json.h"
 #include "snmp_poll.h"

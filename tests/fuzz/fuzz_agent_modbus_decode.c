@@ -2,7 +2,7 @@
  * byte 2 the bit (signed), the rest are register words (big-endian pairs,
  * possibly fewer than the type needs). Checks that decoding never reads past
  * the words given and that encoding the decoded bits gives the words back. */
-#include "modbus_decode.h"
+#include "mb_decode.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -2,7 +2,7 @@
  * registers, span of bits), then 5-byte points (function, address, count).
  * Checks the invariants of every plan: each point lies inside its read,
  * reads respect the protocol limits and the address space. */
-#include "modbus_plan.h"
+#include "mb_plan.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -3,7 +3,7 @@
  * come off the wire. Checks that the header and PDU checks never read past
  * the bytes given (exact-size heap copies for AddressSanitizer), and that an
  * accepted response holds exactly the values the request asked for. */
-#include "modbus_rsp.h"
+#include "mb_rsp.h"
 
 #include <errno.h>
 #include <stdint.h>

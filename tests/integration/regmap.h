@@ -4,8 +4,8 @@
 #ifndef TESTS_REGMAP_H
 #define TESTS_REGMAP_H
 
-#include "modbus_decode.h"
-#include "modbus_plan.h"
+#include "mb_decode.h"
+#include "mb_plan.h"
 
 #include <stddef.h>
 

@@ -10,9 +10,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "modbus_decode.h"
-#include "modbus_plan.h"
-#include "modbus_worker.h"
+#include "mb_decode.h"
+#include "mb_plan.h"
+#include "mb_worker.h"
 #include "peer_proc.h"
 #include "regmap.h"
 

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "modbus_decode.h"
+#include "mb_decode.h"
 
 #include <errno.h>
 #include <glob.h>

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "modbus_plan.h"
+#include "mb_plan.h"
 
 #include <errno.h>
 #include <stdio.h>

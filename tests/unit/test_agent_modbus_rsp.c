@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "modbus_rsp.h"
+#include "mb_rsp.h"
 
 #include <errno.h>
 #include <string.h>

@@ -1,11 +1,11 @@
 /* modbus_worker: one thread per Modbus link; see modbus_worker.h for the
  * contract and the failure rules. */
-#include "modbus_worker.h"
+#include "mb_worker.h"
 
 #include "fm_alloc.h"
 #include "fm_clock.h"
 #include "fm_log.h"
-#include "modbus_tcpio.h"
+#include "mb_tcpio.h"
 
 #include <errno.h>
 #include <modbus.h>

@@ -5,7 +5,7 @@
  * A device is idle or busy (its job is with its link's worker). When its
  * timer fires while busy, the poll is skipped and counted as an overrun, so
  * a slow bus never builds a backlog. */
-#include "modbus_poll_int.h"
+#include "mb_poll_int.h"
 
 #include "fm_alloc.h"
 #include "fm_clock.h"

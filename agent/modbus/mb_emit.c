@@ -1,7 +1,7 @@
 /* modbus_emit: a finished Modbus poll becomes Measurement events; see
  * modbus_poll.h for what each outcome reports. */
-#include "modbus_decode.h"
-#include "modbus_poll_int.h"
+#include "mb_decode.h"
+#include "mb_poll_int.h"
 
 #include <math.h>
 #include <stdio.h>

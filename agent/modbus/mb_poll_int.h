@@ -3,9 +3,9 @@
 #ifndef AGENT_MODBUS_POLL_INT_H
 #define AGENT_MODBUS_POLL_INT_H
 
-#include "modbus_plan.h"
-#include "modbus_poll.h"
-#include "modbus_worker.h"
+#include "mb_plan.h"
+#include "mb_poll.h"
+#include "mb_worker.h"
 #include "poll_health.h"
 
 #include <stdbool.h>

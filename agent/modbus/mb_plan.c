@@ -1,7 +1,7 @@
 /* modbus_plan: request planning; see modbus_plan.h for the rules. Allocates
  * with plain malloc (not fm_xmalloc) so that config checking and the fuzz
  * target can report -ENOMEM instead of aborting. */
-#include "modbus_plan.h"
+#include "mb_plan.h"
 
 #include <errno.h>
 #include <stdlib.h>

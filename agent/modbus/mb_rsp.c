@@ -1,6 +1,6 @@
 /* modbus_rsp: Modbus TCP read responses checked field by field (see
  * modbus_rsp.h for why libmodbus's own checks are not enough). */
-#include "modbus_rsp.h"
+#include "mb_rsp.h"
 
 #include <errno.h>
 

@@ -1,9 +1,9 @@
 /* modbus_conf: see modbus_conf.h. The tables are part of the configuration
  * reference printed into docs/config.md. */
-#include "modbus_conf.h"
+#include "mb_conf.h"
 
-#include "modbus_decode.h"
-#include "modbus_plan.h"
+#include "mb_decode.h"
+#include "mb_plan.h"
 
 #include <assert.h>
 #include <errno.h>

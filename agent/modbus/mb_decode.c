@@ -1,6 +1,6 @@
 /* modbus_decode: values from raw register words; see modbus_decode.h for why
  * this does not use libmodbus's float helpers. */
-#include "modbus_decode.h"
+#include "mb_decode.h"
 
 #include <errno.h>
 #include <math.h>

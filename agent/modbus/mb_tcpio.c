@@ -1,7 +1,7 @@
 /* modbus_tcpio: one Modbus TCP read (see modbus_tcpio.h). */
-#include "modbus_tcpio.h"
+#include "mb_tcpio.h"
 
-#include "modbus_rsp.h"
+#include "mb_rsp.h"
 
 #include <errno.h>
 #include <poll.h>

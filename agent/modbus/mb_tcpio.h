@@ -12,8 +12,8 @@
 #ifndef AGENT_MODBUS_TCPIO_H
 #define AGENT_MODBUS_TCPIO_H
 
-#include "modbus_plan.h"
-#include "modbus_worker.h"
+#include "mb_plan.h"
+#include "mb_worker.h"
 
 #include <modbus.h>
 #include <stdint.h>

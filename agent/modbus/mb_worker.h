@@ -31,7 +31,7 @@
 #define AGENT_MODBUS_WORKER_H
 
 #include "fm_queue.h"
-#include "modbus_plan.h"
+#include "mb_plan.h"
 
 #include <stdbool.h>
 #include <stddef.h>
