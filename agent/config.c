@@ -96,7 +96,7 @@ static const struct fmc_field point_fields[] = {
     {.key = "modbus",
      .type = FMC_MAP,
      .offset = F(point_cfg, modbus),
-     .sub = &modbus_point_schema,
+     .sub = &mb_point_schema,
      .doc = "Modbus points: where the value is (instead of oid)"},
     {0},
 };
@@ -338,7 +338,7 @@ static const struct fmc_field device_fields[] = {
     {.key = "modbus",
      .type = FMC_MAP,
      .offset = F(device_cfg, modbus),
-     .sub = &modbus_dev_schema,
+     .sub = &mb_dev_schema,
      .doc = "Modbus parameters (protocols modbus_tcp and modbus_rtu)"},
     {0},
 };
@@ -498,7 +498,7 @@ static const struct fmc_field agent_fields[] = {
     {.key = "modbus",
      .type = FMC_MAP,
      .offset = F(agent_cfg, modbus),
-     .sub = &modbus_global_schema,
+     .sub = &mb_global_schema,
      .doc = "Modbus engine settings"},
     {.key = "trap_receiver",
      .type = FMC_MAP,
@@ -555,7 +555,7 @@ static int check_point(const fmc_doc_t *doc, const char *path, struct point_cfg 
                           "a point needs either oid (SNMP) or modbus (Modbus), not %s",
                           pt->oid == NULL ? "neither" : "both");
     if (pt->modbus.line != 0) {
-        rc = modbus_conf_check_point(doc, path, &pt->modbus, err, errlen);
+        rc = mb_conf_check_point(doc, path, &pt->modbus, err, errlen);
         if (rc != 0)
             return rc;
     } else if (oid_parse(pt->oid, &o) != 0) {
@@ -721,7 +721,7 @@ static int check_modbus_device(const fmc_doc_t *doc, struct agent_cfg *cfg, size
                               d->prof->name, d->prof->points[i].name, protocol_names[d->protocol]);
         pts[i] = &d->prof->points[i].modbus;
     }
-    rc = modbus_conf_check_device(doc, path, &d->modbus, rtu, pts, d->prof->n_points, err, errlen);
+    rc = mb_conf_check_device(doc, path, &d->modbus, rtu, pts, d->prof->n_points, err, errlen);
     if (rc != 0 || !rtu)
         return rc;
     for (size_t j = 0; j < di; j++) {
@@ -729,7 +729,7 @@ static int check_modbus_device(const fmc_doc_t *doc, struct agent_cfg *cfg, size
 
         if (o->protocol != DEVICE_PROTOCOL_MODBUS_RTU || strcmp(o->modbus.serial, d->modbus.serial))
             continue;
-        rc = modbus_conf_check_bus(doc, path, &o->modbus, &d->modbus, err, errlen);
+        rc = mb_conf_check_bus(doc, path, &o->modbus, &d->modbus, err, errlen);
         if (rc != 0)
             return rc;
         if (o->modbus.unit_id == d->modbus.unit_id)

@@ -48,7 +48,7 @@ struct daemon {
     event_sink_t *edge_sink;
     alarm_sink_t *alarms;
     snmp_poll_t *poll;
-    modbus_poll_t *mpoll;
+    mb_poll_t *mpoll;
     uint64_t polls_ok, polls_failed; /* both pollers, for status */
     snmp_trap_t *trap;
     uint64_t traps_dropped; /* sum over the drop reasons, for status */
@@ -62,8 +62,8 @@ static void refresh(void *arg)
     d->polls_ok = snmp_poll_stats(d->poll)->polls.polls_ok;
     d->polls_failed = snmp_poll_stats(d->poll)->polls.polls_failed;
     if (d->mpoll != NULL) {
-        d->polls_ok += modbus_poll_stats(d->mpoll)->polls.polls_ok;
-        d->polls_failed += modbus_poll_stats(d->mpoll)->polls.polls_failed;
+        d->polls_ok += mb_poll_stats(d->mpoll)->polls.polls_ok;
+        d->polls_failed += mb_poll_stats(d->mpoll)->polls.polls_failed;
     }
     d->traps_dropped = 0;
     for (int i = 0; d->trap != NULL && i < TRAP_DROP_N; i++)
@@ -111,16 +111,16 @@ static int start_poller(struct daemon *d)
         return rc;
     snmp_poll_set_outcome_cb(d->poll, on_outcome, d);
     snmp_trap_set_poller(d->trap, d->poll);
-    if (modbus_poll_count_devices(d->cfg) > 0) {
-        rc = modbus_poll_create(&d->loop, d->cfg, alarm_sink_as_sink(d->alarms), 0, NULL, NULL,
-                                &d->mpoll);
+    if (mb_poll_count_devices(d->cfg) > 0) {
+        rc = mb_poll_create(&d->loop, d->cfg, alarm_sink_as_sink(d->alarms), 0, NULL, NULL,
+                            &d->mpoll);
         if (rc != 0) {
             snmp_trap_set_poller(d->trap, NULL);
             snmp_poll_destroy(d->poll);
             d->poll = NULL;
             return rc;
         }
-        modbus_poll_set_outcome_cb(d->mpoll, on_outcome, d);
+        mb_poll_set_outcome_cb(d->mpoll, on_outcome, d);
     }
     c.polls_ok = &d->polls_ok;
     c.polls_failed = &d->polls_failed;
@@ -130,7 +130,7 @@ static int start_poller(struct daemon *d)
     edge_set_counters(d->edge, &c);
     snmp_poll_start(d->poll);
     if (d->mpoll != NULL)
-        modbus_poll_start(d->mpoll);
+        mb_poll_start(d->mpoll);
     return 0;
 }
 
@@ -145,7 +145,7 @@ static void stop(struct daemon *d)
     snmp_trap_set_poller(d->trap, NULL);
     snmp_poll_destroy(d->poll);
     d->poll = NULL;
-    modbus_poll_destroy(d->mpoll);
+    mb_poll_destroy(d->mpoll);
     d->mpoll = NULL;
     /* Write what is buffered while the trap receiver still exists, so the
      * informs waiting for it are acknowledged. */
@@ -242,8 +242,8 @@ static void reload(struct daemon *d)
     }
     if (d->mpoll != NULL) {
         r->holders++;
-        modbus_poll_set_freed_cb(d->mpoll, retired_release, r);
-        modbus_poll_destroy(d->mpoll);
+        mb_poll_set_freed_cb(d->mpoll, retired_release, r);
+        mb_poll_destroy(d->mpoll);
         d->mpoll = NULL;
     }
     if (d->trap != NULL) {

@@ -33,7 +33,7 @@ struct run {
     uv_loop_t loop;
     uv_signal_t sigint, sigterm;
     snmp_poll_t *poll;
-    modbus_poll_t *mpoll;
+    mb_poll_t *mpoll;
     snmp_trap_t *trap;
     int pollers_running; /* with --cycles: pollers that have not finished */
     bool stopped;
@@ -150,7 +150,7 @@ static void stop(struct run *r)
     snmp_trap_set_poller(r->trap, NULL);
     snmp_poll_destroy(r->poll);
     r->poll = NULL;
-    modbus_poll_destroy(r->mpoll);
+    mb_poll_destroy(r->mpoll);
     r->mpoll = NULL;
     snmp_trap_destroy(r->trap);
     r->trap = NULL;
@@ -165,7 +165,7 @@ static void on_signal(uv_signal_t *h, int signum)
 }
 
 static struct snmp_poll_stats last_stats;
-static struct modbus_poll_stats last_mstats;
+static struct mb_poll_stats last_mstats;
 static size_t last_failed;
 static double poll_cpu_start, poll_cpu_s;
 
@@ -193,17 +193,17 @@ static void on_cycles_done(snmp_poll_t *p, void *arg)
     poller_done(arg);
 }
 
-static void on_modbus_cycles_done(modbus_poll_t *p, void *arg)
+static void on_modbus_cycles_done(mb_poll_t *p, void *arg)
 {
-    last_mstats = *modbus_poll_stats(p);
-    last_failed += modbus_poll_failed_devices(p);
+    last_mstats = *mb_poll_stats(p);
+    last_failed += mb_poll_failed_devices(p);
     poller_done(arg);
 }
 
 static void print_summary(const event_sink_t *count_sink, unsigned cycles)
 {
     const struct sink_count_stats *c = count_sink ? sink_count_stats(count_sink) : NULL;
-    const struct modbus_poll_stats *m = &last_mstats;
+    const struct mb_poll_stats *m = &last_mstats;
     double max_cycle = last_stats.polls.max_cycle_s > m->polls.max_cycle_s
                            ? last_stats.polls.max_cycle_s
                            : m->polls.max_cycle_s;
@@ -249,14 +249,14 @@ static int run(const struct opts *o, const struct agent_cfg *cfg)
     sink = counting ? sink_count_create() : sink_json_create(stdout);
     /* Each protocol's poller runs only if it has devices; with --cycles
      * the run ends when every poller has finished its rounds. */
-    if (modbus_poll_count_devices(cfg) < cfg->n_devices || cfg->n_devices == 0) {
+    if (mb_poll_count_devices(cfg) < cfg->n_devices || cfg->n_devices == 0) {
         rc = snmp_poll_create(&r.loop, cfg, sink, o->cycles, on_cycles_done, &r, &r.poll);
         if (rc != 0)
             goto out_sink;
         r.pollers_running++;
     }
-    if (modbus_poll_count_devices(cfg) > 0) {
-        rc = modbus_poll_create(&r.loop, cfg, sink, o->cycles, on_modbus_cycles_done, &r, &r.mpoll);
+    if (mb_poll_count_devices(cfg) > 0) {
+        rc = mb_poll_create(&r.loop, cfg, sink, o->cycles, on_modbus_cycles_done, &r, &r.mpoll);
         if (rc != 0) {
             snmp_poll_destroy(r.poll);
             uv_run(&r.loop, UV_RUN_DEFAULT);
@@ -269,7 +269,7 @@ static int run(const struct opts *o, const struct agent_cfg *cfg)
         rc = snmp_trap_create(&r.loop, cfg, sink, &r.trap);
         if (rc != 0) {
             snmp_poll_destroy(r.poll);
-            modbus_poll_destroy(r.mpoll);
+            mb_poll_destroy(r.mpoll);
             uv_run(&r.loop, UV_RUN_DEFAULT);
             goto out_sink;
         }
@@ -286,7 +286,7 @@ static int run(const struct opts *o, const struct agent_cfg *cfg)
     if (r.poll != NULL)
         snmp_poll_start(r.poll);
     if (r.mpoll != NULL)
-        modbus_poll_start(r.mpoll);
+        mb_poll_start(r.mpoll);
     uv_run(&r.loop, UV_RUN_DEFAULT);
     uv_close((uv_handle_t *)&r.sigint, NULL);
     uv_close((uv_handle_t *)&r.sigterm, NULL);

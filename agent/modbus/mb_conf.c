@@ -1,4 +1,4 @@
-/* modbus_conf: see modbus_conf.h. The tables are part of the configuration
+/* mb_conf: see mb_conf.h. The tables are part of the configuration
  * reference printed into docs/config.md. */
 #include "mb_conf.h"
 
@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const modbus_parity_names[] = {"none", "even", "odd", NULL};
+const char *const mb_parity_names[] = {"none", "even", "odd", NULL};
 static const char *const order_names[] = {"ABCD", "CDAB", "BADC", "DCBA", NULL};
 /* `type` as configured: "auto", then mb_type_names in enum order (checked
- * in modbus_conf_check_point). */
+ * in mb_conf_check_point). */
 static const char *const type_key_names[] = {"auto",   "bool",    "int16",   "uint16",
                                              "int32",  "uint32",  "float32", "int64",
                                              "uint64", "float64", NULL};
@@ -75,10 +75,10 @@ static const struct fmc_field point_fields[] = {
             "measurement labelled bit=NAME"},
     {0},
 };
-const struct fmc_schema modbus_point_schema = {.name = "point modbus",
-                                               .size = sizeof(struct mb_point_cfg),
-                                               .fields = point_fields,
-                                               .line_offset = F(mb_point_cfg, line)};
+const struct fmc_schema mb_point_schema = {.name = "point modbus",
+                                           .size = sizeof(struct mb_point_cfg),
+                                           .fields = point_fields,
+                                           .line_offset = F(mb_point_cfg, line)};
 
 static const struct fmc_field dev_fields[] = {
     {.key = "host",
@@ -110,7 +110,7 @@ static const struct fmc_field dev_fields[] = {
      .type = FMC_ENUM,
      .offset = F(mb_dev_cfg, parity),
      .def = "none",
-     .enum_names = modbus_parity_names,
+     .enum_names = mb_parity_names,
      .doc = "modbus_rtu: none, even or odd"},
     {.key = "data_bits",
      .type = FMC_INT,
@@ -186,10 +186,10 @@ static const struct fmc_field dev_fields[] = {
      .doc = "cap of the reconnect wait; a good answer resets it"},
     {0},
 };
-const struct fmc_schema modbus_dev_schema = {.name = "device modbus",
-                                             .size = sizeof(struct mb_dev_cfg),
-                                             .fields = dev_fields,
-                                             .line_offset = F(mb_dev_cfg, line)};
+const struct fmc_schema mb_dev_schema = {.name = "device modbus",
+                                         .size = sizeof(struct mb_dev_cfg),
+                                         .fields = dev_fields,
+                                         .line_offset = F(mb_dev_cfg, line)};
 
 static const struct fmc_field global_fields[] = {
     {.key = "backoff_max",
@@ -216,13 +216,13 @@ static const struct fmc_field global_fields[] = {
             "counted"},
     {0},
 };
-const struct fmc_schema modbus_global_schema = {.name = "modbus",
-                                                .size = sizeof(struct mb_global_cfg),
-                                                .fields = global_fields,
-                                                .line_offset = F(mb_global_cfg, line)};
+const struct fmc_schema mb_global_schema = {.name = "modbus",
+                                            .size = sizeof(struct mb_global_cfg),
+                                            .fields = global_fields,
+                                            .line_offset = F(mb_global_cfg, line)};
 
-int modbus_conf_check_point(const fmc_doc_t *doc, const char *path, struct mb_point_cfg *pt,
-                            char *err, size_t errlen)
+int mb_conf_check_point(const fmc_doc_t *doc, const char *path, struct mb_point_cfg *pt, char *err,
+                        size_t errlen)
 {
     bool bits_table = pt->function <= 2;
     unsigned words;
@@ -276,9 +276,9 @@ int modbus_conf_check_point(const fmc_doc_t *doc, const char *path, struct mb_po
     return 0;
 }
 
-int modbus_conf_check_device(const fmc_doc_t *doc, const char *path, const struct mb_dev_cfg *dev,
-                             bool rtu, const struct mb_point_cfg *const *points, size_t n,
-                             char *err, size_t errlen)
+int mb_conf_check_device(const fmc_doc_t *doc, const char *path, const struct mb_dev_cfg *dev,
+                         bool rtu, const struct mb_point_cfg *const *points, size_t n, char *err,
+                         size_t errlen)
 {
     if (dev->line == 0) {
         char sub[128];
@@ -312,15 +312,15 @@ int modbus_conf_check_device(const fmc_doc_t *doc, const char *path, const struc
     return 0;
 }
 
-int modbus_conf_check_bus(const fmc_doc_t *doc, const char *path, const struct mb_dev_cfg *a,
-                          const struct mb_dev_cfg *b, char *err, size_t errlen)
+int mb_conf_check_bus(const fmc_doc_t *doc, const char *path, const struct mb_dev_cfg *a,
+                      const struct mb_dev_cfg *b, char *err, size_t errlen)
 {
     if (a->baud != b->baud || a->parity != b->parity || a->data_bits != b->data_bits ||
         a->stop_bits != b->stop_bits)
         return fmc_errorf(doc, err, errlen, path,
                           "modbus: serial %s is shared with another device at %lld %s %lld/%lld; "
                           "the line settings of one bus must agree",
-                          b->serial, (long long)a->baud, modbus_parity_names[a->parity],
+                          b->serial, (long long)a->baud, mb_parity_names[a->parity],
                           (long long)a->data_bits, (long long)a->stop_bits);
     return 0;
 }

@@ -1,4 +1,4 @@
-/* modbus_conf: the Modbus keys of the agent's configuration (proto/fm_conf.h
+/* mb_conf: the Modbus keys of the agent's configuration (proto/fm_conf.h
  * tables) and the checks the tables cannot make.
  *
  * config.c embeds these schemas as FMC_MAP under the key `modbus`: in a
@@ -33,14 +33,14 @@ struct mb_point_cfg {
     int64_t function;    /* 1 coils, 2 discrete inputs, 3 holding, 4 input registers */
     int64_t address;     /* 0-based PDU address */
     int type_key;        /* as configured: 0 auto, else enum mb_type + 1 */
-    int type;            /* enum mb_type, filled by modbus_conf_check_point */
+    int type;            /* enum mb_type, filled by mb_conf_check_point */
     int order;           /* enum mb_order */
     int64_t bit;         /* bool in a register: 0..15; -1: the whole register != 0 */
     int64_t count;       /* registers the vendor lists; 0: from the type */
     struct fmc_kv *bits; /* bit number -> name: one bool measurement per bit */
     size_t n_bits;
     int line; /* 0 when the point has no modbus mapping */
-    /* Filled by modbus_conf_check: */
+    /* Filled by mb_conf_check: */
     uint16_t words;     /* registers (or bits) the point occupies */
     uint8_t bit_no[16]; /* bits[i].key as a number */
 };
@@ -73,28 +73,28 @@ struct mb_global_cfg {
     int line;
 };
 
-extern const struct fmc_schema modbus_point_schema;  /* struct mb_point_cfg */
-extern const struct fmc_schema modbus_dev_schema;    /* struct mb_dev_cfg */
-extern const struct fmc_schema modbus_global_schema; /* struct mb_global_cfg */
+extern const struct fmc_schema mb_point_schema;  /* struct mb_point_cfg */
+extern const struct fmc_schema mb_dev_schema;    /* struct mb_dev_cfg */
+extern const struct fmc_schema mb_global_schema; /* struct mb_global_cfg */
 
 /* Checks a point's modbus mapping (path names it in errors, e.g.
  * "profiles[2].points[5]") and fills words and bit_no. Returns 0 or -EINVAL
  * with "file:line: path.modbus...: why" in err. */
-int modbus_conf_check_point(const fmc_doc_t *doc, const char *path, struct mb_point_cfg *pt,
-                            char *err, size_t errlen);
+int mb_conf_check_point(const fmc_doc_t *doc, const char *path, struct mb_point_cfg *pt, char *err,
+                        size_t errlen);
 
 /* Checks a device's modbus mapping for protocol `rtu` (false: TCP) against
  * the points of its profile (borrowed array of n point mappings, already
  * checked). Returns 0 or -EINVAL with err. */
-int modbus_conf_check_device(const fmc_doc_t *doc, const char *path, const struct mb_dev_cfg *dev,
-                             bool rtu, const struct mb_point_cfg *const *points, size_t n,
-                             char *err, size_t errlen);
+int mb_conf_check_device(const fmc_doc_t *doc, const char *path, const struct mb_dev_cfg *dev,
+                         bool rtu, const struct mb_point_cfg *const *points, size_t n, char *err,
+                         size_t errlen);
 
 /* Checks that two RTU devices on the same serial port agree on the line
  * settings; path names the second. Returns 0 or -EINVAL with err. */
-int modbus_conf_check_bus(const fmc_doc_t *doc, const char *path, const struct mb_dev_cfg *a,
-                          const struct mb_dev_cfg *b, char *err, size_t errlen);
+int mb_conf_check_bus(const fmc_doc_t *doc, const char *path, const struct mb_dev_cfg *a,
+                      const struct mb_dev_cfg *b, char *err, size_t errlen);
 
-extern const char *const modbus_parity_names[];
+extern const char *const mb_parity_names[];
 
 #endif

@@ -1,4 +1,4 @@
-/* modbus_decode: values from raw register words; see modbus_decode.h for why
+/* mb_decode: values from raw register words; see mb_decode.h for why
  * this does not use libmodbus's float helpers. */
 #include "mb_decode.h"
 

@@ -1,4 +1,4 @@
-/* modbus_decode: fieldmon's own decoding of Modbus values from raw 16-bit
+/* mb_decode: fieldmon's own decoding of Modbus values from raw 16-bit
  * register words (or coil / discrete-input bits).
  *
  * Why hand-written: libmodbus ships float getters (modbus_get_float_abcd ..),

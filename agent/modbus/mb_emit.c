@@ -1,5 +1,5 @@
-/* modbus_emit: a finished Modbus poll becomes Measurement events; see
- * modbus_poll.h for what each outcome reports. */
+/* mb_emit: a finished Modbus poll becomes Measurement events; see
+ * mb_poll.h for what each outcome reports. */
 #include "mb_decode.h"
 #include "mb_poll_int.h"
 
@@ -22,7 +22,7 @@ static Fm__Quality quality_of(const struct mb_read_result *r)
     }
 }
 
-static void emit(struct modbus__dev *d, Fm__Measurement *m, int64_t ts)
+static void emit(struct mb__dev *d, Fm__Measurement *m, int64_t ts)
 {
     Fm__Event ev = FM__EVENT__INIT;
 
@@ -35,7 +35,7 @@ static void emit(struct modbus__dev *d, Fm__Measurement *m, int64_t ts)
 }
 
 /* One measurement per named bit of a status word, labelled bit=NAME. */
-static void emit_bits(struct modbus__dev *d, const struct point_cfg *pt, const struct mb_value *v,
+static void emit_bits(struct mb__dev *d, const struct point_cfg *pt, const struct mb_value *v,
                       int64_t ts)
 {
     for (size_t b = 0; b < pt->modbus.n_bits; b++) {
@@ -59,7 +59,7 @@ static void emit_bits(struct modbus__dev *d, const struct point_cfg *pt, const s
     }
 }
 
-static void emit_point(struct modbus__dev *d, const struct point_cfg *pt, const uint16_t *words,
+static void emit_point(struct mb__dev *d, const struct point_cfg *pt, const uint16_t *words,
                        int64_t ts)
 {
     Fm__Measurement m = FM__MEASUREMENT__INIT;
@@ -99,7 +99,7 @@ static void emit_point(struct modbus__dev *d, const struct point_cfg *pt, const 
     emit_bits(d, pt, &v, ts);
 }
 
-static void emit_failed(struct modbus__dev *d, const struct point_cfg *pt,
+static void emit_failed(struct mb__dev *d, const struct point_cfg *pt,
                         const struct mb_read_result *r, int64_t ts)
 {
     Fm__Measurement m = FM__MEASUREMENT__INIT;
@@ -113,10 +113,10 @@ static void emit_failed(struct modbus__dev *d, const struct point_cfg *pt,
     emit(d, &m, ts);
 }
 
-bool modbus__emit(struct modbus__dev *d)
+bool mb__emit(struct mb__dev *d)
 {
     const struct profile_cfg *prof = d->cfg->prof;
-    struct modbus_poll_stats *st = &d->owner->stats;
+    struct mb_poll_stats *st = &d->owner->stats;
     const struct mb_read_result *first_fail = NULL;
     bool answered = false;
     int64_t ts = d->job.observed_ms;

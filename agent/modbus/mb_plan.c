@@ -1,4 +1,4 @@
-/* modbus_plan: request planning; see modbus_plan.h for the rules. Allocates
+/* mb_plan: request planning; see mb_plan.h for the rules. Allocates
  * with plain malloc (not fm_xmalloc) so that config checking and the fuzz
  * target can report -ENOMEM instead of aborting. */
 #include "mb_plan.h"

@@ -1,4 +1,4 @@
-/* modbus_plan: merges the points of one device into as few reads as the
+/* mb_plan: merges the points of one device into as few reads as the
  * protocol and the device allow.
  *
  * Points of one function code (1 coils, 2 discrete inputs, 3 holding,

@@ -1,5 +1,5 @@
-/* modbus_poll: see modbus_poll.h. This file owns links (workers), the
- * schedule, reachability and backoff; modbus_emit.c turns results into
+/* mb_poll: see mb_poll.h. This file owns links (workers), the
+ * schedule, reachability and backoff; mb_emit.c turns results into
  * events.
  *
  * A device is idle or busy (its job is with its link's worker). When its
@@ -23,7 +23,7 @@ static bool is_modbus(const struct device_cfg *d)
     return d->protocol == DEVICE_PROTOCOL_MODBUS_TCP || d->protocol == DEVICE_PROTOCOL_MODBUS_RTU;
 }
 
-size_t modbus_poll_count_devices(const struct agent_cfg *cfg)
+size_t mb_poll_count_devices(const struct agent_cfg *cfg)
 {
     size_t n = 0;
 
@@ -44,10 +44,10 @@ static void link_name(const struct device_cfg *d, char *buf, size_t len)
 
 /* Finds or adds the link of d: devices with the same TCP host:port or the
  * same serial port share one. */
-static struct modbus__link *link_of(modbus_poll_t *p, const struct device_cfg *d)
+static struct mb__link *link_of(mb_poll_t *p, const struct device_cfg *d)
 {
     char name[sizeof(p->links[0].name)];
-    struct modbus__link *l;
+    struct mb__link *l;
 
     link_name(d, name, sizeof(name));
     for (size_t i = 0; i < p->n_links; i++) {
@@ -64,7 +64,7 @@ found:
     return l;
 }
 
-static int link_start(modbus_poll_t *p, struct modbus__link *l)
+static int link_start(mb_poll_t *p, struct mb__link *l)
 {
     const struct mb_dev_cfg *m = &l->first->modbus;
     static const char parity[] = {'N', 'E', 'O'};
@@ -96,7 +96,7 @@ static int link_start(modbus_poll_t *p, struct modbus__link *l)
 
 static void on_job_done(struct mb_job *job);
 
-static int dev_init(modbus_poll_t *p, struct modbus__dev *d, const struct device_cfg *cfg)
+static int dev_init(mb_poll_t *p, struct mb__dev *d, const struct device_cfg *cfg)
 {
     const struct profile_cfg *prof = cfg->prof;
     struct mb_plan_point *where = fm_xcalloc(prof->n_points + 1, sizeof(*where));
@@ -144,7 +144,7 @@ static int dev_init(modbus_poll_t *p, struct modbus__dev *d, const struct device
     return 0;
 }
 
-static void free_poller(modbus_poll_t *p)
+static void free_poller(mb_poll_t *p)
 {
     for (size_t i = 0; i < p->n_devs; i++) {
         mb_plan_free(&p->devs[i].plan);
@@ -167,16 +167,16 @@ static void free_poller(modbus_poll_t *p)
  * of its becoming unreachable. */
 static void dev_where(const void *dev, char *buf, size_t len)
 {
-    const struct modbus__dev *d = dev;
+    const struct mb__dev *d = dev;
 
     snprintf(buf, len, "%s unit %d", d->link->name, (int)d->cfg->modbus.unit_id);
 }
 
-int modbus_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t *sink,
-                       unsigned cycles, modbus_poll_done_cb done, void *arg, modbus_poll_t **out)
+int mb_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t *sink,
+                   unsigned cycles, mb_poll_done_cb done, void *arg, mb_poll_t **out)
 {
-    modbus_poll_t *p = fm_xcalloc(1, sizeof(*p));
-    size_t n = modbus_poll_count_devices(cfg);
+    mb_poll_t *p = fm_xcalloc(1, sizeof(*p));
+    size_t n = mb_poll_count_devices(cfg);
     int rc = 0;
 
     p->loop = loop;
@@ -203,7 +203,7 @@ int modbus_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_
     for (size_t i = 0; i < p->n_links && rc == 0; i++)
         rc = link_start(p, &p->links[i]);
     if (rc != 0) {
-        modbus_poll_destroy(p);
+        mb_poll_destroy(p);
         return rc;
     }
     poll_rounds_init(&p->po.rounds, cycles, p->n_devs);
@@ -216,16 +216,16 @@ int modbus_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_
 
 static void on_sched(uv_timer_t *t);
 
-static void schedule_next(struct modbus__dev *d)
+static void schedule_next(struct mb__dev *d)
 {
     uint64_t delay = poll_schedule_next(&d->due_ms, d->health.interval_ms, uv_now(d->owner->loop));
 
     uv_timer_start(&d->sched, on_sched, delay, 0);
 }
 
-static void finish(struct modbus__dev *d, bool ok)
+static void finish(struct mb__dev *d, bool ok)
 {
-    modbus_poll_t *p = d->owner;
+    mb_poll_t *p = d->owner;
     struct poll_result r = {
         .ok = ok,
         .device = d->cfg->name,
@@ -245,18 +245,18 @@ static void finish(struct modbus__dev *d, bool ok)
 
 static void on_job_done(struct mb_job *job)
 {
-    struct modbus__dev *d = job->ctx;
+    struct mb__dev *d = job->ctx;
 
     d->busy = false;
     if (d->owner->stopping)
         return;
-    finish(d, modbus__emit(d));
+    finish(d, mb__emit(d));
 }
 
 static void on_sched(uv_timer_t *t)
 {
-    struct modbus__dev *d = t->data;
-    modbus_poll_t *p = d->owner;
+    struct mb__dev *d = t->data;
+    mb_poll_t *p = d->owner;
     int rc;
 
     if (d->busy) {
@@ -278,24 +278,24 @@ static void on_sched(uv_timer_t *t)
     finish(d, false);
 }
 
-void modbus_poll_set_outcome_cb(modbus_poll_t *p, poll_outcome_cb cb, void *arg)
+void mb_poll_set_outcome_cb(mb_poll_t *p, poll_outcome_cb cb, void *arg)
 {
     p->po.outcome = cb;
     p->po.outcome_arg = arg;
 }
 
-void modbus_poll_set_freed_cb(modbus_poll_t *p, void (*cb)(void *arg), void *arg)
+void mb_poll_set_freed_cb(mb_poll_t *p, void (*cb)(void *arg), void *arg)
 {
     p->freed_cb = cb;
     p->freed_arg = arg;
 }
 
-void modbus_poll_start(modbus_poll_t *p)
+void mb_poll_start(mb_poll_t *p)
 {
     uint64_t now = uv_now(p->loop);
 
     for (size_t i = 0; i < p->n_devs; i++) {
-        struct modbus__dev *d = &p->devs[i];
+        struct mb__dev *d = &p->devs[i];
         /* --once and --cycles start every device at once: their runs
          * measure rounds, and a spread would only make them slower. */
         uint64_t delay = p->po.cycles > 0 ? 0
@@ -311,7 +311,7 @@ void modbus_poll_start(modbus_poll_t *p)
 
 static void on_closed(void *arg)
 {
-    modbus_poll_t *p = arg;
+    mb_poll_t *p = arg;
 
     if (--p->closes_pending == 0)
         free_poller(p);
@@ -319,12 +319,12 @@ static void on_closed(void *arg)
 
 static void on_timer_closed(uv_handle_t *h)
 {
-    struct modbus__dev *d = h->data;
+    struct mb__dev *d = h->data;
 
     on_closed(d->owner);
 }
 
-void modbus_poll_destroy(modbus_poll_t *p)
+void mb_poll_destroy(mb_poll_t *p)
 {
     if (p == NULL)
         return;
@@ -348,12 +348,12 @@ void modbus_poll_destroy(modbus_poll_t *p)
     on_closed(p);
 }
 
-const struct modbus_poll_stats *modbus_poll_stats(const modbus_poll_t *p)
+const struct mb_poll_stats *mb_poll_stats(const mb_poll_t *p)
 {
     return &p->stats;
 }
 
-size_t modbus_poll_failed_devices(const modbus_poll_t *p)
+size_t mb_poll_failed_devices(const mb_poll_t *p)
 {
     size_t n = 0;
 

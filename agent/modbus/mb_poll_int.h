@@ -1,5 +1,5 @@
-/* modbus_poll internals shared by modbus_poll.c (links, schedule,
- * reachability) and modbus_emit.c (points and events). Not an API. */
+/* mb_poll internals shared by mb_poll.c (links, schedule,
+ * reachability) and mb_emit.c (points and events). Not an API. */
 #ifndef AGENT_MODBUS_POLL_INT_H
 #define AGENT_MODBUS_POLL_INT_H
 
@@ -12,17 +12,17 @@
 #include <stdint.h>
 
 /* One worker: a TCP host:port or an RTU serial port. */
-struct modbus__link {
+struct mb__link {
     mb_worker_t *w;
     const struct device_cfg *first; /* the device whose settings opened it */
     int64_t inter_frame_ms;         /* largest of its devices */
     char name[160];
 };
 
-struct modbus__dev {
-    modbus_poll_t *owner;
+struct mb__dev {
+    mb_poll_t *owner;
     const struct device_cfg *cfg;
-    struct modbus__link *link;
+    struct mb__link *link;
     struct mb_plan plan;
     size_t *off; /* word offset of each read in data */
     uint16_t *data;
@@ -36,26 +36,26 @@ struct modbus__dev {
     char reason[256];
 };
 
-struct modbus_poll {
+struct mb_poll {
     uv_loop_t *loop;
     const struct agent_cfg *cfg;
     struct poll_owner po; /* sink, cycles, rounds, outcome: see poll_end */
-    struct modbus__dev *devs;
+    struct mb__dev *devs;
     size_t n_devs;
-    struct modbus__link *links;
+    struct mb__link *links;
     size_t n_links;
-    modbus_poll_done_cb done;
+    mb_poll_done_cb done;
     void *done_arg;
-    struct modbus_poll_stats stats;
+    struct mb_poll_stats stats;
     void (*freed_cb)(void *arg);
     void *freed_arg;
     int closes_pending;
     bool stopping;
 };
 
-/* modbus_emit.c: turns a finished job into Measurement events. Returns true
+/* mb_emit.c: turns a finished job into Measurement events. Returns true
  * if the device answered any read (data or exception); otherwise emits
  * nothing and leaves the reason in d->reason. */
-bool modbus__emit(struct modbus__dev *d);
+bool mb__emit(struct mb__dev *d);
 
 #endif

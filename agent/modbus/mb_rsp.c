@@ -1,5 +1,5 @@
-/* modbus_rsp: Modbus TCP read responses checked field by field (see
- * modbus_rsp.h for why libmodbus's own checks are not enough). */
+/* mb_rsp: Modbus TCP read responses checked field by field (see
+ * mb_rsp.h for why libmodbus's own checks are not enough). */
 #include "mb_rsp.h"
 
 #include <errno.h>

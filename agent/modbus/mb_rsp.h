@@ -1,4 +1,4 @@
-/* modbus_rsp: checks a Modbus TCP read response against its request.
+/* mb_rsp: checks a Modbus TCP read response against its request.
  *
  * libmodbus 3.1.6 frames a TCP response by its function code and byte count
  * and never looks at the MBAP length field (_modbus_tcp_check_integrity

@@ -1,4 +1,4 @@
-/* modbus_tcpio: one Modbus TCP read (see modbus_tcpio.h). */
+/* mb_tcpio: one Modbus TCP read (see mb_tcpio.h). */
 #include "mb_tcpio.h"
 
 #include "mb_rsp.h"

@@ -1,10 +1,10 @@
-/* modbus_tcpio: one Modbus TCP read on a libmodbus connection, with the
- * response framed by its MBAP length and checked by modbus_rsp.
+/* mb_tcpio: one Modbus TCP read on a libmodbus connection, with the
+ * response framed by its MBAP length and checked by mb_rsp.
  *
  * The request goes out through libmodbus (modbus_send_raw_request, which
  * sends transaction id 0); the response is read here from the context's
  * socket because libmodbus 3.1.6 frames responses by byte count and ignores
- * the MBAP length (see modbus_rsp.h). A fixed transaction id is safe
+ * the MBAP length (see mb_rsp.h). A fixed transaction id is safe
  * because the worker reopens a TCP link after every timeout or error, so
  * a late answer to an earlier request never reaches a later one.
  *

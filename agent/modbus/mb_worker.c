@@ -1,4 +1,4 @@
-/* modbus_worker: one thread per Modbus link; see modbus_worker.h for the
+/* mb_worker: one thread per Modbus link; see mb_worker.h for the
  * contract and the failure rules. */
 #include "mb_worker.h"
 
@@ -178,7 +178,7 @@ static int classify(int err, int *exception)
     }
 }
 
-/* What libmodbus's RTU checks found, in the words modbus_rsp uses for TCP. */
+/* What libmodbus's RTU checks found, in the words mb_rsp uses for TCP. */
 static const char *protocol_why(int err)
 {
     switch (err) {

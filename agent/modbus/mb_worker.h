@@ -1,4 +1,4 @@
-/* modbus_worker: runs libmodbus, which blocks, off the event loop.
+/* mb_worker: runs libmodbus, which blocks, off the event loop.
  *
  * One worker owns one link: a Modbus TCP connection to one device, or one
  * RTU serial bus shared by several unit ids. The loop hands it jobs (one
@@ -21,8 +21,8 @@
  *   reopened (TCP), since it may be out of step. RTU responses are framed
  *   and checked by libmodbus (CRC, unit, function, length, byte count), and
  *   the worker also checks the count it returns; TCP responses are framed
- *   by their MBAP length and checked by modbus_rsp (libmodbus ignores that
- *   length), see modbus_tcpio.h.
+ *   by their MBAP length and checked by mb_rsp (libmodbus ignores that
+ *   length), see mb_tcpio.h.
  * RTU: the configured inter-frame delay is kept between the end of one
  * exchange and the next request on the bus, whatever unit they address.
  *

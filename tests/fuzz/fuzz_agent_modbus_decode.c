@@ -1,4 +1,4 @@
-/* Fuzz target for modbus_decode: byte 0 picks the type, byte 1 the order,
+/* Fuzz target for mb_decode: byte 0 picks the type, byte 1 the order,
  * byte 2 the bit (signed), the rest are register words (big-endian pairs,
  * possibly fewer than the type needs). Checks that decoding never reads past
  * the words given and that encoding the decoded bits gives the words back. */

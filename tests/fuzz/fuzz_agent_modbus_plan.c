@@ -1,4 +1,4 @@
-/* Fuzz target for modbus_plan: bytes 0-2 are the limits (max gap, span of
+/* Fuzz target for mb_plan: bytes 0-2 are the limits (max gap, span of
  * registers, span of bits), then 5-byte points (function, address, count).
  * Checks the invariants of every plan: each point lies inside its read,
  * reads respect the protocol limits and the address space. */

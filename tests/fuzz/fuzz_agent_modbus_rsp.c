@@ -1,4 +1,4 @@
-/* Fuzz target for modbus_rsp: byte 0 picks the function (1..4), bytes 1-2
+/* Fuzz target for mb_rsp: byte 0 picks the function (1..4), bytes 1-2
  * the count, the rest is a response ADU (MBAP header + PDU) as it would
  * come off the wire. Checks that the header and PDU checks never read past
  * the bytes given (exact-size heap copies for AddressSanitizer), and that an

@@ -1,4 +1,4 @@
-/* Unit tests for modbus_decode: golden vectors of every point in
+/* Unit tests for mb_decode: golden vectors of every point in
  * the JSON register maps in tests/sim/data/modbus/ (the simulator's, one copy), the byte
  * orders of devices.md section 9, 64-bit orders, bit fields, and the errors. */
 #include <setjmp.h>

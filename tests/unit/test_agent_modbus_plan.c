@@ -1,4 +1,4 @@
-/* Unit tests for modbus_plan: tables of point sets with the reads they must
+/* Unit tests for mb_plan: tables of point sets with the reads they must
  * produce, the protocol limits, and the point checks behind config errors. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* Unit tests for modbus_rsp: Modbus TCP read responses checked against
+/* Unit tests for mb_rsp: Modbus TCP read responses checked against
  * their request, one row per malformed field, plus value extraction. */
 #include <setjmp.h>
 #include <stdarg.h>
