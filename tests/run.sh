@@ -2,12 +2,14 @@
 # The test command: installs what it needs, builds with AddressSanitizer and
 # UndefinedBehaviorSanitizer (warnings are errors), runs each libFuzzer target
 # for a bounded time when clang is present, then runs the whole ctest suite
-# (unit, integration against real peers, fuzz corpora).
+# (unit, integration against real peers, fuzz corpora), then the threaded
+# tests under ThreadSanitizer (tests/tsan.sh).
 #
 # Environment:
 #   FM_BUILD_DIR     build directory (default build-test)
 #   FM_FUZZ_SECONDS  seconds per fuzz target (default 30; 0 skips fuzzing)
 #   FM_CTEST_ARGS    extra ctest arguments, e.g. "-L unit" or "-R pg_"
+#   FM_TSAN          0 skips the ThreadSanitizer run of the threaded tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -52,6 +54,14 @@ else
     echo "fuzz: skipped (FM_FUZZ_SECONDS=0, or clang-14/libclang-rt-14-dev missing)"
 fi
 
-cd "$build"
-# shellcheck disable=SC2086
-ctest --output-on-failure -j "$jobs" --timeout 900 ${FM_CTEST_ARGS:-}
+(
+    cd "$build"
+    # shellcheck disable=SC2086
+    ctest --output-on-failure -j "$jobs" --timeout 900 ${FM_CTEST_ARGS:-}
+)
+
+# The threaded tests once more under ThreadSanitizer (its own build; see the
+# script). FM_TSAN=0 skips it.
+if [[ "${FM_TSAN:-1}" != 0 ]]; then
+    ./tests/tsan.sh
+fi

@@ -79,7 +79,8 @@ static int run_generate(int argc, char **argv)
     }
     o.n_snmp = (unsigned)strtoul(argv[2], NULL, 10);
     o.n_modbus = (unsigned)strtoul(argv[3], NULL, 10);
-    for (int i = 4; i < argc; i++) {
+    /* Options come in pairs: the loop steps over the name and its value. */
+    for (int i = 4; i < argc; i += 2) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -101,7 +102,6 @@ static int run_generate(int argc, char **argv)
             fprintf(stderr, "fieldmon-sim: unknown option %s\n", a);
             return 2;
         }
-        i++;
     }
     if (o.n_snmp + o.n_modbus == 0 || o.n_snmp > 60000 || o.n_modbus > 60000) {
         fprintf(stderr, "fieldmon-sim: --generate wants 1..60000 devices in all\n");
@@ -217,12 +217,16 @@ int main(int argc, char **argv)
         case 'd':
             duration = strtol(optarg, NULL, 10);
             break;
-        case 'l':
-            if ((fm_log_level = fm_log_parse_level(optarg)) < 0) {
+        case 'l': {
+            int level = fm_log_parse_level(optarg);
+
+            if (level < 0) {
                 fprintf(stderr, "fieldmon-sim: unknown log level '%s'\n", optarg);
                 return 2;
             }
+            fm_log_level = level;
             break;
+        }
         case 't':
             check = true;
             break;
