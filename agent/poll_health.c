@@ -131,6 +131,19 @@ void poll_emit_reachability(event_sink_t *sink, const char *device, int64_t ts_m
     event_sink_emit(sink, &ev);
 }
 
+void poll_owner_init(struct poll_owner *o, const char *proto, event_sink_t *sink, unsigned cycles,
+                     int64_t backoff_max_ms, struct poll_counts *counts, poll_where_cb where,
+                     size_t devs)
+{
+    o->proto = proto;
+    o->sink = sink;
+    o->cycles = cycles;
+    o->backoff_max_ms = backoff_max_ms;
+    o->counts = counts;
+    o->where = where;
+    poll_rounds_init(&o->rounds, cycles, devs);
+}
+
 unsigned poll_end(struct poll_owner *o, struct poll_health *h, uint32_t *cycles_done,
                   const struct poll_result *r, uint64_t now_ms)
 {

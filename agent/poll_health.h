@@ -117,6 +117,13 @@ struct poll_owner {
     poll_where_cb where;
 };
 
+/* Sets up o for a poller of devs devices (o zeroed by the caller); the
+ * rounds are freed with poll_rounds_free(&o->rounds). proto is static,
+ * sink borrowed, counts in the poller's stats. */
+void poll_owner_init(struct poll_owner *o, const char *proto, event_sink_t *sink, unsigned cycles,
+                     int64_t backoff_max_ms, struct poll_counts *counts, poll_where_cb where,
+                     size_t devs);
+
 /* One finished poll of one device. */
 struct poll_result {
     bool ok;

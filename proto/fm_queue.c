@@ -5,6 +5,17 @@
 
 #include "fm_clock.h"
 
+/* Links node at the tail of the list head..tail (the caller holds the lock). */
+static void append(struct fmq_node **head, struct fmq_node **tail, struct fmq_node *node)
+{
+    node->next = NULL;
+    if (*tail != NULL)
+        (*tail)->next = node;
+    else
+        *head = node;
+    *tail = node;
+}
+
 /* ---------------------------------------------------------- to the loop */
 
 static void loop_on_async(uv_async_t *a)
@@ -34,13 +45,8 @@ int fmq_loop_init(struct fmq_loop *q, uv_loop_t *loop, fmq_loop_cb cb, void *arg
 
 void fmq_loop_post(struct fmq_loop *q, struct fmq_node *node)
 {
-    node->next = NULL;
     uv_mutex_lock(&q->mu);
-    if (q->tail != NULL)
-        q->tail->next = node;
-    else
-        q->head = node;
-    q->tail = node;
+    append(&q->head, &q->tail, node);
     uv_mutex_unlock(&q->mu);
     uv_async_send(&q->async);
 }
@@ -106,13 +112,8 @@ void fmq_work_destroy(struct fmq_work *q)
 
 void fmq_work_push(struct fmq_work *q, struct fmq_node *node)
 {
-    node->next = NULL;
     uv_mutex_lock(&q->mu);
-    if (q->tail != NULL)
-        q->tail->next = node;
-    else
-        q->head = node;
-    q->tail = node;
+    append(&q->head, &q->tail, node);
     q->len++;
     uv_cond_signal(&q->cv);
     uv_mutex_unlock(&q->mu);

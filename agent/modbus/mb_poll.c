@@ -181,14 +181,10 @@ int mb_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t *s
 
     p->loop = loop;
     p->cfg = cfg;
-    p->po.proto = "modbus";
-    p->po.sink = sink;
-    p->po.cycles = cycles;
-    p->po.backoff_max_ms = cfg->modbus.backoff_max_ms;
-    p->po.counts = &p->stats.polls;
-    p->po.where = dev_where;
     p->done = done;
     p->done_arg = arg;
+    poll_owner_init(&p->po, "modbus", sink, cycles, cfg->modbus.backoff_max_ms, &p->stats.polls,
+                    dev_where, n);
     p->devs = fm_xcalloc(n + 1, sizeof(*p->devs));
     p->links = fm_xcalloc(n + 1, sizeof(*p->links));
     for (size_t i = 0; i < cfg->n_devices && rc == 0; i++) {
@@ -206,7 +202,6 @@ int mb_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t *s
         mb_poll_destroy(p);
         return rc;
     }
-    poll_rounds_init(&p->po.rounds, cycles, p->n_devs);
     FM_INFO("modbus: %zu devices on %zu links", p->n_devs, p->n_links);
     *out = p;
     return 0;

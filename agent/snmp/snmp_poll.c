@@ -100,12 +100,6 @@ int snmp_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t 
 
     p->loop = loop;
     p->cfg = cfg;
-    p->po.proto = "snmp";
-    p->po.sink = sink;
-    p->po.cycles = cycles;
-    p->po.backoff_max_ms = cfg->snmp.backoff_max_ms;
-    p->po.counts = &p->stats.polls;
-    p->po.where = dev_where;
     p->done = done;
     p->done_arg = arg;
     p->max_active = (size_t)cfg->snmp.max_in_flight;
@@ -152,7 +146,8 @@ int snmp_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t 
         if (dev_open(d) != 0) /* retried at each poll; counts as a failed poll */
             FM_ERR("snmp: %s: %s", d->cfg->name, d->reason);
     }
-    poll_rounds_init(&p->po.rounds, cycles, p->n_devs);
+    poll_owner_init(&p->po, "snmp", sink, cycles, cfg->snmp.backoff_max_ms, &p->stats.polls,
+                    dev_where, p->n_devs);
     *out = p;
     return 0;
 }

@@ -63,15 +63,9 @@ static void setup(struct fixture *f, unsigned cycles, size_t devs)
 {
     memset(f, 0, sizeof(*f));
     f->sink.base.emit = rec_emit;
-    f->o.proto = "test";
-    f->o.sink = &f->sink.base;
-    f->o.cycles = cycles;
-    f->o.backoff_max_ms = 8000;
-    f->o.counts = &f->counts;
+    poll_owner_init(&f->o, "test", &f->sink.base, cycles, 8000, &f->counts, where, devs);
     f->o.outcome = on_outcome;
     f->o.outcome_arg = &f->out;
-    f->o.where = where;
-    poll_rounds_init(&f->o.rounds, cycles, devs);
     where_calls = 0;
 }
 
