@@ -12,7 +12,7 @@ COLL_MPORT=""
 
 fail() {
     echo "FAIL: $*" >&2
-    [[ -f "$T/collector.log" ]] && tail -30 "$T/collector.log" >&2; [[ -n "${FM_KEEP_LOG:-}" ]] && cp "$T/collector.log" "$FM_KEEP_LOG"
+    [[ -f "$T/collector.log" ]] && tail -30 "$T/collector.log" >&2
     exit 1
 }
 
