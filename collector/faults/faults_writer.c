@@ -27,8 +27,6 @@
 #include "metrics.h"
 #include "pg.h"
 
-#define WRITER_BACKOFF_MIN_MS 200
-#define WRITER_BACKOFF_MAX_MS 10000
 #define WRITER_APP "fieldmon-collector faults"
 
 struct writer {
@@ -87,7 +85,9 @@ static bool writer_connect(struct writer *wr)
     struct pg_retry r = {.queue = &wr->f->work, .failed = on_connect_failed, .arg = wr};
     char why[512];
 
-    pg_backoff_init(&r.backoff, WRITER_BACKOFF_MIN_MS, WRITER_BACKOFF_MAX_MS);
+    /* The same back-off as the DB writers': database.reconnect_min/max. */
+    pg_backoff_init(&r.backoff, (uint64_t)wr->f->cfg->database.reconnect_min_ms,
+                    (uint64_t)wr->f->cfg->database.reconnect_max_ms);
     wr->conn = pg_connect_retry(wr->f->cfg->database.dsn, WRITER_APP, &r, why, sizeof(why));
     if (wr->conn == NULL)
         return false;
