@@ -62,8 +62,9 @@ static void absorb(struct writer *wr, struct fmq_node *n)
     }
 }
 
-/* pg_retry: a failed connect. Logged once per outage; past the stop's grace
- * period, gives up. */
+/* pg_retry: a failed connect. Logged once per outage. After a stop, gives
+ * up at once when nothing waits to be written, else at the end of the grace
+ * period. */
 static bool on_connect_failed(void *arg, const char *why, int rc, uint64_t wait_ms)
 {
     struct writer *wr = arg;
@@ -75,7 +76,11 @@ static bool on_connect_failed(void *arg, const char *why, int rc, uint64_t wait_
     else
         FM_DEBUG("faults: PostgreSQL: %s; retry in %llu ms", why, (unsigned long long)wait_ms);
     wr->down = true;
-    return !fmq_work_stopped(&f->work) || fm_clock_mono_ms() < f->stop_deadline_ms;
+    if (!fmq_work_stopped(&f->work))
+        return true;
+    /* Stopping: keep trying for the grace period only for actions to write. */
+    return (tickets_batch_count(wr->held) > 0 || fmq_work_len(&f->work) > 0) &&
+           fm_clock_mono_ms() < f->stop_deadline_ms;
 }
 
 /* Connects, waiting out a back-off between failures. False when stopping

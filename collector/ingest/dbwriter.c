@@ -28,6 +28,7 @@ struct worker {
     struct dbs db;
     int connected;
     unsigned failures; /* failed connects since the last success (writer thread) */
+    bool holding;      /* jobs taken and not yet done (writer thread) */
     uint64_t next_maintenance_ms;
 };
 
@@ -74,7 +75,8 @@ static int writer_setup(void *arg, PGconn *conn, char *why, size_t whylen)
 }
 
 /* pg_retry: a failed attempt. The first of an outage is an error; the rest
- * are for debugging. Past the stop's grace period, gives up. */
+ * are for debugging. After a stop, gives up at once when no job waits, else
+ * at the end of the grace period. */
 static bool writer_failed(void *arg, const char *why, int rc, uint64_t wait_ms)
 {
     struct worker *k = arg;
@@ -86,7 +88,9 @@ static bool writer_failed(void *arg, const char *why, int rc, uint64_t wait_ms)
                (long long)k->w->cfg->reconnect_max_ms);
     else
         FM_DEBUG("db: writer %u: %s; retry in %llu ms", k->idx, why, (unsigned long long)wait_ms);
-    if (fmq_work_stopped(&k->q) && now_ms() >= k->w->give_up_ms)
+    /* Stopping: keep trying for the grace period only for jobs to finish. */
+    if (fmq_work_stopped(&k->q) && ((!k->holding && k->carry == NULL && fmq_work_len(&k->q) == 0) ||
+                                    now_ms() >= k->w->give_up_ms))
         return false;
     atomic_fetch_add(&cm.db_reconnects, 1);
     return true;
@@ -317,7 +321,9 @@ static void worker_main(void *arg)
                 break;
             continue;
         }
+        k->holding = true;
         run_jobs(k, jobs, n);
+        k->holding = false;
         for (size_t i = 0; i < n; i++)
             fmq_loop_post(&w->done_q, &jobs[i]->node);
     }
