@@ -16,6 +16,7 @@
 #include "fm_log.h"
 #include "metrics.h"
 #include "migrate.h"
+#include "pg.h"
 #include "server.h"
 #include "sla_run.h"
 #include "tlsio.h"
@@ -56,15 +57,13 @@ static void quiet_notice(void *arg, const char *msg)
 
 static int run_migrate(const struct collconf *cfg)
 {
-    const char *keys[] = {"dbname", "application_name", NULL};
-    const char *vals[] = {cfg->database.dsn ? cfg->database.dsn : "", "fieldmon-collector", NULL};
-    PGconn *pg = PQconnectdbParams(keys, vals, 1);
     char why[1024];
+    PGconn *pg = pg_connect(cfg->database.dsn, DBS_APP, why, sizeof(why));
     int applied = 0, rc = 1;
 
-    if (PQstatus(pg) != CONNECTION_OK) {
-        fprintf(stderr, "fieldmon-collector: migrate: connect: %s", PQerrorMessage(pg));
-        goto out;
+    if (pg == NULL) {
+        fprintf(stderr, "fieldmon-collector: migrate: connect: %s\n", why);
+        return 1;
     }
     PQsetNoticeProcessor(pg, quiet_notice, NULL);
     if (migrate_apply(pg, schema_dir(cfg), &applied, why, sizeof(why)) != 0) {
@@ -72,7 +71,7 @@ static int run_migrate(const struct collconf *cfg)
         goto out;
     }
     printf("fieldmon-collector: schema at version %d (%d migration(s) applied from %s)\n",
-           migrate_current_version(pg, why, sizeof(why)), applied, schema_dir(cfg));
+           pg_schema_version(pg, why, sizeof(why)), applied, schema_dir(cfg));
     rc = 0;
 out:
     PQfinish(pg);
@@ -137,7 +136,7 @@ static int run(struct collconf *cfg, const char *collector_id)
     uv_loop_init(&a.loop);
     a.server = server_create(&a.loop, cfg, tls, collector_id);
     if (a.server == NULL)
-        goto out_loop;
+        goto out_run; /* the loop runs the close callbacks */
     if (server_listen(a.server, &port) != 0) {
         server_stop(a.server, 0);
         goto out_run;
@@ -167,7 +166,6 @@ static int run(struct collconf *cfg, const char *collector_id)
 out_run:
     uv_run(&a.loop, UV_RUN_DEFAULT);
     server_destroy(a.server);
-out_loop:
     if (uv_loop_close(&a.loop) == UV_EBUSY)
         FM_WARN("collector: handles left open at exit");
     tlsio_ctx_destroy(tls);

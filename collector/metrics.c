@@ -105,6 +105,8 @@ int cm_render(char *buf, size_t cap)
     G(db_connected, "Writer threads connected to PostgreSQL.");
     G(queue_events, "Events waiting for or inside a writer transaction.");
     C(partitions_dropped, "Measurement partitions dropped by retention.");
+    C(faults_write_retries, "Ticket action batches run again after a transient PostgreSQL error.");
+    C(faults_write_given_up, "Ticket action batches dropped: PostgreSQL refused their content.");
 #undef C
 #undef G
     hist(&o, "txn_seconds", "Duration of writer transactions.", &cm.txn_latency);

@@ -41,9 +41,11 @@ struct cm_counters {
     atomic_int_fast64_t db_connected;
     atomic_int_fast64_t queue_events;
     atomic_uint_fast64_t partitions_dropped;
-    atomic_int_fast64_t events_per_s; /* committed, averaged over ~10 s */
-    struct cm_hist txn_latency;       /* one transaction, writer side */
-    struct cm_hist ack_latency;       /* batch received to ack sent */
+    atomic_uint_fast64_t faults_write_retries;  /* ticket batches run again (transient error) */
+    atomic_uint_fast64_t faults_write_given_up; /* ticket batches PostgreSQL refused, dropped */
+    atomic_int_fast64_t events_per_s;           /* committed, averaged over ~10 s */
+    struct cm_hist txn_latency;                 /* one transaction, writer side */
+    struct cm_hist ack_latency;                 /* batch received to ack sent */
 };
 
 extern struct cm_counters cm;

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg.h"
+
 #define MIGRATE_MAX_FILES 1000
 #define MIGRATE_MAX_SQL (8u * 1024u * 1024u)
 
@@ -156,28 +158,6 @@ static int exec_ok(PGconn *conn, const char *sql, const char *what, char *why, s
     return rc;
 }
 
-int migrate_current_version(PGconn *conn, char *why, size_t whylen)
-{
-    PGresult *r = PQexec(conn, "SELECT coalesce(max(version), 0) FROM schema_migrations");
-    int v;
-
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-
-        /* 42P01 undefined_table: a database never migrated is at version 0. */
-        if (state != NULL && strcmp(state, "42P01") == 0) {
-            PQclear(r);
-            return 0;
-        }
-        v = mfail(why, whylen, -EIO, "read schema version: %s", PQresultErrorMessage(r));
-        PQclear(r);
-        return v;
-    }
-    v = atoi(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return v;
-}
-
 static int apply_one(PGconn *conn, const char *dir, const struct mfile *m, char *why, size_t whylen)
 {
     char path[4096], what[320], ins[128];
@@ -191,7 +171,7 @@ static int apply_one(PGconn *conn, const char *dir, const struct mfile *m, char 
     snprintf(what, sizeof(what), "schema %s", m->name);
     snprintf(ins, sizeof(ins), "INSERT INTO schema_migrations (version, name) VALUES (%d, ",
              m->version);
-    rc = exec_ok(conn, "BEGIN", what, why, whylen);
+    rc = pg_begin(conn, why, whylen);
     if (rc == 0)
         rc = exec_ok(conn, sql, what, why, whylen);
     if (rc == 0) {
@@ -203,9 +183,9 @@ static int apply_one(PGconn *conn, const char *dir, const struct mfile *m, char 
         rc = exec_ok(conn, stmt, what, why, whylen);
     }
     if (rc == 0)
-        rc = exec_ok(conn, "COMMIT", what, why, whylen);
+        rc = pg_commit(conn, why, whylen);
     else
-        PQclear(PQexec(conn, "ROLLBACK"));
+        pg_rollback(conn);
     free(sql);
     return rc;
 }
@@ -233,7 +213,7 @@ int migrate_apply(PGconn *conn, const char *dir, int *applied, char *why, size_t
                  "create schema_migrations", why, whylen);
     if (rc)
         goto out_unlock;
-    cur = migrate_current_version(conn, why, whylen);
+    cur = pg_schema_version(conn, why, whylen);
     if (cur < 0) {
         rc = cur;
         goto out_unlock;

@@ -4,6 +4,7 @@
  * its own transaction together with its row in schema_migrations, so a
  * failed file leaves the database at the previous version. A session
  * advisory lock serialises collectors that migrate the same database at once.
+ * The version a database is at: pg_schema_version (pg.h).
  * Blocking (libpq): call from a worker thread or before the loop starts. */
 #ifndef MIGRATE_H
 #define MIGRATE_H
@@ -20,9 +21,5 @@ int migrate_apply(PGconn *conn, const char *dir, int *applied, char *why, size_t
 
 /* Highest version among the files in dir, or a negative errno. */
 int migrate_latest_version(const char *dir);
-
-/* Highest version recorded in the database (0 when none), or a negative errno
- * with the reason in why. */
-int migrate_current_version(PGconn *conn, char *why, size_t whylen);
 
 #endif

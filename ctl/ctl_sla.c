@@ -6,6 +6,7 @@
  * round (sla.interval) and moves the deadlines. */
 #include "ctl.h"
 #include "ctl_out.h"
+#include "pg.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -141,6 +142,7 @@ static int change(struct ctl *c, const char *cmd, const char *sql, int n, const 
     PGconn *conn = ctl_conn(c);
     char sid[24];
     const char *ap[4] = {c->actor, sid, action, detail};
+    char why[512];
     PGresult *r;
 
     if (conn == NULL)
@@ -148,7 +150,8 @@ static int change(struct ctl *c, const char *cmd, const char *sql, int n, const 
     if (c->actor == NULL || c->actor[0] == '\0')
         return ctl_usage(cmd, "who is acting? give -a NAME or set FM_ACTOR");
     snprintf(sid, sizeof(sid), "%lld", id);
-    PQclear(PQexec(conn, "BEGIN"));
+    if (pg_begin(conn, why, sizeof(why)) != 0)
+        return ctl_fail("%s %lld: %s", cmd, id, why);
     r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK || strcmp(PQcmdTuples(r), "1") != 0) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK)
@@ -156,7 +159,7 @@ static int change(struct ctl *c, const char *cmd, const char *sql, int n, const 
         else
             ctl_fail("%s %lld: %s", cmd, id, none);
         PQclear(r);
-        PQclear(PQexec(conn, "ROLLBACK"));
+        pg_rollback(conn);
         return CTL_FAIL;
     }
     PQclear(r);
@@ -167,17 +170,12 @@ static int change(struct ctl *c, const char *cmd, const char *sql, int n, const 
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         ctl_fail("%s %lld: audit: %s", cmd, id, PQresultErrorMessage(r));
         PQclear(r);
-        PQclear(PQexec(conn, "ROLLBACK"));
+        pg_rollback(conn);
         return CTL_FAIL;
     }
     PQclear(r);
-    r = PQexec(conn, "COMMIT");
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        ctl_fail("%s %lld: commit: %s", cmd, id, PQresultErrorMessage(r));
-        PQclear(r);
-        return CTL_FAIL;
-    }
-    PQclear(r);
+    if (pg_commit(conn, why, sizeof(why)) != 0)
+        return ctl_fail("%s %lld: %s", cmd, id, why);
     printf("ticket %lld: %s\n", id, action);
     return CTL_OK;
 }

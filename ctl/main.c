@@ -1,11 +1,12 @@
 /* fieldmonctl: the operators' command line for fieldmon's alarms, tickets
- * and maintenance windows. It talks to PostgreSQL directly (libpq); every
+ * and maintenance windows. It talks to PostgreSQL directly (libpq, connected
+ * through the collector's PostgreSQL layer, pg.h); every
  * change it makes is written to ticket_audit with the actor. docs/fieldmonctl.md
  * is its manual. */
 #include "ctl.h"
 #include "ctl_out.h"
 
-#include "migrate.h"
+#include "pg.h"
 #include "rules.h"
 
 #include <errno.h>
@@ -98,14 +99,12 @@ PGconn *ctl_conn(struct ctl *c)
 
     if (c->conn)
         return c->conn;
-    c->conn = PQconnectdb(c->dsn);
-    if (PQstatus(c->conn) != CONNECTION_OK) {
-        ctl_fail("connect to PostgreSQL: %s", PQerrorMessage(c->conn));
-        PQfinish(c->conn);
-        c->conn = NULL;
+    c->conn = pg_connect(c->dsn, "fieldmonctl", why, sizeof(why));
+    if (c->conn == NULL) {
+        ctl_fail("connect to PostgreSQL: %s", why);
         return NULL;
     }
-    v = migrate_current_version(c->conn, why, sizeof(why));
+    v = pg_schema_version(c->conn, why, sizeof(why));
     if (v < CTL_SCHEMA_MIN) {
         if (v < 0)
             ctl_fail("read the schema version: %s", why);

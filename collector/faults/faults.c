@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fm_alloc.h"
+#include "fm_clock.h"
 #include "fm_log.h"
 
 #define FAULTS_TICK_MS 1000
@@ -20,15 +21,36 @@ int faults_load_rules(const struct collconf *cfg, struct rules_conf *rules, char
     return rules_load_builtin(rules, err, errlen);
 }
 
+static struct faults__msg *msg_new(enum faults__kind kind)
+{
+    struct faults__msg *m = fm_xcalloc(1, sizeof(*m));
+
+    m->kind = kind;
+    return m;
+}
+
+void faults__msg_free(struct faults__msg *m)
+{
+    if (m == NULL)
+        return;
+    tickets_batch_destroy(m->actions);
+    tickets_windows_free(m->windows, m->n_windows);
+    free(m);
+}
+
 /* Hands what the engine produced to the writer. */
 static void flush(struct faults *f)
 {
+    struct faults__msg *m;
+
     if (tickets_batch_count(f->outbox) == 0)
         return;
-    pthread_mutex_lock(&f->mu);
-    tickets_batch_move(f->queue, f->outbox);
-    pthread_cond_signal(&f->cv);
-    pthread_mutex_unlock(&f->mu);
+    m = msg_new(FAULTS__ACTIONS);
+    /* The engine keeps adding to f->outbox (its callback's data): move the
+     * actions, not the batch. */
+    m->actions = tickets_batch_create();
+    tickets_batch_move(m->actions, f->outbox);
+    fmq_work_push(&f->work, &m->node);
 }
 
 static struct faults__lost *lost_find(struct faults *f, const char *agent)
@@ -48,79 +70,68 @@ static void on_tick(uv_timer_t *t)
 {
     struct faults *f = t->data;
     int64_t now = fmw_now_ms();
-    bool asked = false;
 
     corr_tick(f->engine, now);
     flush(f);
     /* Lost agents: ask the database whether they came back elsewhere,
      * first when their grace is over, then every windows_reload while the
      * site counts as lost. */
-    pthread_mutex_lock(&f->mu);
     for (size_t i = 0; i < f->n_lost; i++) {
         struct faults__lost *l = &f->lost[i];
+        struct faults__msg *m;
 
         if (l->asked || now < l->due_ms)
             continue;
         l->asked = true;
-        asked = true;
-        faults__push_check(&f->checks, &f->n_checks, &f->cap_checks, l->site, l->agent, false);
+        m = msg_new(FAULTS__CHECK);
+        snprintf(m->check.site, sizeof(m->check.site), "%s", l->site);
+        snprintf(m->check.agent, sizeof(m->check.agent), "%s", l->agent);
+        fmq_work_push(&f->work, &m->node);
     }
-    if (asked)
-        pthread_cond_signal(&f->cv);
-    pthread_mutex_unlock(&f->mu);
 }
 
-static void on_async(uv_async_t *a)
+/* The writer's answer about a lost agent. */
+static void on_check(struct faults *f, const struct faults__check *res, int64_t now)
 {
-    struct faults *f = a->data;
-    struct corr_window *w = NULL;
-    struct faults__check *res;
-    size_t nw = 0, nres;
-    bool new_windows;
-    int64_t now = fmw_now_ms();
+    struct faults__lost *l = lost_find(f, res->agent);
 
-    pthread_mutex_lock(&f->mu);
-    new_windows = f->windows_new;
-    if (new_windows) {
-        w = f->windows;
-        nw = f->n_windows;
-        f->windows = NULL;
-        f->n_windows = 0;
-        f->windows_new = false;
-    }
-    res = f->results;
-    nres = f->n_results;
-    f->results = NULL;
-    f->n_results = f->cap_results = 0;
-    pthread_mutex_unlock(&f->mu);
-
-    if (new_windows) {
-        corr_set_windows(f->engine, w, nw, now);
-        tickets_windows_free(w, nw);
-    }
-    for (size_t i = 0; i < nres; i++) {
-        struct faults__lost *l = lost_find(f, res[i].agent);
-
-        if (l == NULL)
-            continue; /* it came back here meanwhile */
-        if (res[i].elsewhere) {
-            FM_INFO("faults: agent %s (site %s) is connected to another collector", l->agent,
-                    l->site);
-            if (l->declared)
-                corr_agent(f->engine, l->site, false, now);
-            lost_remove(f, l);
-            continue;
-        }
-        if (!l->declared) {
-            FM_NOTICE("faults: agent %s (site %s) lost: not back after %lld ms", l->agent, l->site,
-                      (long long)f->cfg->faults.agent_lost_after_ms);
-            l->declared = true;
-            corr_agent(f->engine, l->site, true, now);
-        }
+    if (l == NULL)
+        return; /* it came back here meanwhile */
+    if (res->unknown) {
         l->asked = false;
         l->due_ms = now + f->cfg->faults.windows_reload_ms;
+        return;
     }
-    free(res);
+    if (res->elsewhere) {
+        FM_INFO("faults: agent %s (site %s) is connected to another collector", l->agent, l->site);
+        if (l->declared)
+            corr_agent(f->engine, l->site, false, now);
+        lost_remove(f, l);
+        return;
+    }
+    if (!l->declared) {
+        FM_NOTICE("faults: agent %s (site %s) lost: not back after %lld ms", l->agent, l->site,
+                  (long long)f->cfg->faults.agent_lost_after_ms);
+        l->declared = true;
+        corr_agent(f->engine, l->site, true, now);
+    }
+    l->asked = false;
+    l->due_ms = now + f->cfg->faults.windows_reload_ms;
+}
+
+/* fmq_loop: a message from the writer. */
+static void on_result(struct fmq_node *node, void *arg)
+{
+    struct faults *f = arg;
+    struct faults__msg *m = (struct faults__msg *)node;
+    int64_t now = fmw_now_ms();
+
+    if (m->kind == FAULTS__WINDOWS) {
+        corr_set_windows(f->engine, m->windows, m->n_windows, now);
+    } else if (m->kind == FAULTS__CHECK) {
+        on_check(f, &m->check, now);
+    }
+    faults__msg_free(m);
     flush(f);
 }
 
@@ -139,28 +150,42 @@ faults_t *faults_create(uv_loop_t *loop, const struct collconf *cfg, const char 
     f->collector_id = collector_id;
     snprintf(f->actor, sizeof(f->actor), "collector:%s", collector_id);
     f->outbox = tickets_batch_create();
-    f->queue = tickets_batch_create();
     f->engine = corr_create(&f->rules, tickets_batch_cb, f->outbox);
-    pthread_mutex_init(&f->mu, NULL);
-    pthread_cond_init(&f->cv, NULL);
-    uv_timer_init(loop, &f->tick);
-    f->tick.data = f;
-    uv_async_init(loop, &f->async, on_async);
-    f->async.data = f;
-    f->handles = 2;
-    uv_timer_start(&f->tick, on_tick, FAULTS_TICK_MS, FAULTS_TICK_MS);
-    rc = pthread_create(&f->thread, NULL, faults__writer_main, f);
+    rc = fmq_work_init(&f->work);
+    if (rc != 0) {
+        snprintf(err, errlen, "writer queue: %s", uv_strerror(rc));
+        goto out_engine;
+    }
+    rc = fmq_loop_init(&f->results, loop, on_result, f);
+    if (rc != 0) {
+        snprintf(err, errlen, "results queue: %s", uv_strerror(rc));
+        goto out_work;
+    }
+    rc = uv_thread_create(&f->thread, faults__writer_main, f);
     if (rc != 0) {
         /* As with a failed allocation: a daemon without threads cannot go on. */
-        FM_ERR("faults: start writer thread: %s", strerror(rc));
+        FM_ERR("faults: start writer thread: %s", uv_strerror(rc));
         abort();
     }
     f->thread_started = true;
+    uv_timer_init(loop, &f->tick);
+    f->tick.data = f;
+    f->handles = 2;
+    uv_timer_start(&f->tick, on_tick, FAULTS_TICK_MS, FAULTS_TICK_MS);
     FM_INFO("faults: %zu rules, %zu roots from %s; tickets for grades 1-%lld", f->rules.n_rules,
             f->rules.n_roots,
             cfg->faults.rules_file ? cfg->faults.rules_file : "the built-in defaults",
             (long long)f->rules.open_max_grade);
     return f;
+
+out_work:
+    fmq_work_destroy(&f->work);
+out_engine:
+    corr_destroy(f->engine);
+    tickets_batch_destroy(f->outbox);
+    rules_free(&f->rules);
+    free(f);
+    return NULL;
 }
 
 void faults_hello(faults_t *f, const Fm__Hello *h)
@@ -266,6 +291,13 @@ static void on_closed(uv_handle_t *h)
     f->handles--;
 }
 
+static void on_results_closed(struct fmq_loop *q)
+{
+    struct faults *f = q->arg;
+
+    f->handles--;
+}
+
 void faults_stop(faults_t *f, int64_t grace_ms)
 {
     if (f == NULL || uv_is_closing((uv_handle_t *)&f->tick))
@@ -273,21 +305,14 @@ void faults_stop(faults_t *f, int64_t grace_ms)
     uv_timer_stop(&f->tick);
     flush(f);
     if (f->thread_started) {
-        pthread_mutex_lock(&f->mu);
-        f->stop = true;
-        {
-            struct timespec ts;
-
-            clock_gettime(CLOCK_MONOTONIC, &ts);
-            f->stop_deadline_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + grace_ms;
-        }
-        pthread_cond_signal(&f->cv);
-        pthread_mutex_unlock(&f->mu);
-        pthread_join(f->thread, NULL);
+        f->stop_deadline_ms = fm_clock_mono_ms() + (uint64_t)(grace_ms > 0 ? grace_ms : 0);
+        fmq_work_stop(&f->work);
+        uv_thread_join(&f->thread);
         f->thread_started = false;
     }
     uv_close((uv_handle_t *)&f->tick, on_closed);
-    uv_close((uv_handle_t *)&f->async, on_closed);
+    /* Delivers the writer's last answers, then closes. */
+    fmq_loop_close(&f->results, on_results_closed);
     FM_INFO("faults: stopped: %llu ticket actions written in %llu transactions, %llu tickets"
             " opened, %llu failed writes",
             (unsigned long long)atomic_load(&f->actions_written),
@@ -302,14 +327,14 @@ void faults_destroy(faults_t *f)
         return;
     corr_destroy(f->engine);
     tickets_batch_destroy(f->outbox);
-    tickets_batch_destroy(f->queue);
-    tickets_windows_free(f->windows, f->n_windows);
-    free(f->checks);
-    free(f->results);
     free(f->lost);
     rules_free(&f->rules);
-    pthread_mutex_destroy(&f->mu);
-    pthread_cond_destroy(&f->cv);
+    /* Messages the writer never took (flushed after it stopped). */
+    for (struct fmq_node *n = fmq_work_take(&f->work, 0, SIZE_MAX), *next; n != NULL; n = next) {
+        next = n->next;
+        faults__msg_free((struct faults__msg *)n);
+    }
+    fmq_work_destroy(&f->work);
     free(f);
 }
 

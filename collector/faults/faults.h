@@ -10,9 +10,12 @@
  *
  * The engine's actions are written to PostgreSQL by one writer thread with
  * its own connection (faults_writer.c), in order, one transaction per batch
- * of actions; while PostgreSQL is away the actions wait and are written
- * when it returns. The same thread reloads the maintenance windows every
- * faults.windows_reload and checks lost agents.
+ * of actions, handed to it and answered through fm_queue. While PostgreSQL
+ * is away the actions wait and are written when it returns; a transaction
+ * that fails is retried as pg_classify (pg.h) says, and only a batch
+ * PostgreSQL refuses for its content is dropped (logged, and counted in
+ * the metric faults_write_given_up). The same thread reloads the
+ * maintenance windows every faults.windows_reload and checks lost agents.
  *
  * Loop thread only, except where said. */
 #ifndef FAULTS_H
@@ -34,7 +37,8 @@ int faults_load_rules(const struct collconf *cfg, struct rules_conf *rules, char
                       size_t errlen);
 
 /* Creates the module and starts its writer thread and timers. Borrows loop,
- * cfg and collector_id for its lifetime. NULL with the reason in err. */
+ * cfg and collector_id for its lifetime. NULL with the reason in err (the
+ * rules, or the queues' initialisation); nothing is left open then. */
 faults_t *faults_create(uv_loop_t *loop, const struct collconf *cfg, const char *collector_id,
                         char *err, size_t errlen);
 

@@ -5,11 +5,11 @@
 
 #include "faults.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
 #include "correlate.h"
+#include "fm_queue.h"
 #include "tickets.h"
 
 /* An agent whose connection ended (loop side). */
@@ -21,12 +21,30 @@ struct faults__lost {
     bool declared;  /* the engine counts the site's agent as lost */
 };
 
-/* A check result from the writer: is the agent connected to another
- * collector right now? */
+/* A question for the writer or its answer: is the agent connected to
+ * another collector right now? */
 struct faults__check {
     char site[FMW_MAX_ID + 1];
     char agent[FMW_MAX_ID + 1];
-    bool elsewhere;
+    bool elsewhere; /* answer */
+    bool unknown;   /* answer: the database could not be asked; ask again later */
+};
+
+/* What the loop hands the writer (fmq_work), and what the writer hands
+ * back (fmq_loop). The receiver owns and frees a message. */
+enum faults__kind {
+    FAULTS__ACTIONS, /* to the writer: actions to apply, in order */
+    FAULTS__CHECK,   /* to the writer: a lost agent to look up; back: the answer */
+    FAULTS__WINDOWS, /* back: the maintenance windows, newly loaded */
+};
+
+struct faults__msg {
+    struct fmq_node node; /* first: a node pointer is a message pointer */
+    enum faults__kind kind;
+    tickets_batch_t *actions;    /* ACTIONS */
+    struct faults__check check;  /* CHECK */
+    struct corr_window *windows; /* WINDOWS */
+    size_t n_windows;
 };
 
 struct faults {
@@ -38,26 +56,15 @@ struct faults {
     corr_t *engine;
     tickets_batch_t *outbox; /* engine actions not yet handed to the writer (loop) */
     uv_timer_t tick;
-    uv_async_t async;
-    int handles;
+    int handles; /* open handles: the timer and the results queue */
     struct faults__lost *lost;
     size_t n_lost, cap_lost;
 
-    /* Shared with the writer thread, under mu. */
-    pthread_t thread;
+    struct fmq_work work;    /* to the writer thread */
+    struct fmq_loop results; /* back to the loop */
+    uv_thread_t thread;
     bool thread_started;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    tickets_batch_t *queue;       /* actions for the writer */
-    struct faults__check *checks; /* agents to check (elsewhere unused) */
-    size_t n_checks, cap_checks;
-    struct faults__check *results; /* answers for the loop */
-    size_t n_results, cap_results;
-    struct corr_window *windows; /* newly loaded windows for the loop */
-    size_t n_windows;
-    bool windows_new;
-    bool stop;
-    int64_t stop_deadline_ms;
+    uint64_t stop_deadline_ms; /* monotonic; written before work is stopped */
 
     /* Counters (atomics: read from any thread). */
     _Atomic uint64_t batches_written, actions_written, write_failures;
@@ -65,10 +72,9 @@ struct faults {
 };
 
 /* The writer thread's body (faults_writer.c). */
-void *faults__writer_main(void *arg);
+void faults__writer_main(void *arg);
 
-/* Appends a check to an array that grows (caller holds mu if shared). */
-void faults__push_check(struct faults__check **arr, size_t *n, size_t *cap, const char *site,
-                        const char *agent, bool elsewhere);
+/* Frees a message and what it holds. */
+void faults__msg_free(struct faults__msg *m);
 
 #endif

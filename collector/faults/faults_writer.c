@@ -2,218 +2,261 @@
  * reloads maintenance windows and checks lost agents.
  *
  * The thread keeps one batch of its own ("held"): every round it appends
- * what the loop queued since, and applies held in one transaction. Held is
- * emptied only after a commit, so while PostgreSQL is down the actions wait
- * in order and nothing is lost or applied twice. A batch PostgreSQL refuses
- * for its content (not for a lost connection) is tried three times and then
- * dropped with an error in the log, so one bad action cannot stop all
- * tickets. Waits use the condition variable, so faults_stop wakes them. */
+ * the actions the loop queued since (fmq_work), and applies held in one
+ * transaction. Held is emptied only after a commit, so while PostgreSQL is
+ * down the actions wait in order and nothing is lost or applied twice.
+ *
+ * A failed transaction is judged by pg_classify, as the DB writers' are: a
+ * serialization failure or deadlock runs the batch again, a lost connection
+ * is re-made (a doubling back-off that a stop cuts short) and the batch run
+ * again. Only a batch PostgreSQL refuses for its content is dropped, logged
+ * once with PostgreSQL's reason, so that one bad action cannot stop all
+ * tickets. Retries and drops are counted in the collector's metrics
+ * (faults_write_retries, faults_write_given_up). Windows and the answers
+ * about lost agents go back to the loop through fmq_loop. */
 #include "faults_int.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fm_alloc.h"
+#include "fm_clock.h"
 #include "fm_log.h"
+#include "metrics.h"
+#include "pg.h"
 
-#define WRITER_BACKOFF_MIN_MS 200
-#define WRITER_BACKOFF_MAX_MS 10000
-#define WRITER_TRIES 3
+#define WRITER_APP "fieldmon-collector faults"
 
-void faults__push_check(struct faults__check **arr, size_t *n, size_t *cap, const char *site,
-                        const char *agent, bool elsewhere)
+struct writer {
+    struct faults *f;
+    tickets_batch_t *held;   /* actions taken from the queue, not yet committed */
+    struct fmq_node *checks; /* questions not yet answered (faults__msg), in order */
+    PGconn *conn;            /* NULL while PostgreSQL is away */
+    bool down;               /* a failed connect was logged; the next success is too */
+    uint64_t next_reload;    /* monotonic ms */
+};
+
+/* Moves what the loop queued into held (actions, in order) and the checks
+ * list. */
+static void absorb(struct writer *wr, struct fmq_node *n)
 {
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 8;
-        *arr = fm_xrealloc(*arr, *cap * sizeof(**arr));
-    }
-    snprintf((*arr)[*n].site, sizeof((*arr)[*n].site), "%s", site);
-    snprintf((*arr)[*n].agent, sizeof((*arr)[*n].agent), "%s", agent);
-    (*arr)[*n].elsewhere = elsewhere;
-    (*n)++;
-}
+    struct fmq_node **tail = &wr->checks;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    while (n != NULL) {
+        struct fmq_node *next = n->next;
+        struct faults__msg *m = (struct faults__msg *)n;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Waits on the condition until abs_ms (CLOCK_REALTIME, as the condition
- * variable uses) or a signal. Caller holds mu. */
-static void wait_until(struct faults *f, int64_t wait_ms)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += wait_ms / 1000;
-    ts.tv_nsec += (wait_ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    pthread_cond_timedwait(&f->cv, &f->mu, &ts);
-}
-
-static PGconn *connect_db(struct faults *f, bool *was_down)
-{
-    const char *keys[] = {"dbname", "application_name", NULL};
-    const char *vals[] = {f->cfg->database.dsn ? f->cfg->database.dsn : "",
-                          "fieldmon-collector faults", NULL};
-    PGconn *c = PQconnectdbParams(keys, vals, 1);
-
-    if (PQstatus(c) == CONNECTION_OK) {
-        if (*was_down)
-            FM_NOTICE("faults: PostgreSQL reachable again");
-        *was_down = false;
-        return c;
-    }
-    if (!*was_down)
-        FM_WARN("faults: connect to PostgreSQL: %s; tickets wait until it is back",
-                PQerrorMessage(c));
-    *was_down = true;
-    PQfinish(c);
-    return NULL;
-}
-
-static void check_agents(struct faults *f, PGconn *c, struct faults__check *in, size_t n,
-                         struct faults__check **out, size_t *nout, size_t *capout)
-{
-    for (size_t i = 0; i < n; i++) {
-        const char *p[2] = {in[i].agent, f->collector_id};
-        PGresult *r = PQexecParams(c,
-                                   "SELECT connected AND collector_id IS DISTINCT FROM $2"
-                                   " FROM agents WHERE agent_id = $1",
-                                   2, NULL, p, NULL, NULL, 0);
-
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            FM_WARN("faults: agent %s: check connection: %s", in[i].agent, PQresultErrorMessage(r));
-            PQclear(r);
-            continue; /* asked again on the next round */
+        n->next = NULL;
+        if (m->kind == FAULTS__ACTIONS) {
+            tickets_batch_move(wr->held, m->actions);
+            faults__msg_free(m);
+        } else {
+            *tail = n;
+            tail = &n->next;
         }
-        faults__push_check(out, nout, capout, in[i].site, in[i].agent,
-                           PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't');
-        PQclear(r);
+        n = next;
     }
 }
 
-/* Applies held; true when it is done with (written, or dropped). */
-static bool write_held(struct faults *f, PGconn **c, tickets_batch_t *held, int *tries)
+/* pg_retry: a failed connect. Logged once per outage. After a stop, gives
+ * up at once when nothing waits to be written, else at the end of the grace
+ * period. */
+static bool on_connect_failed(void *arg, const char *why, int rc, uint64_t wait_ms)
 {
+    struct writer *wr = arg;
+    struct faults *f = wr->f;
+
+    (void)rc;
+    if (!wr->down)
+        FM_WARN("faults: PostgreSQL: %s; tickets wait until it is back", why);
+    else
+        FM_DEBUG("faults: PostgreSQL: %s; retry in %llu ms", why, (unsigned long long)wait_ms);
+    wr->down = true;
+    if (!fmq_work_stopped(&f->work))
+        return true;
+    /* Stopping: keep trying for the grace period only for actions to write. */
+    return (tickets_batch_count(wr->held) > 0 || fmq_work_len(&f->work) > 0) &&
+           fm_clock_mono_ms() < f->stop_deadline_ms;
+}
+
+/* Connects, waiting out a back-off between failures. False when stopping
+ * and past the grace period. */
+static bool writer_connect(struct writer *wr)
+{
+    struct pg_retry r = {.queue = &wr->f->work, .failed = on_connect_failed, .arg = wr};
+    char why[512];
+
+    /* The same back-off as the DB writers': database.reconnect_min/max. */
+    pg_backoff_init(&r.backoff, (uint64_t)wr->f->cfg->database.reconnect_min_ms,
+                    (uint64_t)wr->f->cfg->database.reconnect_max_ms);
+    wr->conn = pg_connect_retry(wr->f->cfg->database.dsn, WRITER_APP, &r, why, sizeof(why));
+    if (wr->conn == NULL)
+        return false;
+    if (wr->down)
+        FM_NOTICE("faults: PostgreSQL reachable again");
+    wr->down = false;
+    return true;
+}
+
+static void drop_conn(struct writer *wr)
+{
+    PQfinish(wr->conn);
+    wr->conn = NULL;
+}
+
+/* Applies held in one transaction; what a failure means is pg_classify's
+ * verdict (see the top of this file). */
+static void write_held(struct writer *wr)
+{
+    struct faults *f = wr->f;
     struct tickets_result res = {0};
     char why[1024];
-    size_t n = tickets_batch_count(held);
+    size_t n = tickets_batch_count(wr->held);
+    int rc;
 
-    if (tickets_apply(*c, held, f->actor, f->rules.reopen_within_ms, &res, why, sizeof(why)) == 0) {
+    rc = tickets_apply(wr->conn, wr->held, f->actor, f->rules.reopen_within_ms, &res, why,
+                       sizeof(why));
+    if (rc == 0) {
         atomic_fetch_add(&f->batches_written, 1);
         atomic_fetch_add(&f->actions_written, n);
         atomic_fetch_add(&f->opened, res.opened);
         atomic_fetch_add(&f->joined, res.joined);
         atomic_fetch_add(&f->reopened, res.reopened);
-        *tries = 0;
-        return true;
+        tickets_batch_clear(wr->held);
+        return;
     }
     atomic_fetch_add(&f->write_failures, 1);
-    if (PQstatus(*c) != CONNECTION_OK) {
+    switch (pg_errno_verdict(rc)) {
+    case PG_RETRY:
+        atomic_fetch_add(&cm.faults_write_retries, 1);
+        FM_INFO("faults: write %zu actions: %s; retrying", n, why);
+        break;
+    case PG_RECONNECT:
+        atomic_fetch_add(&cm.faults_write_retries, 1);
         FM_WARN("faults: write %zu actions: %s; retrying when PostgreSQL is back", n, why);
-        PQfinish(*c);
-        *c = NULL;
-        return false;
+        drop_conn(wr);
+        break;
+    default:
+        atomic_fetch_add(&cm.faults_write_given_up, 1);
+        FM_ERR("faults: write %zu actions: %s; dropped: PostgreSQL refuses them, a retry cannot"
+               " help",
+               n, why);
+        tickets_batch_clear(wr->held);
+        break;
     }
-    if (++*tries < WRITER_TRIES) {
-        FM_WARN("faults: write %zu actions: %s; retrying", n, why);
-        return false;
-    }
-    FM_ERR("faults: write %zu actions: %s; dropped after %d tries", n, why, WRITER_TRIES);
-    *tries = 0;
-    return true;
 }
 
-void *faults__writer_main(void *arg)
+/* Answers each pending question and hands it back to the loop. One that
+ * fails is handed back unknown, and the loop asks again later. */
+static void answer_checks(struct writer *wr)
 {
-    struct faults *f = arg;
-    tickets_batch_t *held = tickets_batch_create();
-    struct faults__check *checks = NULL, *results = NULL;
-    size_t n_checks = 0, cap_checks = 0, n_results = 0, cap_results = 0;
-    int64_t next_reload = 0, backoff = WRITER_BACKOFF_MIN_MS;
-    PGconn *c = NULL;
-    bool down = false;
-    int tries = 0;
+    struct faults *f = wr->f;
 
-    pthread_mutex_lock(&f->mu);
-    for (;;) {
-        bool idle = tickets_batch_count(held) == 0 && tickets_batch_count(f->queue) == 0 &&
-                    f->n_checks == 0;
+    while (wr->checks != NULL && wr->conn != NULL) {
+        struct faults__msg *m = (struct faults__msg *)wr->checks;
+        const char *p[2] = {m->check.agent, f->collector_id};
+        PGresult *r = PQexecParams(wr->conn,
+                                   "SELECT connected AND collector_id IS DISTINCT FROM $2"
+                                   " FROM agents WHERE agent_id = $1",
+                                   2, NULL, p, NULL, NULL, 0);
 
-        if (f->stop && (idle || mono_ms() >= f->stop_deadline_ms))
-            break;
-        if (idle && !f->stop && mono_ms() < next_reload)
-            wait_until(f, next_reload - mono_ms());
-        tickets_batch_move(held, f->queue);
-        for (size_t i = 0; i < f->n_checks; i++)
-            faults__push_check(&checks, &n_checks, &cap_checks, f->checks[i].site,
-                               f->checks[i].agent, false);
-        f->n_checks = 0;
-        pthread_mutex_unlock(&f->mu);
-
-        if (c == NULL)
-            c = connect_db(f, &down);
-        if (c != NULL && tickets_batch_count(held) > 0) {
-            if (write_held(f, &c, held, &tries))
-                tickets_batch_clear(held);
-        }
-        if (c != NULL && n_checks > 0) {
-            check_agents(f, c, checks, n_checks, &results, &n_results, &cap_results);
-            n_checks = 0;
-        }
-        struct corr_window *w = NULL;
-        size_t nw = 0;
-        bool reloaded = false;
-        if (c != NULL && mono_ms() >= next_reload) {
+        wr->checks = m->node.next;
+        m->node.next = NULL;
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             char why[512];
 
-            if (tickets_load_windows(c, &w, &nw, why, sizeof(why)) == 0)
-                reloaded = true;
-            else
-                FM_WARN("faults: %s", why);
-            next_reload = mono_ms() + f->cfg->faults.windows_reload_ms;
-        }
-
-        pthread_mutex_lock(&f->mu);
-        if (reloaded) {
-            tickets_windows_free(f->windows, f->n_windows);
-            f->windows = w;
-            f->n_windows = nw;
-            f->windows_new = true;
-        }
-        for (size_t i = 0; i < n_results; i++)
-            faults__push_check(&f->results, &f->n_results, &f->cap_results, results[i].site,
-                               results[i].agent, results[i].elsewhere);
-        if (reloaded || n_results > 0)
-            uv_async_send(&f->async);
-        n_results = 0;
-        if (c == NULL || tickets_batch_count(held) > 0) {
-            /* PostgreSQL away, or a batch to retry: back off, unless stopping
-             * past the deadline (checked at the top). */
-            if (!f->stop || mono_ms() < f->stop_deadline_ms)
-                wait_until(f, backoff);
-            backoff = backoff * 2 > WRITER_BACKOFF_MAX_MS ? WRITER_BACKOFF_MAX_MS : backoff * 2;
+            if (pg_classify(wr->conn, r, "check connection", why, sizeof(why), NULL) ==
+                PG_RECONNECT)
+                drop_conn(wr);
+            FM_WARN("faults: agent %s: %s", m->check.agent, why);
+            m->check.unknown = true;
         } else {
-            backoff = WRITER_BACKOFF_MIN_MS;
+            m->check.elsewhere = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
         }
+        PQclear(r);
+        fmq_loop_post(&f->results, &m->node);
     }
-    pthread_mutex_unlock(&f->mu);
-    if (tickets_batch_count(held) > 0)
+}
+
+static void reload_windows(struct writer *wr)
+{
+    struct faults *f = wr->f;
+    struct corr_window *w = NULL;
+    size_t nw = 0;
+    char why[512];
+    int rc = tickets_load_windows(wr->conn, &w, &nw, why, sizeof(why));
+
+    wr->next_reload = fm_clock_mono_ms() + (uint64_t)f->cfg->faults.windows_reload_ms;
+    if (rc != 0) {
+        FM_WARN("faults: %s", why);
+        if (rc == -ENOTCONN)
+            drop_conn(wr);
+        return;
+    }
+    struct faults__msg *m = fm_xcalloc(1, sizeof(*m));
+
+    m->kind = FAULTS__WINDOWS;
+    m->windows = w;
+    m->n_windows = nw;
+    fmq_loop_post(&f->results, &m->node);
+}
+
+/* What is left at a stop past the grace period: counted, logged, freed. */
+static void give_back(struct writer *wr)
+{
+    struct faults *f = wr->f;
+    size_t lost = tickets_batch_count(wr->held);
+    struct fmq_node *n, *next;
+
+    for (n = fmq_work_take(&f->work, 0, SIZE_MAX); n != NULL; n = next) {
+        struct faults__msg *m = (struct faults__msg *)n;
+
+        next = n->next;
+        if (m->kind == FAULTS__ACTIONS)
+            lost += tickets_batch_count(m->actions);
+        faults__msg_free(m);
+    }
+    for (n = wr->checks; n != NULL; n = next) {
+        next = n->next;
+        faults__msg_free((struct faults__msg *)n);
+    }
+    wr->checks = NULL;
+    if (lost > 0)
         FM_ERR("faults: stopping with %zu ticket actions not written (PostgreSQL unreachable)",
-               tickets_batch_count(held));
-    tickets_batch_destroy(held);
-    free(checks);
-    free(results);
-    PQfinish(c);
-    return NULL;
+               lost);
+}
+
+void faults__writer_main(void *arg)
+{
+    struct writer wr = {.f = arg};
+    struct faults *f = wr.f;
+
+    wr.held = tickets_batch_create();
+    for (;;) {
+        bool stopped = fmq_work_stopped(&f->work);
+        bool idle =
+            tickets_batch_count(wr.held) == 0 && wr.checks == NULL && fmq_work_len(&f->work) == 0;
+        uint64_t now = fm_clock_mono_ms(), wait = 0;
+
+        if (stopped && (idle || now >= f->stop_deadline_ms))
+            break;
+        if (idle && !stopped && now < wr.next_reload)
+            wait = wr.next_reload - now;
+        absorb(&wr, fmq_work_take(&f->work, wait, SIZE_MAX));
+        if (wr.conn == NULL && !writer_connect(&wr))
+            continue; /* stopping past the grace period: see the top */
+        if (tickets_batch_count(wr.held) > 0)
+            write_held(&wr);
+        if (wr.conn != NULL)
+            answer_checks(&wr);
+        if (wr.conn != NULL && fm_clock_mono_ms() >= wr.next_reload)
+            reload_windows(&wr);
+    }
+    give_back(&wr);
+    tickets_batch_destroy(wr.held);
+    PQfinish(wr.conn);
 }

@@ -10,6 +10,7 @@
 
 #include "fm_alloc.h"
 #include "fm_log.h"
+#include "pg.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -129,20 +130,12 @@ struct apply {
     /* One-entry cache: consecutive actions mostly share a key. */
     char *cached_key;
     long long cached_id;
-    char sqlstate[8]; /* of the last failure */
+    enum pg_verdict verdict; /* of the last failure */
 };
 
 static int fail(struct apply *ap, const char *what, PGresult *r)
 {
-    const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(ap->conn);
-    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    size_t len;
-
-    snprintf(ap->sqlstate, sizeof(ap->sqlstate), "%s", state ? state : "");
-    snprintf(ap->why, ap->whylen, "%s: %s", what, msg);
-    len = strlen(ap->why);
-    while (len > 0 && (ap->why[len - 1] == '\n' || ap->why[len - 1] == ' '))
-        ap->why[--len] = '\0';
+    ap->verdict = pg_classify(ap->conn, r, what, ap->why, ap->whylen, NULL);
     PQclear(r);
     return -EIO;
 }
@@ -488,14 +481,21 @@ static int apply_one(struct apply *ap, const struct corr_action *a)
 /* One attempt at the whole batch in one transaction. */
 static int apply_once(struct apply *ap, const tickets_batch_t *b)
 {
-    int rc = exec_cmd(ap, "begin", "BEGIN", 0, NULL);
+    int rc = pg_begin(ap->conn, ap->why, ap->whylen);
 
+    if (rc != 0)
+        ap->verdict = pg_errno_verdict(rc);
     for (size_t i = 0; rc == 0 && i < b->n; i++)
         rc = apply_one(ap, &b->a[i]);
-    if (rc == 0)
-        rc = exec_cmd(ap, "commit", "COMMIT", 0, NULL);
-    if (rc != 0)
-        PQclear(PQexec(ap->conn, "ROLLBACK"));
+    if (rc == 0) {
+        rc = pg_commit(ap->conn, ap->why, ap->whylen);
+        if (rc != 0)
+            ap->verdict = pg_errno_verdict(rc);
+    }
+    if (rc != 0) {
+        pg_rollback(ap->conn);
+        rc = pg_verdict_errno(ap->verdict);
+    }
     free(ap->cached_key);
     ap->cached_key = NULL;
     return rc;
@@ -537,7 +537,7 @@ int tickets_apply(PGconn *conn, const tickets_batch_t *b, const char *actor,
                 add_result(res, &local);
             return 0;
         }
-        if (strcmp(ap.sqlstate, "40P01") != 0 && strcmp(ap.sqlstate, "40001") != 0)
+        if (rc != -EAGAIN)
             break;
         FM_INFO("tickets: %s; retrying the batch", why);
     }
@@ -557,9 +557,11 @@ int tickets_load_windows(PGconn *conn, struct corr_window **out, size_t *n, char
     int rows;
 
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        snprintf(why, whylen, "load maintenance windows: %s", PQresultErrorMessage(r));
+        int rc =
+            pg_verdict_errno(pg_classify(conn, r, "load maintenance windows", why, whylen, NULL));
+
         PQclear(r);
-        return -EIO;
+        return rc;
     }
     rows = PQntuples(r);
     w = rows ? fm_xcalloc((size_t)rows, sizeof(*w)) : NULL;

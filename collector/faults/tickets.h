@@ -49,14 +49,18 @@ struct tickets_result {
 
 /* Applies every action of b in one transaction on conn (borrowed), as actor
  * (e.g. "collector:c1"). reopen_within_ms comes from the rule set. Adds to
- * *res (may be NULL). Returns 0, or -EIO with PostgreSQL's message in why;
- * then nothing of b was applied. Blocking: call from a worker thread. */
+ * *res (may be NULL). A deadlock or serialization failure is retried a few
+ * times at once. Returns 0, or with PostgreSQL's message in why and nothing
+ * of b applied, pg_classify's verdict as an errno (pg.h): -EAGAIN (still
+ * failing for concurrency: try again), -ENOTCONN (the connection is gone)
+ * or -EIO (PostgreSQL refuses the batch). Blocking: call from a worker
+ * thread. */
 int tickets_apply(PGconn *conn, const tickets_batch_t *b, const char *actor,
                   int64_t reopen_within_ms, struct tickets_result *res, char *why, size_t whylen);
 
 /* Loads the maintenance windows that have not ended and are not cancelled.
  * *out receives a new array (free with tickets_windows_free), *n its size.
- * Returns 0 or -EIO with the reason in why. */
+ * Returns 0 or, with the reason in why, pg_classify's verdict as an errno. */
 int tickets_load_windows(PGconn *conn, struct corr_window **out, size_t *n, char *why,
                          size_t whylen);
 void tickets_windows_free(struct corr_window *w, size_t n);

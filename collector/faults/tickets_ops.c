@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg.h"
+
 struct step_def {
     const char *name;
     const char *to;
@@ -80,7 +82,7 @@ static int pg_fail(PGconn *conn, PGresult *r, const char *what, char *why, size_
     if (state && strcmp(state, "23505") == 0)
         rc = -EEXIST;
     PQclear(r);
-    PQclear(PQexec(conn, "ROLLBACK"));
+    pg_rollback(conn);
     return rc;
 }
 
@@ -151,7 +153,9 @@ int tickets_step(PGconn *conn, enum tickets_step step, const struct tickets_op *
     if (rc != 0)
         return rc;
     snprintf(ids, sizeof(ids), "%lld", op->ticket_id);
-    PQclear(PQexec(conn, "BEGIN"));
+    rc = pg_begin(conn, why, whylen);
+    if (rc != 0)
+        return rc;
     p[0] = ids;
     r = PQexecParams(conn, "SELECT state FROM tickets WHERE ticket_id = $1 FOR UPDATE", 1, NULL, p,
                      NULL, NULL, 0);
@@ -159,14 +163,14 @@ int tickets_step(PGconn *conn, enum tickets_step step, const struct tickets_op *
         return pg_fail(conn, r, "lock ticket", why, whylen);
     if (PQntuples(r) == 0) {
         PQclear(r);
-        PQclear(PQexec(conn, "ROLLBACK"));
+        pg_rollback(conn);
         snprintf(why, whylen, "no ticket %lld", op->ticket_id);
         return -ENOENT;
     }
     snprintf(state, sizeof(state), "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
     if (!state_allows(d, state)) {
-        PQclear(PQexec(conn, "ROLLBACK"));
+        pg_rollback(conn);
         snprintf(why, whylen, "ticket %lld is %s: cannot %s it", op->ticket_id, state, d->name);
         return -EPERM;
     }
@@ -208,11 +212,7 @@ int tickets_step(PGconn *conn, enum tickets_step step, const struct tickets_op *
             return pg_fail(conn, r, "note", why, whylen);
         PQclear(r);
     }
-    r = PQexec(conn, "COMMIT");
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        return pg_fail(conn, r, "commit", why, whylen);
-    PQclear(r);
-    return 0;
+    return pg_commit(conn, why, whylen);
 }
 
 int tickets_open_manual(PGconn *conn, const char *actor, int grade, const char *site,

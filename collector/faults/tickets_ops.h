@@ -15,7 +15,9 @@
  *   -EPERM   the ticket's state does not allow the step
  *   -EINVAL  a missing or out-of-range argument
  *   -EEXIST  the fault already has another open ticket (reopen)
- *   -EIO     PostgreSQL failed (its message is in why) */
+ *   -EIO     PostgreSQL failed (its message is in why); -ENOTCONN or -EAGAIN
+ *            when a transaction could not even begin or commit for a lost
+ *            connection or a serialization failure (pg.h) */
 #ifndef TICKETS_OPS_H
 #define TICKETS_OPS_H
 

@@ -127,8 +127,7 @@ static int lock_progress(struct dbs *s, struct txn *t, const struct dbs_batch *b
             PQclear(r);
             snprintf(s->why, sizeof(s->why), "lock progress: agent %s epoch %s has no Hello",
                      b[i].agent_id, epoch);
-            s->sqlstate[0] = 'X'; /* ours, not the server's: the batch is at fault */
-            s->sqlstate[1] = '\0';
+            s->verdict = PG_GIVE_UP; /* ours, not the server's: the batch is at fault */
             return -EIO;
         }
         struct prog *pr = &t->progs[t->nprogs++];
@@ -533,11 +532,7 @@ static int finish_txn(struct dbs *s, struct txn *t)
             return dbs__fail(s);
         PQclear(r);
     }
-    r = dbs__exec(s, "commit", "COMMIT", 0, NULL);
-    if (r == NULL)
-        return dbs__fail(s);
-    PQclear(r);
-    return 0;
+    return pg_commit(s->pg, s->why, sizeof(s->why));
 }
 
 static struct prog *find_prog(struct txn *t, const struct dbs_batch *b)
@@ -551,12 +546,10 @@ static struct prog *find_prog(struct txn *t, const struct dbs_batch *b)
 
 static int write_txn(struct dbs *s, struct txn *t, struct dbs_batch *b, size_t n)
 {
-    PGresult *r = dbs__exec(s, "begin", "BEGIN", 0, NULL);
     int rc;
 
-    if (r == NULL)
-        return dbs__fail(s);
-    PQclear(r);
+    if ((rc = pg_begin(s->pg, s->why, sizeof(s->why))) != 0)
+        return rc;
     if ((rc = lock_progress(s, t, b, n)) != 0)
         return rc;
     for (size_t i = 0; i < n; i++) {
@@ -610,8 +603,7 @@ int dbs_write(struct dbs *s, struct dbs_batch *b, size_t n)
     t.progs = fm_xcalloc(n, sizeof(*t.progs));
     rc = write_txn(s, &t, b, n);
     if (rc) {
-        if (!dbs_lost(s))
-            PQclear(PQexec(s->pg, "ROLLBACK"));
+        pg_rollback(s->pg);
         /* Ids inserted by the rolled-back transaction do not exist. */
         chash_clear(s->ids);
     }

@@ -48,39 +48,14 @@ int dbs_lost(const struct dbs *s)
 
 int dbs__fail(struct dbs *s)
 {
-    const char *st = s->sqlstate;
-
-    if (dbs_lost(s) || st[0] == '\0' || strncmp(st, "08", 2) == 0 || strncmp(st, "57", 2) == 0 ||
-        strncmp(st, "53", 2) == 0)
+    if (dbs_lost(s))
         return -ENOTCONN;
-    if (strncmp(st, "40", 2) == 0)
-        return -EAGAIN;
-    return -EIO;
-}
-
-/* Copies a libpq message as one line: logs are one line per event. */
-static void set_why(struct dbs *s, const char *what, const char *msg)
-{
-    size_t n = (size_t)snprintf(s->why, sizeof(s->why), "%s: ", what);
-
-    for (const char *p = msg; *p && n < sizeof(s->why) - 1; p++) {
-        char c = (*p == '\n' || *p == '\t') ? ' ' : *p;
-
-        if (c == ' ' && n > 0 && s->why[n - 1] == ' ')
-            continue;
-        s->why[n++] = c;
-    }
-    while (n > 0 && s->why[n - 1] == ' ')
-        n--;
-    s->why[n] = '\0';
+    return pg_verdict_errno(s->verdict);
 }
 
 void dbs__set_error(struct dbs *s, const char *what, const PGresult *r)
 {
-    const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-
-    snprintf(s->sqlstate, sizeof(s->sqlstate), "%s", st ? st : "");
-    set_why(s, what, r ? PQresultErrorMessage(r) : PQerrorMessage(s->pg));
+    s->verdict = pg_classify(s->pg, r, what, s->why, sizeof(s->why), NULL);
 }
 
 /* Server notices (e.g. "terminating connection due to administrator
@@ -127,46 +102,60 @@ static int exec_ok(struct dbs *s, const char *what, const char *sql, int n,
 
 int dbs_connect(struct dbs *s, const char *dsn)
 {
-    const char *keys[] = {"dbname", "application_name", "fallback_application_name", NULL};
-    const char *vals[] = {dsn ? dsn : "", "fieldmon-collector", "fieldmon-collector", NULL};
-    char host[256] = "";
-    PGresult *r;
-    int version;
+    char msg[400];
+    PGconn *c;
+    int rc;
 
     if (s->pg)
         PQfinish(s->pg);
-    /* expand_dbname=1: dbname may hold a whole connection string. */
-    s->pg = PQconnectdbParams(keys, vals, 1);
-    if (PQstatus(s->pg) != CONNECTION_OK) {
-        set_why(s, "connect", PQerrorMessage(s->pg));
+    s->pg = NULL;
+    c = pg_connect(dsn, DBS_APP, msg, sizeof(msg));
+    if (c == NULL) {
+        snprintf(s->why, sizeof(s->why), "connect: %s", msg);
         return -ENOTCONN;
     }
+    rc = dbs_attach(s, c);
+    if (rc != 0)
+        PQfinish(c);
+    return rc;
+}
+
+int dbs_attach(struct dbs *s, PGconn *conn)
+{
+    char host[256] = "";
+    int version, rc;
+
+    if (s->pg != NULL && s->pg != conn)
+        PQfinish(s->pg);
+    s->pg = conn;
     PQsetNoticeProcessor(s->pg, on_notice, s);
-    r = dbs__exec(s, "read schema version",
-                  "SELECT coalesce(max(version), 0) FROM schema_migrations", 0, NULL);
-    if (r == NULL) {
-        if (dbs_lost(s))
-            return -ENOTCONN;
-        version = 0;
-    } else {
-        version = atoi(PQgetvalue(r, 0, 0));
-        PQclear(r);
+    version = pg_schema_version(s->pg, s->why, sizeof(s->why));
+    if (version < 0 && dbs_lost(s)) {
+        rc = -ENOTCONN;
+        goto out_detach;
     }
     if (version < DBS_SCHEMA_VERSION) {
+        /* A version that cannot be read counts as none. */
         snprintf(s->why, sizeof(s->why),
                  "database schema is at version %d, this collector needs %d: run "
                  "`fieldmon-collector -c CONFIG --migrate`",
-                 version, DBS_SCHEMA_VERSION);
-        return -EPROTO;
+                 version < 0 ? 0 : version, DBS_SCHEMA_VERSION);
+        rc = -EPROTO;
+        goto out_detach;
     }
     gethostname(host, sizeof(host) - 1);
     const char *p[] = {s->collector_id, host, FM_VERSION};
-    return exec_ok(s, "register collector",
-                   "INSERT INTO collectors (collector_id, hostname, software_version)"
-                   " VALUES ($1, $2, $3) ON CONFLICT (collector_id) DO UPDATE SET"
-                   " hostname = EXCLUDED.hostname, software_version = EXCLUDED.software_version,"
-                   " started_at = now(), last_seen = now()",
-                   3, p);
+    rc = exec_ok(s, "register collector",
+                 "INSERT INTO collectors (collector_id, hostname, software_version)"
+                 " VALUES ($1, $2, $3) ON CONFLICT (collector_id) DO UPDATE SET"
+                 " hostname = EXCLUDED.hostname, software_version = EXCLUDED.software_version,"
+                 " started_at = now(), last_seen = now()",
+                 3, p);
+    if (rc == 0)
+        return 0;
+out_detach:
+    s->pg = NULL; /* conn stays the caller's: it closes it */
+    return rc;
 }
 
 int dbs_bye(struct dbs *s, const char *agent_id)

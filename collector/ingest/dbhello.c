@@ -173,10 +173,8 @@ int dbs_hello(struct dbs *s, const Fm__Hello *h, const char *peer, uint64_t *com
     const char *inv_p[] = {h->agent_id, inv};
     const char *prog[] = {h->agent_id, epoch};
 
-    r = dbs__exec(s, "begin", "BEGIN", 0, NULL);
-    if (r == NULL)
-        goto out_fail;
-    PQclear(r);
+    if ((rc = pg_begin(s->pg, s->why, sizeof(s->why))) != 0)
+        goto out_txn;
     if ((r = dbs__exec(s, "register site", sql_site, 2, site)) == NULL)
         goto out_rollback;
     PQclear(r);
@@ -200,16 +198,15 @@ int dbs_hello(struct dbs *s, const Fm__Hello *h, const char *peer, uint64_t *com
     *committed = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
     agent_key = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
     PQclear(r);
-    if ((r = dbs__exec(s, "commit hello", "COMMIT", 0, NULL)) == NULL)
-        goto out_fail;
-    PQclear(r);
+    if ((rc = pg_commit(s->pg, s->why, sizeof(s->why))) != 0)
+        goto out_txn;
     free(inv);
     return load_ids(s, h->agent_id, agent_key);
 
 out_rollback:
-    PQclear(PQexec(s->pg, "ROLLBACK"));
-out_fail:
+    pg_rollback(s->pg);
     rc = dbs__fail(s);
+out_txn:
     free(inv);
     /* Rows made in the failed transaction are gone: so are their cached ids. */
     chash_clear(s->ids);

@@ -17,6 +17,7 @@
 #include "chash.h"
 #include "copybuf.h"
 #include "fmwire.h"
+#include "pg.h"
 
 /* The schema version this collector needs: the highest in schema/ that its
  * code writes to (010: tickets, faults.c; 020/021: SLA clocks, sla_store.c).
@@ -28,8 +29,8 @@ struct dbs {
     const char *collector_id; /* borrowed */
     chash_t *ids;             /* device, point and partition-day ids */
     struct copybuf meas, alarms, status, traps, agent_status, overflows;
-    char why[512];    /* reason of the last failure */
-    char sqlstate[6]; /* of the last failure, "" when libpq gave none */
+    char why[512];           /* reason of the last failure */
+    enum pg_verdict verdict; /* of the last failure (pg_classify) */
 };
 
 /* One batch to write, with its result. */
@@ -43,10 +44,19 @@ struct dbs_batch {
 void dbs_init(struct dbs *s, const char *collector_id);
 void dbs_close(struct dbs *s);
 
-/* Connects (closing any previous connection), checks the schema version and
- * registers the collector. Returns 0, -ENOTCONN (PostgreSQL unreachable) or
- * -EPROTO (schema older than DBS_SCHEMA_VERSION); reason in s->why. */
+/* The application_name of the collector's connections. */
+#define DBS_APP "fieldmon-collector"
+
+/* Connects once (pg_connect, closing any previous connection) and attaches
+ * the connection as dbs_attach does. Returns 0, -ENOTCONN (PostgreSQL
+ * unreachable), -EPROTO (schema older than DBS_SCHEMA_VERSION) or another
+ * negative errno; reason in s->why. */
 int dbs_connect(struct dbs *s, const char *dsn);
+
+/* Checks conn's schema version and registers the collector; then s owns
+ * conn (closing any previous connection). On failure (the errors of
+ * dbs_connect) s holds no connection and conn stays the caller's. */
+int dbs_attach(struct dbs *s, PGconn *conn);
 
 /* True if the connection is gone (reconnect before the next call). */
 int dbs_lost(const struct dbs *s);
@@ -74,12 +84,12 @@ int dbs_maintain(struct dbs *s, unsigned ahead_days, unsigned retention_days);
  * reason in s->why. */
 PGresult *dbs__exec(struct dbs *s, const char *what, const char *sql, int n,
                     const char *const *params);
-/* Classifies the last failure: -ENOTCONN when the connection is gone or the
- * server is going away (no SQLSTATE, classes 08, 57, 53), -EAGAIN when a
- * retry may succeed (class 40: serialization failure, deadlock), else -EIO
- * (the statement itself is at fault). */
+/* The last failure as an errno, by pg_classify's rule (pg.h): -ENOTCONN
+ * when the connection is gone or the server is going away, -EAGAIN when a
+ * retry may succeed, else -EIO (the statement itself is at fault). */
 int dbs__fail(struct dbs *s);
-/* Records a failed result's message and SQLSTATE (r may be NULL). */
+/* Records a failed result's reason and verdict (pg_classify; r may be
+ * NULL). */
 void dbs__set_error(struct dbs *s, const char *what, const PGresult *r);
 
 #endif

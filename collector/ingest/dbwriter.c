@@ -9,44 +9,50 @@
 
 #include "dbstore.h"
 #include "fm_alloc.h"
+#include "fm_clock.h"
 #include "fm_log.h"
 #include "fmw_arena.h"
 #include "metrics.h"
+#include "pg.h"
+
+/* How long an idle writer waits for a job before it looks at partition
+ * maintenance again. */
+#define WRITER_IDLE_MS 1000
 
 struct worker {
     dbw_t *w;
     unsigned idx;
     uv_thread_t tid;
-    uv_mutex_t mu; /* guards head/tail and the wait on cv */
-    uv_cond_t cv;
-    struct dbw_job *head, *tail;
-    size_t queued_events;
+    struct fmq_work q;     /* jobs from the loop */
+    struct dbw_job *carry; /* taken, left for the next group (writer thread) */
     struct dbs db;
     int connected;
+    unsigned failures; /* failed connects since the last success (writer thread) */
+    bool holding;      /* jobs taken and not yet done (writer thread) */
     uint64_t next_maintenance_ms;
 };
 
 struct dbw {
     uv_loop_t *loop;
-    uv_async_t async;
+    struct fmq_loop done_q; /* results to the loop */
     const struct collconf_db *cfg;
     const char *collector_id;
     dbw_done_cb done;
     void *arg;
     unsigned n;
     struct worker *workers;
-    uv_mutex_t done_mu;
-    struct dbw_job *done_head, *done_tail;
     size_t queued_events; /* loop thread only */
-    atomic_int stopping;
-    uint64_t give_up_ms; /* when stopping: fail jobs still waiting for PostgreSQL */
+    /* When stopping: fail jobs still waiting for PostgreSQL. Written before
+     * the queues are stopped, read by writers that saw them stopped. */
+    uint64_t give_up_ms;
     atomic_uint connected;
-    int started;
+    unsigned started; /* threads running (loop thread) */
+    bool stopped, closed, free_on_close;
 };
 
 static uint64_t now_ms(void)
 {
-    return uv_hrtime() / 1000000u;
+    return fm_clock_mono_ms();
 }
 
 void dbw_job_free(struct dbw_job *job)
@@ -57,48 +63,62 @@ void dbw_job_free(struct dbw_job *job)
     free(job);
 }
 
-/* Waits on the worker's condition for up to ms (or until signalled). */
-static void worker_sleep(struct worker *k, uint64_t ms)
+/* pg_retry: after a connect has succeeded, check the schema and register. */
+static int writer_setup(void *arg, PGconn *conn, char *why, size_t whylen)
 {
-    uv_mutex_lock(&k->mu);
-    if (!atomic_load(&k->w->stopping))
-        uv_cond_timedwait(&k->cv, &k->mu, ms * 1000000u);
-    uv_mutex_unlock(&k->mu);
+    struct worker *k = arg;
+    int rc = dbs_attach(&k->db, conn);
+
+    if (rc != 0)
+        snprintf(why, whylen, "%s", k->db.why);
+    return rc;
 }
 
-/* Connects, with a doubling wait between failures. Returns 0 when connected,
- * -ECANCELED when stopping and past the grace period. */
+/* pg_retry: a failed attempt. The first of an outage is an error; the rest
+ * are for debugging. After a stop, gives up at once when no job waits, else
+ * at the end of the grace period. */
+static bool writer_failed(void *arg, const char *why, int rc, uint64_t wait_ms)
+{
+    struct worker *k = arg;
+
+    (void)rc;
+    atomic_fetch_add(&cm.db_errors, 1);
+    if (k->failures++ == 0)
+        FM_ERR("db: writer %u: %s; retrying with backoff up to %lld ms", k->idx, why,
+               (long long)k->w->cfg->reconnect_max_ms);
+    else
+        FM_DEBUG("db: writer %u: %s; retry in %llu ms", k->idx, why, (unsigned long long)wait_ms);
+    /* Stopping: keep trying for the grace period only for jobs to finish. */
+    if (fmq_work_stopped(&k->q) && ((!k->holding && k->carry == NULL && fmq_work_len(&k->q) == 0) ||
+                                    now_ms() >= k->w->give_up_ms))
+        return false;
+    atomic_fetch_add(&cm.db_reconnects, 1);
+    return true;
+}
+
+/* Connects, with a doubling wait between failures that a stop cuts short.
+ * Returns 0 when connected, -ECANCELED when stopping and past the grace
+ * period. */
 static int worker_connect(struct worker *k)
 {
     dbw_t *w = k->w;
-    uint64_t wait = (uint64_t)w->cfg->reconnect_min_ms;
-    int logged = 0;
+    struct pg_retry r = {.queue = &k->q, .setup = writer_setup, .failed = writer_failed, .arg = k};
+    char why[512];
 
-    while (!k->connected) {
-        if (atomic_load(&w->stopping) && now_ms() >= w->give_up_ms)
-            return -ECANCELED;
-        int rc = dbs_connect(&k->db, w->cfg->dsn);
-        if (rc == 0) {
-            k->connected = 1;
-            atomic_fetch_add(&w->connected, 1);
-            atomic_fetch_add(&cm.db_connected, 1);
-            if (logged)
-                FM_NOTICE("db: writer %u: connected again", k->idx);
-            break;
-        }
-        atomic_fetch_add(&cm.db_errors, 1);
-        if (!logged)
-            FM_ERR("db: writer %u: %s; retrying with backoff up to %lld ms", k->idx, k->db.why,
-                   (long long)w->cfg->reconnect_max_ms);
-        else
-            FM_DEBUG("db: writer %u: %s; retry in %llu ms", k->idx, k->db.why,
-                     (unsigned long long)wait);
-        logged = 1;
-        atomic_fetch_add(&cm.db_reconnects, 1);
-        worker_sleep(k, wait);
-        wait = wait * 2 > (uint64_t)w->cfg->reconnect_max_ms ? (uint64_t)w->cfg->reconnect_max_ms
-                                                             : wait * 2;
-    }
+    if (k->connected)
+        return 0;
+    if (fmq_work_stopped(&k->q) && now_ms() >= w->give_up_ms)
+        return -ECANCELED;
+    pg_backoff_init(&r.backoff, (uint64_t)w->cfg->reconnect_min_ms,
+                    (uint64_t)w->cfg->reconnect_max_ms);
+    if (pg_connect_retry(w->cfg->dsn, DBS_APP, &r, why, sizeof(why)) == NULL)
+        return -ECANCELED;
+    k->connected = 1;
+    atomic_fetch_add(&w->connected, 1);
+    atomic_fetch_add(&cm.db_connected, 1);
+    if (k->failures > 0)
+        FM_NOTICE("db: writer %u: connected again", k->idx);
+    k->failures = 0;
     return 0;
 }
 
@@ -234,42 +254,51 @@ static void maintain(struct worker *k)
     k->next_maintenance_ms = now_ms() + (uint64_t)c->maintenance_interval_ms;
 }
 
+/* The job carried over from the last group, else the next one queued,
+ * waiting up to timeout_ms. */
+static struct dbw_job *next_job(struct worker *k, uint64_t timeout_ms)
+{
+    struct dbw_job *j = k->carry;
+
+    if (j != NULL) {
+        k->carry = NULL;
+        return j;
+    }
+    return (struct dbw_job *)fmq_work_take(&k->q, timeout_ms, 1);
+}
+
 /* Takes the next unit of work: one non-batch job, or consecutive batches up
- * to txn_max_events. Called with k->mu held. */
+ * to txn_max_events. Waits up to WRITER_IDLE_MS for the first job; when
+ * batches trickle in, waits once up to txn_max_delay for another, to let a
+ * transaction fill up a little. A job that does not fit is carried over. */
 static size_t take(struct worker *k, struct dbw_job **out, size_t cap)
 {
+    const struct collconf_db *c = k->w->cfg;
     size_t n = 0, events = 0;
+    bool waited = false;
 
-    while (k->head && n < cap) {
-        struct dbw_job *j = k->head;
+    while (n < cap) {
+        struct dbw_job *j = next_job(k, n == 0 ? WRITER_IDLE_MS : 0);
 
-        if (n > 0 && (j->kind != DBW_BATCH || events + j->nevents > k->w->cfg->txn_max_events))
+        if (j == NULL) {
+            if (n == 0 || waited || events >= c->txn_max_events || c->txn_max_delay_ms <= 0 ||
+                fmq_work_stopped(&k->q))
+                break;
+            waited = true;
+            j = next_job(k, (uint64_t)c->txn_max_delay_ms);
+            if (j == NULL)
+                break;
+        }
+        if (n > 0 && (j->kind != DBW_BATCH || events + j->nevents > c->txn_max_events)) {
+            k->carry = j;
             break;
-        k->head = j->next;
-        if (k->head == NULL)
-            k->tail = NULL;
-        j->next = NULL;
-        k->queued_events -= j->nevents;
+        }
         out[n++] = j;
         events += j->nevents;
         if (j->kind != DBW_BATCH)
             break;
     }
     return n;
-}
-
-static void deliver(dbw_t *w, struct dbw_job **jobs, size_t n)
-{
-    uv_mutex_lock(&w->done_mu);
-    for (size_t i = 0; i < n; i++) {
-        if (w->done_tail)
-            w->done_tail->next = jobs[i];
-        else
-            w->done_head = jobs[i];
-        w->done_tail = jobs[i];
-    }
-    uv_mutex_unlock(&w->done_mu);
-    uv_async_send(&w->async);
 }
 
 #define TAKE_MAX 4096
@@ -285,49 +314,39 @@ static void worker_main(void *arg)
         size_t n;
 
         maintain(k);
-        uv_mutex_lock(&k->mu);
-        if (k->head == NULL && !atomic_load(&w->stopping))
-            uv_cond_timedwait(&k->cv, &k->mu, 1000u * 1000000u);
-        /* Let a transaction fill up a little when batches trickle in. */
-        if (k->head && k->queued_events < w->cfg->txn_max_events && w->cfg->txn_max_delay_ms > 0 &&
-            !atomic_load(&w->stopping))
-            uv_cond_timedwait(&k->cv, &k->mu, (uint64_t)w->cfg->txn_max_delay_ms * 1000000u);
         n = take(k, jobs, TAKE_MAX);
-        int done = n == 0 && atomic_load(&w->stopping);
-        uv_mutex_unlock(&k->mu);
-        if (done)
-            break;
-        if (n == 0)
+        if (n == 0) {
+            /* A stopped queue hands out what it holds first. */
+            if (fmq_work_stopped(&k->q) && k->carry == NULL)
+                break;
             continue;
+        }
+        k->holding = true;
         run_jobs(k, jobs, n);
-        deliver(w, jobs, n);
+        k->holding = false;
+        for (size_t i = 0; i < n; i++)
+            fmq_loop_post(&w->done_q, &jobs[i]->node);
     }
     free(jobs);
 }
 
-static void on_async(uv_async_t *a)
+/* fmq_loop: one job done, on the loop. */
+static void on_done(struct fmq_node *node, void *arg)
 {
-    dbw_t *w = a->data;
-    struct dbw_job *list, *next;
+    dbw_t *w = arg;
+    struct dbw_job *j = (struct dbw_job *)node;
 
-    uv_mutex_lock(&w->done_mu);
-    list = w->done_head;
-    w->done_head = w->done_tail = NULL;
-    uv_mutex_unlock(&w->done_mu);
-    /* uv_async coalesces wakeups: drain everything that is there. */
-    for (; list; list = next) {
-        next = list->next;
-        list->next = NULL;
-        w->queued_events -= list->nevents;
-        atomic_store(&cm.queue_events, (int_fast64_t)w->queued_events);
-        w->done(list, w->arg);
-    }
+    w->queued_events -= j->nevents;
+    atomic_store(&cm.queue_events, (int_fast64_t)w->queued_events);
+    w->done(j, w->arg);
 }
 
-dbw_t *dbw_create(uv_loop_t *loop, const struct collconf_db *cfg, const char *collector_id,
-                  dbw_done_cb done, void *arg)
+int dbw_create(uv_loop_t *loop, const struct collconf_db *cfg, const char *collector_id,
+               dbw_done_cb done, void *arg, dbw_t **out)
 {
     dbw_t *w = fm_xcalloc(1, sizeof(*w));
+    unsigned i;
+    int rc;
 
     w->loop = loop;
     w->cfg = cfg;
@@ -336,19 +355,30 @@ dbw_t *dbw_create(uv_loop_t *loop, const struct collconf_db *cfg, const char *co
     w->arg = arg;
     w->n = (unsigned)cfg->workers;
     w->workers = fm_xcalloc(w->n, sizeof(*w->workers));
-    uv_mutex_init(&w->done_mu);
-    for (unsigned i = 0; i < w->n; i++) {
+    for (i = 0; i < w->n; i++) {
         struct worker *k = &w->workers[i];
 
         k->w = w;
         k->idx = i;
-        uv_mutex_init(&k->mu);
-        uv_cond_init(&k->cv);
+        rc = fmq_work_init(&k->q);
+        if (rc != 0)
+            goto out_queues;
         dbs_init(&k->db, collector_id);
     }
-    uv_async_init(loop, &w->async, on_async);
-    w->async.data = w;
-    return w;
+    rc = fmq_loop_init(&w->done_q, loop, on_done, w);
+    if (rc != 0)
+        goto out_queues;
+    *out = w;
+    return 0;
+
+out_queues:
+    while (i-- > 0) {
+        dbs_close(&w->workers[i].db);
+        fmq_work_destroy(&w->workers[i].q);
+    }
+    free(w->workers);
+    free(w);
+    return rc;
 }
 
 int dbw_start(dbw_t *w)
@@ -358,14 +388,15 @@ int dbw_start(dbw_t *w)
 
         if (rc != 0) {
             FM_ERR("db: start writer %u: %s", i, uv_strerror(rc));
-            atomic_store(&w->stopping, 1);
-            for (unsigned k = 0; k < i; k++) {
-                uv_cond_signal(&w->workers[k].cv);
+            for (unsigned k = 0; k < w->n; k++)
+                fmq_work_stop(&w->workers[k].q);
+            for (unsigned k = 0; k < w->started; k++)
                 uv_thread_join(&w->workers[k].tid);
-            }
+            /* Joined: dbw_stop must not join them again. */
+            w->started = 0;
             return rc;
         }
-        w->started = (int)i + 1;
+        w->started = i + 1;
     }
     return 0;
 }
@@ -383,19 +414,10 @@ void dbw_submit(dbw_t *w, struct dbw_job *job)
 {
     struct worker *k = &w->workers[shard(w, job->agent_id)];
 
-    job->next = NULL;
     job->queued_us = uv_hrtime() / 1000u;
     w->queued_events += job->nevents;
     atomic_store(&cm.queue_events, (int_fast64_t)w->queued_events);
-    uv_mutex_lock(&k->mu);
-    if (k->tail)
-        k->tail->next = job;
-    else
-        k->head = job;
-    k->tail = job;
-    k->queued_events += job->nevents;
-    uv_cond_signal(&k->cv);
-    uv_mutex_unlock(&k->mu);
+    fmq_work_push(&k->q, &job->node);
 }
 
 size_t dbw_queued_events(const dbw_t *w)
@@ -408,44 +430,69 @@ unsigned dbw_connected(const dbw_t *w)
     return atomic_load(&((dbw_t *)w)->connected);
 }
 
+/* Hands a job the writers never ran back to the loop's callback. */
+static void cancel(dbw_t *w, struct dbw_job *j)
+{
+    j->rc = -ECANCELED;
+    snprintf(j->why, sizeof(j->why), "collector stopping");
+    w->queued_events -= j->nevents;
+    w->done(j, w->arg);
+}
+
+static void free_all(dbw_t *w)
+{
+    for (unsigned i = 0; i < w->n; i++) {
+        dbs_close(&w->workers[i].db);
+        fmq_work_destroy(&w->workers[i].q);
+    }
+    free(w->workers);
+    free(w);
+}
+
+static void on_closed(struct fmq_loop *q)
+{
+    dbw_t *w = q->arg;
+
+    w->closed = true;
+    if (w->free_on_close)
+        free_all(w);
+}
+
 void dbw_stop(dbw_t *w, int64_t grace_ms)
 {
+    if (w->stopped)
+        return;
+    w->stopped = true;
     w->give_up_ms = now_ms() + (uint64_t)(grace_ms > 0 ? grace_ms : 0);
-    atomic_store(&w->stopping, 1);
-    for (int i = 0; i < w->started; i++) {
-        uv_mutex_lock(&w->workers[i].mu);
-        uv_cond_signal(&w->workers[i].cv);
-        uv_mutex_unlock(&w->workers[i].mu);
+    for (unsigned i = 0; i < w->n; i++)
+        fmq_work_stop(&w->workers[i].q);
+    for (unsigned i = 0; i < w->started; i++)
         uv_thread_join(&w->workers[i].tid);
-    }
     w->started = 0;
-    on_async(&w->async);
+    fmq_loop_drain(&w->done_q);
     /* Jobs a writer never took (threads that failed to start). */
     for (unsigned i = 0; i < w->n; i++) {
-        struct dbw_job *j, *next;
+        struct worker *k = &w->workers[i];
+        struct fmq_node *node, *next;
 
-        for (j = w->workers[i].head; j; j = next) {
-            next = j->next;
-            j->rc = -ECANCELED;
-            snprintf(j->why, sizeof(j->why), "collector stopping");
-            w->queued_events -= j->nevents;
-            w->done(j, w->arg);
+        if (k->carry != NULL)
+            cancel(w, k->carry);
+        k->carry = NULL;
+        for (node = fmq_work_take(&k->q, 0, SIZE_MAX); node != NULL; node = next) {
+            next = node->next;
+            cancel(w, (struct dbw_job *)node);
         }
-        w->workers[i].head = w->workers[i].tail = NULL;
     }
-    uv_close((uv_handle_t *)&w->async, NULL);
+    atomic_store(&cm.queue_events, (int_fast64_t)w->queued_events);
+    fmq_loop_close(&w->done_q, on_closed);
 }
 
 void dbw_destroy(dbw_t *w)
 {
     if (w == NULL)
         return;
-    for (unsigned i = 0; i < w->n; i++) {
-        dbs_close(&w->workers[i].db);
-        uv_mutex_destroy(&w->workers[i].mu);
-        uv_cond_destroy(&w->workers[i].cv);
-    }
-    uv_mutex_destroy(&w->done_mu);
-    free(w->workers);
-    free(w);
+    if (w->closed)
+        free_all(w);
+    else
+        w->free_on_close = true;
 }

@@ -46,26 +46,26 @@ server_t *server_create(uv_loop_t *loop, const struct collconf *cfg, tlsio_ctx_t
                         const char *collector_id)
 {
     struct server *s = fm_xcalloc(1, sizeof(*s));
+    int rc;
 
     s->loop = loop;
     s->cfg = cfg;
     s->tls = tls;
     s->collector_id = collector_id;
-    s->dbw = dbw_create(loop, &cfg->database, collector_id, conn__job_done, s);
-    if (dbw_start(s->dbw) != 0) {
-        dbw_stop(s->dbw, 0);
-        free(s);
-        return NULL;
+    rc = dbw_create(loop, &cfg->database, collector_id, conn__job_done, s, &s->dbw);
+    if (rc != 0) {
+        FM_ERR("db: create writers: %s", uv_strerror(rc));
+        goto out_free;
     }
+    if (dbw_start(s->dbw) != 0)
+        goto out_dbw;
     if (cfg->faults.enabled) {
         char why[1024];
 
         s->faults = faults_create(loop, cfg, collector_id, why, sizeof(why));
         if (s->faults == NULL) {
             FM_ERR("faults: %s", why);
-            dbw_stop(s->dbw, 0);
-            free(s);
-            return NULL;
+            goto out_dbw;
         }
     }
     uv_tcp_init(loop, &s->listener);
@@ -75,6 +75,14 @@ server_t *server_create(uv_loop_t *loop, const struct collconf *cfg, tlsio_ctx_t
     s->handles = 2;
     uv_timer_start(&s->sweep, on_sweep, SERVER_SWEEP_MS, SERVER_SWEEP_MS);
     return s;
+
+out_dbw:
+    /* Freed once the loop has run the close callback. */
+    dbw_stop(s->dbw, 0);
+    dbw_destroy(s->dbw);
+out_free:
+    free(s);
+    return NULL;
 }
 
 int server_listen(server_t *s, unsigned *port)

@@ -18,7 +18,8 @@ typedef struct server server_t;
 
 /* Creates the server; borrows loop, cfg, tls (NULL for plain) and
  * collector_id for its lifetime. The DB writer is created inside and its
- * threads started. Returns new, or NULL with the reason logged. */
+ * threads started. Returns new, or NULL with the reason logged; then the
+ * loop must still run once, to close what was opened. */
 server_t *server_create(uv_loop_t *loop, const struct collconf *cfg, tlsio_ctx_t *tls,
                         const char *collector_id);
 

@@ -2,13 +2,18 @@
  *
  * One round at a time, as a small state machine:
  *
- *   IDLE --(timer or kick)--> CLAIM (thread pool: claim due rows)
+ *   IDLE --(timer or kick)--> CLAIM (worker thread: claim due rows)
  *   CLAIM --> SEND (one POST per row, all at once on the loop)
- *   SEND --(last POST done)--> RECORD (thread pool: mark each row)
+ *   SEND --(last POST done)--> RECORD (worker thread: mark each row)
  *   RECORD --> IDLE, or CLAIM again at once if the batch was full.
  *
- * Keeping one round in flight means the connection is used by one thread at
- * a time, and a row is never both being sent and being claimed. */
+ * The database steps run on the notifier's own thread with its own
+ * connection: the loop pushes the step (fmq_work), the thread runs it and
+ * posts it back (fmq_loop). Keeping one round in flight means a row is never
+ * both being sent and being claimed, and the rows are touched by one thread
+ * at a time (the queues' hand-over orders the accesses). A failed step is
+ * judged by pg_classify; a connection it finds gone is made again at the
+ * next step, so a database outage costs one attempt per poll. */
 #include "notify.h"
 
 #include <errno.h>
@@ -20,7 +25,9 @@
 
 #include "fm_alloc.h"
 #include "fm_log.h"
+#include "fm_queue.h"
 #include "notify_http.h"
+#include "pg.h"
 
 enum state { ST_IDLE, ST_CLAIM, ST_SEND, ST_RECORD };
 
@@ -36,30 +43,25 @@ struct row {
 
 struct notify {
     uv_loop_t *loop;
-    struct notify_cfg cfg;
+    struct sla_conf_notify cfg;
     char *dsn;
-    PGconn *conn; /* used only inside the thread-pool work */
+    PGconn *conn; /* worker thread only */
     notify_http_t *http;
     uv_timer_t timer;
-    uv_work_t work;
+    struct fmq_work work;    /* database steps to the worker */
+    struct fmq_loop results; /* steps done, and the worker's exit, back to the loop */
+    struct fmq_node step;    /* the step in flight (one at a time) */
+    struct fmq_node exited;  /* posted by the worker as it ends */
+    uv_thread_t thread;
     enum state state;
-    bool kicked, destroying, work_running, timer_closed, db_failing;
+    bool kicked, destroying, timer_closed, db_failing;
+    bool results_closed, thread_running;
     struct row *rows;
     size_t n_rows, sending;
     int work_rc;
     char work_err[256];
     struct notify_stats stats;
 };
-
-void notify_cfg_defaults(struct notify_cfg *cfg)
-{
-    cfg->dsn = "";
-    cfg->poll_ms = 1000;
-    cfg->backoff_min_ms = 1000;
-    cfg->backoff_max_ms = 300000;
-    cfg->timeout_ms = 10000;
-    cfg->batch = 32;
-}
 
 static void free_rows(notify_t *n)
 {
@@ -76,30 +78,43 @@ static void free_rows(notify_t *n)
 
 static void maybe_free(notify_t *n)
 {
-    if (!n->destroying || n->work_running || !n->timer_closed)
+    if (!n->destroying || n->thread_running || !n->timer_closed || !n->results_closed)
         return;
     free_rows(n);
-    PQfinish(n->conn);
+    fmq_work_destroy(&n->work);
     free(n->dsn);
     free(n);
 }
 
-/* ------------------------------------------------------------ thread pool */
+/* ------------------------------------------------------------ worker */
 
-/* Runs on a pool thread. Connects (or reconnects) first. */
+/* Worker thread. Connects first if there is no connection. */
 static int ensure_conn(notify_t *n)
 {
-    if (n->conn != NULL && PQstatus(n->conn) == CONNECTION_OK)
+    char why[200];
+
+    if (n->conn != NULL)
         return 0;
-    if (n->conn == NULL)
-        n->conn = PQconnectdb(n->dsn);
-    else
-        PQreset(n->conn);
-    if (PQstatus(n->conn) != CONNECTION_OK) {
-        snprintf(n->work_err, sizeof(n->work_err), "connect: %s", PQerrorMessage(n->conn));
-        return -ECONNREFUSED;
+    n->conn = pg_connect(n->dsn, "fieldmon-collector notify", why, sizeof(why));
+    if (n->conn == NULL) {
+        snprintf(n->work_err, sizeof(n->work_err), "connect: %s", why);
+        return -ENOTCONN;
     }
     return 0;
+}
+
+/* Worker thread. Records a failed statement's reason; a connection that
+ * is gone is dropped, to be made again at the next step. */
+static int step_fail(notify_t *n, PGresult *r, const char *what)
+{
+    enum pg_verdict v = pg_classify(n->conn, r, what, n->work_err, sizeof(n->work_err), NULL);
+
+    PQclear(r);
+    if (v == PG_RECONNECT) {
+        PQfinish(n->conn);
+        n->conn = NULL;
+    }
+    return pg_verdict_errno(v);
 }
 
 static char *dup_value(PGresult *r, int row, int col)
@@ -107,9 +122,8 @@ static char *dup_value(PGresult *r, int row, int col)
     return fm_xstrdup(PQgetvalue(r, row, col));
 }
 
-static void work_claim(uv_work_t *w)
+static void work_claim(notify_t *n)
 {
-    notify_t *n = w->data;
     char batch[16], lease[32];
     const char *params[2] = {batch, lease};
     PGresult *r;
@@ -117,7 +131,7 @@ static void work_claim(uv_work_t *w)
     n->work_rc = ensure_conn(n);
     if (n->work_rc != 0)
         return;
-    snprintf(batch, sizeof(batch), "%u", n->cfg.batch);
+    snprintf(batch, sizeof(batch), "%llu", (unsigned long long)n->cfg.batch);
     snprintf(lease, sizeof(lease), "%lld", (long long)(n->cfg.timeout_ms + 5000));
     r = PQexecParams(n->conn,
                      "UPDATE notify_outbox o SET next_attempt_at = now() + $2::bigint * "
@@ -127,9 +141,7 @@ static void work_claim(uv_work_t *w)
                      "RETURNING o.id, o.idem_key, o.url, o.body::text, o.attempts",
                      2, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        snprintf(n->work_err, sizeof(n->work_err), "claim: %s", PQerrorMessage(n->conn));
-        n->work_rc = -EIO;
-        PQclear(r);
+        n->work_rc = step_fail(n, r, "claim");
         return;
     }
     n->n_rows = (size_t)PQntuples(r);
@@ -145,9 +157,8 @@ static void work_claim(uv_work_t *w)
     PQclear(r);
 }
 
-static void work_record(uv_work_t *w)
+static void work_record(notify_t *n)
 {
-    notify_t *n = w->data;
     char min[32], max[32];
 
     n->work_rc = ensure_conn(n);
@@ -174,13 +185,31 @@ static void work_record(uv_work_t *w)
                              "WHERE id = $1::bigint",
                              4, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            snprintf(n->work_err, sizeof(n->work_err), "record: %s", PQerrorMessage(n->conn));
-            n->work_rc = -EIO;
-            PQclear(r);
+            n->work_rc = step_fail(n, r, "record");
             return;
         }
         PQclear(r);
     }
+}
+
+/* The worker's body: runs each step the loop pushes and hands it back;
+ * ends when the queue is stopped and empty. */
+static void worker_main(void *arg)
+{
+    notify_t *n = arg;
+    struct fmq_node *node;
+
+    while ((node = fmq_work_take(&n->work, UINT64_MAX, 1)) != NULL) {
+        n->work_err[0] = '\0';
+        if (n->state == ST_CLAIM)
+            work_claim(n);
+        else
+            work_record(n);
+        fmq_loop_post(&n->results, node);
+    }
+    PQfinish(n->conn);
+    n->conn = NULL;
+    fmq_loop_post(&n->results, &n->exited);
 }
 
 /* ------------------------------------------------------------ loop */
@@ -198,28 +227,16 @@ static void db_result(notify_t *n)
     n->stats.db_errors++;
     /* Log the first failure of a run of them, not every poll. */
     if (!n->db_failing) {
-        size_t len = strlen(n->work_err);
-
-        /* libpq's messages span lines; a log line must not. */
-        for (char *p = n->work_err; *p; p++) {
-            if (*p == '\n' || *p == '\t')
-                *p = ' ';
-        }
-        while (len > 0 && n->work_err[len - 1] == ' ')
-            n->work_err[--len] = '\0';
         FM_ERR("notify: outbox: %s; retrying every %lld ms", n->work_err,
                (long long)n->cfg.poll_ms);
     }
     n->db_failing = true;
 }
 
-static void after_record(uv_work_t *w, int status)
+static void after_record(notify_t *n)
 {
-    notify_t *n = w->data;
     bool full = n->n_rows == n->cfg.batch;
 
-    (void)status;
-    n->work_running = false;
     db_result(n);
     free_rows(n);
     n->state = ST_IDLE;
@@ -231,16 +248,10 @@ static void after_record(uv_work_t *w, int status)
         round_start(n);
 }
 
-static void start_work(notify_t *n, uv_work_cb work, uv_after_work_cb after)
+/* Hands the current state's database step to the worker. */
+static void start_work(notify_t *n)
 {
-    n->work.data = n;
-    n->work_running = true;
-    n->work_err[0] = '\0';
-    if (uv_queue_work(n->loop, &n->work, work, after) != 0) {
-        /* Only fails for a NULL work callback; keep the state machine sane. */
-        n->work_running = false;
-        n->state = ST_IDLE;
-    }
+    fmq_work_push(&n->work, &n->step);
 }
 
 static void on_post_done(void *arg, long status, const char *error)
@@ -264,16 +275,12 @@ static void on_post_done(void *arg, long status, const char *error)
     }
     if (--n->sending == 0) {
         n->state = ST_RECORD;
-        start_work(n, work_record, after_record);
+        start_work(n);
     }
 }
 
-static void after_claim(uv_work_t *w, int status)
+static void after_claim(notify_t *n)
 {
-    notify_t *n = w->data;
-
-    (void)status;
-    n->work_running = false;
     db_result(n);
     if (n->destroying) {
         maybe_free(n);
@@ -300,7 +307,7 @@ static void after_claim(uv_work_t *w, int status)
             n->stats.failed++;
             if (--n->sending == 0) {
                 n->state = ST_RECORD;
-                start_work(n, work_record, after_record);
+                start_work(n);
             }
         }
     }
@@ -312,7 +319,7 @@ static void round_start(notify_t *n)
     if (n->state != ST_IDLE || n->destroying)
         return;
     n->state = ST_CLAIM;
-    start_work(n, work_claim, after_claim);
+    start_work(n);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -331,30 +338,76 @@ void notify_kick(notify_t *n)
         n->kicked = true;
 }
 
-int notify_create(uv_loop_t *loop, const struct notify_cfg *cfg, notify_t **out)
+static void on_results_closed(struct fmq_loop *q)
+{
+    notify_t *n = q->arg;
+
+    n->results_closed = true;
+    maybe_free(n);
+}
+
+/* fmq_loop: a step done, or the worker gone. */
+static void on_result(struct fmq_node *node, void *arg)
+{
+    notify_t *n = arg;
+
+    if (node == &n->exited) {
+        uv_thread_join(&n->thread);
+        n->thread_running = false;
+        fmq_loop_close(&n->results, on_results_closed);
+        return;
+    }
+    if (n->state == ST_CLAIM)
+        after_claim(n);
+    else
+        after_record(n);
+}
+
+int notify_create(uv_loop_t *loop, const char *dsn, const struct sla_conf_notify *cfg,
+                  notify_t **out)
 {
     notify_t *n;
+    int rc;
 
-    if (cfg->dsn == NULL || cfg->poll_ms < 1 || cfg->backoff_min_ms < 1 ||
-        cfg->backoff_max_ms < cfg->backoff_min_ms || cfg->timeout_ms < 1 || cfg->batch < 1 ||
-        cfg->batch > 1000)
+    if (cfg->poll_ms < 1 || cfg->backoff_min_ms < 1 || cfg->backoff_max_ms < cfg->backoff_min_ms ||
+        cfg->timeout_ms < 1 || cfg->batch < 1 || cfg->batch > 1000)
         return -EINVAL;
     n = fm_xcalloc(1, sizeof(*n));
     n->loop = loop;
     n->cfg = *cfg;
-    n->dsn = fm_xstrdup(cfg->dsn);
-    n->cfg.dsn = n->dsn;
+    n->dsn = fm_xstrdup(dsn ? dsn : "");
     n->http = notify_http_create(loop);
     if (n->http == NULL) {
-        free(n->dsn);
-        free(n);
-        return -ENOMEM;
+        rc = -ENOMEM;
+        goto out_free;
     }
+    rc = fmq_work_init(&n->work);
+    if (rc != 0)
+        goto out_http;
+    rc = fmq_loop_init(&n->results, loop, on_result, n);
+    if (rc != 0)
+        goto out_work;
+    rc = uv_thread_create(&n->thread, worker_main, n);
+    if (rc != 0) {
+        /* As with a failed allocation: a daemon without threads cannot go on. */
+        FM_ERR("notify: start worker thread: %s", uv_strerror(rc));
+        abort();
+    }
+    n->thread_running = true;
     uv_timer_init(loop, &n->timer);
     n->timer.data = n;
     uv_timer_start(&n->timer, on_timer, 0, (uint64_t)cfg->poll_ms);
     *out = n;
     return 0;
+
+out_work:
+    fmq_work_destroy(&n->work);
+out_http:
+    notify_http_destroy(n->http);
+out_free:
+    free(n->dsn);
+    free(n);
+    return rc;
 }
 
 void notify_get_stats(const notify_t *n, struct notify_stats *st)
@@ -382,4 +435,6 @@ void notify_destroy(notify_t *n)
     if (n->state == ST_SEND)
         n->state = ST_IDLE;
     uv_close((uv_handle_t *)&n->timer, on_timer_closed);
+    /* The worker finishes the step it holds, then says it has gone. */
+    fmq_work_stop(&n->work);
 }

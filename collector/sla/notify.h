@@ -14,25 +14,16 @@
  *
  * Claiming uses a lease (next_attempt_at moved past the POST timeout, rows
  * locked with SKIP LOCKED), so collectors sharing one database never send the
- * same row at the same time. Database work runs on libuv's thread pool, one
- * statement at a time, with the notifier's own connection. Loop thread only. */
+ * same row at the same time. Database work runs on the notifier's own
+ * thread (fed by fm_queue), one statement at a time, with its own
+ * connection (pg.h). Loop thread only. */
 #ifndef NOTIFY_H
 #define NOTIFY_H
 
 #include <stdint.h>
 #include <uv.h>
 
-struct notify_cfg {
-    const char *dsn;        /* libpq connection string (borrowed during create) */
-    int64_t poll_ms;        /* how often to look for due rows when idle */
-    int64_t backoff_min_ms; /* delay after the first failed attempt */
-    int64_t backoff_max_ms; /* cap of the doubling delay */
-    int64_t timeout_ms;     /* per POST, connect included */
-    unsigned batch;         /* rows claimed per round (1..1000) */
-};
-
-/* Defaults: poll 1 s, backoff 1 s .. 5 min, timeout 10 s, batch 32. */
-void notify_cfg_defaults(struct notify_cfg *cfg);
+#include "sla_conf.h"
 
 struct notify_stats {
     uint64_t delivered; /* rows marked delivered by this notifier */
@@ -42,10 +33,15 @@ struct notify_stats {
 
 typedef struct notify notify_t;
 
-/* Starts the notifier on loop. Returns 0 and *out, or -EINVAL (bad cfg) /
- * -ENOMEM; nothing is started on failure. The connection is made in the
- * background; failures are logged and retried every poll_ms. */
-int notify_create(uv_loop_t *loop, const struct notify_cfg *cfg, notify_t **out);
+/* Starts the notifier and its database thread on loop. dsn is the libpq
+ * connection string (NULL or "": libpq's environment); cfg holds the
+ * settings of the sla.notify key table (sla_conf.c, where the defaults
+ * are). Both are copied. Returns 0 and *out, or -EINVAL (bad cfg), -ENOMEM
+ * or the queues' negative errno; nothing is started on failure. The
+ * connection is made in the background; failures are logged once per
+ * outage and retried every poll. */
+int notify_create(uv_loop_t *loop, const char *dsn, const struct sla_conf_notify *cfg,
+                  notify_t **out);
 
 /* Looks at the outbox now instead of at the next poll (e.g. right after
  * inserting rows). */
@@ -53,9 +49,10 @@ void notify_kick(notify_t *n);
 
 void notify_get_stats(const notify_t *n, struct notify_stats *st);
 
-/* Stops: aborts running POSTs (their rows are retried later, by key), closes
- * the handles and the connection, and frees n once the loop has run the
- * close callbacks and any database round in progress. NULL is fine. */
+/* Stops: aborts running POSTs (their rows are retried later, by key), stops
+ * the thread once it has finished the step it holds (without blocking the
+ * loop), closes the handles and the connection, and frees n once the loop
+ * has run the close callbacks. NULL is fine. */
 void notify_destroy(notify_t *n);
 
 #endif

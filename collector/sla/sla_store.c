@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "fm_alloc.h"
+#include "pg.h"
 
 void sla_store_time(int64_t t, char *buf, size_t len)
 {
@@ -67,7 +68,7 @@ static int fail(PGconn *conn, PGresult *r, const char *what, char *why, size_t w
     while (n > 0 && why[n - 1] == '\n')
         why[--n] = '\0';
     PQclear(r);
-    PQclear(PQexec(conn, "ROLLBACK"));
+    pg_rollback(conn);
     return -EIO;
 }
 
@@ -96,7 +97,7 @@ static int enqueue_role(PGconn *conn, const struct contract_role *role, const ch
         text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
         if (text == NULL) {
             snprintf(why, whylen, "outbox: cannot encode notification");
-            PQclear(PQexec(conn, "ROLLBACK"));
+            pg_rollback(conn);
             return -ENOMEM;
         }
         params[0] = key;
@@ -116,22 +117,16 @@ static int enqueue_role(PGconn *conn, const struct contract_role *role, const ch
 
 static int begin(PGconn *conn, char *why, size_t whylen)
 {
-    PGresult *r = PQexec(conn, "BEGIN");
-
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        return fail(conn, r, "begin", why, whylen);
-    PQclear(r);
-    return 0;
+    return pg_begin(conn, why, whylen);
 }
 
 static int commit(PGconn *conn, char *why, size_t whylen)
 {
-    PGresult *r = PQexec(conn, "COMMIT");
+    int rc = pg_commit(conn, why, whylen);
 
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        return fail(conn, r, "commit", why, whylen);
-    PQclear(r);
-    return 0;
+    if (rc != 0)
+        pg_rollback(conn);
+    return rc;
 }
 
 int sla_store_escalate(PGconn *conn, const struct sla_subject *s, const struct ladder_due *d,

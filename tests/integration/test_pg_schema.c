@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "migrate.h"
+#include "pg.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
@@ -72,18 +73,18 @@ static void test_migrations_apply_once_and_record_versions(void **state)
 
     (void)state;
     assert_true(latest >= 1);
-    assert_int_equal(migrate_current_version(c, why, sizeof(why)), 0);
+    assert_int_equal(pg_schema_version(c, why, sizeof(why)), 0);
     if (migrate_apply(c, FM_SCHEMA_DIR, &applied, why, sizeof(why)) != 0)
         fail_msg("migrate: %s", why);
     assert_true(applied >= 1);
-    assert_int_equal(migrate_current_version(c, why, sizeof(why)), latest);
+    assert_int_equal(pg_schema_version(c, why, sizeof(why)), latest);
     char *rows = query_one(c, "SELECT count(*) FROM schema_migrations");
     assert_int_equal(atoi(rows), applied);
     free(rows);
     /* Second run: nothing left to do, nothing changes. */
     assert_int_equal(migrate_apply(c, FM_SCHEMA_DIR, &applied, why, sizeof(why)), 0);
     assert_int_equal(applied, 0);
-    assert_int_equal(migrate_current_version(c, why, sizeof(why)), latest);
+    assert_int_equal(pg_schema_version(c, why, sizeof(why)), latest);
     PQfinish(c);
 }
 
@@ -135,7 +136,7 @@ static void test_failed_migration_rolls_back_and_names_file(void **state)
     assert_int_equal(migrate_apply(c, dir, &applied, why, sizeof(why)), -EIO);
     assert_non_null(strstr(why, "002_bad.sql"));
     assert_non_null(strstr(why, "no_such_table"));
-    assert_int_equal(migrate_current_version(c, why, sizeof(why)), 1);
+    assert_int_equal(pg_schema_version(c, why, sizeof(why)), 1);
     char *t2 = query_one(c, "SELECT count(*) FROM pg_tables WHERE tablename = 't2'");
     assert_string_equal(t2, "0");
     free(t2);

@@ -21,6 +21,7 @@
 #include "fm_log.h"
 #include "migrate.h"
 #include "notify.h"
+#include "sla_conf.h"
 #include "sla_sched.h"
 
 #include <arpa/inet.h>
@@ -219,18 +220,29 @@ static void destroy_and_drain(uv_loop_t *loop, notify_t *n)
     assert_false(uv_loop_alive(loop));
 }
 
+/* The sla.notify settings with the key table's defaults (sla_conf.c, the
+ * only place they are written down). */
+static struct sla_conf_notify notify_defaults(void)
+{
+    struct sla_conf conf = {0};
+    char err[256];
+
+    if (fmc_load_string("test.yaml", "{}", 2, &sla_conf_schema, &conf, NULL, err, sizeof(err)))
+        fail_msg("sla defaults: %s", err);
+    fmc_free(&sla_conf_schema, &conf);
+    return conf.notify;
+}
+
 static notify_t *start_notifier(uv_loop_t *loop)
 {
-    struct notify_cfg cfg;
+    struct sla_conf_notify cfg = notify_defaults();
     notify_t *n = NULL;
 
-    notify_cfg_defaults(&cfg);
-    cfg.dsn = getenv("FM_PG_DSN");
     cfg.poll_ms = 50;
     cfg.backoff_min_ms = 100;
     cfg.backoff_max_ms = 400;
     cfg.timeout_ms = 3000;
-    assert_int_equal(notify_create(loop, &cfg, &n), 0);
+    assert_int_equal(notify_create(loop, getenv("FM_PG_DSN"), &cfg, &n), 0);
     return n;
 }
 
@@ -514,17 +526,19 @@ static void test_sla_webhook_http_errors_are_retried(void **state)
 
 static void test_sla_notifier_reports_unreachable_database(void **state)
 {
-    struct notify_cfg cfg;
+    struct sla_conf_notify cfg = notify_defaults();
+    const char *dsn = "host=/nonexistent-socket-dir dbname=x connect_timeout=1";
     struct notify_stats st;
     uv_loop_t loop;
     notify_t *n = NULL;
 
     (void)state;
-    notify_cfg_defaults(&cfg);
-    cfg.dsn = "host=/nonexistent-socket-dir dbname=x connect_timeout=1";
+    /* The defaults are the table's. */
+    assert_int_equal(cfg.poll_ms, 1000);
+    assert_int_equal(cfg.batch, 32);
     cfg.poll_ms = 50;
     assert_int_equal(uv_loop_init(&loop), 0);
-    assert_int_equal(notify_create(&loop, &cfg, &n), 0);
+    assert_int_equal(notify_create(&loop, dsn, &cfg, &n), 0);
     run_for(&loop, 400);
     notify_get_stats(n, &st);
     assert_true(st.db_errors >= 2);
@@ -533,7 +547,7 @@ static void test_sla_notifier_reports_unreachable_database(void **state)
     uv_loop_close(&loop);
     /* Bad settings are refused before anything starts. */
     cfg.batch = 0;
-    assert_int_equal(notify_create(&loop, &cfg, &n), -EINVAL);
+    assert_int_equal(notify_create(&loop, dsn, &cfg, &n), -EINVAL);
 }
 
 static int setup(void **state)

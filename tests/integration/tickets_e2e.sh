@@ -31,7 +31,26 @@ PID1=$COLL_PID
 
 fg() { "$FM_FAULTGEN" --port "$P1" --group-wait-ms 2000 --lost-ms 1000 "$@" || fail "fm-faultgen $*"; }
 fg ups
+# A transient error never drops a batch: PostgreSQL refuses the next 20
+# ticket inserts with serialization_failure, more than tickets_apply's own
+# five attempts and more than the three tries after which a batch was once
+# dropped. The fault writer runs the batch again until it is written (the
+# smoke ticket below), and counts the runs.
+retries0=$(metric faults_write_retries)
+q "CREATE SEQUENCE fm_test_fail;
+   CREATE FUNCTION fm_test_fail() RETURNS trigger LANGUAGE plpgsql AS \$\$ BEGIN
+     IF nextval('fm_test_fail') <= 20 THEN
+       RAISE EXCEPTION 'test: refused' USING ERRCODE = 'serialization_failure';
+     END IF; RETURN NEW; END \$\$;
+   CREATE TRIGGER fm_test_fail BEFORE INSERT ON tickets FOR EACH ROW EXECUTE FUNCTION fm_test_fail()"
 fg smoke
+[[ "$(q "SELECT last_value FROM fm_test_fail")" -gt 20 ]] || fail "the refusing trigger was not reached"
+retries=$(metric faults_write_retries)
+(( retries - retries0 >= 3 )) || fail "faults_write_retries went from $retries0 to $retries"
+[[ "$(metric faults_write_given_up)" == 0 ]] || fail "a batch was given up"
+grep -q "faults: write .* actions: .*test: refused.*; retrying" "$T/collector.log" ||
+    fail "the retries are not logged"
+q "DROP TRIGGER fm_test_fail ON tickets; DROP FUNCTION fm_test_fail(); DROP SEQUENCE fm_test_fail"
 fg flap
 fg window
 fg --devices 20 dead
