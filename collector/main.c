@@ -15,6 +15,7 @@
 #include "faults.h"
 #include "fm_log.h"
 #include "metrics.h"
+#include "metrics_http.h"
 #include "migrate.h"
 #include "pg.h"
 #include "server.h"
@@ -37,7 +38,7 @@ struct app {
     uv_loop_t loop;
     uv_signal_t sigint, sigterm;
     server_t *server;
-    cm_server_t *metrics;
+    metrics_server_t *metrics;
     sla_run_t *sla;
     int stopping;
 };
@@ -109,7 +110,7 @@ static void on_signal(uv_signal_t *sig, int signum)
     a->stopping = 1;
     FM_NOTICE("collector: %s: shutting down", strsignal(signum));
     server_stop(a->server, SHUTDOWN_GRACE_MS);
-    cm_server_stop(a->metrics);
+    metrics_server_stop(a->metrics);
     sla_run_stop(a->sla);
     uv_close((uv_handle_t *)&a->sigint, on_handle_closed);
     uv_close((uv_handle_t *)&a->sigterm, on_handle_closed);
@@ -142,8 +143,8 @@ static int run(struct collconf *cfg, const char *collector_id)
         goto out_run;
     }
     if (cfg->metrics.enabled) {
-        a.metrics =
-            cm_server_start(&a.loop, cfg->metrics.address, (unsigned)cfg->metrics.port, &mport);
+        a.metrics = metrics_server_start(&a.loop, cfg->metrics.address, (unsigned)cfg->metrics.port,
+                                         &mport);
         if (a.metrics == NULL) {
             server_stop(a.server, 0);
             goto out_run;
@@ -153,7 +154,7 @@ static int run(struct collconf *cfg, const char *collector_id)
         sla_run_start(&a.loop, &cfg->sla, cfg->database.dsn, &a.sla, why, sizeof(why)) != 0) {
         FM_ERR("sla: %s", why);
         server_stop(a.server, 0);
-        cm_server_stop(a.metrics);
+        metrics_server_stop(a.metrics);
         goto out_run;
     }
     uv_signal_init(&a.loop, &a.sigint);

@@ -1,5 +1,6 @@
-/* metrics: the collector's self-metrics, and the HTTP listener that serves
- * them in Prometheus text format at GET /metrics (libh2o on the loop).
+/* metrics: the collector's self-metrics and their Prometheus text
+ * (metrics_http.h serves it). No HTTP here, so every collector library may
+ * count (the DB writers, the faults writer) without linking libh2o.
  *
  * Counters are atomics, bumped from the loop and from writer threads alike;
  * reading them for a scrape needs no lock. */
@@ -7,18 +8,18 @@
 #define METRICS_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
-#include <uv.h>
 
-#define CM_BUCKETS 13
+#define METRICS_BUCKETS 13
 
-struct cm_hist {
-    atomic_uint_fast64_t le[CM_BUCKETS]; /* cumulative at render time, not here */
+struct metrics_hist {
+    atomic_uint_fast64_t le[METRICS_BUCKETS]; /* cumulative at render time, not here */
     atomic_uint_fast64_t count;
     atomic_uint_fast64_t sum_us;
 };
 
-struct cm_counters {
+struct metrics_counters {
     atomic_uint_fast64_t conns_accepted;
     atomic_uint_fast64_t conns_refused; /* over max_connections */
     atomic_uint_fast64_t conns_closed_error;
@@ -44,25 +45,17 @@ struct cm_counters {
     atomic_uint_fast64_t faults_write_retries;  /* ticket batches run again (transient error) */
     atomic_uint_fast64_t faults_write_given_up; /* ticket batches PostgreSQL refused, dropped */
     atomic_int_fast64_t events_per_s;           /* committed, averaged over ~10 s */
-    struct cm_hist txn_latency;                 /* one transaction, writer side */
-    struct cm_hist ack_latency;                 /* batch received to ack sent */
+    struct metrics_hist txn_latency;            /* one transaction, writer side */
+    struct metrics_hist ack_latency;            /* batch received to ack sent */
 };
 
-extern struct cm_counters cm;
+extern struct metrics_counters metrics;
 
 /* Adds one observation (microseconds) to a histogram. */
-void cm_observe(struct cm_hist *h, uint64_t us);
+void metrics_observe(struct metrics_hist *h, uint64_t us);
 
 /* Writes the metrics in Prometheus text format into buf (NUL-terminated).
  * Returns the length, or a negative errno if cap is too small. */
-int cm_render(char *buf, size_t cap);
-
-typedef struct cm_server cm_server_t;
-
-/* Starts the HTTP listener on address:port (port 0: any; *bound receives
- * the port). Returns new, or NULL with the reason logged. Loop thread. */
-cm_server_t *cm_server_start(uv_loop_t *loop, const char *address, unsigned port, unsigned *bound);
-/* Closes the listener and its connections; frees on the loop's next turns. */
-void cm_server_stop(cm_server_t *s);
+int metrics_render(char *buf, size_t cap);
 
 #endif

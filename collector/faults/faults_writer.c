@@ -132,16 +132,16 @@ static void write_held(struct writer *wr)
     atomic_fetch_add(&f->write_failures, 1);
     switch (pg_errno_verdict(rc)) {
     case PG_RETRY:
-        atomic_fetch_add(&cm.faults_write_retries, 1);
+        atomic_fetch_add(&metrics.faults_write_retries, 1);
         FM_INFO("faults: write %zu actions: %s; retrying", n, why);
         break;
     case PG_RECONNECT:
-        atomic_fetch_add(&cm.faults_write_retries, 1);
+        atomic_fetch_add(&metrics.faults_write_retries, 1);
         FM_WARN("faults: write %zu actions: %s; retrying when PostgreSQL is back", n, why);
         drop_conn(wr);
         break;
     default:
-        atomic_fetch_add(&cm.faults_write_given_up, 1);
+        atomic_fetch_add(&metrics.faults_write_given_up, 1);
         FM_ERR("faults: write %zu actions: %s; dropped: PostgreSQL refuses them, a retry cannot"
                " help",
                n, why);

@@ -60,7 +60,7 @@ void conn__close(struct conn *c, const char *fmt, ...)
         dbw_submit(s->dbw, j);
     }
     if (!c->reading)
-        atomic_fetch_sub(&cm.conns_paused, 1);
+        atomic_fetch_sub(&metrics.conns_paused, 1);
     c->state = CONN_CLOSING;
     if (c->prev)
         c->prev->next = c->next;
@@ -69,7 +69,7 @@ void conn__close(struct conn *c, const char *fmt, ...)
     if (c->next)
         c->next->prev = c->prev;
     s->nconns--;
-    atomic_fetch_sub(&cm.conns_open, 1);
+    atomic_fetch_sub(&metrics.conns_open, 1);
     uv_close((uv_handle_t *)&c->tcp, on_close);
 }
 
@@ -196,22 +196,22 @@ void conn__update_reading(struct conn *c)
     if (c->state == CONN_CLOSING)
         return;
     held = c->inflight + fmw_decoder_buffered(c->dec);
-    if ((int_fast64_t)held > atomic_load(&cm.conn_memory_peak))
-        atomic_store(&cm.conn_memory_peak, (int_fast64_t)held);
+    if ((int_fast64_t)held > atomic_load(&metrics.conn_memory_peak))
+        atomic_store(&metrics.conn_memory_peak, (int_fast64_t)held);
     want = !s->paused && !s->stopping && c->state != CONN_HELLO_SENT &&
            held < s->cfg->limits.max_conn_memory;
     if (want == c->reading)
         return;
     c->reading = want;
     if (want) {
-        atomic_fetch_sub(&cm.conns_paused, 1);
+        atomic_fetch_sub(&metrics.conns_paused, 1);
         /* Silence while we were not reading is ours, not the peer's. */
         c->last_rx_ms = now_ms(s);
         int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
         if (rc < 0)
             conn__close(c, "read: %s", uv_strerror(rc));
     } else {
-        atomic_fetch_add(&cm.conns_paused, 1);
+        atomic_fetch_add(&metrics.conns_paused, 1);
         uv_read_stop((uv_stream_t *)&c->tcp);
     }
 }
@@ -236,7 +236,7 @@ static void submit(struct conn *c, enum dbw_kind kind, Fm__Envelope *env, fmw_ar
     snprintf(j->peer, sizeof(j->peer), "%s", c->peer);
     c->refs++;
     c->inflight += j->bytes;
-    atomic_fetch_add(&cm.conn_memory, (int_fast64_t)j->bytes);
+    atomic_fetch_add(&metrics.conn_memory, (int_fast64_t)j->bytes);
     dbw_submit(s->dbw, j);
     if (!s->paused && dbw_queued_events(s->dbw) > s->cfg->database.queue_max_events) {
         s->paused = true;
@@ -260,7 +260,7 @@ static int on_hello(struct conn *c, Fm__Envelope *env, fmw_arena_t *arena)
     if (c->tls && !tlsio_peer_is(c->tls, h->agent_id)) {
         char cn[128];
         tlsio_peer_cn(c->tls, cn, sizeof(cn));
-        atomic_fetch_add(&cm.tls_failures, 1);
+        atomic_fetch_add(&metrics.tls_failures, 1);
         conn__fail(c, AUTH, "hello for agent %s but the client certificate is for %s", h->agent_id,
                    cn);
         return -EACCES;
@@ -292,7 +292,7 @@ static int on_batch(struct conn *c, Fm__Envelope *env, fmw_arena_t *arena)
                    (unsigned long long)b->epoch, (unsigned long long)c->epoch);
         return -EPROTO;
     }
-    atomic_fetch_add(&cm.events_in, b->n_events);
+    atomic_fetch_add(&metrics.events_in, b->n_events);
     submit(c, DBW_BATCH, env, arena, b->n_events);
     return 0;
 }
@@ -311,15 +311,15 @@ static int on_frame(struct conn *c, const uint8_t *payload, size_t len)
     char why[256];
     int rc;
 
-    atomic_fetch_add(&cm.frames_in, 1);
+    atomic_fetch_add(&metrics.frames_in, 1);
     if (fmw_envelope_unpack(payload, len, fmw_arena_allocator(arena), &env) != 0) {
         fmw_arena_destroy(arena);
-        atomic_fetch_add(&cm.protocol_errors, 1);
+        atomic_fetch_add(&metrics.protocol_errors, 1);
         conn__fail(c, PROTO, "%s", fmw_strerror(FMW_EDECODE));
         return FMW_EDECODE;
     }
     if (fmw_envelope_validate(env, fmw_now_ms(), why, sizeof(why)) != 0) {
-        atomic_fetch_add(&cm.protocol_errors, 1);
+        atomic_fetch_add(&metrics.protocol_errors, 1);
         conn__fail(c, PROTO, "%s: %s: %s", fmw_strerror(FMW_EINVALID), fmw_envelope_kind(env), why);
         fmw_arena_destroy(arena);
         return FMW_EINVALID;
@@ -341,13 +341,13 @@ static int on_frame(struct conn *c, const uint8_t *payload, size_t len)
         fmw_arena_destroy(arena);
         return -EPIPE;
     default:
-        atomic_fetch_add(&cm.protocol_errors, 1);
+        atomic_fetch_add(&metrics.protocol_errors, 1);
         conn__fail(c, PROTO, "protocol error: %s is not sent by agents", fmw_envelope_kind(env));
         fmw_arena_destroy(arena);
         return -EPROTO;
     }
     if (rc != 0) {
-        atomic_fetch_add(&cm.protocol_errors, 1);
+        atomic_fetch_add(&metrics.protocol_errors, 1);
         fmw_arena_destroy(arena);
     }
     return rc;
@@ -366,7 +366,7 @@ static int on_plain(struct conn *c, const uint8_t *data, size_t len)
             return rc;
     }
     if (rc < 0) {
-        atomic_fetch_add(&cm.protocol_errors, 1);
+        atomic_fetch_add(&metrics.protocol_errors, 1);
         if (rc == FMW_ETOOBIG)
             conn__fail(c, rc == FMW_ETOOBIG ? TOOBIG : PROTO, "%s (%llu bytes)", fmw_strerror(rc),
                        (unsigned long long)c->srv->cfg->limits.max_frame);
@@ -386,7 +386,7 @@ static int on_cipher(struct conn *c, const uint8_t *data, size_t len)
         if (rc == 0)
             return 0;
         if (rc < 0) {
-            atomic_fetch_add(&cm.tls_failures, 1);
+            atomic_fetch_add(&metrics.tls_failures, 1);
             conn__close(c, "%s", tlsio_why(c->tls));
             return rc;
         }
@@ -399,7 +399,7 @@ static int on_cipher(struct conn *c, const uint8_t *data, size_t len)
             break;
         if (n < 0) {
             if (n != -EPIPE)
-                atomic_fetch_add(&cm.tls_failures, 1);
+                atomic_fetch_add(&metrics.tls_failures, 1);
             conn__close(c, "%s", tlsio_why(c->tls));
             return n;
         }
@@ -433,7 +433,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
             conn__close(c, "read: %s", uv_strerror((int)nread));
         return;
     }
-    atomic_fetch_add(&cm.bytes_in, (uint64_t)nread);
+    atomic_fetch_add(&metrics.bytes_in, (uint64_t)nread);
     c->last_rx_ms = now_ms(c->srv);
     if (c->tls)
         on_cipher(c, (const uint8_t *)buf->base, (size_t)nread);
@@ -473,8 +473,8 @@ void conn__accept(struct server *s)
         s->conns->prev = c;
     s->conns = c;
     s->nconns++;
-    atomic_fetch_add(&cm.conns_open, 1);
-    atomic_fetch_add(&cm.conns_accepted, 1);
+    atomic_fetch_add(&metrics.conns_open, 1);
+    atomic_fetch_add(&metrics.conns_accepted, 1);
     c->opened_ms = c->last_rx_ms = c->last_tx_ms = now_ms(s);
     c->state = CONN_HELLO_WAIT;
     c->reading = true;
@@ -484,7 +484,7 @@ void conn__accept(struct server *s)
     }
     c->dec = fmw_decoder_create(s->cfg->limits.max_frame);
     if (s->nconns > s->cfg->limits.max_connections) {
-        atomic_fetch_add(&cm.conns_refused, 1);
+        atomic_fetch_add(&metrics.conns_refused, 1);
         conn__fail(c, OVERLOADED, "refused: %llu connections are open (limits.max_connections)",
                    (unsigned long long)s->cfg->limits.max_connections);
         return;
@@ -534,7 +534,7 @@ void conn__job_done(struct dbw_job *job, void *arg)
         goto out;
     c->refs--;
     c->inflight -= job->bytes;
-    atomic_fetch_sub(&cm.conn_memory, (int_fast64_t)job->bytes);
+    atomic_fetch_sub(&metrics.conn_memory, (int_fast64_t)job->bytes);
     if (c->state == CONN_CLOSING) {
         if (c->refs == 0 && !c->handle_open)
             on_close((uv_handle_t *)&c->tcp);
@@ -561,7 +561,7 @@ void conn__job_done(struct dbw_job *job, void *arg)
             faults_events(s->faults, c->site_id, b, c->fed_seq);
             c->fed_seq = b->events[b->n_events - 1]->seq;
         }
-        cm_observe(&cm.ack_latency, uv_hrtime() / 1000u - job->queued_us);
+        metrics_observe(&metrics.ack_latency, uv_hrtime() / 1000u - job->queued_us);
         send_ack(c, job->committed_seq);
     }
     conn__update_reading(c);
@@ -600,7 +600,7 @@ void conn__sweep(struct conn *c, uint64_t now)
     const struct collconf_limits *l = &c->srv->cfg->limits;
 
     if (c->state == CONN_HELLO_WAIT && now - c->opened_ms > (uint64_t)l->hello_timeout_ms) {
-        atomic_fetch_add(&cm.timeouts, 1);
+        atomic_fetch_add(&metrics.timeouts, 1);
         conn__fail(c, IDLE, "no %s within limits.hello_timeout (%lld ms)",
                    c->tls && !c->tls_ready ? "TLS handshake" : "hello",
                    (long long)l->hello_timeout_ms);
@@ -611,7 +611,7 @@ void conn__sweep(struct conn *c, uint64_t now)
      * (this sweep runs before the reads of the same turn) and has not got
      * to them yet. */
     if (c->reading && now - c->last_rx_ms > (uint64_t)l->idle_timeout_ms && unread_bytes(c) == 0) {
-        atomic_fetch_add(&cm.timeouts, 1);
+        atomic_fetch_add(&metrics.timeouts, 1);
         conn__fail(c, IDLE, "silent for limits.idle_timeout (%lld ms)",
                    (long long)l->idle_timeout_ms);
         return;

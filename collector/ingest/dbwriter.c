@@ -82,7 +82,7 @@ static bool writer_failed(void *arg, const char *why, int rc, uint64_t wait_ms)
     struct worker *k = arg;
 
     (void)rc;
-    atomic_fetch_add(&cm.db_errors, 1);
+    atomic_fetch_add(&metrics.db_errors, 1);
     if (k->failures++ == 0)
         FM_ERR("db: writer %u: %s; retrying with backoff up to %lld ms", k->idx, why,
                (long long)k->w->cfg->reconnect_max_ms);
@@ -92,7 +92,7 @@ static bool writer_failed(void *arg, const char *why, int rc, uint64_t wait_ms)
     if (fmq_work_stopped(&k->q) && ((!k->holding && k->carry == NULL && fmq_work_len(&k->q) == 0) ||
                                     now_ms() >= k->w->give_up_ms))
         return false;
-    atomic_fetch_add(&cm.db_reconnects, 1);
+    atomic_fetch_add(&metrics.db_reconnects, 1);
     return true;
 }
 
@@ -115,7 +115,7 @@ static int worker_connect(struct worker *k)
         return -ECANCELED;
     k->connected = 1;
     atomic_fetch_add(&w->connected, 1);
-    atomic_fetch_add(&cm.db_connected, 1);
+    atomic_fetch_add(&metrics.db_connected, 1);
     if (k->failures > 0)
         FM_NOTICE("db: writer %u: connected again", k->idx);
     k->failures = 0;
@@ -128,7 +128,7 @@ static void worker_lost(struct worker *k)
         return;
     k->connected = 0;
     atomic_fetch_sub(&k->w->connected, 1);
-    atomic_fetch_sub(&cm.db_connected, 1);
+    atomic_fetch_sub(&metrics.db_connected, 1);
     FM_ERR("db: writer %u: connection lost: %s", k->idx, k->db.why);
 }
 
@@ -159,16 +159,16 @@ static int run_once(struct worker *k, struct dbw_job **jobs, size_t n)
                 applied += b[i].applied;
                 total += jobs[i]->nevents;
             }
-            cm_observe(&cm.txn_latency, (uv_hrtime() - t0) / 1000u);
-            atomic_fetch_add(&cm.transactions, 1);
-            atomic_fetch_add(&cm.batches_committed, n);
-            atomic_fetch_add(&cm.events_committed, applied);
-            atomic_fetch_add(&cm.events_duplicate, total - applied);
+            metrics_observe(&metrics.txn_latency, (uv_hrtime() - t0) / 1000u);
+            atomic_fetch_add(&metrics.transactions, 1);
+            atomic_fetch_add(&metrics.batches_committed, n);
+            atomic_fetch_add(&metrics.events_committed, applied);
+            atomic_fetch_add(&metrics.events_duplicate, total - applied);
         }
         free(b);
     }
     if (rc != 0)
-        atomic_fetch_add(&cm.db_errors, 1);
+        atomic_fetch_add(&metrics.db_errors, 1);
     return rc;
 }
 
@@ -250,7 +250,7 @@ static void maintain(struct worker *k)
     if (rc > 0)
         FM_NOTICE("db: dropped %d measurement partition(s) older than %llu days", rc,
                   (unsigned long long)c->retention_days);
-    atomic_fetch_add(&cm.partitions_dropped, (uint64_t)rc);
+    atomic_fetch_add(&metrics.partitions_dropped, (uint64_t)rc);
     k->next_maintenance_ms = now_ms() + (uint64_t)c->maintenance_interval_ms;
 }
 
@@ -337,7 +337,7 @@ static void on_done(struct fmq_node *node, void *arg)
     struct dbw_job *j = (struct dbw_job *)node;
 
     w->queued_events -= j->nevents;
-    atomic_store(&cm.queue_events, (int_fast64_t)w->queued_events);
+    atomic_store(&metrics.queue_events, (int_fast64_t)w->queued_events);
     w->done(j, w->arg);
 }
 
@@ -416,7 +416,7 @@ void dbw_submit(dbw_t *w, struct dbw_job *job)
 
     job->queued_us = uv_hrtime() / 1000u;
     w->queued_events += job->nevents;
-    atomic_store(&cm.queue_events, (int_fast64_t)w->queued_events);
+    atomic_store(&metrics.queue_events, (int_fast64_t)w->queued_events);
     fmq_work_push(&k->q, &job->node);
 }
 
@@ -483,7 +483,7 @@ void dbw_stop(dbw_t *w, int64_t grace_ms)
             cancel(w, (struct dbw_job *)node);
         }
     }
-    atomic_store(&cm.queue_events, (int_fast64_t)w->queued_events);
+    atomic_store(&metrics.queue_events, (int_fast64_t)w->queued_events);
     fmq_loop_close(&w->done_q, on_closed);
 }
 

@@ -36,10 +36,10 @@ static void on_sweep(uv_timer_t *t)
         conn__sweep(c, now);
     }
     /* Events/s for the metrics: an exponential average over ~10 sweeps. */
-    uint64_t committed = atomic_load(&cm.events_committed);
+    uint64_t committed = atomic_load(&metrics.events_committed);
     s->rate = 0.9 * s->rate + 0.1 * (double)(committed - s->rate_last) * 1000.0 / SERVER_SWEEP_MS;
     s->rate_last = committed;
-    atomic_store(&cm.events_per_s, (int_fast64_t)s->rate);
+    atomic_store(&metrics.events_per_s, (int_fast64_t)s->rate);
 }
 
 server_t *server_create(uv_loop_t *loop, const struct collconf *cfg, tlsio_ctx_t *tls,
