@@ -11,7 +11,7 @@
 
 #include "collconf.h"
 #include "contract.h"
-#include "dbstore.h"
+#include "dbs.h"
 #include "faults.h"
 #include "fm_log.h"
 #include "metrics.h"

@@ -396,7 +396,8 @@ static void transition(corr_t *e, struct corr__alarm *a, bool raised, int64_t no
     if (unreach)
         set_unreachable(d, raised);
     if (raised && a->fault == NULL) {
-        const struct corr_window *w = mw_find(e->windows, e->n_windows, d->site->key, d->name, now);
+        const struct corr_window *w =
+            maint_window_find(e->windows, e->n_windows, d->site->key, d->name, now);
         if (w) {
             a->suppressed = true;
             a->window_id = w->id;
@@ -512,7 +513,7 @@ static void resume_visit(const void *node, VISIT which, void *data)
         return;
     if (!a->suppressed || !a->raised)
         return;
-    if (mw_find(c->e->windows, c->e->n_windows, a->dev->site->key, a->dev->name, c->now))
+    if (maint_window_find(c->e->windows, c->e->n_windows, a->dev->site->key, a->dev->name, c->now))
         return;
     if (c->n == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 16;

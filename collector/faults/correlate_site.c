@@ -78,7 +78,7 @@ static void emit_link(corr_t *e, struct corr__fault *owner, struct corr__site *s
 
 static bool site_covered(corr_t *e, struct corr__site *s, int64_t now)
 {
-    return mw_find(e->windows, e->n_windows, s->key, NULL, now) != NULL;
+    return maint_window_find(e->windows, e->n_windows, s->key, NULL, now) != NULL;
 }
 
 /* Opens the site fault: the fault itself first, then every device of the

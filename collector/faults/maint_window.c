@@ -9,8 +9,8 @@ static bool empty(const char *s)
     return s == NULL || s[0] == '\0';
 }
 
-const struct corr_window *mw_find(const struct corr_window *w, size_t n, const char *site,
-                                  const char *device, int64_t now_ms)
+const struct corr_window *maint_window_find(const struct corr_window *w, size_t n, const char *site,
+                                            const char *device, int64_t now_ms)
 {
     for (size_t i = 0; i < n; i++) {
         if (now_ms < w[i].start_ms || now_ms >= w[i].end_ms)
@@ -27,7 +27,7 @@ const struct corr_window *mw_find(const struct corr_window *w, size_t n, const c
     return NULL;
 }
 
-int64_t mw_next_end(const struct corr_window *w, size_t n, int64_t now_ms)
+int64_t maint_window_next_end(const struct corr_window *w, size_t n, int64_t now_ms)
 {
     int64_t next = INT64_MAX;
 

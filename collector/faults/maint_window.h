@@ -16,11 +16,11 @@
 /* The first window covering device (NULL: the site itself) of site at
  * now_ms, or NULL. A window with a device glob never covers the site
  * itself. Borrows everything. */
-const struct corr_window *mw_find(const struct corr_window *w, size_t n, const char *site,
-                                  const char *device, int64_t now_ms);
+const struct corr_window *maint_window_find(const struct corr_window *w, size_t n, const char *site,
+                                            const char *device, int64_t now_ms);
 
 /* Earliest end among the windows active at now_ms that is after now_ms, or
  * INT64_MAX: when the engine must look again. */
-int64_t mw_next_end(const struct corr_window *w, size_t n, int64_t now_ms);
+int64_t maint_window_next_end(const struct corr_window *w, size_t n, int64_t now_ms);
 
 #endif

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dbstore.h"
+#include "dbs.h"
 #include "fm_alloc.h"
 #include "fm_clock.h"
 #include "fm_log.h"

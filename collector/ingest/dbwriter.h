@@ -4,7 +4,7 @@
  * to record); each job goes to the writer that owns its agent (a hash of the
  * agent id), so one agent's jobs are done in the order submitted. A writer
  * takes every batch waiting for it, up to txn_max_events, and commits them
- * in one transaction (dbstore). Jobs reach a writer through its fmq_work
+ * in one transaction (dbs). Jobs reach a writer through its fmq_work
  * queue and come back to the loop through one fmq_loop (fm_queue.h); the
  * done callback runs on the loop for each job.
  *

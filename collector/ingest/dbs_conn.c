@@ -1,7 +1,7 @@
-/* dbconn: the connection part of dbstore (see dbstore.h): connecting,
+/* dbs_conn: the connection part of dbs (see dbs.h): connecting,
  * checking the schema version, registering the collector, statement helpers
  * and partition maintenance. */
-#include "dbstore.h"
+#include "dbs.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* dbbatch: the event part of dbstore (see dbstore.h for the exactly-once
+/* dbs_batch: the event part of dbs (see dbs.h for the exactly-once
  * rule). One transaction per call:
  *
  *   1. outside it, make sure a measurement partition exists for every day
@@ -12,7 +12,7 @@
  *
  * Any failure rolls back everything, and the caller retries the same
  * batches, so the result of a call is all or nothing. */
-#include "dbstore.h"
+#include "dbs.h"
 
 #include <errno.h>
 #include <inttypes.h>

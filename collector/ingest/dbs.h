@@ -1,4 +1,4 @@
-/* dbstore: what the collector writes to PostgreSQL, one connection per
+/* dbs: what the collector writes to PostgreSQL, one connection per
  * writer thread. Blocking (libpq): called only from a writer thread.
  *
  * Exactly once: every event batch is written in a transaction that first
@@ -7,8 +7,8 @@
  * moves committed_seq forward. A batch resent after a lost ack, or by an
  * agent that failed over to another collector sharing the database, so
  * finds its events already counted and writes nothing. */
-#ifndef DBSTORE_H
-#define DBSTORE_H
+#ifndef DBS_H
+#define DBS_H
 
 #include <libpq-fe.h>
 #include <stddef.h>
@@ -79,7 +79,7 @@ int dbs_write(struct dbs *s, struct dbs_batch *b, size_t n);
  * Returns the number dropped, or -ENOTCONN / -EIO. */
 int dbs_maintain(struct dbs *s, unsigned ahead_days, unsigned retention_days);
 
-/* Shared by dbstore files: runs sql with params; returns the result if its
+/* Shared by dbs files: runs sql with params; returns the result if its
  * status is ok (PGRES_COMMAND_OK or PGRES_TUPLES_OK), else NULL with the
  * reason in s->why. */
 PGresult *dbs__exec(struct dbs *s, const char *what, const char *sql, int n,

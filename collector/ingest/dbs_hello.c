@@ -1,9 +1,9 @@
-/* dbhello: the Hello part of dbstore (see dbstore.h). Registers the site,
+/* dbs_hello: the Hello part of dbs (see dbs.h). Registers the site,
  * the agent, its devices and points in one transaction, and returns the
  * agent's committed sequence for the Hello's epoch. The inventory travels to
  * PostgreSQL as one JSON document that jsonb_to_recordset() unpacks, so a
  * Hello costs a handful of statements whatever the inventory's size. */
-#include "dbstore.h"
+#include "dbs.h"
 
 #include <errno.h>
 #include <inttypes.h>
