@@ -1,6 +1,8 @@
 /* fm_log: see fm_log.h. */
 #include "fm_log.h"
 
+#include "fm_clock.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -35,7 +37,8 @@ int fm_log_parse_level(const char *name)
 void fm_vlog(int level, const char *fmt, va_list ap)
 {
     char line[2048];
-    struct timespec ts;
+    int64_t now_ms;
+    time_t secs;
     struct tm tm;
     size_t n;
     int w;
@@ -44,10 +47,11 @@ void fm_vlog(int level, const char *fmt, va_list ap)
         level = FM_LOG_ERR;
     if (level > FM_LOG_DEBUG)
         level = FM_LOG_DEBUG;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
+    now_ms = fm_clock_wall_ms();
+    secs = (time_t)(now_ms / 1000);
+    gmtime_r(&secs, &tm);
     n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-    w = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s[%d] %s: ", ts.tv_nsec / 1000000L,
+    w = snprintf(line + n, sizeof(line) - n, ".%03dZ %s[%d] %s: ", (int)(now_ms % 1000),
                  log_progname, (int)getpid(), level_names[level]);
     if (w > 0)
         n += (size_t)w;

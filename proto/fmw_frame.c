@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* The decoder is a two-state machine. In HEADER it collects the four length
  * bytes (they may arrive one at a time); when they are complete the length is
@@ -23,8 +22,8 @@ struct fmw_decoder {
     size_t max_frame;
     uint8_t hdr[FMW_LEN_PREFIX];
     size_t hdr_have;
-    size_t need;      /* payload length of the frame being read */
-    uint8_t *buf;     /* split-frame copy, capacity buf_cap */
+    size_t need;  /* payload length of the frame being read */
+    uint8_t *buf; /* split-frame copy, capacity buf_cap */
     size_t buf_cap;
     size_t buf_have;
     const uint8_t *in; /* borrowed current input */
@@ -54,14 +53,6 @@ const char *fmw_strerror(int rc)
     default:
         return rc < 0 ? strerror(-rc) : "unknown error";
     }
-}
-
-int64_t fmw_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 size_t fmw_frame_size(const Fm__Envelope *env)

@@ -69,7 +69,7 @@ static void lost_remove(struct faults *f, struct faults__lost *l)
 static void on_tick(uv_timer_t *t)
 {
     struct faults *f = t->data;
-    int64_t now = fmw_now_ms();
+    int64_t now = fm_clock_wall_ms();
 
     corr_tick(f->engine, now);
     flush(f);
@@ -124,7 +124,7 @@ static void on_result(struct fmq_node *node, void *arg)
 {
     struct faults *f = arg;
     struct faults__msg *m = (struct faults__msg *)node;
-    int64_t now = fmw_now_ms();
+    int64_t now = fm_clock_wall_ms();
 
     if (m->kind == FAULTS__WINDOWS) {
         corr_set_windows(f->engine, m->windows, m->n_windows, now);
@@ -195,7 +195,7 @@ void faults_hello(faults_t *f, const Fm__Hello *h)
     const Fm__Inventory *inv = h->inventory;
     size_t n = inv ? inv->n_devices : 0;
     struct faults__lost *l = lost_find(f, h->agent_id);
-    int64_t now = fmw_now_ms();
+    int64_t now = fm_clock_wall_ms();
     static const char *const classes[] = {"unspecified", "ups",         "camera", "ddc",
                                           "env_sensor",  "power_meter", "other"};
 
@@ -232,7 +232,7 @@ void faults_hello(faults_t *f, const Fm__Hello *h)
 
 void faults_events(faults_t *f, const char *site, const Fm__EventBatch *b, uint64_t after_seq)
 {
-    int64_t now = fmw_now_ms();
+    int64_t now = fm_clock_wall_ms();
 
     for (size_t i = 0; i < b->n_events; i++) {
         const Fm__Event *e = b->events[i];
@@ -281,7 +281,7 @@ void faults_agent_gone(faults_t *f, const char *site, const char *agent_id)
         snprintf(l->agent, sizeof(l->agent), "%s", agent_id);
     }
     l->asked = false;
-    l->due_ms = fmw_now_ms() + f->cfg->faults.agent_lost_after_ms;
+    l->due_ms = fm_clock_wall_ms() + f->cfg->faults.agent_lost_after_ms;
 }
 
 static void on_closed(uv_handle_t *h)

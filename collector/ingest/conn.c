@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 
 #include "fm_alloc.h"
+#include "fm_clock.h"
 #include "fm_log.h"
 #include "fmw_arena.h"
 #include "metrics.h"
@@ -318,7 +319,7 @@ static int on_frame(struct conn *c, const uint8_t *payload, size_t len)
         conn__fail(c, PROTO, "%s", fmw_strerror(FMW_EDECODE));
         return FMW_EDECODE;
     }
-    if (fmw_envelope_validate(env, fmw_now_ms(), why, sizeof(why)) != 0) {
+    if (fmw_envelope_validate(env, fm_clock_wall_ms(), why, sizeof(why)) != 0) {
         atomic_fetch_add(&metrics.protocol_errors, 1);
         conn__fail(c, PROTO, "%s: %s: %s", fmw_strerror(FMW_EINVALID), fmw_envelope_kind(env), why);
         fmw_arena_destroy(arena);

@@ -50,11 +50,6 @@ struct dbw {
     bool stopped, closed, free_on_close;
 };
 
-static uint64_t now_ms(void)
-{
-    return fm_clock_mono_ms();
-}
-
 void dbw_job_free(struct dbw_job *job)
 {
     if (job == NULL)
@@ -90,7 +85,7 @@ static bool writer_failed(void *arg, const char *why, int rc, uint64_t wait_ms)
         FM_DEBUG("db: writer %u: %s; retry in %llu ms", k->idx, why, (unsigned long long)wait_ms);
     /* Stopping: keep trying for the grace period only for jobs to finish. */
     if (fmq_work_stopped(&k->q) && ((!k->holding && k->carry == NULL && fmq_work_len(&k->q) == 0) ||
-                                    now_ms() >= k->w->give_up_ms))
+                                    fm_clock_mono_ms() >= k->w->give_up_ms))
         return false;
     atomic_fetch_add(&metrics.db_reconnects, 1);
     return true;
@@ -107,7 +102,7 @@ static int worker_connect(struct worker *k)
 
     if (k->connected)
         return 0;
-    if (fmq_work_stopped(&k->q) && now_ms() >= w->give_up_ms)
+    if (fmq_work_stopped(&k->q) && fm_clock_mono_ms() >= w->give_up_ms)
         return -ECANCELED;
     pg_backoff_init(&r.backoff, (uint64_t)w->cfg->reconnect_min_ms,
                     (uint64_t)w->cfg->reconnect_max_ms);
@@ -237,21 +232,21 @@ static void maintain(struct worker *k)
 {
     const struct collconf_db *c = k->w->cfg;
 
-    if (k->idx != 0 || !k->connected || now_ms() < k->next_maintenance_ms)
+    if (k->idx != 0 || !k->connected || fm_clock_mono_ms() < k->next_maintenance_ms)
         return;
     int rc = dbs_maintain(&k->db, (unsigned)c->partitions_ahead_days, (unsigned)c->retention_days);
     if (rc < 0) {
         FM_ERR("db: writer %u: %s", k->idx, k->db.why);
         if (dbs_lost(&k->db))
             worker_lost(k);
-        k->next_maintenance_ms = now_ms() + 60000;
+        k->next_maintenance_ms = fm_clock_mono_ms() + 60000;
         return;
     }
     if (rc > 0)
         FM_NOTICE("db: dropped %d measurement partition(s) older than %llu days", rc,
                   (unsigned long long)c->retention_days);
     atomic_fetch_add(&metrics.partitions_dropped, (uint64_t)rc);
-    k->next_maintenance_ms = now_ms() + (uint64_t)c->maintenance_interval_ms;
+    k->next_maintenance_ms = fm_clock_mono_ms() + (uint64_t)c->maintenance_interval_ms;
 }
 
 /* The job carried over from the last group, else the next one queued,
@@ -463,7 +458,7 @@ void dbw_stop(dbw_t *w, int64_t grace_ms)
     if (w->stopped)
         return;
     w->stopped = true;
-    w->give_up_ms = now_ms() + (uint64_t)(grace_ms > 0 ? grace_ms : 0);
+    w->give_up_ms = fm_clock_mono_ms() + (uint64_t)(grace_ms > 0 ? grace_ms : 0);
     for (unsigned i = 0; i < w->n; i++)
         fmq_work_stop(&w->workers[i].q);
     for (unsigned i = 0; i < w->started; i++)
