@@ -147,8 +147,8 @@ void poll_owner_init(struct poll_owner *o, const char *proto, event_sink_t *sink
 unsigned poll_end(struct poll_owner *o, struct poll_health *h, uint32_t *cycles_done,
                   const struct poll_result *r, uint64_t now_ms)
 {
-    uint32_t threshold = o->cycles == 1 ? 1 : r->unreachable_after;
-    int64_t cap_ms = o->cycles > 0 ? r->interval_ms : o->backoff_max_ms;
+    uint32_t threshold = o->cycles == 1 ? 1 : (uint32_t)r->cfg->unreachable_after;
+    int64_t cap_ms = o->cycles > 0 ? r->cfg->interval_ms : o->backoff_max_ms;
     uint32_t prev_fails = 0;
     enum poll_transition t;
     unsigned flags = 0;
@@ -158,13 +158,14 @@ unsigned poll_end(struct poll_owner *o, struct poll_health *h, uint32_t *cycles_
         o->counts->polls_ok++;
     else
         o->counts->polls_failed++;
-    t = poll_health_record(h, r->ok, r->interval_ms, cap_ms, threshold, &prev_fails);
+    t = poll_health_record(h, r->ok, r->cfg->interval_ms, cap_ms, threshold, &prev_fails);
     where[0] = '\0';
     if (t == POLL_BECAME_UNREACHABLE) /* the only report that names it */
         o->where(r->dev, where, sizeof(where));
-    poll_report(o->sink, h, t, r->ok, o->proto, r->device, where, r->reason, prev_fails, r->ts_ms);
+    poll_report(o->sink, h, t, r->ok, o->proto, r->cfg->name, where, r->reason, prev_fails,
+                r->ts_ms);
     if (o->outcome != NULL)
-        o->outcome(r->device, r->ok, r->ts_ms, r->ok ? "" : r->reason, o->outcome_arg);
+        o->outcome(r->cfg->name, r->ok, r->ts_ms, r->ok ? "" : r->reason, o->outcome_arg);
     (*cycles_done)++;
     if (o->cycles == 0 || *cycles_done < o->cycles)
         flags |= POLL_END_AGAIN;

@@ -16,6 +16,7 @@
 #ifndef AGENT_POLL_HEALTH_H
 #define AGENT_POLL_HEALTH_H
 
+#include "config.h"
 #include "event_sink.h"
 
 #include <stdbool.h>
@@ -127,12 +128,10 @@ void poll_owner_init(struct poll_owner *o, const char *proto, event_sink_t *sink
 /* One finished poll of one device. */
 struct poll_result {
     bool ok;
-    const char *device;  /* its name */
-    const void *dev;     /* handed to owner->where */
-    const char *reason;  /* why it failed ("" when ok) */
-    int64_t interval_ms; /* the device's configured interval */
-    uint32_t unreachable_after;
-    int64_t ts_ms; /* when the outcome was observed, Unix ms */
+    const struct device_cfg *cfg; /* name, interval, unreachable_after */
+    const void *dev;              /* handed to owner->where */
+    const char *reason;           /* why it failed ("" when ok) */
+    int64_t ts_ms;                /* when the outcome was observed, Unix ms */
 };
 
 enum {

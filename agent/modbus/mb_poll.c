@@ -222,14 +222,7 @@ static void finish(struct mb__dev *d, bool ok)
 {
     mb_poll_t *p = d->owner;
     struct poll_result r = {
-        .ok = ok,
-        .device = d->cfg->name,
-        .dev = d,
-        .reason = d->reason,
-        .interval_ms = d->cfg->interval_ms,
-        .unreachable_after = (uint32_t)d->cfg->unreachable_after,
-        .ts_ms = d->job.observed_ms,
-    };
+        .ok = ok, .cfg = d->cfg, .dev = d, .reason = d->reason, .ts_ms = d->job.observed_ms};
     unsigned next = poll_end(&p->po, &d->health, &d->cycles_done, &r, uv_now(p->loop));
 
     if (next & POLL_END_AGAIN)

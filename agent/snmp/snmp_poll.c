@@ -226,14 +226,7 @@ static void finish(struct snmp__dev *d, bool ok)
 {
     snmp_poll_t *p = d->owner;
     struct poll_result r = {
-        .ok = ok,
-        .device = d->cfg->name,
-        .dev = d,
-        .reason = d->reason,
-        .interval_ms = d->cfg->interval_ms,
-        .unreachable_after = (uint32_t)d->cfg->unreachable_after,
-        .ts_ms = fm_clock_wall_ms(),
-    };
+        .ok = ok, .cfg = d->cfg, .dev = d, .reason = d->reason, .ts_ms = fm_clock_wall_ms()};
     unsigned next;
 
     snmp__end(d);

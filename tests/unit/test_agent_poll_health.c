@@ -69,15 +69,14 @@ static void setup(struct fixture *f, unsigned cycles, size_t devs)
     where_calls = 0;
 }
 
-static unsigned end(struct fixture *f, struct poll_health *h, uint32_t *done, bool ok,
-                    uint64_t now)
+static unsigned end(struct fixture *f, struct poll_health *h, uint32_t *done, bool ok, uint64_t now)
 {
+    static const struct device_cfg cfg = {
+        .name = "ups-1", .interval_ms = 1000, .unreachable_after = 3};
     struct poll_result r = {.ok = ok,
-                            .device = "ups-1",
+                            .cfg = &cfg,
                             .dev = "10.0.0.5:161",
                             .reason = ok ? "" : "timeout",
-                            .interval_ms = 1000,
-                            .unreachable_after = 3,
                             .ts_ms = 1700000000000};
 
     return poll_end(&f->o, h, done, &r, now);
