@@ -218,10 +218,12 @@ int main(int argc, char **argv)
             duration = strtol(optarg, NULL, 10);
             break;
         case 'l':
-            if ((fm_log_level = fm_log_parse_level(optarg)) < 0) {
+            /* Parsed first: an _Atomic assignment is no operand for clang's "<". */
+            if (fm_log_parse_level(optarg) < 0) {
                 fprintf(stderr, "fieldmon-sim: unknown log level '%s'\n", optarg);
                 return 2;
             }
+            fm_log_level = fm_log_parse_level(optarg);
             break;
         case 't':
             check = true;
