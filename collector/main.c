@@ -14,13 +14,13 @@
 #include "dbs.h"
 #include "faults.h"
 #include "fm_log.h"
+#include "fm_tls.h"
 #include "metrics.h"
 #include "metrics_http.h"
 #include "migrate.h"
 #include "pg.h"
 #include "server.h"
 #include "sla_run.h"
-#include "tlsio.h"
 
 #define DEFAULT_CONFIG "/etc/fieldmon/collector.yaml"
 #define SHUTDOWN_GRACE_MS 10000
@@ -42,6 +42,18 @@ struct app {
     sla_run_t *sla;
     int stopping;
 };
+
+/* The TLS context of listen (transport tls): fm_tls_ctx_create's contract. */
+static int listen_tls(const struct collconf *cfg, fm_tls_ctx_t **out, char *why, size_t whylen)
+{
+    const struct fm_tls_cfg tc = {
+        .ca_file = cfg->listen.ca,
+        .cert_file = cfg->listen.cert,
+        .key_file = cfg->listen.key,
+    };
+
+    return fm_tls_ctx_create(&tc, FM_TLS_SERVER, out, why, whylen);
+}
 
 static const char *schema_dir(const struct collconf *cfg)
 {
@@ -119,7 +131,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 static int run(struct collconf *cfg, const char *collector_id)
 {
     struct app a = {0};
-    tlsio_ctx_t *tls = NULL;
+    fm_tls_ctx_t *tls = NULL;
     unsigned port, mport;
     char why[512];
     int rc = 1;
@@ -127,9 +139,7 @@ static int run(struct collconf *cfg, const char *collector_id)
     if (check_schema(cfg, collector_id) != 0)
         return 1;
     if (cfg->listen.transport == COLLCONF_TLS) {
-        tls = tlsio_ctx_create(true, cfg->listen.cert, cfg->listen.key, cfg->listen.ca, why,
-                               sizeof(why));
-        if (tls == NULL) {
+        if (listen_tls(cfg, &tls, why, sizeof(why)) < 0) {
             FM_ERR("listen: %s", why);
             return 1;
         }
@@ -169,7 +179,7 @@ out_run:
     server_destroy(a.server);
     if (uv_loop_close(&a.loop) == UV_EBUSY)
         FM_WARN("collector: handles left open at exit");
-    tlsio_ctx_destroy(tls);
+    fm_tls_ctx_destroy(tls);
     return rc;
 }
 
@@ -227,13 +237,12 @@ int main(int argc, char **argv)
     if (check) {
         rc = 0;
         if (cfg.listen.transport == COLLCONF_TLS) {
-            tlsio_ctx_t *t = tlsio_ctx_create(true, cfg.listen.cert, cfg.listen.key, cfg.listen.ca,
-                                              err, sizeof(err));
-            if (t == NULL) {
+            fm_tls_ctx_t *t;
+            if (listen_tls(&cfg, &t, err, sizeof(err)) < 0) {
                 fprintf(stderr, "fieldmon-collector: %s: listen: %s\n", path, err);
                 rc = 1;
             }
-            tlsio_ctx_destroy(t);
+            fm_tls_ctx_destroy(t);
         }
         if (rc == 0 && cfg.sla.contracts != NULL) {
             struct contract_set set = {0};

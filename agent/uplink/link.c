@@ -21,7 +21,8 @@ struct link {
     uv_shutdown_t shutdown;
     const struct link_cbs *cbs;
     void *ud;
-    tls_conn_t *tls;
+    fm_tls_t *tls; /* NULL: plain TCP (or no session could be made) */
+    int tls_rc;    /* fm_tls_create's failure, reported by connect/accept */
     bool open, closing, close_reported, tcp_live;
     int handles; /* handles still to close */
     int status;
@@ -37,7 +38,7 @@ struct wreq {
     uint8_t data[];
 };
 
-link_t *link_create(uv_loop_t *loop, tls_ctx_t *ctx, const struct link_cbs *cbs, void *ud)
+link_t *link_create(uv_loop_t *loop, fm_tls_ctx_t *ctx, const struct link_cbs *cbs, void *ud)
 {
     link_t *l = fm_xcalloc(1, sizeof(*l));
 
@@ -49,7 +50,7 @@ link_t *link_create(uv_loop_t *loop, tls_ctx_t *ctx, const struct link_cbs *cbs,
     l->timer.data = l;
     l->handles = 2;
     if (ctx != NULL)
-        l->tls = tls_conn_create(ctx);
+        l->tls_rc = fm_tls_create(ctx, &l->tls);
     return l;
 }
 
@@ -59,7 +60,7 @@ static void on_handle_closed(uv_handle_t *h)
 
     if (--l->handles > 0)
         return;
-    tls_conn_destroy(l->tls);
+    fm_tls_destroy(l->tls);
     free(l);
 }
 
@@ -149,12 +150,12 @@ static int raw_write(link_t *l, const uint8_t *p, size_t n)
 /* Moves whatever ciphertext OpenSSL produced to the socket. */
 static int tls_flush(link_t *l)
 {
-    size_t n = tls_conn_pending(l->tls);
+    size_t n = fm_tls_pending(l->tls);
 
     if (n == 0)
         return 0;
     uint8_t *buf = fm_xmalloc(n);
-    n = tls_conn_take(l->tls, buf, n);
+    n = fm_tls_take(l->tls, buf, n);
     int rc = raw_write(l, buf, n);
     free(buf);
     return rc;
@@ -178,25 +179,28 @@ static void became_open(link_t *l)
 static void on_tls_input(link_t *l, const uint8_t *p, size_t n)
 {
     uint8_t plain[16384];
-    bool was = tls_conn_established(l->tls);
-    int rc = tls_conn_feed(l->tls, p, n);
+    int rc = fm_tls_feed(l->tls, p, n);
     ssize_t got;
 
-    tls_flush(l); /* handshake replies and alerts */
+    if (rc == 0 && !fm_tls_established(l->tls))
+        rc = fm_tls_handshake(l->tls); /* 1: done just now */
+    tls_flush(l);                      /* handshake replies and alerts */
     if (rc < 0) {
-        fail(l, -EPROTO, tls_conn_error(l->tls));
+        fail(l, -EPROTO, rc == -ENOMEM ? "TLS input: out of memory" : fm_tls_why(l->tls));
         return;
     }
-    if (!was && tls_conn_established(l->tls))
+    if (rc == 1)
         became_open(l);
-    while (!l->closing && (got = tls_conn_read(l->tls, plain, sizeof(plain))) != 0) {
+    while (!l->closing && (got = fm_tls_read(l->tls, plain, sizeof(plain))) != 0) {
         if (got < 0) {
-            fail(l, -EPROTO, tls_conn_error(l->tls));
+            fail(l, -EPROTO, fm_tls_why(l->tls));
             return;
         }
         if (l->cbs->on_data != NULL)
             l->cbs->on_data(l, plain, (size_t)got, l->ud);
     }
+    if (!l->closing)
+        tls_flush(l); /* what reading produced (TLS 1.3 key updates) */
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -259,7 +263,7 @@ static int start_stream(link_t *l)
         uv_timer_start(&l->timer, on_deferred_open, 0, 0);
         return 0;
     }
-    if (tls_conn_start(l->tls) < 0)
+    if (fm_tls_handshake(l->tls) < 0) /* a client's ClientHello; a server waits */
         return -EPROTO;
     return tls_flush(l);
 }
@@ -278,7 +282,7 @@ static void on_connected(uv_connect_t *req, int status)
     }
     status = start_stream(l);
     if (status < 0) {
-        snprintf(why, sizeof(why), "start: %s", l->tls ? tls_conn_error(l->tls) : "");
+        snprintf(why, sizeof(why), "start: %s", l->tls ? fm_tls_why(l->tls) : "");
         fail(l, status, why);
     }
 }
@@ -296,6 +300,10 @@ int link_connect(link_t *l, const struct sockaddr *addr, int64_t timeout_ms)
 {
     int rc;
 
+    if (l->tls_rc < 0) {
+        fail(l, l->tls_rc, "TLS session: out of memory");
+        return l->tls_rc;
+    }
     l->connect.data = l;
     rc = uv_tcp_connect(&l->connect, &l->tcp, addr, on_connected);
     if (rc < 0) {
@@ -316,6 +324,8 @@ int link_accept(link_t *l, uv_stream_t *server)
 
     if (rc < 0)
         return rc;
+    if (l->tls_rc < 0) /* accepted, so that the caller's link_close closes it */
+        return l->tls_rc;
     l->tcp_live = true;
     return start_stream(l);
 }
@@ -326,7 +336,7 @@ int link_write(link_t *l, const uint8_t *p, size_t n)
         return -ENOTCONN;
     if (l->tls == NULL)
         return raw_write(l, p, n);
-    if (tls_conn_write(l->tls, p, n) < 0)
+    if (fm_tls_write(l->tls, p, n) < 0)
         return -EPROTO;
     return tls_flush(l);
 }
@@ -343,5 +353,5 @@ const char *link_peer(const link_t *l)
 
 const char *link_peer_cn(const link_t *l)
 {
-    return l->tls != NULL ? tls_conn_peer_cn(l->tls) : "";
+    return l->tls != NULL ? fm_tls_peer_cn(l->tls) : "";
 }

@@ -1,4 +1,4 @@
-/* link: one TCP connection on the loop, plain or TLS (tls.h), carrying a
+/* link: one TCP connection on the loop, plain or TLS (fm_tls.h), carrying a
  * byte stream in both directions. The sender uses it towards the collector,
  * the test receiver for the other end.
  *
@@ -16,7 +16,7 @@
 #ifndef LINK_H
 #define LINK_H
 
-#include "tls.h"
+#include "fm_tls.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -32,8 +32,9 @@ struct link_cbs {
 };
 
 /* Returns a new link. ctx NULL means plain TCP; borrowed, must outlive the
- * link. cbs borrowed. */
-link_t *link_create(uv_loop_t *loop, tls_ctx_t *ctx, const struct link_cbs *cbs, void *ud);
+ * link. cbs borrowed. If the TLS session cannot be made (out of memory),
+ * link_connect and link_accept fail with -ENOMEM. */
+link_t *link_create(uv_loop_t *loop, fm_tls_ctx_t *ctx, const struct link_cbs *cbs, void *ud);
 
 /* Connects to addr (copied) within timeout_ms. Returns 0, or a negative
  * errno, in which case on_close follows on the next loop turn. */

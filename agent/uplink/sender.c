@@ -329,7 +329,7 @@ static void on_link_close(link_t *l, int status, const char *why, void *ud)
     (void)l;
     s->link = NULL;
     s->stats.connected = false;
-    tls_ctx_destroy(s->old_tls);
+    fm_tls_ctx_destroy(s->old_tls);
     s->old_tls = NULL;
     s->heartbeat_ms = s->cfg->heartbeat_ms;
     s->dead_ms = s->cfg->dead_after_ms;

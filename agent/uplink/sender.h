@@ -24,7 +24,7 @@
 #define SENDER_H
 
 #include "spool.h"
-#include "tls.h"
+#include "fm_tls.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -36,7 +36,7 @@ enum sender_transport { SENDER_TLS = 0, SENDER_PLAIN = 1 };
 /* Configuration (key `sender`; table in sender_conf.c). */
 struct sender_cfg {
     int transport; /* enum sender_transport */
-    struct tls_cfg tls;
+    struct fm_tls_cfg tls;
     int64_t connect_timeout_ms;
     int64_t heartbeat_ms;
     int64_t dead_after_ms;

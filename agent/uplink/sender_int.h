@@ -26,8 +26,8 @@ struct sender {
     size_t n_endpoints, ep_idx;
     const struct sender_identity *id;
     spool_t *spool;
-    tls_ctx_t *tls;     /* NULL: plain TCP */
-    tls_ctx_t *old_tls; /* replaced by a reload, freed when its session ends */
+    fm_tls_ctx_t *tls;     /* NULL: plain TCP */
+    fm_tls_ctx_t *old_tls; /* replaced by a reload, freed when its session ends */
 
     int state;
     link_t *link;

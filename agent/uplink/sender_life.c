@@ -43,7 +43,7 @@ static int check_endpoints(char *const *eps, size_t n)
 
 /* Checks the endpoints and makes the TLS context (NULL for plain TCP). */
 static int prepare(const struct sender_cfg *cfg, char *const *endpoints, size_t n_endpoints,
-                   tls_ctx_t **out)
+                   fm_tls_ctx_t **out)
 {
     char err[512];
     int rc = check_endpoints(endpoints, n_endpoints);
@@ -56,12 +56,10 @@ static int prepare(const struct sender_cfg *cfg, char *const *endpoints, size_t 
                 "the collector is not authenticated");
         return 0;
     }
-    *out = tls_ctx_create(&cfg->tls, false, err, sizeof(err));
-    if (*out == NULL) {
+    rc = fm_tls_ctx_create(&cfg->tls, FM_TLS_CLIENT, out, err, sizeof(err));
+    if (rc < 0)
         FM_ERR("sender: tls: %s", err);
-        return -EINVAL;
-    }
-    return 0;
+    return rc;
 }
 
 static void on_flushed(void *ud)
@@ -73,7 +71,7 @@ int sender_create(uv_loop_t *loop, const struct sender_cfg *cfg, char *const *en
                   size_t n_endpoints, const struct sender_identity *id, spool_t *sp, sender_t **out)
 {
     sender_t *s;
-    tls_ctx_t *tls;
+    fm_tls_ctx_t *tls;
     int rc = prepare(cfg, endpoints, n_endpoints, &tls);
 
     if (rc < 0)
@@ -104,7 +102,7 @@ int sender_create(uv_loop_t *loop, const struct sender_cfg *cfg, char *const *en
 int sender_reload(sender_t *s, const struct sender_cfg *cfg, char *const *endpoints,
                   size_t n_endpoints, const struct sender_identity *id)
 {
-    tls_ctx_t *tls;
+    fm_tls_ctx_t *tls;
     int rc = prepare(cfg, endpoints, n_endpoints, &tls);
 
     if (rc < 0)
@@ -124,7 +122,7 @@ int sender_reload(sender_t *s, const struct sender_cfg *cfg, char *const *endpoi
     s->heartbeat_ms = cfg->heartbeat_ms;
     s->dead_ms = cfg->dead_after_ms;
     if (s->link == NULL) {
-        tls_ctx_destroy(s->old_tls);
+        fm_tls_ctx_destroy(s->old_tls);
         s->old_tls = NULL;
     }
     return 0;
@@ -190,8 +188,8 @@ void sender__maybe_done(sender_t *s)
     spool_iter_close(&s->it);
     sender_batch_free(&s->batch);
     fmw_decoder_destroy(s->dec);
-    tls_ctx_destroy(s->tls);
-    tls_ctx_destroy(s->old_tls);
+    fm_tls_ctx_destroy(s->tls);
+    fm_tls_ctx_destroy(s->old_tls);
     free(s->held_buf);
     free(s->inflight);
     free(s);

@@ -34,8 +34,8 @@
 
 #include "fm_alloc.h"
 #include "fm_clock.h"
+#include "fm_tls.h"
 #include "fmwire.h"
-#include "tlsio.h"
 
 enum bad_mode {
     BAD_NONE,
@@ -76,7 +76,7 @@ struct agent {
     bool session;     /* HelloAck received on this connection */
     bool stalled;     /* noread: not reading, until a write fails */
     uint64_t last_tx; /* uv_now of the last write, for heartbeats */
-    tlsio_t *tls;
+    fm_tls_t *tls;
     fmw_decoder_t *dec;
     uint64_t next_seq, acked;
     uint64_t sent_last[MAX_INFLIGHT]; /* last seq of each batch in flight */
@@ -89,7 +89,7 @@ struct agent {
 struct lg {
     struct opts o;
     uv_loop_t *loop;
-    tlsio_ctx_t *tls_ctx;
+    fm_tls_ctx_t *tls_ctx;
     struct agent *agents;
     uv_timer_t tick, deadline;
     double tokens;
@@ -250,14 +250,14 @@ static void flush_tls(struct agent *a)
 {
     size_t n;
 
-    while ((n = tlsio_take_out(a->tls, a->lg->pbuf, sizeof(a->lg->pbuf))) > 0)
+    while ((n = fm_tls_take(a->tls, a->lg->pbuf, sizeof(a->lg->pbuf))) > 0)
         send_raw(a, a->lg->pbuf, n);
 }
 
 static void send_bytes(struct agent *a, const uint8_t *data, size_t len)
 {
     if (a->tls) {
-        if (tlsio_write(a->tls, data, len) != 0)
+        if (fm_tls_write(a->tls, data, len) != 0)
             return;
         flush_tls(a);
     } else {
@@ -475,7 +475,7 @@ static void on_closed(uv_handle_t *h)
     struct lg *g = a->lg;
 
     a->connected = a->closing = false;
-    tlsio_destroy(a->tls);
+    fm_tls_destroy(a->tls);
     a->tls = NULL;
     fmw_decoder_destroy(a->dec);
     a->dec = NULL;
@@ -530,8 +530,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         on_plain(a, (const uint8_t *)buf->base, (size_t)nread);
         return;
     }
-    tlsio_feed(a->tls, (const uint8_t *)buf->base, (size_t)nread);
-    if (!a->ready && tlsio_handshake(a->tls) != 1) {
+    fm_tls_feed(a->tls, (const uint8_t *)buf->base, (size_t)nread);
+    if (!a->ready && fm_tls_handshake(a->tls) != 1) {
         flush_tls(a);
         return;
     }
@@ -540,8 +540,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         a->next_seq = 1; /* handshake done: start the session once */
         start_session(a);
     }
-    int n;
-    while ((n = tlsio_read(a->tls, a->lg->pbuf, sizeof(a->lg->pbuf))) > 0)
+    ssize_t n;
+    while ((n = fm_tls_read(a->tls, a->lg->pbuf, sizeof(a->lg->pbuf))) > 0)
         on_plain(a, a->lg->pbuf, (size_t)n);
     if (n < 0) {
         a->closed_by_peer = true;
@@ -584,8 +584,11 @@ static void on_connect(uv_connect_t *req, int status)
     a->next_seq = 0;
     uv_read_start((uv_stream_t *)&a->tcp, on_alloc, on_read);
     if (a->lg->tls_ctx) {
-        a->tls = tlsio_create(a->lg->tls_ctx);
-        tlsio_handshake(a->tls);
+        if (fm_tls_create(a->lg->tls_ctx, &a->tls) < 0) {
+            agent_close(a); /* out of memory: closed, and retried like a refusal */
+            return;
+        }
+        fm_tls_handshake(a->tls);
         flush_tls(a);
     } else {
         a->next_seq = 1;
@@ -872,8 +875,8 @@ int main(int argc, char **argv)
         snprintf(path[0], sizeof(path[0]), "%s/%s.crt", g.o.cert_dir, name);
         snprintf(path[1], sizeof(path[1]), "%s/%s.key", g.o.cert_dir, name);
         snprintf(path[2], sizeof(path[2]), "%s/ca.crt", g.o.cert_dir);
-        g.tls_ctx = tlsio_ctx_create(false, path[0], path[1], path[2], why, sizeof(why));
-        if (g.tls_ctx == NULL) {
+        struct fm_tls_cfg tc = {.ca_file = path[2], .cert_file = path[0], .key_file = path[1]};
+        if (fm_tls_ctx_create(&tc, FM_TLS_CLIENT, &g.tls_ctx, why, sizeof(why)) < 0) {
             fprintf(stderr, "fm-loadgen: %s\n", why);
             return 2;
         }
@@ -906,7 +909,7 @@ int main(int argc, char **argv)
            " elapsed_s=%.3f events_per_s=%.0f ack_p50_ms=%.1f ack_p99_ms=%.1f\n",
            g.o.agents, g.o.events * g.o.agents, acked, reconnects, secs,
            secs > 0 ? (double)acked / secs : 0.0, p50, p99);
-    tlsio_ctx_destroy(g.tls_ctx);
+    fm_tls_ctx_destroy(g.tls_ctx);
     free(g.agents);
     free(g.lat_us);
     uv_loop_close(g.loop);

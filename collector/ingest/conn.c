@@ -32,7 +32,7 @@ static void on_close(uv_handle_t *h)
 
     c->handle_open = false;
     if (c->refs == 0) {
-        tlsio_destroy(c->tls);
+        fm_tls_destroy(c->tls);
         fmw_decoder_destroy(c->dec);
         free(c);
     }
@@ -138,7 +138,7 @@ static void flush_tls(struct conn *c)
     uint8_t *buf = c->srv->pbuf;
     size_t n;
 
-    while (c->state != CONN_CLOSING && (n = tlsio_take_out(c->tls, buf, sizeof(c->srv->pbuf))) > 0)
+    while (c->state != CONN_CLOSING && (n = fm_tls_take(c->tls, buf, sizeof(c->srv->pbuf))) > 0)
         write_bytes(c, buf, n);
 }
 
@@ -152,9 +152,9 @@ static void send_env(struct conn *c, const Fm__Envelope *env)
     if (n < 0) {
         conn__close(c, "pack %s: %s", fmw_envelope_kind(env), fmw_strerror((int)n));
     } else if (c->tls) {
-        int rc = tlsio_write(c->tls, buf, (size_t)n);
+        int rc = fm_tls_write(c->tls, buf, (size_t)n);
         if (rc < 0)
-            conn__close(c, "%s", tlsio_why(c->tls));
+            conn__close(c, "tls write: %s", fm_tls_why(c->tls));
         else
             flush_tls(c);
     } else {
@@ -258,12 +258,10 @@ static int on_hello(struct conn *c, Fm__Envelope *env, fmw_arena_t *arena)
         conn__fail(c, PROTO, "protocol error: second hello");
         return -EPROTO;
     }
-    if (c->tls && !tlsio_peer_is(c->tls, h->agent_id)) {
-        char cn[128];
-        tlsio_peer_cn(c->tls, cn, sizeof(cn));
+    if (c->tls && !fm_tls_peer_is(c->tls, h->agent_id)) {
         atomic_fetch_add(&metrics.tls_failures, 1);
         conn__fail(c, AUTH, "hello for agent %s but the client certificate is for %s", h->agent_id,
-                   cn);
+                   fm_tls_peer_cn(c->tls));
         return -EACCES;
     }
     for (struct conn *k = c->srv->conns; k; k = k->next) {
@@ -379,30 +377,34 @@ static int on_plain(struct conn *c, const uint8_t *data, size_t len)
 
 static int on_cipher(struct conn *c, const uint8_t *data, size_t len)
 {
-    int rc = tlsio_feed(c->tls, data, len);
+    int rc = fm_tls_feed(c->tls, data, len);
 
-    if (rc == 0 && !c->tls_ready) {
-        rc = tlsio_handshake(c->tls);
+    if (rc < 0) {
+        conn__close(c, "tls input: %s", strerror(-rc));
+        return rc;
+    }
+    if (!c->tls_ready) {
+        rc = fm_tls_handshake(c->tls);
         flush_tls(c);
         if (rc == 0)
             return 0;
         if (rc < 0) {
             atomic_fetch_add(&metrics.tls_failures, 1);
-            conn__close(c, "%s", tlsio_why(c->tls));
+            conn__close(c, "tls handshake: %s", fm_tls_why(c->tls));
             return rc;
         }
         c->tls_ready = true;
         rc = 0;
     }
     while (rc == 0 && c->state != CONN_CLOSING) {
-        int n = tlsio_read(c->tls, c->srv->pbuf, sizeof(c->srv->pbuf));
+        ssize_t n = fm_tls_read(c->tls, c->srv->pbuf, sizeof(c->srv->pbuf));
         if (n == 0)
             break;
         if (n < 0) {
             if (n != -EPIPE)
                 atomic_fetch_add(&metrics.tls_failures, 1);
-            conn__close(c, "%s", tlsio_why(c->tls));
-            return n;
+            conn__close(c, "tls read: %s", fm_tls_why(c->tls));
+            return (int)n;
         }
         rc = on_plain(c, c->srv->pbuf, (size_t)n);
     }
@@ -490,8 +492,10 @@ void conn__accept(struct server *s)
                    (unsigned long long)s->cfg->limits.max_connections);
         return;
     }
-    if (s->tls)
-        c->tls = tlsio_create(s->tls);
+    if (s->tls && (rc = fm_tls_create(s->tls, &c->tls)) < 0) {
+        conn__close(c, "tls session: %s", strerror(-rc));
+        return;
+    }
     uv_tcp_nodelay(&c->tcp, 1);
     rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     if (rc < 0)

@@ -16,7 +16,7 @@
 #include "dbwriter.h"
 #include "faults.h"
 #include "fmwire.h"
-#include "tlsio.h"
+#include "fm_tls.h"
 
 enum conn_state {
     CONN_HELLO_WAIT,
@@ -28,7 +28,7 @@ enum conn_state {
 struct server {
     uv_loop_t *loop;
     const struct collconf *cfg;
-    tlsio_ctx_t *tls;
+    fm_tls_ctx_t *tls;
     const char *collector_id;
     uv_tcp_t listener;
     uv_timer_t sweep;
@@ -59,7 +59,7 @@ struct conn {
     char site_id[FMW_MAX_ID + 1];
     uint64_t epoch;
     uint64_t fed_seq; /* events up to here were given to the fault engine */
-    tlsio_t *tls;
+    fm_tls_t *tls;
     fmw_decoder_t *dec;
     size_t inflight;        /* memory of decoded envelopes not yet committed */
     struct dbw_chain chain; /* the writer's: stop after a batch that failed */

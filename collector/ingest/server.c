@@ -42,7 +42,7 @@ static void on_sweep(uv_timer_t *t)
     atomic_store(&metrics.events_per_s, (int_fast64_t)s->rate);
 }
 
-server_t *server_create(uv_loop_t *loop, const struct collconf *cfg, tlsio_ctx_t *tls,
+server_t *server_create(uv_loop_t *loop, const struct collconf *cfg, fm_tls_ctx_t *tls,
                         const char *collector_id)
 {
     struct server *s = fm_xcalloc(1, sizeof(*s));

@@ -12,7 +12,7 @@
 
 #include "collconf.h"
 #include "dbwriter.h"
-#include "tlsio.h"
+#include "fm_tls.h"
 
 typedef struct server server_t;
 
@@ -20,7 +20,7 @@ typedef struct server server_t;
  * collector_id for its lifetime. The DB writer is created inside and its
  * threads started. Returns new, or NULL with the reason logged; then the
  * loop must still run once, to close what was opened. */
-server_t *server_create(uv_loop_t *loop, const struct collconf *cfg, tlsio_ctx_t *tls,
+server_t *server_create(uv_loop_t *loop, const struct collconf *cfg, fm_tls_ctx_t *tls,
                         const char *collector_id);
 
 /* Binds and listens; *port receives the bound port. 0 or a negative errno

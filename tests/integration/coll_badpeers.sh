@@ -42,8 +42,8 @@ grep -q "collector said goodbye (reason 2): frame payload is not a valid envelop
 check "frame longer than the maximum frame size" --agent good-1 --bad oversize
 check "envelope breaks the wire contract: hello: " --agent good-1 --bad invalid
 check "no hello within limits.hello_timeout" --agent good-1 --bad silent
-check "certificate has expired" --agent expired --cert-name expired
-check "peer certificate: unable to get local issuer certificate" --agent good-1 --cert-name rogue-good-1
+check "tls handshake: certificate verify failed: certificate has expired" --agent expired --cert-name expired
+check "tls handshake: certificate verify failed: unable to get local issuer certificate" --agent good-1 --cert-name rogue-good-1
 check "hello for agent victim-2 but the client certificate is for good-1" --agent victim-2 --cert-name good-1
 # Plain TCP against the TLS port: no handshake, closed at the hello timeout.
 "$FM_LOADGEN" --connect "127.0.0.1:$COLL_PORT" --agent plain-1 --expect-close --timeout 10 \

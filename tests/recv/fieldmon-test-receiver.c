@@ -15,8 +15,8 @@
  *   --mute       complete TCP/TLS but never answer (a hung collector).
  *   --calibrate  after each HelloAck, send a SetCalibration command; the
  *                CommandResult is logged (`command N: ok` / `refused: ...`). */
+#include "fm_tls.h"
 #include "link.h"
-#include "tls.h"
 
 #include "fm_alloc.h"
 #include "fm_clock.h"
@@ -42,7 +42,7 @@ struct recv {
     uv_loop_t *loop;
     uv_tcp_t server;
     uv_signal_t sigterm, sigint;
-    tls_ctx_t *tls;
+    fm_tls_ctx_t *tls;
     FILE *out;
     struct committed *c;
     size_t n_c;
@@ -332,7 +332,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct recv r = {0};
-    struct tls_cfg tc = {0};
+    struct fm_tls_cfg tc = {0};
     const char *out = NULL, *listen = "127.0.0.1:0", *port_file = NULL;
     bool plain = false;
     int o;
@@ -383,8 +383,7 @@ int main(int argc, char **argv)
     }
     if (!plain) {
         char err[512];
-        r.tls = tls_ctx_create(&tc, true, err, sizeof(err));
-        if (r.tls == NULL) {
+        if (fm_tls_ctx_create(&tc, FM_TLS_SERVER, &r.tls, err, sizeof(err)) < 0) {
             fprintf(stderr, "recv: tls: %s\n", err);
             return 1;
         }
