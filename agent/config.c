@@ -4,7 +4,7 @@
 #include "config.h"
 
 #include "alarm_conf.h"
-#include "edge_conf.h"
+#include "uplink_conf.h"
 #include "oid.h"
 #include "sender_conf.h"
 #include "spool_conf.h"

@@ -15,7 +15,7 @@
 #define AGENT_CONFIG_H
 
 #include "alarm.h"
-#include "edge.h"
+#include "uplink.h"
 #include "fm_conf.h"
 #include "mb_conf.h"
 

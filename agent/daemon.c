@@ -18,7 +18,7 @@
 #include "daemon.h"
 
 #include "alarm_sink.h"
-#include "edge_sink.h"
+#include "uplink_sink.h"
 #include "inventory.h"
 #include "mb_poll.h"
 #include "snmp_poll.h"

@@ -11,7 +11,7 @@
  * first event to the acknowledgement of the last; the CPU figure is this
  * process's user + system time over the same span. The receiver's output
  * is counted afterwards: every sequence exactly once, or the run fails. */
-#include "edge.h"
+#include "uplink.h"
 
 #include "fm_log.h"
 

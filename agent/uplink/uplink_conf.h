@@ -4,7 +4,7 @@
 #ifndef EDGE_CONF_H
 #define EDGE_CONF_H
 
-#include "edge.h"
+#include "uplink.h"
 #include "fm_conf.h"
 
 extern const struct fmc_schema edge_status_cfg_schema;

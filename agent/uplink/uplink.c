@@ -1,5 +1,5 @@
 /* edge: wiring of spool, pump, sender and status (see edge.h). */
-#include "edge_int.h"
+#include "uplink_int.h"
 
 #include "fm_alloc.h"
 #include "fm_log.h"

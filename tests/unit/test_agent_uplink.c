@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "edge.h"
+#include "uplink.h"
 #include "spool_seg.h"
 
 #include "agent_samples.h"

@@ -2,7 +2,7 @@
 #ifndef EDGE_INT_H
 #define EDGE_INT_H
 
-#include "edge.h"
+#include "uplink.h"
 #include "spool_pump.h"
 
 struct edge__metrics; /* the listener, edge_status.c */

@@ -1,5 +1,5 @@
 /* edge_conf: the `status` key of the agent configuration. */
-#include "edge_conf.h"
+#include "uplink_conf.h"
 
 #include <stddef.h>
 

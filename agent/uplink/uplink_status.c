@@ -6,7 +6,7 @@
  * on the unix socket) needs, and it keeps an HTTP library out of the agent;
  * the request is read only to wait for it, never parsed, so there is
  * nothing in it to attack. */
-#include "edge_int.h"
+#include "uplink_int.h"
 
 #include "fm_alloc.h"
 #include "fm_clock.h"

@@ -3,7 +3,7 @@
 #ifndef AGENT_EDGE_SINK_H
 #define AGENT_EDGE_SINK_H
 
-#include "edge.h"
+#include "uplink.h"
 #include "event_sink.h"
 
 /* Returns a sink emitting into e (borrowed). Free with edge_sink_destroy. */

@@ -1,5 +1,5 @@
 /* edge_sink: see edge_sink.h. */
-#include "edge_sink.h"
+#include "uplink_sink.h"
 
 #include "fm_alloc.h"
 
