@@ -521,18 +521,18 @@ static const struct fmc_field agent_fields[] = {
      .doc = "named point lists shared by devices"},
     {.key = "spool",
      .type = FMC_MAP,
-     .offset = F(agent_cfg, edge.spool),
+     .offset = F(agent_cfg, uplink.spool),
      .sub = &spool_cfg_schema,
      .doc = "durable spool (docs/operations.md)"},
     {.key = "sender",
      .type = FMC_MAP,
-     .offset = F(agent_cfg, edge.sender),
+     .offset = F(agent_cfg, uplink.sender),
      .sub = &sender_cfg_schema,
      .doc = "link to the collector: TLS, batching, heartbeats"},
     {.key = "status",
      .type = FMC_MAP,
-     .offset = F(agent_cfg, edge.status),
-     .sub = &edge_status_cfg_schema,
+     .offset = F(agent_cfg, uplink.status),
+     .sub = &uplink_status_cfg_schema,
      .doc = "status events and the metrics endpoint"},
     {0},
 };
@@ -815,8 +815,8 @@ static int check_config(const fmc_doc_t *doc, void *obj, char *err, size_t errle
     if (fm_log_parse_level(cfg->log_level) < 0)
         return fmc_errorf(doc, err, errlen, "log_level",
                           "'%s' is not err, warning, notice, info or debug", cfg->log_level);
-    cfg->edge.spool.dir = cfg->spool_dir; /* borrowed: the spool table has no `dir` */
-    if (cfg->edge.sender.backoff_max_ms < cfg->edge.sender.backoff_min_ms)
+    cfg->uplink.spool.dir = cfg->spool_dir; /* borrowed: the spool table has no `dir` */
+    if (cfg->uplink.sender.backoff_max_ms < cfg->uplink.sender.backoff_min_ms)
         return fmc_errorf(doc, err, errlen, "sender.backoff_max", "is below sender.backoff_min");
     for (size_t i = 0; i < cfg->n_profiles; i++) {
         for (size_t j = 0; j < i; j++) {

@@ -199,9 +199,9 @@ struct agent_cfg {
     size_t n_devices;
     struct profile_cfg *profiles;
     size_t n_profiles;
-    /* spool, sender, status (edge_conf.c, spool_conf.c, sender_conf.c);
-     * edge.spool.dir is spool_dir. */
-    struct edge_cfg edge;
+    /* spool, sender, status (uplink_conf.c, spool_conf.c, sender_conf.c);
+     * uplink.spool.dir is spool_dir. */
+    struct uplink_cfg uplink;
 };
 
 /* The table of the whole file, for loading and for the reference. */

@@ -1,13 +1,13 @@
 /* daemon: fieldmon-agent's normal mode. Events go from the pollers through
  * the threshold stage (alarm_sink.h) into the spool and on to the
- * collectors (edge.h).
+ * collectors (uplink.h).
  *
  * Signals:
  *   SIGHUP   loads the configuration file again. On an error the old
  *            configuration stays, with the file:line error logged. On
  *            success the poller is rebuilt on the new configuration, the
  *            threshold stage moves every point to its new rules keeping
- *            their state, and the edge applies new sender and status
+ *            their state, and the uplink applies new sender and status
  *            settings; the spool, its data and sequence are untouched.
  *            A replaced configuration is freed once the pollers and the
  *            trap receiver built on it are (closing handles and informs
@@ -44,8 +44,8 @@ struct daemon {
     unsigned retired;    /* replaced configurations not yet freed */
     unsigned generation; /* reloads applied */
     struct sender_identity id;
-    edge_t *edge;
-    event_sink_t *edge_sink;
+    uplink_t *uplink;
+    event_sink_t *uplink_sink;
     alarm_sink_t *alarms;
     snmp_poll_t *poll;
     mb_poll_t *mpoll;
@@ -105,7 +105,7 @@ static int start_poller(struct daemon *d)
 {
     int rc =
         snmp_poll_create(&d->loop, d->cfg, alarm_sink_as_sink(d->alarms), 0, NULL, NULL, &d->poll);
-    struct edge_counters c = {0};
+    struct uplink_counters c = {0};
 
     if (rc != 0)
         return rc;
@@ -127,7 +127,7 @@ static int start_poller(struct daemon *d)
     c.traps_dropped = &d->traps_dropped;
     c.refresh = refresh;
     c.arg = d;
-    edge_set_counters(d->edge, &c);
+    uplink_set_counters(d->uplink, &c);
     snmp_poll_start(d->poll);
     if (d->mpoll != NULL)
         mb_poll_start(d->mpoll);
@@ -149,15 +149,15 @@ static void stop(struct daemon *d)
     d->mpoll = NULL;
     /* Write what is buffered while the trap receiver still exists, so the
      * informs waiting for it are acknowledged. */
-    spool_flush(edge_spool(d->edge));
+    spool_flush(uplink_spool(d->uplink));
     snmp_trap_destroy(d->trap);
     d->trap = NULL;
-    edge_set_counters(d->edge, NULL);
-    sender_set_command_cb(edge_sender(d->edge), NULL, NULL);
+    uplink_set_counters(d->uplink, NULL);
+    sender_set_command_cb(uplink_sender(d->uplink), NULL, NULL);
     alarm_sink_destroy(d->alarms);
     d->alarms = NULL;
-    edge_stop(d->edge, NULL, NULL);
-    d->edge = NULL;
+    uplink_stop(d->uplink, NULL, NULL);
+    d->uplink = NULL;
 }
 
 static void on_stop_signal(uv_signal_t *h, int signum)
@@ -206,14 +206,15 @@ static void reload(struct daemon *d)
         return;
     }
     ninv = inventory_create(ncfg, d->path);
-    /* The new identity must be complete before the edge borrows it. */
+    /* The new identity must be complete before the uplink borrows it. */
     struct sender_identity old_id = d->id;
     struct agent_cfg *ocfg = d->cfg;
     struct inventory *oinv = d->inv;
     d->cfg = ncfg;
     d->inv = ninv;
     identity(d);
-    if (edge_reload(d->edge, &ncfg->edge, ncfg->collectors, ncfg->n_collectors, &d->id) != 0) {
+    if (uplink_reload(d->uplink, &ncfg->uplink, ncfg->collectors, ncfg->n_collectors, &d->id) !=
+        0) {
         FM_ERR("agent: reload refused, keeping the running configuration (see above)");
         d->cfg = ocfg;
         d->inv = oinv;
@@ -292,14 +293,14 @@ int daemon_run(const char *path, struct agent_cfg *cfg, const char *log_level)
     uv_loop_init(&d.loop);
     d.inv = inventory_create(cfg, path);
     identity(&d);
-    rc = edge_create(&d.loop, &cfg->edge, cfg->collectors, cfg->n_collectors, &d.id,
-                     d.inv->events_per_s, &d.edge);
+    rc = uplink_create(&d.loop, &cfg->uplink, cfg->collectors, cfg->n_collectors, &d.id,
+                       d.inv->events_per_s, &d.uplink);
     if (rc != 0)
         goto out_inv;
-    d.edge_sink = edge_sink_create(d.edge);
-    d.alarms = alarm_sink_create(&d.loop, cfg, d.edge_sink);
-    sender_set_command_cb(edge_sender(d.edge), on_command, &d);
-    edge_start(d.edge, NULL);
+    d.uplink_sink = uplink_sink_create(d.uplink);
+    d.alarms = alarm_sink_create(&d.loop, cfg, d.uplink_sink);
+    sender_set_command_cb(uplink_sender(d.uplink), on_command, &d);
+    uplink_start(d.uplink, NULL);
     if (cfg->trap_receiver.enabled &&
         snmp_trap_create(&d.loop, cfg, alarm_sink_as_sink(d.alarms), &d.trap) != 0) {
         stop(&d);
@@ -330,7 +331,7 @@ int daemon_run(const char *path, struct agent_cfg *cfg, const char *log_level)
     uv_run(&d.loop, UV_RUN_DEFAULT);
     rc = 0;
 out_loop:
-    edge_sink_destroy(d.edge_sink);
+    uplink_sink_destroy(d.uplink_sink);
 out_inv:
     uv_loop_close(&d.loop);
     snmp_target_shutdown();

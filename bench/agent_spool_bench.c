@@ -5,7 +5,7 @@
  * One process plays the agent: an idle handle produces measurement events
  * as fast as the pipeline takes them (at most `--window` events spooled and
  * not yet acknowledged, so the producer cannot run away from the link), and
- * the real edge pipeline (spool on disk, sender, TLS or plain TCP) carries
+ * the real uplink pipeline (spool on disk, sender, TLS or plain TCP) carries
  * them to fieldmon-test-receiver, a separate process that writes and
  * fdatasyncs every event before acknowledging it. The clock runs from the
  * first event to the acknowledgement of the last; the CPU figure is this
@@ -31,7 +31,7 @@
 
 struct bench {
     uv_loop_t *loop;
-    edge_t *edge;
+    uplink_t *uplink;
     uv_idle_t idle;
     uv_timer_t watch;
     uint64_t n, made, window;
@@ -66,7 +66,7 @@ static void finish(struct bench *b)
     uv_timer_stop(&b->watch);
     uv_close((uv_handle_t *)&b->idle, NULL);
     uv_close((uv_handle_t *)&b->watch, NULL);
-    edge_stop(b->edge, NULL, NULL);
+    uplink_stop(b->uplink, NULL, NULL);
 }
 
 static void on_idle(uv_idle_t *h)
@@ -75,7 +75,7 @@ static void on_idle(uv_idle_t *h)
     struct sender_stats st;
     struct agent_sample s;
 
-    sender_get_stats(edge_sender(b->edge), &st);
+    sender_get_stats(uplink_sender(b->uplink), &st);
     if (st.acked_seq >= b->n) {
         finish(b);
         return;
@@ -85,7 +85,7 @@ static void on_idle(uv_idle_t *h)
         s.m.value = (double)b->made;
         s.m.raw = (double)b->made;
         s.ev.ts_ms = 1700000000000LL + (int64_t)b->made;
-        edge_emit(b->edge, &s.ev);
+        uplink_emit(b->uplink, &s.ev);
         b->made++;
     }
 }
@@ -217,7 +217,7 @@ int main(int argc, char **argv)
 
     /* The defaults of the configuration tables, except what a benchmark
      * must pin: a cap that never overflows, no metrics port. */
-    struct edge_cfg cfg = {
+    struct uplink_cfg cfg = {
         .spool = {.dir = spooldir,
                   .max_bytes = 4ull << 30,
                   .fsync = SPOOL_FSYNC_INTERVAL,
@@ -241,13 +241,13 @@ int main(int argc, char **argv)
     id.inventory = &inv;
 
     b.loop = uv_default_loop();
-    if (edge_create(b.loop, &cfg, eps, 1, &id, 0, &b.edge) != 0)
+    if (uplink_create(b.loop, &cfg, eps, 1, &id, 0, &b.uplink) != 0)
         return 1;
     uv_idle_init(b.loop, &b.idle);
     uv_timer_init(b.loop, &b.watch);
     b.idle.data = &b;
     b.watch.data = &b;
-    edge_start(b.edge, NULL);
+    uplink_start(b.uplink, NULL);
     b.t0 = now_s();
     b.cpu0 = cpu_s();
     b.deadline_ms = (int64_t)uv_now(b.loop) + timeout_s * 1000;

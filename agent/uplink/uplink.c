@@ -1,4 +1,4 @@
-/* edge: wiring of spool, pump, sender and status (see edge.h). */
+/* uplink: wiring of spool, pump, sender and status (see uplink.h). */
 #include "uplink_int.h"
 
 #include "fm_alloc.h"
@@ -47,11 +47,11 @@ static void print_sizing(const struct spool_cfg *cfg, uint64_t cap, double rate)
         FM_NOTICE("spool: %s: cap %s (%" PRIu64 " bytes); %s free", cfg->dir, capt, cap, freet);
 }
 
-int edge_create(uv_loop_t *loop, const struct edge_cfg *cfg, char *const *collectors,
-                size_t n_collectors, const struct sender_identity *id, double events_per_s,
-                edge_t **out)
+int uplink_create(uv_loop_t *loop, const struct uplink_cfg *cfg, char *const *collectors,
+                  size_t n_collectors, const struct sender_identity *id, double events_per_s,
+                  uplink_t **out)
 {
-    edge_t *e = fm_xcalloc(1, sizeof(*e));
+    uplink_t *e = fm_xcalloc(1, sizeof(*e));
     uint64_t cap = cfg->spool.max_bytes ? cfg->spool.max_bytes : spool_auto_cap(events_per_s);
     struct spool_stats st;
     int rc;
@@ -68,7 +68,7 @@ int edge_create(uv_loop_t *loop, const struct edge_cfg *cfg, char *const *collec
             " events held in %" PRIu64 " segments",
             cfg->spool.dir, st.epoch, st.next_seq, st.events, st.segments);
     e->status_cfg = &cfg->status;
-    rc = edge__status_check(&cfg->status);
+    rc = uplink__status_check(&cfg->status);
     if (rc < 0)
         goto out_spool;
     rc = sender_create(loop, &cfg->sender, collectors, n_collectors, id, e->spool, &e->sender);
@@ -83,16 +83,16 @@ out_free:
     return rc;
 }
 
-void edge_start(edge_t *e, const struct edge_counters *counters)
+void uplink_start(uplink_t *e, const struct uplink_counters *counters)
 {
     if (counters != NULL)
         e->counters = *counters;
     e->pump = spool_pump_start(e->loop, e->spool, &e->cfg->spool);
     sender_start(e->sender);
-    edge__status_start(e);
+    uplink__status_start(e);
 }
 
-void edge_set_counters(edge_t *e, const struct edge_counters *counters)
+void uplink_set_counters(uplink_t *e, const struct uplink_counters *counters)
 {
     if (counters != NULL)
         e->counters = *counters;
@@ -121,7 +121,7 @@ static void on_refused(uv_timer_t *t)
     uv_close((uv_handle_t *)&r->t, on_refused_closed);
 }
 
-void edge_emit_cb(edge_t *e, const Fm__Event *ev, spool_done_cb cb, void *ud)
+void uplink_emit_cb(uplink_t *e, const Fm__Event *ev, spool_done_cb cb, void *ud)
 {
     Fm__Event copy = *ev; /* the spool writes seq; the producer's event stays as it was */
     int rc = spool_append(e->spool, &copy, cb, ud);
@@ -143,13 +143,13 @@ void edge_emit_cb(edge_t *e, const Fm__Event *ev, spool_done_cb cb, void *ud)
     }
 }
 
-void edge_emit(edge_t *e, const Fm__Event *ev)
+void uplink_emit(uplink_t *e, const Fm__Event *ev)
 {
-    edge_emit_cb(e, ev, NULL, NULL);
+    uplink_emit_cb(e, ev, NULL, NULL);
 }
 
-int edge_reload(edge_t *e, const struct edge_cfg *cfg, char *const *collectors, size_t n_collectors,
-                const struct sender_identity *id)
+int uplink_reload(uplink_t *e, const struct uplink_cfg *cfg, char *const *collectors,
+                  size_t n_collectors, const struct sender_identity *id)
 {
     int rc = sender_reload(e->sender, &cfg->sender, collectors, n_collectors, id);
 
@@ -163,11 +163,11 @@ int edge_reload(edge_t *e, const struct edge_cfg *cfg, char *const *collectors, 
     /* The spool keeps the config it was opened with (it borrows it); only
      * the sender and status settings move to the new one. */
     e->status_cfg = &cfg->status;
-    edge__status_reload(e);
+    uplink__status_reload(e);
     return 0;
 }
 
-static void maybe_done(edge_t *e)
+static void maybe_done(uplink_t *e)
 {
     if (e->pending > 0)
         return;
@@ -181,13 +181,13 @@ static void maybe_done(edge_t *e)
 
 static void on_part_done(void *ud)
 {
-    edge_t *e = ud;
+    uplink_t *e = ud;
 
     e->pending--;
     maybe_done(e);
 }
 
-void edge_stop(edge_t *e, void (*done)(void *ud), void *ud)
+void uplink_stop(uplink_t *e, void (*done)(void *ud), void *ud)
 {
     struct spool_stats st;
 
@@ -201,16 +201,16 @@ void edge_stop(edge_t *e, void (*done)(void *ud), void *ud)
               e->cfg->spool.dir, st.written_seq, st.events);
     spool_pump_stop(e->pump);
     e->pending = 2;
-    edge__status_stop(e, on_part_done);
+    uplink__status_stop(e, on_part_done);
     sender_stop(e->sender, on_part_done, e);
 }
 
-spool_t *edge_spool(edge_t *e)
+spool_t *uplink_spool(uplink_t *e)
 {
     return e->spool;
 }
 
-sender_t *edge_sender(edge_t *e)
+sender_t *uplink_sender(uplink_t *e)
 {
     return e->sender;
 }

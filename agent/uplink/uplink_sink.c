@@ -1,20 +1,20 @@
-/* edge_sink: see edge_sink.h. */
+/* uplink_sink: see uplink_sink.h. */
 #include "uplink_sink.h"
 
 #include "fm_alloc.h"
 
 #include <stdlib.h>
 
-struct edge_sink {
+struct uplink_sink {
     event_sink_t sink; /* first: producers see only this */
-    edge_t *edge;
+    uplink_t *uplink;
 };
 
 static void on_emit(event_sink_t *sink, const Fm__Event *ev)
 {
-    struct edge_sink *s = (struct edge_sink *)sink;
+    struct uplink_sink *s = (struct uplink_sink *)sink;
 
-    edge_emit(s->edge, ev);
+    uplink_emit(s->uplink, ev);
 }
 
 struct durable {
@@ -34,25 +34,25 @@ static void on_spooled(int status, uint64_t seq, void *ud)
 static void on_emit_durable(event_sink_t *sink, const Fm__Event *ev, event_sink_done_cb done,
                             void *ud)
 {
-    struct edge_sink *s = (struct edge_sink *)sink;
+    struct uplink_sink *s = (struct uplink_sink *)sink;
     struct durable *d = fm_xmalloc(sizeof(*d));
 
     d->done = done;
     d->ud = ud;
-    edge_emit_cb(s->edge, ev, on_spooled, d);
+    uplink_emit_cb(s->uplink, ev, on_spooled, d);
 }
 
-event_sink_t *edge_sink_create(edge_t *e)
+event_sink_t *uplink_sink_create(uplink_t *e)
 {
-    struct edge_sink *s = fm_xcalloc(1, sizeof(*s));
+    struct uplink_sink *s = fm_xcalloc(1, sizeof(*s));
 
     s->sink.emit = on_emit;
     s->sink.emit_durable = on_emit_durable;
-    s->edge = e;
+    s->uplink = e;
     return &s->sink;
 }
 
-void edge_sink_destroy(event_sink_t *sink)
+void uplink_sink_destroy(event_sink_t *sink)
 {
     free(sink);
 }

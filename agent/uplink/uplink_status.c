@@ -1,4 +1,4 @@
-/* edge_status: AgentStatus events and the metrics endpoint (see edge.h).
+/* uplink_status: AgentStatus events and the metrics endpoint (see uplink.h).
  *
  * The metrics endpoint is deliberately tiny: it answers every connection
  * with one HTTP/1.0 response carrying the Prometheus text exposition and
@@ -29,10 +29,10 @@ union mstream {
     uv_handle_t handle;
 };
 
-struct edge__metrics {
+struct uplink__metrics {
     union mstream u;
-    edge_t *e;
-    bool stopping; /* closed by edge__status_stop: counts towards its done */
+    uplink_t *e;
+    bool stopping; /* closed by uplink__status_stop: counts towards its done */
     char addr[256];
 };
 
@@ -40,7 +40,7 @@ struct mconn {
     union mstream u;
     uv_write_t wr;
     char *resp;
-    edge_t *e;
+    uplink_t *e;
 };
 
 static uint64_t rss_bytes(void)
@@ -61,7 +61,7 @@ static uint64_t rd(const uint64_t *p)
     return p != NULL ? *p : 0;
 }
 
-size_t edge_metrics_text(edge_t *e, char *buf, size_t cap)
+size_t uplink_metrics_text(uplink_t *e, char *buf, size_t cap)
 {
     struct spool_stats sp;
     struct sender_stats se;
@@ -109,7 +109,7 @@ size_t edge_metrics_text(edge_t *e, char *buf, size_t cap)
 /* The automatic cap is sized from the configured poll rate, which cannot
  * know how many rows a table point has. Once the real rate is known, say
  * so (once) if the cap holds less than the day it should. */
-static void check_rate(edge_t *e, const struct spool_stats *sp)
+static void check_rate(uplink_t *e, const struct spool_stats *sp)
 {
     double need = e->events_per_s * 86400.0 * SPOOL_EST_EVENT_BYTES;
 
@@ -125,7 +125,7 @@ static void check_rate(edge_t *e, const struct spool_stats *sp)
 
 static void on_status(uv_timer_t *t)
 {
-    edge_t *e = t->data;
+    uplink_t *e = t->data;
     Fm__Event ev = FM__EVENT__INIT;
     Fm__AgentStatus as = FM__AGENT_STATUS__INIT;
     struct spool_stats sp;
@@ -156,7 +156,7 @@ static void on_status(uv_timer_t *t)
     ev.device = "";
     ev.kind_case = FM__EVENT__KIND_STATUS;
     ev.status = &as;
-    edge_emit(e, &ev);
+    uplink_emit(e, &ev);
 }
 
 /* ------------------------------------------------------------ metrics */
@@ -202,7 +202,7 @@ static void on_mread(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         uv_close(&c->u.handle, on_mconn_closed);
         return;
     }
-    blen = edge_metrics_text(c->e, body, sizeof(body));
+    blen = uplink_metrics_text(c->e, body, sizeof(body));
     c->resp = fm_xmalloc(blen + 128);
     int n = snprintf(c->resp, blen + 128,
                      "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
@@ -216,7 +216,7 @@ static void on_mread(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void on_mconnection(uv_stream_t *server, int status)
 {
-    struct edge__metrics *m = server->data;
+    struct uplink__metrics *m = server->data;
     struct mconn *c;
 
     if (status < 0)
@@ -255,7 +255,7 @@ static int parse_listen(const char *addr, struct sockaddr_storage *ss, const cha
     return uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)ss) == 0 ? 0 : -EINVAL;
 }
 
-int edge__status_check(const struct edge_status_cfg *cfg)
+int uplink__status_check(const struct uplink_status_cfg *cfg)
 {
     struct sockaddr_storage ss;
     const char *path;
@@ -272,7 +272,7 @@ int edge__status_check(const struct edge_status_cfg *cfg)
 
 /* Stopping closes the status timer and the listener; libuv runs their close
  * callbacks in no promised order, so the last one reports. */
-static void status_closed_one(edge_t *e)
+static void status_closed_one(uplink_t *e)
 {
     if (--e->status_closing > 0)
         return;
@@ -281,8 +281,8 @@ static void status_closed_one(edge_t *e)
 
 static void on_metrics_closed(uv_handle_t *h)
 {
-    struct edge__metrics *m = h->data;
-    edge_t *e = m->e;
+    struct uplink__metrics *m = h->data;
+    uplink_t *e = m->e;
     bool stopping = m->stopping;
 
     free(m);
@@ -290,10 +290,10 @@ static void on_metrics_closed(uv_handle_t *h)
         status_closed_one(e);
 }
 
-static void metrics_start(edge_t *e)
+static void metrics_start(uplink_t *e)
 {
     const char *addr = e->status_cfg->metrics_listen;
-    struct edge__metrics *m;
+    struct uplink__metrics *m;
     struct sockaddr_storage ss;
     const char *path;
     int rc;
@@ -323,9 +323,9 @@ static void metrics_start(edge_t *e)
     FM_INFO("metrics: Prometheus text on %s", addr);
 }
 
-static void metrics_stop(edge_t *e, bool stopping)
+static void metrics_stop(uplink_t *e, bool stopping)
 {
-    struct edge__metrics *m = e->metrics;
+    struct uplink__metrics *m = e->metrics;
 
     if (m == NULL)
         return;
@@ -336,7 +336,7 @@ static void metrics_stop(edge_t *e, bool stopping)
     uv_close(&m->u.handle, on_metrics_closed);
 }
 
-void edge__status_start(edge_t *e)
+void uplink__status_start(uplink_t *e)
 {
     uv_timer_init(e->loop, &e->status_timer);
     e->status_timer.data = e;
@@ -346,7 +346,7 @@ void edge__status_start(edge_t *e)
     metrics_start(e);
 }
 
-void edge__status_reload(edge_t *e)
+void uplink__status_reload(uplink_t *e)
 {
     uv_timer_set_repeat(&e->status_timer, (uint64_t)e->status_cfg->interval_ms);
     metrics_stop(e, false);
@@ -358,7 +358,7 @@ static void on_status_timer_closed(uv_handle_t *h)
     status_closed_one(h->data);
 }
 
-void edge__status_stop(edge_t *e, void (*done)(void *ud))
+void uplink__status_stop(uplink_t *e, void (*done)(void *ud))
 {
     e->status_done = done;
     e->status_closing = 1 + (e->metrics != NULL);

@@ -50,7 +50,7 @@ static void test_agent_config_valid_file_loads_with_defaults(void **state)
 }
 
 struct bad_case {
-    const char *name; /* the edge this row covers */
+    const char *name; /* the uplink this row covers */
     const char *text;
     const char *want; /* expected prefix of the error */
 };

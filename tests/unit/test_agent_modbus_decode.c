@@ -17,7 +17,7 @@
 #include <string.h>
 
 struct vec {
-    const char *what; /* the edge this row covers */
+    const char *what; /* the uplink this row covers */
     enum mb_type type;
     enum mb_order order;
     uint16_t words[4];

@@ -15,7 +15,7 @@
 #define MAXP 8
 
 struct plan_case {
-    const char *what; /* the edge this row covers */
+    const char *what; /* the uplink this row covers */
     struct mb_plan_limits lim;
     size_t n;
     struct mb_plan_point pts[MAXP];

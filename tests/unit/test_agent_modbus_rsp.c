@@ -15,7 +15,7 @@ static const struct mb_rsp_req hold3 = {.tid = 7, .unit = 1, .function = 3, .cou
 static const struct mb_rsp_req coils10 = {.tid = 7, .unit = 1, .function = 1, .count = 10};
 
 struct mbap_case {
-    const char *what; /* the edge this row covers */
+    const char *what; /* the uplink this row covers */
     uint8_t hdr[7];
     int want;        /* PDU length, or -EBADMSG */
     const char *why; /* expected reason (substring) */

@@ -1,4 +1,4 @@
-/* Unit tests for the edge pipeline on a real loop: spooled-callbacks for
+/* Unit tests for the uplink pipeline on a real loop: spooled-callbacks for
  * informs, refused events, status events, metrics text and a clean stop
  * that leaves no handle open. The collector endpoint refuses connections
  * (a closed loopback port), so everything stays in the spool. */
@@ -28,7 +28,7 @@ static int setup(void **state)
     uv_loop_t loop;
 
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/fm-edge-test.XXXXXX");
+    snprintf(dir, sizeof(dir), "/tmp/fm-uplink-test.XXXXXX");
     assert_non_null(mkdtemp(dir));
     snprintf(spooldir, sizeof(spooldir), "%s/spool", dir);
     /* A port that was free a moment ago: connecting to it is refused. */
@@ -55,7 +55,7 @@ static int teardown(void **state)
 
 struct ctx {
     uv_loop_t loop;
-    edge_t *edge;
+    uplink_t *uplink;
     uv_timer_t t;
     int in_call, calls, refused_status, waits;
     uint64_t spooled_seq;
@@ -66,7 +66,7 @@ static void on_spooled(int status, uint64_t seq, void *ud)
 {
     struct ctx *c = ud;
 
-    assert_int_equal(c->in_call, 0); /* never inside edge_emit_cb */
+    assert_int_equal(c->in_call, 0); /* never inside uplink_emit_cb */
     if (status == 0)
         c->spooled_seq = seq;
     else
@@ -87,23 +87,23 @@ static void on_later(uv_timer_t *t)
 
     /* Ten measurements, the inform and two status events (every 50 ms):
      * wait for them, up to 20 s (slow machines, valgrind). */
-    spool_get_stats(edge_spool(c->edge), &st);
+    spool_get_stats(uplink_spool(c->uplink), &st);
     if (st.written_seq < 13 && ++c->waits < 400)
         return;
     uv_timer_stop(t);
     assert_true(st.written_seq >= 13);
-    edge_metrics_text(c->edge, text, sizeof(text));
+    uplink_metrics_text(c->uplink, text, sizeof(text));
     assert_non_null(strstr(text, "fieldmon_agent_connected 0\n"));
     assert_non_null(strstr(text, "# TYPE fieldmon_agent_spool_events gauge\n"));
     assert_non_null(strstr(text, "fieldmon_agent_events_dropped_total 1\n")); /* the refused */
     uv_close((uv_handle_t *)t, NULL);
-    edge_stop(c->edge, on_stopped, c);
+    uplink_stop(c->uplink, on_stopped, c);
 }
 
 static void test_edge_spools_informs_status_and_stops_cleanly(void **state)
 {
     (void)state;
-    struct edge_cfg cfg = {
+    struct uplink_cfg cfg = {
         .spool = {.dir = spooldir, .fsync = SPOOL_FSYNC_ALWAYS},
         .sender = {.transport = SENDER_PLAIN,
                    .connect_timeout_ms = 500,
@@ -122,18 +122,18 @@ static void test_edge_spools_informs_status_and_stops_cleanly(void **state)
     struct ctx c = {0};
     struct agent_sample s;
     uint64_t polls_ok = 7;
-    struct edge_counters counters = {.polls_ok = &polls_ok};
+    struct uplink_counters counters = {.polls_ok = &polls_ok};
 
     uv_loop_init(&c.loop);
-    assert_int_equal(edge_create(&c.loop, &cfg, eps, 1, &id, 10.0, &c.edge), 0);
-    edge_start(c.edge, &counters);
+    assert_int_equal(uplink_create(&c.loop, &cfg, eps, 1, &id, 10.0, &c.uplink), 0);
+    uplink_start(c.uplink, &counters);
     agent_sample_init(&s, 1, 0);
     for (int i = 0; i < 10; i++)
-        edge_emit(c.edge, &s.ev);
+        uplink_emit(c.uplink, &s.ev);
     /* An inform's trap: acknowledged only once spooled. */
     agent_sample_init(&s, 5, 1);
     c.in_call = 1;
-    edge_emit_cb(c.edge, &s.ev, on_spooled, &c);
+    uplink_emit_cb(c.uplink, &s.ev, on_spooled, &c);
     c.in_call = 0;
     assert_int_equal(c.calls, 0);
     /* An event over the record limit is refused, also on a later turn. */
@@ -141,7 +141,7 @@ static void test_edge_spools_informs_status_and_stops_cleanly(void **state)
     memset(big, 'x', sizeof(big) - 1);
     s.a.message = big;
     c.in_call = 1;
-    edge_emit_cb(c.edge, &s.ev, on_spooled, &c);
+    uplink_emit_cb(c.uplink, &s.ev, on_spooled, &c);
     c.in_call = 0;
     assert_int_equal(c.calls, 0);
     uv_timer_init(&c.loop, &c.t);
@@ -159,7 +159,7 @@ static void test_edge_spools_informs_status_and_stops_cleanly(void **state)
 static void test_edge_refuses_bad_metrics_address_and_endpoint(void **state)
 {
     (void)state;
-    struct edge_cfg cfg = {
+    struct uplink_cfg cfg = {
         .spool = {.dir = spooldir, .fsync = SPOOL_FSYNC_NEVER},
         .sender = {.transport = SENDER_PLAIN,
                    .heartbeat_ms = 1000,
@@ -172,12 +172,12 @@ static void test_edge_refuses_bad_metrics_address_and_endpoint(void **state)
     Fm__Inventory inv = FM__INVENTORY__INIT;
     struct sender_identity id = {.agent_id = "agent-1", .site_id = "lab", .inventory = &inv};
     uv_loop_t loop;
-    edge_t *e = NULL;
+    uplink_t *e = NULL;
 
     uv_loop_init(&loop);
-    assert_int_equal(edge_create(&loop, &cfg, eps, 1, &id, 1.0, &e), -EINVAL);
+    assert_int_equal(uplink_create(&loop, &cfg, eps, 1, &id, 1.0, &e), -EINVAL);
     cfg.status.metrics_listen = "";
-    assert_int_equal(edge_create(&loop, &cfg, bad, 1, &id, 1.0, &e), -EINVAL);
+    assert_int_equal(uplink_create(&loop, &cfg, bad, 1, &id, 1.0, &e), -EINVAL);
     assert_null(e);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);

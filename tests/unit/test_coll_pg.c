@@ -1,5 +1,5 @@
 /* Unit tests for pg: the one SQLSTATE classification (a table of states,
- * each row naming the edge it covers), its errno mapping, one-line reasons,
+ * each row naming the uplink it covers), its errno mapping, one-line reasons,
  * the doubling back-off, and a connect retry that a stop ends without
  * waiting out its back-off. No PostgreSQL is needed: the retry test points
  * at a socket directory where no server listens. */

@@ -45,7 +45,7 @@ static const struct fmc_kv tags_critical[] = {{"critical", "true"}, {"room", "a"
 static const struct fmc_kv tags_area[] = {{"role", "area"}};
 
 struct grade_case {
-    const char *what; /* the edge this row covers */
+    const char *what; /* the uplink this row covers */
     int scope;
     const char *cls, *code, *point;
     const struct fmc_kv *tags;
