@@ -2,7 +2,7 @@
 #ifndef SENDER_INT_H
 #define SENDER_INT_H
 
-#include "link.h"
+#include "stream.h"
 #include "sender.h"
 #include "spool_seg.h"
 

@@ -16,7 +16,7 @@
  *   --calibrate  after each HelloAck, send a SetCalibration command; the
  *                CommandResult is logged (`command N: ok` / `refused: ...`). */
 #include "fm_tls.h"
-#include "link.h"
+#include "stream.h"
 
 #include "fm_alloc.h"
 #include "fm_clock.h"

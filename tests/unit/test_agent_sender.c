@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "fm_tls.h"
-#include "link.h"
+#include "stream.h"
 #include "sender.h"
 #include "spool_seg.h"
 

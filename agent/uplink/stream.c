@@ -5,7 +5,7 @@
  * when both close callbacks have run, after on_close was delivered. Errors
  * found inside a call are delivered on the next loop turn through the timer
  * set to 0, so on_close never runs inside link_write or link_connect. */
-#include "link.h"
+#include "stream.h"
 
 #include "fm_alloc.h"
 
