@@ -67,7 +67,7 @@ static int send_env(sender_t *s, const Fm__Envelope *env)
     uint8_t small[512];
     uint8_t *buf = cap <= sizeof(small) ? small : fm_xmalloc(cap);
     int64_t n = fmw_frame_pack(env, buf, cap, s->max_frame);
-    int rc = n < 0 ? (int)n : link_write(s->link, buf, (size_t)n);
+    int rc = n < 0 ? (int)n : stream_write(s->stream, buf, (size_t)n);
 
     if (buf != small)
         free(buf);
@@ -98,7 +98,7 @@ static void send_hello(sender_t *s)
     env.hello = &h;
     s->max_frame = FMW_MAX_FRAME_LIMIT; /* our own Hello may be large */
     if (send_env(s, &env) < 0)
-        link_close(s->link, -EPROTO, "cannot send Hello");
+        stream_close(s->stream, -EPROTO, "cannot send Hello");
     s->max_frame = FMW_MAX_FRAME_DEFAULT;
     s->state = SENDER_HELLO;
 }
@@ -147,14 +147,14 @@ static void pump(sender_t *s)
             }
         }
         if (rc < 0) {
-            link_close(s->link, -EIO, "spool read error");
+            stream_close(s->stream, -EIO, "spool read error");
             break;
         }
         if (s->batch.n_events == 0)
             break;
         size_t len;
         const uint8_t *frame = sender_batch_finish(&s->batch, s->epoch, &len);
-        if (link_write(s->link, frame, len) < 0)
+        if (stream_write(s->stream, frame, len) < 0)
             break;
         s->last_tx_ms = uv_now(s->loop);
         inflight_push(s, s->batch.last_seq, len);
@@ -198,7 +198,7 @@ static void on_hello_ack(sender_t *s, const Fm__HelloAck *ha)
 
     spool_get_stats(s->spool, &st);
     if (ha->epoch != st.epoch) {
-        link_close(s->link, -EPROTO, "HelloAck for another epoch");
+        stream_close(s->stream, -EPROTO, "HelloAck for another epoch");
         return;
     }
     s->epoch = st.epoch;
@@ -252,7 +252,7 @@ static void on_envelope(sender_t *s, const Fm__Envelope *env)
         if (s->state == SENDER_HELLO)
             on_hello_ack(s, env->hello_ack);
         else
-            link_close(s->link, -EPROTO, "unexpected HelloAck");
+            stream_close(s->stream, -EPROTO, "unexpected HelloAck");
         break;
     case FM__ENVELOPE__BODY_ACK:
         if (s->state == SENDER_STREAMING)
@@ -264,18 +264,18 @@ static void on_envelope(sender_t *s, const Fm__Envelope *env)
         char why[300];
         snprintf(why, sizeof(why), "collector said goodbye (reason %d): %s",
                  (int)env->goodbye->reason, env->goodbye->detail ? env->goodbye->detail : "");
-        link_close(s->link, -ECONNRESET, why);
+        stream_close(s->stream, -ECONNRESET, why);
         break;
     }
     case FM__ENVELOPE__BODY_COMMAND:
         sender__command(s, env->command);
         break;
     default:
-        link_close(s->link, -EPROTO, "unexpected message from the collector");
+        stream_close(s->stream, -EPROTO, "unexpected message from the collector");
     }
 }
 
-static void on_link_data(link_t *l, const uint8_t *p, size_t n, void *ud)
+static void on_link_data(stream_t *l, const uint8_t *p, size_t n, void *ud)
 {
     sender_t *s = ud;
     const uint8_t *payload;
@@ -288,46 +288,46 @@ static void on_link_data(link_t *l, const uint8_t *p, size_t n, void *ud)
         Fm__Envelope *env;
         char why[256];
         if (fmw_envelope_unpack(payload, len, NULL, &env) != 0) {
-            link_close(l, -EPROTO, "undecodable frame from the collector");
+            stream_close(l, -EPROTO, "undecodable frame from the collector");
             return;
         }
         if (fmw_envelope_validate(env, fm_clock_wall_ms(), why, sizeof(why)) != 0) {
             char msg[300];
             snprintf(msg, sizeof(msg), "invalid message from the collector: %s", why);
             fmw_envelope_free(env, NULL);
-            link_close(l, -EPROTO, msg);
+            stream_close(l, -EPROTO, msg);
             return;
         }
         on_envelope(s, env);
         fmw_envelope_free(env, NULL);
-        if (s->link != l)
+        if (s->stream != l)
             return;
     }
     if (rc < 0)
-        link_close(l, -EPROTO, fmw_strerror(rc));
+        stream_close(l, -EPROTO, fmw_strerror(rc));
 }
 
 /* ------------------------------------------------------------ connection */
 
-static void on_link_open(link_t *l, void *ud)
+static void on_link_open(stream_t *l, void *ud)
 {
     sender_t *s = ud;
 
     FM_INFO("sender: %s: connected (%s%s%s)", cur_endpoint(s),
-            s->tls ? "TLS, collector " : "plain TCP", s->tls ? link_peer_cn(l) : "", "");
+            s->tls ? "TLS, collector " : "plain TCP", s->tls ? stream_peer_cn(l) : "", "");
     s->last_rx_ms = uv_now(s->loop);
     fmw_decoder_destroy(s->dec);
     s->dec = fmw_decoder_create(FMW_MAX_FRAME_DEFAULT);
     send_hello(s);
 }
 
-static void on_link_close(link_t *l, int status, const char *why, void *ud)
+static void on_link_close(stream_t *l, int status, const char *why, void *ud)
 {
     sender_t *s = ud;
     bool was_up = s->state == SENDER_STREAMING;
 
     (void)l;
-    s->link = NULL;
+    s->stream = NULL;
     s->stats.connected = false;
     fm_tls_ctx_destroy(s->old_tls);
     s->old_tls = NULL;
@@ -361,7 +361,7 @@ static void on_link_close(link_t *l, int status, const char *why, void *ud)
         schedule_retry(s);
 }
 
-static const struct link_cbs link_cbs = {
+static const struct stream_cbs stream_cbs = {
     .on_open = on_link_open,
     .on_data = on_link_data,
     .on_close = on_link_close,
@@ -389,8 +389,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         return;
     }
     s->state = SENDER_CONNECTING;
-    s->link = link_create(s->loop, s->tls, &link_cbs, s);
-    link_connect(s->link, res->ai_addr, s->cfg->connect_timeout_ms);
+    s->stream = stream_create(s->loop, s->tls, &stream_cbs, s);
+    stream_connect(s->stream, res->ai_addr, s->cfg->connect_timeout_ms);
     uv_freeaddrinfo(res);
 }
 
@@ -418,13 +418,13 @@ static void on_tick(uv_timer_t *t)
     sender_t *s = t->data;
     uint64_t now = uv_now(s->loop);
 
-    if (s->link == NULL || (s->state != SENDER_HELLO && s->state != SENDER_STREAMING))
+    if (s->stream == NULL || (s->state != SENDER_HELLO && s->state != SENDER_STREAMING))
         return;
     if ((int64_t)(now - s->last_rx_ms) >= s->dead_ms) {
         char why[128];
         snprintf(why, sizeof(why), "nothing received for %" PRId64 " ms, peer presumed dead",
                  (int64_t)(now - s->last_rx_ms));
-        link_close(s->link, -ETIMEDOUT, why);
+        stream_close(s->stream, -ETIMEDOUT, why);
         return;
     }
     if (s->state == SENDER_STREAMING && (int64_t)(now - s->last_tx_ms) >= s->heartbeat_ms) {

@@ -30,7 +30,7 @@ struct sender {
     fm_tls_ctx_t *old_tls; /* replaced by a reload, freed when its session ends */
 
     int state;
-    link_t *link;
+    stream_t *stream;
     fmw_decoder_t *dec;
     uv_getaddrinfo_t resolve;
     bool resolving;
@@ -64,7 +64,7 @@ struct sender {
 void sender__split_endpoint(const char *ep, char *host, size_t hlen, char *port, size_t plen);
 /* Runs a collector command through the handler and answers it. */
 void sender__command(sender_t *s, const Fm__Command *cmd);
-/* Frees the sender once its link, resolver and timers are all gone. */
+/* Frees the sender once its stream, resolver and timers are all gone. */
 void sender__maybe_done(sender_t *s);
 
 #endif

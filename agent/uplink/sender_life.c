@@ -107,10 +107,10 @@ int sender_reload(sender_t *s, const struct sender_cfg *cfg, char *const *endpoi
 
     if (rc < 0)
         return rc;
-    /* A live session keeps the context it was made with (the link borrows
+    /* A live session keeps the context it was made with (the stream borrows
      * it), so the old context goes only after the session is closed. */
-    if (s->link != NULL) {
-        link_close(s->link, -ECONNRESET, "configuration reloaded");
+    if (s->stream != NULL) {
+        stream_close(s->stream, -ECONNRESET, "configuration reloaded");
     }
     s->old_tls = s->tls;
     s->tls = tls;
@@ -121,7 +121,7 @@ int sender_reload(sender_t *s, const struct sender_cfg *cfg, char *const *endpoi
     s->id = id;
     s->heartbeat_ms = cfg->heartbeat_ms;
     s->dead_ms = cfg->dead_after_ms;
-    if (s->link == NULL) {
+    if (s->stream == NULL) {
         fm_tls_ctx_destroy(s->old_tls);
         s->old_tls = NULL;
     }
@@ -154,7 +154,7 @@ void sender__command(sender_t *s, const Fm__Command *cmd)
     env.command_result = &r;
     n = fmw_frame_pack(&env, buf, sizeof(buf), FMW_MAX_FRAME_DEFAULT);
     if (n > 0)
-        link_write(s->link, buf, (size_t)n);
+        stream_write(s->stream, buf, (size_t)n);
     if (rc == 0)
         FM_NOTICE("sender: %s: command %llu from %s done", s->endpoints[s->ep_idx],
                   (unsigned long long)cmd->id, cmd->actor ? cmd->actor : "?");
@@ -173,7 +173,7 @@ static void on_timer_closed(uv_handle_t *h)
 
 void sender__maybe_done(sender_t *s)
 {
-    if (!s->stopping || s->link != NULL || s->resolving)
+    if (!s->stopping || s->stream != NULL || s->resolving)
         return;
     if (s->handles == 2 && !uv_is_closing((uv_handle_t *)&s->tick)) {
         uv_close((uv_handle_t *)&s->retry, on_timer_closed);
@@ -204,7 +204,7 @@ void sender_stop(sender_t *s, void (*done)(void *ud), void *ud)
     s->done_ud = ud;
     uv_timer_stop(&s->retry);
     uv_timer_stop(&s->tick);
-    if (s->link != NULL) {
+    if (s->stream != NULL) {
         if (s->state == SENDER_STREAMING || s->state == SENDER_HELLO) {
             Fm__Envelope env = FM__ENVELOPE__INIT;
             Fm__Goodbye g = FM__GOODBYE__INIT;
@@ -215,9 +215,9 @@ void sender_stop(sender_t *s, void (*done)(void *ud), void *ud)
             env.goodbye = &g;
             int64_t n = fmw_frame_pack(&env, buf, sizeof(buf), FMW_MAX_FRAME_DEFAULT);
             if (n > 0)
-                link_write(s->link, buf, (size_t)n);
+                stream_write(s->stream, buf, (size_t)n);
         }
-        link_close(s->link, 0, "agent stopping");
+        stream_close(s->stream, 0, "agent stopping");
         return;
     }
     if (s->resolving) {

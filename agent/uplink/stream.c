@@ -1,10 +1,10 @@
-/* link: see link.h.
+/* stream: see stream.h.
  *
- * Life of a link: created -> connecting (timer armed) -> [TLS handshake] ->
+ * Life of a stream: created -> connecting (timer armed) -> [TLS handshake] ->
  * open -> closing. Two handles (tcp, timer) are embedded; the struct is freed
  * when both close callbacks have run, after on_close was delivered. Errors
  * found inside a call are delivered on the next loop turn through the timer
- * set to 0, so on_close never runs inside link_write or link_connect. */
+ * set to 0, so on_close never runs inside stream_write or stream_connect. */
 #include "stream.h"
 
 #include "fm_alloc.h"
@@ -14,12 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct link {
+struct stream {
     uv_tcp_t tcp;
     uv_timer_t timer;
     uv_connect_t connect;
     uv_shutdown_t shutdown;
-    const struct link_cbs *cbs;
+    const struct stream_cbs *cbs;
     void *ud;
     fm_tls_t *tls; /* NULL: plain TCP (or no session could be made) */
     int tls_rc;    /* fm_tls_create's failure, reported by connect/accept */
@@ -33,14 +33,14 @@ struct link {
 
 struct wreq {
     uv_write_t req;
-    link_t *l;
+    stream_t *l;
     size_t len;
     uint8_t data[];
 };
 
-link_t *link_create(uv_loop_t *loop, fm_tls_ctx_t *ctx, const struct link_cbs *cbs, void *ud)
+stream_t *stream_create(uv_loop_t *loop, fm_tls_ctx_t *ctx, const struct stream_cbs *cbs, void *ud)
 {
-    link_t *l = fm_xcalloc(1, sizeof(*l));
+    stream_t *l = fm_xcalloc(1, sizeof(*l));
 
     l->cbs = cbs;
     l->ud = ud;
@@ -56,7 +56,7 @@ link_t *link_create(uv_loop_t *loop, fm_tls_ctx_t *ctx, const struct link_cbs *c
 
 static void on_handle_closed(uv_handle_t *h)
 {
-    link_t *l = h->data;
+    stream_t *l = h->data;
 
     if (--l->handles > 0)
         return;
@@ -64,7 +64,7 @@ static void on_handle_closed(uv_handle_t *h)
     free(l);
 }
 
-static void report_close(link_t *l)
+static void report_close(stream_t *l)
 {
     if (l->close_reported)
         return;
@@ -86,7 +86,7 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     report_close(req->data);
 }
 
-void link_close(link_t *l, int status, const char *why)
+void stream_close(stream_t *l, int status, const char *why)
 {
     if (l->closing)
         return;
@@ -106,15 +106,15 @@ void link_close(link_t *l, int status, const char *why)
     uv_timer_start(&l->timer, on_deferred_close, 0, 0);
 }
 
-static void fail(link_t *l, int status, const char *why)
+static void fail(stream_t *l, int status, const char *why)
 {
-    link_close(l, status, why);
+    stream_close(l, status, why);
 }
 
 static void on_written(uv_write_t *req, int status)
 {
     struct wreq *w = (struct wreq *)req;
-    link_t *l = w->l;
+    stream_t *l = w->l;
 
     l->queued -= w->len;
     free(w);
@@ -125,7 +125,7 @@ static void on_written(uv_write_t *req, int status)
     }
 }
 
-static int raw_write(link_t *l, const uint8_t *p, size_t n)
+static int raw_write(stream_t *l, const uint8_t *p, size_t n)
 {
     struct wreq *w;
     uv_buf_t b;
@@ -148,7 +148,7 @@ static int raw_write(link_t *l, const uint8_t *p, size_t n)
 }
 
 /* Moves whatever ciphertext OpenSSL produced to the socket. */
-static int tls_flush(link_t *l)
+static int tls_flush(stream_t *l)
 {
     size_t n = fm_tls_pending(l->tls);
 
@@ -168,7 +168,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = suggested;
 }
 
-static void became_open(link_t *l)
+static void became_open(stream_t *l)
 {
     l->open = true;
     uv_timer_stop(&l->timer);
@@ -176,7 +176,7 @@ static void became_open(link_t *l)
         l->cbs->on_open(l, l->ud);
 }
 
-static void on_tls_input(link_t *l, const uint8_t *p, size_t n)
+static void on_tls_input(stream_t *l, const uint8_t *p, size_t n)
 {
     uint8_t plain[16384];
     int rc = fm_tls_feed(l->tls, p, n);
@@ -205,7 +205,7 @@ static void on_tls_input(link_t *l, const uint8_t *p, size_t n)
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-    link_t *l = s->data;
+    stream_t *l = s->data;
 
     if (nread > 0 && !l->closing) {
         if (l->tls != NULL)
@@ -228,13 +228,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void on_deferred_open(uv_timer_t *t)
 {
-    link_t *l = t->data;
+    stream_t *l = t->data;
 
     if (!l->closing)
         became_open(l);
 }
 
-static int start_stream(link_t *l)
+static int start_stream(stream_t *l)
 {
     int rc;
 
@@ -270,7 +270,7 @@ static int start_stream(link_t *l)
 
 static void on_connected(uv_connect_t *req, int status)
 {
-    link_t *l = req->data;
+    stream_t *l = req->data;
     char why[128];
 
     if (l->closing)
@@ -289,14 +289,14 @@ static void on_connected(uv_connect_t *req, int status)
 
 static void on_connect_timeout(uv_timer_t *t)
 {
-    link_t *l = t->data;
+    stream_t *l = t->data;
 
     if (!l->open && !l->closing)
         fail(l, -ETIMEDOUT,
              l->tls && l->tcp_live ? "TLS handshake timed out" : "connect timed out");
 }
 
-int link_connect(link_t *l, const struct sockaddr *addr, int64_t timeout_ms)
+int stream_connect(stream_t *l, const struct sockaddr *addr, int64_t timeout_ms)
 {
     int rc;
 
@@ -318,19 +318,19 @@ int link_connect(link_t *l, const struct sockaddr *addr, int64_t timeout_ms)
     return 0;
 }
 
-int link_accept(link_t *l, uv_stream_t *server)
+int stream_accept(stream_t *l, uv_stream_t *server)
 {
     int rc = uv_accept(server, (uv_stream_t *)&l->tcp);
 
     if (rc < 0)
         return rc;
-    if (l->tls_rc < 0) /* accepted, so that the caller's link_close closes it */
+    if (l->tls_rc < 0) /* accepted, so that the caller's stream_close closes it */
         return l->tls_rc;
     l->tcp_live = true;
     return start_stream(l);
 }
 
-int link_write(link_t *l, const uint8_t *p, size_t n)
+int stream_write(stream_t *l, const uint8_t *p, size_t n)
 {
     if (l->closing || !l->open)
         return -ENOTCONN;
@@ -341,17 +341,17 @@ int link_write(link_t *l, const uint8_t *p, size_t n)
     return tls_flush(l);
 }
 
-size_t link_queued(const link_t *l)
+size_t stream_queued(const stream_t *l)
 {
     return l->queued;
 }
 
-const char *link_peer(const link_t *l)
+const char *stream_peer(const stream_t *l)
 {
     return l->peer;
 }
 
-const char *link_peer_cn(const link_t *l)
+const char *stream_peer_cn(const stream_t *l)
 {
     return l->tls != NULL ? fm_tls_peer_cn(l->tls) : "";
 }

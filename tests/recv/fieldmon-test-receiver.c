@@ -55,7 +55,7 @@ struct recv {
 
 struct conn {
     struct recv *r;
-    link_t *link;
+    stream_t *stream;
     fmw_decoder_t *dec;
     struct committed *who; /* after Hello */
 };
@@ -99,7 +99,7 @@ static void send_env(struct conn *c, const Fm__Envelope *env)
     int64_t n = fmw_frame_pack(env, buf, sizeof(buf), FMW_MAX_FRAME_DEFAULT);
 
     if (n > 0)
-        link_write(c->link, buf, (size_t)n);
+        stream_write(c->stream, buf, (size_t)n);
 }
 
 static void write_event(struct recv *r, const struct committed *w, const Fm__Event *ev)
@@ -148,7 +148,7 @@ static void on_batch(struct conn *c, const Fm__EventBatch *b)
     uint64_t last = c->who->seq;
 
     if (b->epoch != c->who->epoch) {
-        link_close(c->link, -EPROTO, "batch for another epoch");
+        stream_close(c->stream, -EPROTO, "batch for another epoch");
         return;
     }
     for (size_t i = 0; i < b->n_events; i++) {
@@ -200,20 +200,20 @@ static void on_hello(struct conn *c, const Fm__Hello *h)
 {
     Fm__Envelope env = FM__ENVELOPE__INIT;
     Fm__HelloAck ha = FM__HELLO_ACK__INIT;
-    const char *cn = link_peer_cn(c->link);
+    const char *cn = stream_peer_cn(c->stream);
 
     /* The certificate names the agent: another name is an impostor. */
     if (cn[0] != '\0' && strcmp(cn, h->agent_id) != 0) {
         fprintf(stderr, "recv: %s: agent id %s does not match its certificate CN %s\n",
-                link_peer(c->link), h->agent_id, cn);
-        link_close(c->link, -EACCES, "agent id does not match the certificate");
+                stream_peer(c->stream), h->agent_id, cn);
+        stream_close(c->stream, -EACCES, "agent id does not match the certificate");
         return;
     }
     c->who = committed_for(c->r, h->agent_id, h->epoch);
     fprintf(stderr,
             "recv: %s: hello from %s epoch %" PRIu64 " (%zu devices), committed %" PRIu64 "\n",
-            link_peer(c->link), h->agent_id, h->epoch, h->inventory ? h->inventory->n_devices : 0,
-            c->who->seq);
+            stream_peer(c->stream), h->agent_id, h->epoch,
+            h->inventory ? h->inventory->n_devices : 0, c->who->seq);
     ha.epoch = h->epoch;
     ha.last_committed_seq = c->who->seq;
     ha.max_frame = FMW_MAX_FRAME_DEFAULT;
@@ -226,7 +226,7 @@ static void on_hello(struct conn *c, const Fm__Hello *h)
         send_calibration(c, i + 1, c->r->cal[i]);
 }
 
-static void on_data(link_t *l, const uint8_t *p, size_t n, void *ud)
+static void on_data(stream_t *l, const uint8_t *p, size_t n, void *ud)
 {
     struct conn *c = ud;
     const uint8_t *payload;
@@ -240,14 +240,14 @@ static void on_data(link_t *l, const uint8_t *p, size_t n, void *ud)
         Fm__Envelope *env;
         char why[256];
         if (fmw_envelope_unpack(payload, len, NULL, &env) != 0) {
-            link_close(l, -EPROTO, "undecodable frame");
+            stream_close(l, -EPROTO, "undecodable frame");
             return;
         }
         if (fmw_envelope_validate(env, fm_clock_wall_ms(), why, sizeof(why)) != 0) {
-            fprintf(stderr, "recv: %s: invalid %s: %s\n", link_peer(l), fmw_envelope_kind(env),
+            fprintf(stderr, "recv: %s: invalid %s: %s\n", stream_peer(l), fmw_envelope_kind(env),
                     why);
             fmw_envelope_free(env, NULL);
-            link_close(l, -EPROTO, why);
+            stream_close(l, -EPROTO, why);
             return;
         }
         if (env->body_case == FM__ENVELOPE__BODY_HELLO)
@@ -257,39 +257,39 @@ static void on_data(link_t *l, const uint8_t *p, size_t n, void *ud)
         else if (env->body_case == FM__ENVELOPE__BODY_HEARTBEAT)
             send_env(c, env);
         else if (env->body_case == FM__ENVELOPE__BODY_COMMAND_RESULT)
-            fprintf(stderr, "recv: %s: command %llu: %s%s\n", link_peer(l),
+            fprintf(stderr, "recv: %s: command %llu: %s%s\n", stream_peer(l),
                     (unsigned long long)env->command_result->id,
                     env->command_result->ok ? "ok" : "refused: ",
                     env->command_result->ok ? "" : env->command_result->error);
         else if (env->body_case == FM__ENVELOPE__BODY_GOODBYE)
-            fprintf(stderr, "recv: %s: goodbye: %s\n", link_peer(l), env->goodbye->detail);
+            fprintf(stderr, "recv: %s: goodbye: %s\n", stream_peer(l), env->goodbye->detail);
         fmw_envelope_free(env, NULL);
     }
     if (rc < 0)
-        link_close(l, -EPROTO, fmw_strerror(rc));
+        stream_close(l, -EPROTO, fmw_strerror(rc));
 }
 
-static void on_open(link_t *l, void *ud)
+static void on_open(stream_t *l, void *ud)
 {
     struct conn *c = ud;
 
-    fprintf(stderr, "recv: %s: connected%s%s\n", link_peer(l), c->r->tls ? ", TLS client " : "",
-            link_peer_cn(l));
+    fprintf(stderr, "recv: %s: connected%s%s\n", stream_peer(l), c->r->tls ? ", TLS client " : "",
+            stream_peer_cn(l));
 }
 
-static void on_close(link_t *l, int status, const char *why, void *ud)
+static void on_close(stream_t *l, int status, const char *why, void *ud)
 {
     struct conn *c = ud;
 
     if (status == -EPROTO)
-        fprintf(stderr, "recv: %s: TLS session refused: %s\n", link_peer(l), why);
+        fprintf(stderr, "recv: %s: TLS session refused: %s\n", stream_peer(l), why);
     else
-        fprintf(stderr, "recv: %s: closed: %s\n", link_peer(l), why);
+        fprintf(stderr, "recv: %s: closed: %s\n", stream_peer(l), why);
     fmw_decoder_destroy(c->dec);
     free(c);
 }
 
-static const struct link_cbs cbs = {.on_open = on_open, .on_data = on_data, .on_close = on_close};
+static const struct stream_cbs cbs = {.on_open = on_open, .on_data = on_data, .on_close = on_close};
 
 static void on_connection(uv_stream_t *server, int status)
 {
@@ -301,9 +301,9 @@ static void on_connection(uv_stream_t *server, int status)
     c = fm_xcalloc(1, sizeof(*c));
     c->r = r;
     c->dec = fmw_decoder_create(FMW_MAX_FRAME_DEFAULT);
-    c->link = link_create(r->loop, r->tls, &cbs, c);
-    if (link_accept(c->link, server) < 0)
-        link_close(c->link, -EIO, "accept failed");
+    c->stream = stream_create(r->loop, r->tls, &cbs, c);
+    if (stream_accept(c->stream, server) < 0)
+        stream_close(c->stream, -EIO, "accept failed");
 }
 
 static void on_signal(uv_signal_t *h, int signum)

@@ -1,8 +1,8 @@
-/* Unit tests for the sender's batch framing and for links over TLS: both
+/* Unit tests for the sender's batch framing and for streams over TLS: both
  * ends run in this process on one loop over loopback TCP, with real OpenSSL
  * and certificates made by deploy/make-test-certs.sh. What TLS itself
  * accepts and refuses, and why, is tested with fm_tls (test_fmc_tls.c); here,
- * that a link opens, carries data, names its peer, and closes with the
+ * that a stream opens, carries data, names its peer, and closes with the
  * reason. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -101,7 +101,7 @@ static void test_sender_batch_refuses_past_max_bytes_but_takes_one(void **state)
     sender_batch_free(&b);
 }
 
-/* ------------------------------------------------------------ TLS links */
+/* ------------------------------------------------------------ TLS streams */
 
 struct end {
     bool opened, closed;
@@ -116,20 +116,20 @@ struct pair {
     uv_loop_t loop;
     uv_tcp_t server;
     fm_tls_ctx_t *sctx, *cctx;
-    link_t *sl, *cl;
+    stream_t *sl, *cl;
     struct end s, c;
     uv_timer_t guard;
 };
 
-static void on_open(link_t *l, void *ud)
+static void on_open(stream_t *l, void *ud)
 {
     struct end *e = ud;
     e->opened = true;
-    snprintf(e->cn, sizeof(e->cn), "%s", link_peer_cn(l));
-    link_write(l, (const uint8_t *)"ping", 4);
+    snprintf(e->cn, sizeof(e->cn), "%s", stream_peer_cn(l));
+    stream_write(l, (const uint8_t *)"ping", 4);
 }
 
-static void on_data(link_t *l, const uint8_t *p, size_t n, void *ud)
+static void on_data(stream_t *l, const uint8_t *p, size_t n, void *ud)
 {
     struct end *e = ud;
     (void)l;
@@ -139,7 +139,7 @@ static void on_data(link_t *l, const uint8_t *p, size_t n, void *ud)
     }
 }
 
-static void on_close(link_t *l, int status, const char *why, void *ud)
+static void on_close(stream_t *l, int status, const char *why, void *ud)
 {
     struct end *e = ud;
     (void)l;
@@ -148,14 +148,14 @@ static void on_close(link_t *l, int status, const char *why, void *ud)
     snprintf(e->why, sizeof(e->why), "%s", why);
 }
 
-static const struct link_cbs cbs = {on_open, on_data, on_close};
+static const struct stream_cbs cbs = {on_open, on_data, on_close};
 
 static void on_conn(uv_stream_t *srv, int status)
 {
     struct pair *p = srv->data;
     assert_int_equal(status, 0);
-    p->sl = link_create(&p->loop, p->sctx, &cbs, &p->s);
-    assert_int_equal(link_accept(p->sl, srv), 0);
+    p->sl = stream_create(&p->loop, p->sctx, &cbs, &p->s);
+    assert_int_equal(stream_accept(p->sl, srv), 0);
 }
 
 static void on_guard(uv_timer_t *t)
@@ -164,9 +164,9 @@ static void on_guard(uv_timer_t *t)
     /* Both sides settled (pinged or failed): close what is left. */
     if ((p->s.n >= 4 || p->s.closed) && (p->c.n >= 4 || p->c.closed)) {
         if (!p->s.closed && p->sl)
-            link_close(p->sl, 0, "done");
+            stream_close(p->sl, 0, "done");
         if (!p->c.closed)
-            link_close(p->cl, 0, "done");
+            stream_close(p->cl, 0, "done");
         uv_close((uv_handle_t *)&p->server, NULL);
         uv_close((uv_handle_t *)t, NULL);
     }
@@ -204,9 +204,9 @@ static void run_pair(struct pair *p, const char *client_ca, const char *client_c
     assert_int_equal(uv_tcp_bind(&p->server, (struct sockaddr *)&sa, 0), 0);
     assert_int_equal(uv_listen((uv_stream_t *)&p->server, 8, on_conn), 0);
     uv_tcp_getsockname(&p->server, (struct sockaddr *)&sa, &len);
-    p->cl = link_create(&p->loop, p->cctx, &cbs, &p->c);
+    p->cl = stream_create(&p->loop, p->cctx, &cbs, &p->c);
     /* Generous: the first handshake of a process is slow under valgrind. */
-    assert_int_equal(link_connect(p->cl, (struct sockaddr *)&sa, 60000), 0);
+    assert_int_equal(stream_connect(p->cl, (struct sockaddr *)&sa, 60000), 0);
     uv_timer_init(&p->loop, &p->guard);
     p->guard.data = p;
     uv_timer_start(&p->guard, on_guard, 20, 20);
@@ -216,7 +216,7 @@ static void run_pair(struct pair *p, const char *client_ca, const char *client_c
     fm_tls_ctx_destroy(p->cctx);
 }
 
-static void test_link_mutual_tls_carries_data_and_names_peers(void **state)
+static void test_stream_mutual_tls_carries_data_and_names_peers(void **state)
 {
     (void)state;
     struct pair p;
@@ -232,7 +232,7 @@ static void test_link_mutual_tls_carries_data_and_names_peers(void **state)
     assert_memory_equal(p.s.got, "ping", 4);
 }
 
-static void test_link_tls_refusal_closes_both_ends_with_the_reason(void **state)
+static void test_stream_tls_refusal_closes_both_ends_with_the_reason(void **state)
 {
     (void)state;
     struct pair p;
@@ -253,8 +253,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sender_batch_is_what_protobuf_c_packs),
         cmocka_unit_test(test_sender_batch_refuses_past_max_bytes_but_takes_one),
-        cmocka_unit_test(test_link_mutual_tls_carries_data_and_names_peers),
-        cmocka_unit_test(test_link_tls_refusal_closes_both_ends_with_the_reason),
+        cmocka_unit_test(test_stream_mutual_tls_carries_data_and_names_peers),
+        cmocka_unit_test(test_stream_tls_refusal_closes_both_ends_with_the_reason),
     };
     return cmocka_run_group_tests(tests, make_certs, rm_certs);
 }
