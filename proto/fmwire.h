@@ -118,5 +118,4 @@ const char *fmw_envelope_kind(const Fm__Envelope *env);
  * caller's storage; hb must outlive env's use. */
 void fmw_heartbeat_init(Fm__Envelope *env, Fm__Heartbeat *hb);
 
-
 #endif
