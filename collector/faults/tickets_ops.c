@@ -64,22 +64,13 @@ const char *tickets_step_name(enum tickets_step step)
     return step <= TICKETS_REOPEN ? steps[step].name : "?";
 }
 
-static void trim(char *s)
-{
-    size_t len = strlen(s);
-
-    while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == ' '))
-        s[--len] = '\0';
-}
-
 static int pg_fail(PGconn *conn, PGresult *r, const char *what, char *why, size_t whylen)
 {
-    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    char state[6];
     int rc = -EIO;
 
-    snprintf(why, whylen, "%s: %s", what, r ? PQresultErrorMessage(r) : PQerrorMessage(conn));
-    trim(why);
-    if (state && strcmp(state, "23505") == 0)
+    pg_classify(conn, r, what, why, whylen, state);
+    if (strcmp(state, "23505") == 0) /* unique_violation */
         rc = -EEXIST;
     PQclear(r);
     pg_rollback(conn);
@@ -94,8 +85,7 @@ static PGresult *query_rows(PGconn *conn, const char *what, const char *sql, int
 
     if (PQresultStatus(r) == PGRES_TUPLES_OK)
         return r;
-    snprintf(why, whylen, "%s: %s", what, PQresultErrorMessage(r));
-    trim(why);
+    pg_classify(conn, r, what, why, whylen, NULL);
     PQclear(r);
     return NULL;
 }

@@ -58,18 +58,23 @@ static json_t *body_base(const struct sla_subject *s, const char *event)
     return o;
 }
 
+/* A failed statement: the reason (pg_classify's one line) and the verdict
+ * as an errno. Clears r. */
+static int stmt_fail(PGconn *conn, PGresult *r, const char *what, char *why, size_t whylen)
+{
+    enum pg_verdict v = pg_classify(conn, r, what, why, whylen, NULL);
+
+    PQclear(r);
+    return pg_verdict_errno(v);
+}
+
+/* The same inside a transaction, which is rolled back. */
 static int fail(PGconn *conn, PGresult *r, const char *what, char *why, size_t whylen)
 {
-    const char *msg = PQerrorMessage(conn);
-    size_t n;
+    int rc = stmt_fail(conn, r, what, why, whylen);
 
-    snprintf(why, whylen, "%s: %s", what, msg[0] ? msg : "unexpected result");
-    n = strlen(why);
-    while (n > 0 && why[n - 1] == '\n')
-        why[--n] = '\0';
-    PQclear(r);
     pg_rollback(conn);
-    return -EIO;
+    return rc;
 }
 
 static int exec_ok(PGconn *conn, const char *sql, int n, const char *const *params,
@@ -115,11 +120,6 @@ static int enqueue_role(PGconn *conn, const struct contract_role *role, const ch
     return 0;
 }
 
-static int begin(PGconn *conn, char *why, size_t whylen)
-{
-    return pg_begin(conn, why, whylen);
-}
-
 static int commit(PGconn *conn, char *why, size_t whylen)
 {
     int rc = pg_commit(conn, why, whylen);
@@ -144,7 +144,7 @@ int sla_store_escalate(PGconn *conn, const struct sla_subject *s, const struct l
     snprintf(after, sizeof(after), "%" PRId64, d->step->after_ms / 1000);
     snprintf(due, sizeof(due), "%" PRId64, d->due_at);
     snprintf(fired, sizeof(fired), "%" PRId64, fired_at);
-    rc = begin(conn, why, whylen);
+    rc = pg_begin(conn, why, whylen);
     if (rc != 0)
         return rc;
     if (exec_ok(conn,
@@ -184,7 +184,7 @@ int sla_store_breach(PGconn *conn, const struct sla_subject *s, enum sla_kind k,
     snprintf(grade, sizeof(grade), "%d", s->clock->grade);
     snprintf(deadline, sizeof(deadline), "%" PRId64, s->clock->deadline[k]);
     snprintf(detected, sizeof(detected), "%" PRId64, detected_at);
-    rc = begin(conn, why, whylen);
+    rc = pg_begin(conn, why, whylen);
     if (rc != 0)
         return rc;
     if (exec_ok(conn,
@@ -238,9 +238,7 @@ int sla_store_pause(PGconn *conn, const struct sla_subject *s, char *why, size_t
                 "($1::bigint, to_timestamp($2::bigint), to_timestamp($3::bigint), $4) "
                 "ON CONFLICT (ticket_id, started_at) DO UPDATE SET ended_at = EXCLUDED.ended_at",
                 4, params, PGRES_COMMAND_OK, &r) != 0) {
-        snprintf(why, whylen, "sla_pauses: %s", PQerrorMessage(conn));
-        PQclear(r);
-        return -EIO;
+        return stmt_fail(conn, r, "sla_pauses", why, whylen);
     }
     PQclear(r);
     return 0;
@@ -297,9 +295,7 @@ int sla_store_engaged_roles(PGconn *conn, int64_t ticket_id, char ***roles, size
     snprintf(id, sizeof(id), "%" PRId64, ticket_id);
     if (exec_ok(conn, "SELECT role FROM ticket_escalations WHERE ticket_id = $1::bigint", 1, params,
                 PGRES_TUPLES_OK, &r) != 0) {
-        snprintf(why, whylen, "ticket_escalations: %s", PQerrorMessage(conn));
-        PQclear(r);
-        return -EIO;
+        return stmt_fail(conn, r, "ticket_escalations", why, whylen);
     }
     *n = (size_t)PQntuples(r);
     *roles = fm_xcalloc(*n ? *n : 1, sizeof(**roles));

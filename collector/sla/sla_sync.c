@@ -1,6 +1,8 @@
 /* sla_sync: see sla_sync.h. */
 #include "sla_sync.h"
 
+#include "pg.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -51,13 +53,10 @@ void sla_sync_destroy(sla_sync_t *y)
 
 static int db_fail(PGconn *conn, PGresult *r, const char *what, char *why, size_t whylen)
 {
-    snprintf(why, whylen, "%s: %s", what, PQerrorMessage(conn));
-    for (char *p = why; *p; p++) {
-        if (*p == '\n')
-            *p = ' ';
-    }
+    enum pg_verdict v = pg_classify(conn, r, what, why, whylen, NULL);
+
     PQclear(r);
-    return -EIO;
+    return pg_verdict_errno(v);
 }
 
 static int64_t epoch_or_zero(PGresult *r, int row, int col)
