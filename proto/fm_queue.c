@@ -92,7 +92,7 @@ int fmq_work_init(struct fmq_work *q)
 
     q->head = q->tail = NULL;
     q->len = 0;
-    q->stopping = false;
+    atomic_init(&q->stopping, false);
     rc = uv_mutex_init(&q->mu);
     if (rc != 0)
         return rc;
@@ -196,12 +196,7 @@ void fmq_work_stop(struct fmq_work *q)
 
 bool fmq_work_stopped(struct fmq_work *q)
 {
-    bool s;
-
-    uv_mutex_lock(&q->mu);
-    s = q->stopping;
-    uv_mutex_unlock(&q->mu);
-    return s;
+    return atomic_load(&q->stopping);
 }
 
 size_t fmq_work_len(struct fmq_work *q)

@@ -17,6 +17,7 @@
 #ifndef FM_QUEUE_H
 #define FM_QUEUE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,11 +64,11 @@ void fmq_loop_close(struct fmq_loop *q, fmq_loop_close_cb close_cb);
 /* --------------------------------------------------- to a worker thread */
 
 struct fmq_work {
-    uv_mutex_t mu; /* guards everything below */
+    uv_mutex_t mu; /* guards head, tail, len and the waits */
     uv_cond_t cv;
     struct fmq_node *head, *tail;
     size_t len;
-    bool stopping;
+    atomic_bool stopping; /* set under mu; read without it by fmq_work_stopped */
 };
 
 /* Returns 0 or a negative errno (nothing to destroy then). */
@@ -96,7 +97,7 @@ bool fmq_work_sleep(struct fmq_work *q, uint64_t timeout_ms);
 /* Any thread. Marks q stopped and wakes every waiter. */
 void fmq_work_stop(struct fmq_work *q);
 
-/* Any thread. */
+/* Any thread; takes no lock, so a worker may ask it before every step. */
 bool fmq_work_stopped(struct fmq_work *q);
 
 /* Any thread: nodes queued now. */
