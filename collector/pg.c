@@ -90,13 +90,6 @@ enum pg_verdict pg_errno_verdict(int rc)
     return PG_GIVE_UP;
 }
 
-const char *pg_verdict_name(enum pg_verdict v)
-{
-    static const char *const names[] = {"ok", "retry", "reconnect", "give up"};
-
-    return (unsigned)v < sizeof(names) / sizeof(names[0]) ? names[v] : "give up";
-}
-
 PGconn *pg_connect(const char *dsn, const char *app, char *why, size_t whylen)
 {
     const char *keys[] = {"dbname", "application_name", "fallback_application_name", NULL};

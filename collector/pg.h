@@ -60,9 +60,6 @@ enum pg_verdict pg_classify(PGconn *conn, const PGresult *r, const char *what, c
 int pg_verdict_errno(enum pg_verdict v);
 enum pg_verdict pg_errno_verdict(int rc);
 
-/* "retry", "reconnect", "give up" (for logs). */
-const char *pg_verdict_name(enum pg_verdict v);
-
 /* Copies msg into buf (len > 0) as "what: msg" on one line: newlines and
  * tabs become spaces, runs of spaces one, no trailing space. what may be
  * NULL. */
