@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fm_clock.h"
+
 enum pg_verdict pg_classify_state(const char *sqlstate, bool conn_ok)
 {
     const char *st = sqlstate ? sqlstate : "";
@@ -25,7 +27,7 @@ enum pg_verdict pg_classify_state(const char *sqlstate, bool conn_ok)
 
 void pg_oneline(char *buf, size_t len, const char *what, const char *msg)
 {
-    size_t n = 0;
+    size_t n = 0, start;
 
     if (len == 0)
         return;
@@ -34,15 +36,21 @@ void pg_oneline(char *buf, size_t len, const char *what, const char *msg)
 
         n = w < 0 ? 0 : (size_t)w < len ? (size_t)w : len - 1;
     }
-    for (const char *p = msg ? msg : ""; *p && n < len - 1; p++) {
-        char c = (*p == '\n' || *p == '\t' || *p == '\r') ? ' ' : *p;
+    start = n;
+    for (int pass = 0; pass < 2 && n == start; pass++) {
+        /* The second pass, for a blank msg: say so rather than nothing. */
+        const char *p = pass == 0 ? (msg ? msg : "") : PG_NO_REASON;
 
-        if (c == ' ' && n > 0 && buf[n - 1] == ' ')
-            continue;
-        buf[n++] = c;
+        for (; *p && n < len - 1; p++) {
+            char c = (*p == '\n' || *p == '\t' || *p == '\r') ? ' ' : *p;
+
+            if (c == ' ' && (n == start || buf[n - 1] == ' '))
+                continue;
+            buf[n++] = c;
+        }
+        while (n > start && buf[n - 1] == ' ')
+            n--;
     }
-    while (n > 0 && buf[n - 1] == ' ')
-        n--;
     buf[n] = '\0';
 }
 
@@ -126,31 +134,110 @@ void pg_backoff_reset(struct pg_backoff *b)
     b->next_ms = b->min_ms;
 }
 
+int pg_pace_init(struct pg_pace *p, uint64_t min_ms, uint64_t max_ms)
+{
+    memset(p, 0, sizeof(*p));
+    pg_backoff_init(&p->backoff, min_ms, max_ms);
+    return uv_mutex_init(&p->mu);
+}
+
+void pg_pace_destroy(struct pg_pace *p)
+{
+    uv_mutex_destroy(&p->mu);
+}
+
+uint64_t pg_pace_turn(struct pg_pace *p, uint64_t now_ms, bool *probe)
+{
+    uint64_t wait = 0;
+
+    *probe = false;
+    uv_mutex_lock(&p->mu);
+    if (p->down) {
+        if (p->probing)
+            wait = PG_PACE_POLL_MS;
+        else if (now_ms < p->next_ms)
+            wait = p->next_ms - now_ms;
+        else
+            *probe = p->probing = true;
+    }
+    uv_mutex_unlock(&p->mu);
+    return wait;
+}
+
+uint64_t pg_pace_done(struct pg_pace *p, bool probe, bool ok, uint64_t now_ms)
+{
+    uint64_t wait = 0;
+
+    uv_mutex_lock(&p->mu);
+    if (probe)
+        p->probing = false;
+    if (ok) {
+        p->down = false;
+        pg_backoff_reset(&p->backoff);
+    } else {
+        /* The first failure of an outage, or a failed probe, sets the next
+         * probe's time; threads that tried together at the start of an
+         * outage do not each double the wait. */
+        if (probe || !p->down)
+            p->next_ms = now_ms + pg_backoff_next(&p->backoff);
+        p->down = true;
+        wait = p->next_ms > now_ms ? p->next_ms - now_ms : 0;
+    }
+    uv_mutex_unlock(&p->mu);
+    return wait;
+}
+
+/* One attempt: connect and set up. Returns the connection, or NULL with
+ * the reason in why and the errno in *rc. */
+static PGconn *attempt(const char *dsn, const char *app, struct pg_retry *r, char *why,
+                       size_t whylen, int *rc)
+{
+    char msg[512];
+    PGconn *c = pg_connect(dsn, app, msg, sizeof(msg));
+
+    *rc = -ENOTCONN;
+    if (c == NULL) {
+        snprintf(why, whylen, "connect: %s", msg);
+        return NULL;
+    }
+    *rc = r->setup ? r->setup(r->arg, c, why, whylen) : 0;
+    if (*rc == 0)
+        return c;
+    PQfinish(c);
+    return NULL;
+}
+
 PGconn *pg_connect_retry(const char *dsn, const char *app, struct pg_retry *r, char *why,
                          size_t whylen)
 {
-    char msg[512];
-
     for (;;) {
-        PGconn *c = pg_connect(dsn, app, msg, sizeof(msg));
-        int rc = -ENOTCONN;
-        uint64_t wait;
+        bool probe;
+        uint64_t wait = pg_pace_turn(r->pace, fm_clock_mono_ms(), &probe);
+        PGconn *c;
+        int rc;
 
-        if (c == NULL) {
-            snprintf(why, whylen, "connect: %s", msg);
-        } else {
-            rc = r->setup ? r->setup(r->arg, c, why, whylen) : 0;
-            if (rc == 0) {
-                pg_backoff_reset(&r->backoff);
-                return c;
-            }
-            PQfinish(c);
+        /* Not this thread's turn: wait, unless stopping (then failed()
+         * decides at once whether to go on). */
+        if (wait > 0 && !fmq_work_stopped(r->queue)) {
+            (void)fmq_work_sleep(r->queue, wait);
+            continue;
         }
-        wait = pg_backoff_next(&r->backoff);
+        c = attempt(dsn, app, r, why, whylen, &rc);
+        wait = pg_pace_done(r->pace, probe, c != NULL, fm_clock_mono_ms());
+        if (c != NULL)
+            return c;
         if (!r->failed(r->arg, why, rc, wait))
             return NULL;
-        (void)fmq_work_sleep(r->queue, wait);
     }
+}
+
+int pg_check(PGconn *conn, char *why, size_t whylen)
+{
+    if (conn != NULL && PQstatus(conn) == CONNECTION_OK && PQconsumeInput(conn) == 1 &&
+        PQstatus(conn) == CONNECTION_OK)
+        return 0;
+    pg_oneline(why, whylen, "connection check", conn ? PQerrorMessage(conn) : "no connection");
+    return -ENOTCONN;
 }
 
 /* Runs a transaction-control command; 0 or the verdict's errno. */

@@ -1,9 +1,9 @@
 /* pg: the one PostgreSQL layer of fieldmon-collector and fieldmonctl.
  *
  * Every connection either program makes goes through pg_connect (one
- * attempt) or pg_connect_retry (attempts with a doubling back-off, slept
- * through the caller's fmq_work queue so that a stop never waits out a
- * back-off). Every failed result is judged by one rule, pg_classify:
+ * attempt) or pg_connect_retry (attempts paced by a doubling back-off that
+ * threads may share, pg_pace, waited through the caller's fmq_work queue so
+ * that a stop never waits out a back-off). Every failed result is judged by one rule, pg_classify:
  *
  *   PG_RETRY      run the transaction again on the same connection:
  *                 class 40 (serialization_failure 40001, deadlock_detected
@@ -34,6 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <uv.h>
+
 #include "fm_queue.h"
 
 enum pg_verdict {
@@ -62,7 +64,9 @@ enum pg_verdict pg_errno_verdict(int rc);
 
 /* Copies msg into buf (len > 0) as "what: msg" on one line: newlines and
  * tabs become spaces, runs of spaces one, no trailing space. what may be
- * NULL. */
+ * NULL. A reason is never empty: a NULL or blank msg reads
+ * PG_NO_REASON. */
+#define PG_NO_REASON "libpq gave no reason"
 void pg_oneline(char *buf, size_t len, const char *what, const char *msg);
 
 /* One attempt. dsn may be NULL or "" (libpq's PG* environment) and may be a
@@ -81,29 +85,71 @@ void pg_backoff_init(struct pg_backoff *b, uint64_t min_ms, uint64_t max_ms);
 uint64_t pg_backoff_next(struct pg_backoff *b);
 void pg_backoff_reset(struct pg_backoff *b);
 
+/* One back-off shared by the threads of a program that connect to the same
+ * PostgreSQL (the collector's DB writers). While PostgreSQL is reachable,
+ * every thread connects when it needs to. Once an attempt has failed, it is
+ * "down": one thread at a time tries again (the probe), no sooner than the
+ * back-off allows, and the others wait for the probe's outcome instead of
+ * trying on their own; when the probe succeeds they connect at once. So an
+ * outage costs one schedule of attempts (min_ms doubling up to max_ms) per
+ * pace, however many threads wait and however many jobs arrive, and the
+ * threads reconnect within max_ms (plus PG_PACE_POLL_MS) of PostgreSQL's
+ * return. Embedded by its owner; any thread. */
+struct pg_pace {
+    uv_mutex_t mu;             /* guards the rest */
+    struct pg_backoff backoff; /* the wait after the next failed probe */
+    uint64_t next_ms;          /* monotonic: no probe before this while down */
+    bool down;                 /* the last attempt failed */
+    bool probing;              /* a thread holds the probe */
+};
+
+/* How often a thread waiting for another thread's probe looks again. */
+#define PG_PACE_POLL_MS 50
+
+/* Returns 0 or a negative errno from uv_mutex_init (nothing to destroy). */
+int pg_pace_init(struct pg_pace *p, uint64_t min_ms, uint64_t max_ms);
+/* Once no thread uses p. */
+void pg_pace_destroy(struct pg_pace *p);
+
+/* The steps of pg_connect_retry, public for tests. pg_pace_turn returns 0
+ * when the caller may attempt now (*probe: it holds the probe and must
+ * report with pg_pace_done), else how long to wait before asking again.
+ * pg_pace_done reports an attempt's outcome and returns the wait before
+ * the next probe (0 after a success). now_ms is fm_clock_mono_ms(). */
+uint64_t pg_pace_turn(struct pg_pace *p, uint64_t now_ms, bool *probe);
+uint64_t pg_pace_done(struct pg_pace *p, bool probe, bool ok, uint64_t now_ms);
+
 /* How pg_connect_retry tries. Owned by the caller. */
 struct pg_retry {
-    struct pg_backoff backoff; /* reset on success */
-    struct fmq_work *queue;    /* the calling worker's queue: its stop ends a sleep */
+    struct pg_pace *pace;   /* borrowed: the back-off, shared or the caller's own */
+    struct fmq_work *queue; /* the calling worker's queue: its stop ends a wait */
     /* Optional: run on a fresh connection before it is handed out (schema
      * check, registration). 0, or a negative errno with the reason in why:
      * the attempt fails like a failed connect. */
     int (*setup)(void *arg, PGconn *conn, char *why, size_t whylen);
     /* Called after each failed attempt with the reason, the attempt's errno
      * (-ENOTCONN for connect, else setup's) and the wait before the next
-     * attempt; the caller logs and counts. Returns false to stop trying. */
+     * probe; the caller logs and counts. Returns false to stop trying. */
     bool (*failed)(void *arg, const char *why, int rc, uint64_t wait_ms);
     void *arg;
 };
 
-/* Worker thread. Connects (and sets up) until it succeeds, sleeping the
- * back-off through fmq_work_sleep(r->queue) between attempts, which returns
- * at once once the queue is stopped. A failed connect's reason reads
- * "connect: libpq's reason"; a failed setup's is setup's. Returns the
- * connection (free with PQfinish), or NULL when failed() returned false
- * (why holds the last reason). */
+/* Worker thread. Connects (and sets up) until it succeeds, taking turns
+ * through r->pace and waiting through fmq_work_sleep(r->queue), which
+ * returns at once once the queue is stopped; a stopped queue attempts
+ * without waiting for its turn, and failed() decides when to give up. A
+ * push to the queue does not end a wait: jobs arriving never cause an
+ * attempt. A failed connect's reason reads "connect: libpq's reason"; a
+ * failed setup's is setup's. Returns the connection (free with PQfinish),
+ * or NULL when failed() returned false (why holds the last reason). */
 PGconn *pg_connect_retry(const char *dsn, const char *app, struct pg_retry *r, char *why,
                          size_t whylen);
+
+/* Worker thread. Whether conn is still open: reads what the server sent
+ * without blocking (libpq's socket is non-blocking), so that a server that
+ * closed the connection, as PostgreSQL does when it stops, is noticed by a
+ * connection at rest. Returns 0, or -ENOTCONN with the reason in why. */
+int pg_check(PGconn *conn, char *why, size_t whylen);
 
 /* BEGIN / COMMIT on conn. Return 0, or the verdict's errno with why. A
  * COMMIT that PostgreSQL answers with ROLLBACK (the transaction had failed)

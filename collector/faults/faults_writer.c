@@ -34,6 +34,7 @@ struct writer {
     tickets_batch_t *held;   /* actions taken from the queue, not yet committed */
     struct fmq_node *checks; /* questions not yet answered (faults__msg), in order */
     PGconn *conn;            /* NULL while PostgreSQL is away */
+    struct pg_pace pace;     /* its reconnect back-off (one thread: its own) */
     bool down;               /* a failed connect was logged; the next success is too */
     uint64_t next_reload;    /* monotonic ms */
 };
@@ -87,12 +88,10 @@ static bool on_connect_failed(void *arg, const char *why, int rc, uint64_t wait_
  * and past the grace period. */
 static bool writer_connect(struct writer *wr)
 {
-    struct pg_retry r = {.queue = &wr->f->work, .failed = on_connect_failed, .arg = wr};
+    struct pg_retry r = {
+        .pace = &wr->pace, .queue = &wr->f->work, .failed = on_connect_failed, .arg = wr};
     char why[512];
 
-    /* The same back-off as the DB writers': database.reconnect_min/max. */
-    pg_backoff_init(&r.backoff, (uint64_t)wr->f->cfg->database.reconnect_min_ms,
-                    (uint64_t)wr->f->cfg->database.reconnect_max_ms);
     wr->conn = pg_connect_retry(wr->f->cfg->database.dsn, WRITER_APP, &r, why, sizeof(why));
     if (wr->conn == NULL)
         return false;
@@ -236,6 +235,13 @@ void faults__writer_main(void *arg)
     struct faults *f = wr.f;
 
     wr.held = tickets_batch_create();
+    /* The same back-off as the DB writers': database.reconnect_min/max. */
+    if (pg_pace_init(&wr.pace, (uint64_t)f->cfg->database.reconnect_min_ms,
+                     (uint64_t)f->cfg->database.reconnect_max_ms) != 0) {
+        /* As with a failed allocation (uv_mutex_init fails only so). */
+        FM_ERR("faults: writer: cannot create its back-off's mutex");
+        abort();
+    }
     for (;;) {
         bool stopped = fmq_work_stopped(&f->work);
         bool idle =
@@ -259,4 +265,5 @@ void faults__writer_main(void *arg)
     give_back(&wr);
     tickets_batch_destroy(wr.held);
     PQfinish(wr.conn);
+    pg_pace_destroy(&wr.pace);
 }

@@ -61,6 +61,11 @@ int dbs_attach(struct dbs *s, PGconn *conn);
 /* True if the connection is gone (reconnect before the next call). */
 int dbs_lost(const struct dbs *s);
 
+/* For a connection at rest: reads what the server sent (pg_check), so a
+ * server that closed the connection is noticed without a statement.
+ * Returns 0, or -ENOTCONN with the reason in s->why. */
+int dbs_check(struct dbs *s);
+
 /* Registers the agent's site, the agent, its devices and points from the
  * Hello's inventory, and returns in *committed the last sequence committed
  * for (agent, epoch). peer is the remote address, for the agents table.

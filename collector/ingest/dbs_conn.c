@@ -46,6 +46,15 @@ int dbs_lost(const struct dbs *s)
     return s->pg == NULL || PQstatus(s->pg) != CONNECTION_OK;
 }
 
+int dbs_check(struct dbs *s)
+{
+    int rc = pg_check(s->pg, s->why, sizeof(s->why));
+
+    if (rc != 0)
+        s->verdict = PG_RECONNECT;
+    return rc;
+}
+
 int dbs__fail(struct dbs *s)
 {
     if (dbs_lost(s))

@@ -16,7 +16,7 @@
 #include "pg.h"
 
 /* How long an idle writer waits for a job before it looks at partition
- * maintenance again. */
+ * maintenance and its connection again. */
 #define WRITER_IDLE_MS 1000
 
 struct worker {
@@ -41,6 +41,7 @@ struct dbw {
     void *arg;
     unsigned n;
     struct worker *workers;
+    struct pg_pace pace;  /* one back-off for every writer */
     size_t queued_events; /* loop thread only */
     /* When stopping: fail jobs still waiting for PostgreSQL. Written before
      * the queues are stopped, read by writers that saw them stopped. */
@@ -69,9 +70,10 @@ static int writer_setup(void *arg, PGconn *conn, char *why, size_t whylen)
     return rc;
 }
 
-/* pg_retry: a failed attempt. The first of an outage is an error; the rest
- * are for debugging. After a stop, gives up at once when no job waits, else
- * at the end of the grace period. */
+/* pg_retry: a failed attempt (of this writer: while PostgreSQL is down the
+ * writers take turns, see pg_pace). The first of an outage is an error;
+ * the rest are for debugging. After a stop, gives up at once when no job
+ * waits, else at the end of the grace period. */
 static bool writer_failed(void *arg, const char *why, int rc, uint64_t wait_ms)
 {
     struct worker *k = arg;
@@ -82,7 +84,8 @@ static bool writer_failed(void *arg, const char *why, int rc, uint64_t wait_ms)
         FM_ERR("db: writer %u: %s; retrying with backoff up to %lld ms", k->idx, why,
                (long long)k->w->cfg->reconnect_max_ms);
     else
-        FM_DEBUG("db: writer %u: %s; retry in %llu ms", k->idx, why, (unsigned long long)wait_ms);
+        FM_DEBUG("db: writer %u: %s; next attempt in %llu ms", k->idx, why,
+                 (unsigned long long)wait_ms);
     /* Stopping: keep trying for the grace period only for jobs to finish. */
     if (fmq_work_stopped(&k->q) && ((!k->holding && k->carry == NULL && fmq_work_len(&k->q) == 0) ||
                                     fm_clock_mono_ms() >= k->w->give_up_ms))
@@ -91,21 +94,20 @@ static bool writer_failed(void *arg, const char *why, int rc, uint64_t wait_ms)
     return true;
 }
 
-/* Connects, with a doubling wait between failures that a stop cuts short.
- * Returns 0 when connected, -ECANCELED when stopping and past the grace
- * period. */
+/* Connects, taking turns with the other writers on the collector's one
+ * back-off (a stop cuts the wait short). Returns 0 when connected,
+ * -ECANCELED when stopping and past the grace period. */
 static int worker_connect(struct worker *k)
 {
     dbw_t *w = k->w;
-    struct pg_retry r = {.queue = &k->q, .setup = writer_setup, .failed = writer_failed, .arg = k};
+    struct pg_retry r = {
+        .pace = &w->pace, .queue = &k->q, .setup = writer_setup, .failed = writer_failed, .arg = k};
     char why[512];
 
     if (k->connected)
         return 0;
     if (fmq_work_stopped(&k->q) && fm_clock_mono_ms() >= w->give_up_ms)
         return -ECANCELED;
-    pg_backoff_init(&r.backoff, (uint64_t)w->cfg->reconnect_min_ms,
-                    (uint64_t)w->cfg->reconnect_max_ms);
     if (pg_connect_retry(w->cfg->dsn, DBS_APP, &r, why, sizeof(why)) == NULL)
         return -ECANCELED;
     k->connected = 1;
@@ -117,6 +119,9 @@ static int worker_connect(struct worker *k)
     return 0;
 }
 
+/* The writer's connection is gone (k->db.why says why): no longer counted
+ * as connected. The gauge db_connected moves only here and in
+ * worker_connect. */
 static void worker_lost(struct worker *k)
 {
     if (!k->connected)
@@ -125,6 +130,15 @@ static void worker_lost(struct worker *k)
     atomic_fetch_sub(&k->w->connected, 1);
     atomic_fetch_sub(&metrics.db_connected, 1);
     FM_ERR("db: writer %u: connection lost: %s", k->idx, k->db.why);
+}
+
+/* An idle writer's look at its connection: PostgreSQL closes its end when
+ * it stops, and a writer at rest would otherwise count a dead connection
+ * as connected until its next job. */
+static void worker_check(struct worker *k)
+{
+    if (k->connected && dbs_check(&k->db) != 0)
+        worker_lost(k);
 }
 
 /* Runs one job or a group of batches once. Returns 0, -ENOTCONN or -EIO. */
@@ -304,16 +318,19 @@ static void worker_main(void *arg)
     dbw_t *w = k->w;
     struct dbw_job **jobs = fm_xcalloc(TAKE_MAX, sizeof(*jobs));
 
-    worker_connect(k);
     for (;;) {
         size_t n;
 
+        /* Connected before the jobs come, also after an outage seen while
+         * idle (jobs queue up meanwhile, as they would anyway). */
+        worker_connect(k);
         maintain(k);
         n = take(k, jobs, TAKE_MAX);
         if (n == 0) {
             /* A stopped queue hands out what it holds first. */
             if (fmq_work_stopped(&k->q) && k->carry == NULL)
                 break;
+            worker_check(k);
             continue;
         }
         k->holding = true;
@@ -323,6 +340,14 @@ static void worker_main(void *arg)
             fmq_loop_post(&w->done_q, &jobs[i]->node);
     }
     free(jobs);
+    /* The connection closes with the thread, and stops being counted. */
+    if (k->connected) {
+        k->connected = 0;
+        atomic_fetch_sub(&w->connected, 1);
+        atomic_fetch_sub(&metrics.db_connected, 1);
+    }
+    PQfinish(k->db.pg);
+    k->db.pg = NULL;
 }
 
 /* fmq_loop: one job done, on the loop. */
@@ -350,6 +375,12 @@ int dbw_create(uv_loop_t *loop, const struct collconf_db *cfg, const char *colle
     w->arg = arg;
     w->n = (unsigned)cfg->workers;
     w->workers = fm_xcalloc(w->n, sizeof(*w->workers));
+    rc = pg_pace_init(&w->pace, (uint64_t)cfg->reconnect_min_ms, (uint64_t)cfg->reconnect_max_ms);
+    if (rc != 0) {
+        free(w->workers);
+        free(w);
+        return rc;
+    }
     for (i = 0; i < w->n; i++) {
         struct worker *k = &w->workers[i];
 
@@ -371,6 +402,7 @@ out_queues:
         dbs_close(&w->workers[i].db);
         fmq_work_destroy(&w->workers[i].q);
     }
+    pg_pace_destroy(&w->pace);
     free(w->workers);
     free(w);
     return rc;
@@ -440,6 +472,7 @@ static void free_all(dbw_t *w)
         dbs_close(&w->workers[i].db);
         fmq_work_destroy(&w->workers[i].q);
     }
+    pg_pace_destroy(&w->pace);
     free(w->workers);
     free(w);
 }
