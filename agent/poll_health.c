@@ -111,6 +111,8 @@ void poll_report(event_sink_t *sink, const struct poll_health *h, enum poll_tran
     default:
         if (!ok)
             FM_DEBUG("%s: %s: poll failed: %s", proto, device, reason);
+        else
+            FM_DEBUG("%s: %s: poll ok", proto, device);
         break;
     }
 }
@@ -142,6 +144,19 @@ void poll_owner_init(struct poll_owner *o, const char *proto, event_sink_t *sink
     o->counts = counts;
     o->where = where;
     poll_rounds_init(&o->rounds, cycles, devs);
+}
+
+uint64_t poll_first_delay(const struct poll_owner *o, double spread, int64_t interval_ms)
+{
+    if (o->cycles > 0)
+        return 0;
+    return (uint64_t)(poll_rand01() * spread * (double)interval_ms);
+}
+
+void poll_begin(struct poll_owner *o, const char *device, uint32_t cycles_done, uint64_t due_ms)
+{
+    FM_DEBUG("%s: %s: poll begins", o->proto, device);
+    poll_rounds_begin(&o->rounds, cycles_done, due_ms);
 }
 
 unsigned poll_end(struct poll_owner *o, struct poll_health *h, uint32_t *cycles_done,

@@ -139,6 +139,16 @@ enum {
     POLL_END_ALL_DONE = 2, /* --cycles: every device finished its last round */
 };
 
+/* When a device's first poll is due, in ms from the poller's start: at
+ * random over spread x interval_ms, so that a fleet's polls do not all
+ * fall in the same instant; 0 with --once and --cycles, whose runs poll
+ * every device at once (a spread would only make them slower). */
+uint64_t poll_first_delay(const struct poll_owner *o, double spread, int64_t interval_ms);
+
+/* One poll of a device begins (its request goes out): logged at debug
+ * level and noted for the --cycles rounds. due_ms is when it was due. */
+void poll_begin(struct poll_owner *o, const char *device, uint32_t cycles_done, uint64_t due_ms);
+
 /* Ends one poll of one device: counts it, records it in *h (with --cycles a
  * failing device is not backed off: every round polls the whole fleet, dead
  * devices included, so a round shows what they cost; with --once one failed

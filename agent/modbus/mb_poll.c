@@ -253,7 +253,7 @@ static void on_sched(uv_timer_t *t)
         schedule_next(d);
         return;
     }
-    poll_rounds_begin(&p->po.rounds, d->cycles_done, d->due_ms);
+    poll_begin(&p->po, d->cfg->name, d->cycles_done, d->due_ms);
     rc = mb_worker_submit(d->link->w, &d->job);
     if (rc == 0) {
         d->busy = true;
@@ -284,11 +284,7 @@ void mb_poll_start(mb_poll_t *p)
 
     for (size_t i = 0; i < p->n_devs; i++) {
         struct mb__dev *d = &p->devs[i];
-        /* --once and --cycles start every device at once: their runs
-         * measure rounds, and a spread would only make them slower. */
-        uint64_t delay = p->po.cycles > 0 ? 0
-                                          : (uint64_t)(poll_rand01() * p->cfg->modbus.poll_spread *
-                                                       (double)d->cfg->interval_ms);
+        uint64_t delay = poll_first_delay(&p->po, p->cfg->modbus.poll_spread, d->cfg->interval_ms);
 
         d->due_ms = now + delay;
         uv_timer_start(&d->sched, on_sched, delay, 0);

@@ -174,7 +174,7 @@ static void dispatch(snmp_poll_t *p)
         d->next_wait = NULL;
         d->state = DEV_ACTIVE;
         p->active++;
-        poll_rounds_begin(&p->po.rounds, d->cycles_done, d->due_ms);
+        poll_begin(&p->po, d->cfg->name, d->cycles_done, d->due_ms);
         snmp__begin(d);
         queue_send(d);
     }
@@ -206,8 +206,7 @@ void snmp_poll_start(snmp_poll_t *p)
 
     for (size_t i = 0; i < p->n_devs; i++) {
         struct snmp__dev *d = &p->devs[i];
-        uint64_t delay =
-            (uint64_t)(poll_rand01() * p->cfg->snmp.poll_spread * (double)d->cfg->interval_ms);
+        uint64_t delay = poll_first_delay(&p->po, p->cfg->snmp.poll_spread, d->cfg->interval_ms);
 
         d->due_ms = now + delay;
         uv_timer_start(&d->sched, on_sched, delay, 0);

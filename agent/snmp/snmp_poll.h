@@ -17,7 +17,8 @@
  * unreachable_after failed polls in a row the device is reported unreachable
  * (one Reachability event) and reported reachable on its first good poll.
  * A failing device's interval doubles up to backoff_max and resets on
- * success. First polls are spread at random over poll_spread x interval.
+ * success. First polls are spread at random over poll_spread x interval;
+ * with cycles (--once, --cycles) all devices start at once.
  *
  * Loop thread only. */
 #ifndef AGENT_SNMP_POLL_H

@@ -5,6 +5,8 @@
  * back to IDLE through on_link_close, which schedules the next attempt:
  * the next endpoint at once while some remain in this round, else the first
  * endpoint again after a backoff. A session that reached STREAMING resets
+ * the backoff, and its loss is followed by a short first retry (the
+ * collector was there a moment ago: most often it is restarting), then
  * the backoff.
  *
  * In STREAMING, pump() reads spool records from the iterator, packs them
@@ -43,6 +45,12 @@ static void on_retry(uv_timer_t *t)
     connect_next(s);
 }
 
+/* Uniform in [lo, hi]. */
+static int64_t jitter(int64_t lo, int64_t hi)
+{
+    return lo + (int64_t)(((uint64_t)rand() << 16 ^ (uint64_t)rand()) % (uint64_t)(hi - lo + 1));
+}
+
 static void schedule_retry(sender_t *s)
 {
     int64_t d = s->cfg->backoff_min_ms;
@@ -51,11 +59,28 @@ static void schedule_retry(sender_t *s)
         d *= 2;
     if (d > s->cfg->backoff_max_ms)
         d = s->cfg->backoff_max_ms;
-    /* Jitter: uniform in [d/2, d]. */
-    d = d / 2 + (int64_t)(((uint64_t)rand() << 16 ^ (uint64_t)rand()) % (uint64_t)(d / 2 + 1));
+    d = jitter(d / 2, d);
     s->failures++;
     s->state = SENDER_IDLE;
     FM_INFO("sender: no collector reachable, next attempt in %" PRId64 " ms", d);
+    uv_timer_start(&s->retry, on_retry, (uint64_t)d, 0);
+}
+
+/* After an established session is lost: one short first retry, uniform in
+ * [SENDER_LOST_RETRY_MIN_MS, SENDER_LOST_RETRY_MAX_MS] (never above
+ * backoff_max), so that agents come back as soon as a restarted collector
+ * listens, spread enough that a fleet does not arrive in one instant. If
+ * it fails, the backoff runs from backoff_min as usual. */
+static void schedule_first_retry(sender_t *s)
+{
+    int64_t hi = SENDER_LOST_RETRY_MAX_MS < s->cfg->backoff_max_ms ? SENDER_LOST_RETRY_MAX_MS
+                                                                   : s->cfg->backoff_max_ms;
+    int64_t lo = SENDER_LOST_RETRY_MIN_MS < hi ? SENDER_LOST_RETRY_MIN_MS : hi;
+    int64_t d = jitter(lo, hi);
+
+    s->failures = 0;
+    s->state = SENDER_IDLE;
+    FM_INFO("sender: session lost, first retry in %" PRId64 " ms", d);
     uv_timer_start(&s->retry, on_retry, (uint64_t)d, 0);
 }
 
@@ -342,10 +367,8 @@ static void on_link_close(stream_t *l, int status, const char *why, void *ud)
     if (was_up) {
         s->stats.reconnects++;
         FM_WARN("sender: %s: session lost: %s; reconnecting", cur_endpoint(s), why);
-        s->state = SENDER_IDLE;
         s->ep_idx = 0;
-        s->failures = 0;
-        schedule_retry(s);
+        schedule_first_retry(s);
         return;
     }
     s->stats.connect_failures++;

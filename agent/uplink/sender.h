@@ -17,7 +17,10 @@
  * and the connection is dropped. Reconnects back off exponentially from
  * `backoff_min` to `backoff_max` with full jitter (the delay is uniform in
  * [d/2, d]), so a fleet of agents does not reconnect in lockstep after a
- * collector restart.
+ * collector restart. A session that was up and is lost is first retried
+ * after a short delay, uniform in [SENDER_LOST_RETRY_MIN_MS,
+ * SENDER_LOST_RETRY_MAX_MS] (at most `backoff_max`): a restarted collector
+ * has its agents back as soon as it listens; then the backoff as above.
  *
  * Loop thread only. */
 #ifndef SENDER_H
@@ -32,6 +35,10 @@
 #include <uv.h>
 
 enum sender_transport { SENDER_TLS = 0, SENDER_PLAIN = 1 };
+
+/* The first retry after an established session is lost (see above). */
+#define SENDER_LOST_RETRY_MIN_MS 100
+#define SENDER_LOST_RETRY_MAX_MS 500
 
 /* Configuration (key `sender`; table in sender_conf.c). */
 struct sender_cfg {

@@ -12,6 +12,7 @@ usage: agent_snmpd_test.py PATH/TO/fieldmon-agent [test-name ...]
 """
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -265,6 +266,29 @@ def test_dead_device_does_not_delay_live_one(sd, tmp):
               "timeout after 2 tries" in r[0]["reason"], r)
 
 
+def test_once_starts_every_device_at_once(sd, tmp):
+    """--once polls every SNMP device at once, as the Modbus poller does: no
+    start-up spread (the default poll_spread 1 over a 30 s interval would
+    hold each first poll for up to 30 s). Asserted by order, from the debug
+    log: every device's poll begins before any poll ends."""
+    path = os.path.join(tmp, "agent.yaml")
+    with open(path, "w", encoding="ascii") as f:
+        f.write("agent_id: gw-test\nsite: lab\nsnmp: {poll_spread: 1}\ndevices:\n")
+        for i in range(3):
+            f.write("  - {name: ups%d, profile: p, interval: 30s, snmp: {host: 127.0.0.1,"
+                    " port: %d, community: fmtest}}\n" % (i, sd.port))
+        f.write("profiles:\n  - name: p\n    points:\n      - %s\n" % UPS_POINTS[0])
+    rc, ev, err = run_once(path, "-l", "debug")
+    check(rc == 0, ("exit status", rc, err))
+    steps = re.findall(r"snmp: (ups\d): poll (begins|ok|failed)", err)
+    begins = [i for i, s in enumerate(steps) if s[1] == "begins"]
+    ends = [i for i, s in enumerate(steps) if s[1] != "begins"]
+    check(sorted(d for d, s in steps if s == "begins") == ["ups0", "ups1", "ups2"] and
+          len(ends) == 3, ("one poll of each device", steps))
+    check(max(begins) < min(ends), ("a poll ended before every device had begun", steps))
+    check(len([e for e in ev if e.get("point") == "battery_status"]) == 3, ev)
+
+
 def test_counter_wrap_rate_and_device_coming_back(sd, tmp):
     cfg = config(tmp, ["{name: c, profile: p, interval: 1s, unreachable_after: 2,"
                        " snmp: {host: 127.0.0.1, port: %d, community: fmtest, timeout: 200ms,"
@@ -382,7 +406,7 @@ def test_unresolvable_name_is_retried_with_backoff(sd, tmp):
 TESTS = [test_command_line_and_config_errors, test_v2c_values, test_v3_authpriv_values, test_v1_values_and_nosuchname,
          test_v3_wrong_passphrase_fails, test_toobig_is_split,
          test_dead_device_does_not_delay_live_one,
-         test_counter_wrap_rate_and_device_coming_back,
+         test_once_starts_every_device_at_once, test_counter_wrap_rate_and_device_coming_back,
          test_failing_device_backs_off_to_the_cap, test_host_names_resolve_without_blocking,
          test_unresolvable_name_is_retried_with_backoff]
 
