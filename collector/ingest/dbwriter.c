@@ -28,6 +28,7 @@ struct worker {
     struct dbs db;
     int connected;
     unsigned failures; /* failed connects since the last success (writer thread) */
+    bool lost;         /* the connection went; "connected again" is logged (writer thread) */
     bool holding;      /* jobs taken and not yet done (writer thread) */
     uint64_t next_maintenance_ms;
 };
@@ -113,9 +114,12 @@ static int worker_connect(struct worker *k)
     k->connected = 1;
     atomic_fetch_add(&w->connected, 1);
     atomic_fetch_add(&metrics.db_connected, 1);
-    if (k->failures > 0)
+    /* Also after a loss without a failed attempt of its own: the writer
+     * may have waited for another writer's probe. */
+    if (k->failures > 0 || k->lost)
         FM_NOTICE("db: writer %u: connected again", k->idx);
     k->failures = 0;
+    k->lost = false;
     return 0;
 }
 
@@ -127,6 +131,7 @@ static void worker_lost(struct worker *k)
     if (!k->connected)
         return;
     k->connected = 0;
+    k->lost = true;
     atomic_fetch_sub(&k->w->connected, 1);
     atomic_fetch_sub(&metrics.db_connected, 1);
     FM_ERR("db: writer %u: connection lost: %s", k->idx, k->db.why);
