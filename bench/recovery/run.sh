@@ -13,15 +13,16 @@
 #     status; the collector killed (SIGKILL) and started again at once on
 #     the same port, ROUNDS (5) times. agent_back_max_s: the worst round,
 #     from the new collector's "listen" line to the agent's "session up"
-#     line (both logs stamp the same clock).
+#     line (both logs stamp the same clock). agent_back_after_3s_max_s:
+#     the same, three rounds with the collector down 3 s before it starts.
 #  3. once_s: `fieldmon-agent --once` with three SNMP devices (default
 #     interval and poll_spread) on a local net-snmp snmpd.
 #
 #   bench/recovery/run.sh
 #
 # Builds with cmake into $FM_BUILD_DIR (default build-bench, Release).
-# About a minute and a half. Last line:
-#   pg_recovery_s=N pg_attempts=N agent_back_max_s=N once_s=N
+# About two minutes. Last line:
+#   pg_recovery_s=N pg_attempts=N agent_back_max_s=N agent_back_after_3s_max_s=N once_s=N
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build="${FM_BUILD_DIR:-build-bench}"
@@ -34,50 +35,25 @@ agent="$build/agent/fieldmon-agent"
 
 # shellcheck source=../../tests/lib/pg.sh
 source tests/lib/pg.sh
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-    fm_pg_stop
-}
-trap cleanup EXIT
 fm_pg_start >/dev/null
-dir="$FM_PG_DIR/bench"
-mkdir -p "$dir"
+trap fm_pg_stop EXIT
+# The integration tests' helpers: coll_config, coll_start (COLL_PID,
+# COLL_PORT, COLL_MPORT; the log in $T/collector.log), metric, fail.
+export FM_COLLECTOR="$collector" FM_SOURCE_DIR="$PWD"
+# shellcheck source=../../tests/integration/coll_lib.sh
+source tests/integration/coll_lib.sh
+pids=()
+trap 'for p in "${pids[@]}" $COLL_PID; do kill -9 "$p" 2>/dev/null || true; done; fm_pg_stop' EXIT
+dir="$T"
 secs() { date -d "$1" +%s.%N; } # a log line's stamp, in Unix seconds
 
-# start_collector CONFIG: appends to $dir/collector.log; sets coll, port, mport.
-start_collector() {
-    local mark
-    mark=$(wc -l <"$dir/collector.log")
-    "$collector" -c "$1" >>"$dir/collector.log" 2>&1 &
-    coll=$!
-    pids+=("$coll")
-    for _ in $(seq 1 200); do
-        port=$(tail -n +"$((mark + 1))" "$dir/collector.log" |
-            sed -n 's/.*listen: agents on .* port \([0-9]*\) .*/\1/p' | tail -1)
-        mport=$(tail -n +"$((mark + 1))" "$dir/collector.log" |
-            sed -n 's/.*metrics: http:\/\/.*:\([0-9]*\)\/metrics.*/\1/p' | tail -1)
-        [[ -n "$port" && -n "$mport" ]] && return 0
-        sleep 0.05
-    done
-    echo "collector did not start; see $dir/collector.log" >&2
-    exit 1
-}
-metric() { curl -sf "http://127.0.0.1:$mport/metrics" | sed -n "s/^fieldmon_collector_$1 //p"; }
-
-cat >"$dir/c.yaml" <<YAML
-collector_id: bench
-log_level: info
-listen: {transport: plain, address: 127.0.0.1, port: 0}
-metrics: {address: 127.0.0.1, port: 0}
-database: {dsn: "$FM_PG_DSN"}
-YAML
+# Default settings: only the DSN (coll_config adds test settings otherwise).
+coll_config "$dir/c.yaml" "database: {dsn: \"$FM_PG_DSN\"}"
 "$collector" -c "$dir/c.yaml" --migrate >/dev/null
-: >"$dir/collector.log"
 
 # 1. PostgreSQL away and back.
-start_collector "$dir/c.yaml"
-"$build/bench/fm-loadgen" --connect "127.0.0.1:$port" --agent rec --agents 3 --events 1000000 \
+coll_start "$dir/c.yaml"
+"$build/bench/fm-loadgen" --connect "127.0.0.1:$COLL_PORT" --agent rec --agents 3 --events 1000000 \
     --batch 100 --rate 2000 --timeout $((down_s + 60)) >"$dir/lg.out" 2>&1 &
 lg=$!
 pids+=("$lg")
@@ -98,22 +74,17 @@ for _ in $(seq 1 1200); do
     fi
     sleep 0.05
 done
-[[ -n "$last" ]] || { echo "the writers did not all reconnect within 60 s" >&2; exit 1; }
+[[ -n "$last" ]] || fail "the writers did not all reconnect within 60 s"
 pg_recovery_s=$(printf '%.2f' "$(echo "$(secs "$last") - $back" | bc)")
 echo "PostgreSQL down ${down_s} s: $pg_attempts reconnect attempts; $lost writers lost their connection; the last connected again ${pg_recovery_s} s after PostgreSQL was back"
 kill "$lg" 2>/dev/null || true
-kill -TERM "$coll"
-wait "$coll" || true
+coll_stop
 
 # 2. The collector killed and started again under a streaming agent.
-cat >"$dir/fixed.yaml" <<YAML
-collector_id: bench
-log_level: info
-listen: {transport: plain, address: 127.0.0.1, port: $port}
-metrics: {address: 127.0.0.1, port: 0}
-database: {dsn: "$FM_PG_DSN"}
-YAML
-start_collector "$dir/fixed.yaml"
+port=$COLL_PORT
+coll_config "$dir/fixed.yaml" "database: {dsn: \"$FM_PG_DSN\"}" \
+    "listen: {transport: plain, address: 127.0.0.1, port: $port}"
+coll_start "$dir/fixed.yaml"
 cat >"$dir/agent.yaml" <<YAML
 agent_id: rec-agent
 site: lab
@@ -126,13 +97,17 @@ YAML
 "$agent" -c "$dir/agent.yaml" -l info >"$dir/agent.log" 2>&1 &
 pids+=("$!")
 sleep 2
-worst=0
-for r in $(seq 1 "$rounds"); do
+# restarts GAP_S ROUNDS: prints each round, sets worst (seconds).
+restarts() {
+    local gap=$1 n s up listened cmark
+    worst=0
+    for r in $(seq 1 "$2"); do
     n=$(grep -c "session up" "$dir/agent.log" || true)
-    kill -9 "$coll"
-    wait "$coll" 2>/dev/null || true
+    kill -9 "$COLL_PID"
+    wait "$COLL_PID" 2>/dev/null || true
+    sleep "$gap"
     cmark=$(wc -l <"$dir/collector.log")
-    start_collector "$dir/fixed.yaml"
+    coll_start "$dir/fixed.yaml"
     listened=$(tail -n +"$((cmark + 1))" "$dir/collector.log" | grep "listen: agents on" | tail -1 | cut -d' ' -f1)
     up=""
     for _ in $(seq 1 1200); do
@@ -142,12 +117,17 @@ for r in $(seq 1 "$rounds"); do
         fi
         sleep 0.05
     done
-    [[ -n "$up" ]] || { echo "round $r: the agent did not come back within 60 s" >&2; exit 1; }
+    [[ -n "$up" ]] || fail "round $r: the agent did not come back within 60 s"
     s=$(printf '%.2f' "$(echo "$(secs "$up") - $(secs "$listened")" | bc)")
-    echo "round $r: agent back ${s} s after the new collector listened"
+    echo "collector down ${gap} s, round $r: agent back ${s} s after the new collector listened"
     if (($(echo "$s > $worst" | bc))); then worst=$s; fi
     sleep 1
-done
+    done
+}
+restarts 0 "$rounds"
+back_now=$worst
+restarts 3 3
+back_3s=$worst
 
 # 3. --once with three SNMP devices.
 snmp_port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -176,4 +156,4 @@ t0=$(date +%s.%N)
 once_s=$(printf '%.2f' "$(echo "$(date +%s.%N) - $t0" | bc)")
 echo "--once with three SNMP devices: ${once_s} s ($(wc -l <"$dir/once.out") events)"
 
-echo "pg_recovery_s=$pg_recovery_s pg_attempts=$pg_attempts agent_back_max_s=$worst once_s=$once_s"
+echo "pg_recovery_s=$pg_recovery_s pg_attempts=$pg_attempts agent_back_max_s=$back_now agent_back_after_3s_max_s=$back_3s once_s=$once_s"

@@ -28,9 +28,7 @@ sender: {heartbeat: 1s, dead_after: 1s,
 status: {interval: 1h, metrics_listen: ""}
 devices: []
 EOF
-"$FM_AGENT" -t -c "$T/agent.yaml" >/dev/null || fail "agent config refused"
-"$FM_AGENT" -c "$T/agent.yaml" -l debug >"$T/agent.log" 2>&1 &
-AGENT_PID=$!
+agent_start "$T/agent.yaml"
 trap '[[ -z "$COLL_PID" ]] || kill -CONT "$COLL_PID" 2>/dev/null; [[ -z "$COLL_PID" ]] || kill -9 "$COLL_PID" 2>/dev/null; kill -9 "$AGENT_PID" 2>/dev/null || true' EXIT
 
 for _ in $(seq 1 100); do

@@ -26,9 +26,7 @@ sender: {transport: plain, backoff_min: 5s, backoff_max: 30s}
 status: {interval: 1s, metrics_listen: ""}
 devices: []
 EOT
-"$FM_AGENT" -t -c "$T/agent.yaml" >/dev/null || fail "agent config refused"
-"$FM_AGENT" -c "$T/agent.yaml" -l debug >"$T/agent.log" 2>&1 &
-AGENT_PID=$!
+agent_start "$T/agent.yaml"
 trap 'kill -CONT "$AGENT_PID" 2>/dev/null || true; kill -9 "$AGENT_PID" 2>/dev/null || true
       [[ -z "$COLL_PID" ]] || kill -9 "$COLL_PID" 2>/dev/null || true' EXIT
 sessions() { grep -c "session up" "$T/agent.log" || true; }

@@ -65,6 +65,15 @@ coll_stop() {
 
 trap '[[ -n "$COLL_PID" ]] && kill -9 "$COLL_PID" 2>/dev/null; true' EXIT
 
+# agent_start CONFIG: checks CONFIG (-t) and starts fieldmon-agent ($FM_AGENT)
+# on it at debug level, its log in $T/agent.log; sets AGENT_PID.
+AGENT_PID=""
+agent_start() {
+    "$FM_AGENT" -t -c "$1" >/dev/null || fail "agent config refused"
+    "$FM_AGENT" -c "$1" -l debug >"$T/agent.log" 2>&1 &
+    AGENT_PID=$!
+}
+
 q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 
 # expect_rows AGENT_PREFIX AGENTS EVENTS [MEASUREMENTS_ONLY]: the rows of
