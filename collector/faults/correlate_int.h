@@ -21,7 +21,8 @@ struct corr__alarm {
     bool raised;
     bool suppressed; /* raised inside a maintenance window */
     int64_t since_ms;
-    int64_t event_id; /* alarm_events row of the last transition */
+    int64_t changed_ms; /* last transition */
+    int64_t event_id;   /* alarm_events row of the last transition */
     int64_t window_id;
     int64_t *flap; /* ring of the last `flap.transitions` transition times */
     size_t flap_n, flap_head;
@@ -84,6 +85,7 @@ struct corr {
     struct corr__fault *system;
     struct corr_window *windows;
     size_t n_windows;
+    int restoring; /* corr_restore_begin .. _end: emit nothing, open nothing */
     struct corr_stats st;
 };
 
@@ -113,6 +115,10 @@ struct corr__fault *corr__fault_owner(struct corr__fault *f);
 void corr__fault_rehome(corr_t *e, struct corr__fault *f, int64_t now);
 void corr__emit_attach_tree(corr_t *e, struct corr__fault *owner, struct corr__fault *f,
                             int64_t now);
+
+/* Restoring (correlate_restore.c). */
+void corr__free_alarm(struct corr__alarm *a);
+void corr__free_dev(struct corr__dev *d);
 
 /* Sites, system and grade-4 groups (correlate_site.c). */
 void corr__site_check(corr_t *e, struct corr__site *s, int64_t now);

@@ -22,13 +22,14 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The device's reachability fault: its unreachable and comm_loss alarms
+ * share it (one key, device:SITE/DEVICE/unreachable). */
 struct corr__fault *corr__unreach_fault(corr_t *e, struct corr__dev *d)
 {
-    for (struct corr__alarm *a = d->alarms; a; a = a->next_dev)
-        if (strcmp(a->code, RULES_CODE_UNREACHABLE) == 0)
-            return a->raised ? a->fault : NULL;
-    (void)e;
-    return NULL;
+    char key[1200];
+
+    snprintf(key, sizeof(key), "device:%s/%s/" RULES_CODE_UNREACHABLE, d->site->key, d->name);
+    return corr__fault_find(e, key);
 }
 
 struct corr__dev *corr__parent_dev(corr_t *e, struct corr__dev *d)

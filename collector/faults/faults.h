@@ -46,9 +46,10 @@ faults_t *faults_create(uv_loop_t *loop, const struct collconf *cfg, const char 
  * agent counted as lost is back. Borrows h. */
 void faults_hello(faults_t *f, const Fm__Hello *h);
 
-/* The events of a committed batch of site's agent with seq > after_seq
- * (earlier ones were fed before). Borrows b. */
-void faults_events(faults_t *f, const char *site, const Fm__EventBatch *b, uint64_t after_seq);
+/* The events of a committed batch of agent_id (at site, in its epoch)
+ * with seq > after_seq (earlier ones were fed before). Borrows b. */
+void faults_events(faults_t *f, const char *site, const char *agent_id, uint64_t epoch,
+                   const Fm__EventBatch *b, uint64_t after_seq);
 
 /* The connection of agent (watching site) ended without the collector
  * shutting down. */

@@ -54,6 +54,9 @@ static void absorb(struct writer *wr, struct fmq_node *n)
         if (m->kind == FAULTS__ACTIONS) {
             tickets_batch_move(wr->held, m->actions);
             faults__msg_free(m);
+        } else if (m->kind == FAULTS__WINDOWS) {
+            wr->next_reload = 0; /* reload now (SIGHUP) */
+            faults__msg_free(m);
         } else {
             *tail = n;
             tail = &n->next;
@@ -118,7 +121,7 @@ static void write_held(struct writer *wr)
     size_t n = tickets_batch_count(wr->held);
     int rc;
 
-    rc = tickets_apply(wr->conn, wr->held, f->actor, f->rules.reopen_within_ms, &res, why,
+    rc = tickets_apply(wr->conn, wr->held, f->actor, atomic_load(&f->reopen_within_ms), &res, why,
                        sizeof(why));
     if (rc == 0) {
         atomic_fetch_add(&f->batches_written, 1);
@@ -150,8 +153,36 @@ static void write_held(struct writer *wr)
     }
 }
 
-/* Answers each pending question and hands it back to the loop. One that
- * fails is handed back unknown, and the loop asks again later. */
+/* Reads a site back for the loop (site_load.h). A lost connection leaves
+ * the question at the head of the list for the next round; a read
+ * PostgreSQL refuses is answered as failed. False when it must wait. */
+static bool answer_restore(struct writer *wr, struct faults__msg *m)
+{
+    char why[1024];
+    int rc = site_load(wr->conn, m->restore.site, m->restore.since_ms, &m->restore.load, why,
+                       sizeof(why));
+
+    if (rc == 0)
+        return true;
+    switch (pg_errno_verdict(rc)) {
+    case PG_RECONNECT:
+        FM_WARN("faults: site %s: restore: %s; again when PostgreSQL is back", m->restore.site,
+                why);
+        drop_conn(wr);
+        return false;
+    case PG_RETRY:
+        FM_INFO("faults: site %s: restore: %s; retrying", m->restore.site, why);
+        return false;
+    default:
+        FM_ERR("faults: site %s: restore: %s", m->restore.site, why);
+        m->restore.failed = true;
+        return true;
+    }
+}
+
+/* Answers each pending question and hands it back to the loop. A check
+ * that fails is handed back unknown, and the loop asks again later. A
+ * restore waits until every action queued before it is written. */
 static void answer_checks(struct writer *wr)
 {
     struct faults *f = wr->f;
@@ -159,11 +190,20 @@ static void answer_checks(struct writer *wr)
     while (wr->checks != NULL && wr->conn != NULL) {
         struct faults__msg *m = (struct faults__msg *)wr->checks;
         const char *p[2] = {m->check.agent, f->collector_id};
-        PGresult *r = PQexecParams(wr->conn,
-                                   "SELECT connected AND collector_id IS DISTINCT FROM $2"
-                                   " FROM agents WHERE agent_id = $1",
-                                   2, NULL, p, NULL, NULL, 0);
+        PGresult *r;
 
+        if (m->kind == FAULTS__RESTORE) {
+            if (tickets_batch_count(wr->held) > 0 || !answer_restore(wr, m))
+                return;
+            wr->checks = m->node.next;
+            m->node.next = NULL;
+            fmq_loop_post(&f->results, &m->node);
+            continue;
+        }
+        r = PQexecParams(wr->conn,
+                         "SELECT connected AND collector_id IS DISTINCT FROM $2"
+                         " FROM agents WHERE agent_id = $1",
+                         2, NULL, p, NULL, NULL, 0);
         wr->checks = m->node.next;
         m->node.next = NULL;
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
