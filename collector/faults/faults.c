@@ -165,6 +165,11 @@ static void on_result(struct fmq_node *node, void *arg)
 
     if (m->kind == FAULTS__WINDOWS) {
         corr_set_windows(f->engine, m->windows, m->n_windows, now);
+        tickets_windows_free(f->windows, f->n_windows);
+        f->windows = m->windows;
+        f->n_windows = m->n_windows;
+        m->windows = NULL;
+        m->n_windows = 0;
     } else if (m->kind == FAULTS__CHECK) {
         on_check(f, &m->check, now);
     } else if (m->kind == FAULTS__RESTORE) {
@@ -332,6 +337,41 @@ void faults_events(faults_t *f, const char *site, const char *agent_id, uint64_t
     faults__flush(f);
 }
 
+static void restore_site_once(struct faults *f, const char *site)
+{
+    if (faults__restore_holding(f, site) == NULL)
+        faults__restore_request(f, site);
+}
+
+void faults_reload_rules(faults_t *f, struct rules_conf *rules)
+{
+    int64_t now = fm_clock_wall_ms();
+
+    faults__flush(f);
+    corr_destroy(f->engine);
+    rules_free(&f->rules);
+    f->rules = *rules;
+    memset(rules, 0, sizeof(*rules));
+    f->engine = corr_create(&f->rules, tickets_batch_cb, f->outbox);
+    atomic_store(&f->reopen_within_ms, f->rules.reopen_within_ms);
+    corr_set_windows(f->engine, f->windows, f->n_windows, now);
+    for (size_t i = 0; i < f->n_present; i++)
+        restore_site_once(f, f->present[i].site);
+    for (size_t i = 0; i < f->n_lost; i++)
+        if (f->lost[i].declared)
+            restore_site_once(f, f->lost[i].site);
+    FM_NOTICE("faults: reloaded: %zu rules, %zu roots from %s; tickets for grades 1-%lld;"
+              " %zu sites being restored",
+              f->rules.n_rules, f->rules.n_roots,
+              f->cfg->faults.rules_file ? f->cfg->faults.rules_file : "the built-in defaults",
+              (long long)f->rules.open_max_grade, f->n_restoring);
+}
+
+void faults_reload_windows(faults_t *f)
+{
+    fmq_work_push(&f->work, &faults__msg_new(FAULTS__WINDOWS)->node);
+}
+
 void faults_agent_gone(faults_t *f, const char *site, const char *agent_id)
 {
     struct faults__lost *l = lost_find(f, agent_id);
@@ -399,6 +439,7 @@ void faults_destroy(faults_t *f)
     tickets_batch_destroy(f->outbox);
     free(f->lost);
     free(f->present);
+    tickets_windows_free(f->windows, f->n_windows);
     faults__restore_free(f);
     rules_free(&f->rules);
     /* Messages the writer never took (flushed after it stopped). */

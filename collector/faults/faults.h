@@ -55,6 +55,15 @@ void faults_events(faults_t *f, const char *site, const char *agent_id, uint64_t
  * shutting down. */
 void faults_agent_gone(faults_t *f, const char *site, const char *agent_id);
 
+/* SIGHUP: grades with rules (taken: *rules is zeroed) from now on. The
+ * engine is rebuilt: every site with an agent here (or counted as lost) is
+ * restored from PostgreSQL under the new rules, as at an agent's Hello, so
+ * pending group waits keep their original raise and nothing opens twice. */
+void faults_reload_rules(faults_t *f, struct rules_conf *rules);
+
+/* SIGHUP: reads the maintenance windows again now. */
+void faults_reload_windows(faults_t *f);
+
 /* Stops the timers, writes what the engine produced (waiting for PostgreSQL
  * at most grace_ms), joins the thread and closes the handles. Free with
  * faults_destroy after the loop has run the close callbacks. */

@@ -99,6 +99,8 @@ struct faults {
     size_t n_restoring, cap_restoring;
     struct faults__present *present;
     size_t n_present, cap_present;
+    struct corr_window *windows; /* the last windows loaded, for a rebuilt engine */
+    size_t n_windows;
 
     struct fmq_work work;    /* to the writer thread */
     struct fmq_loop results; /* back to the loop */
