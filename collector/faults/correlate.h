@@ -151,6 +151,10 @@ struct corr_ticket {
     int64_t last_seen_ms; /* the last raise it recorded */
 };
 
+/* A frozen site's faults do not open (its agent left this collector; it
+ * may be reporting elsewhere). corr_site_forget and a restore thaw it. */
+void corr_site_freeze(corr_t *e, const char *site, bool frozen);
+
 void corr_restore_begin(corr_t *e);
 void corr_restore_end(corr_t *e, const char *site, const struct corr_ticket *t, size_t n,
                       int64_t now_ms);

@@ -175,7 +175,7 @@ bool corr__fault_idle(const struct corr__fault *f)
 
 void corr__fault_maybe_open(corr_t *e, struct corr__fault *f, int64_t now)
 {
-    if (f->opened || f->parent || e->restoring)
+    if (f->opened || f->parent || e->restoring || (f->site && f->site->frozen))
         return;
     if (corr__fault_idle(f) && !f->flapping)
         return;

@@ -50,6 +50,7 @@ struct corr__site {
     struct corr__dev *devs;
     size_t n_inv, n_inv_unreach;
     bool agent_lost;
+    bool frozen;               /* corr_site_freeze: its faults do not open */
     struct corr__fault *fault; /* the active site fault */
     struct corr__site *next;   /* engine->site_list */
 };

@@ -68,6 +68,15 @@ void corr_site_forget(corr_t *e, const char *site)
     s->devs = NULL;
     s->n_inv = s->n_inv_unreach = 0;
     s->agent_lost = false;
+    s->frozen = false;
+}
+
+void corr_site_freeze(corr_t *e, const char *site, bool frozen)
+{
+    struct corr__site *s = corr__find(&e->sites, site);
+
+    if (s)
+        s->frozen = frozen;
 }
 
 void corr_restore_begin(corr_t *e)

@@ -150,6 +150,7 @@ static void on_check(struct faults *f, const struct faults__check *res, int64_t 
         FM_NOTICE("faults: agent %s (site %s) lost: not back after %lld ms", l->agent, l->site,
                   (long long)f->cfg->faults.agent_lost_after_ms);
         l->declared = true;
+        corr_site_freeze(f->engine, l->site, false);
         corr_agent(f->engine, l->site, true, now);
     }
     l->asked = false;
@@ -379,6 +380,13 @@ void faults_agent_gone(faults_t *f, const char *site, const char *agent_id)
 
     if (p)
         *p = f->present[--f->n_present];
+    /* No agent of the site left here: nothing this engine holds of the site
+     * opens while its agent may be reporting to another collector (a fault
+     * still in its group wait would open there too, and its clear never
+     * reach this engine). The agent's return restores the site; its loss
+     * (not back, not elsewhere) thaws it. */
+    if (!site_present(f, site))
+        corr_site_freeze(f->engine, site, true);
 
     if (l == NULL) {
         if (f->n_lost == f->cap_lost) {

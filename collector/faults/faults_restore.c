@@ -172,6 +172,8 @@ void faults__restore_done(struct faults *f, struct faults__msg *m)
     }
     if (!m->restore.failed)
         replay(f, s->site, l, now);
+    else
+        corr_site_freeze(f->engine, s->site, false); /* correlate what comes live */
     /* The held inputs the snapshot did not have, in the order they came. */
     for (size_t i = 0; i < s->n_held; i++) {
         const struct faults__held *h = &s->held[i];

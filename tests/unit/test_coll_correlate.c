@@ -66,7 +66,7 @@ static void rec_cb(void *data, const struct corr_action *a)
  *   A raise alarm   C clear alarm   U unreachable   R reachable
  *   L agent lost    B agent back    T tick          W set window
  *   I set inventory (the scenario's inventory for site)
- *   F forget site   S restore begins
+ *   F forget site   S restore begins   Z freeze site   z thaw site
  *   E restore of site ends; code is the key of the one ticket the site has
  *     (NULL: none), device its state: "open", "open cleared", "resolved" */
 struct step {
@@ -149,6 +149,10 @@ static void run(const char *name, const struct step *steps, size_t n)
             break;
         case 'S':
             corr_restore_begin(e);
+            break;
+        case 'Z':
+        case 'z':
+            corr_site_freeze(e, s->site, s->op == 'Z');
             break;
         case 'E': {
             struct corr_ticket tk = {
@@ -585,6 +589,24 @@ static void test_corr_forget_emits_nothing(void **state)
     RUN(steps);
 }
 
+/* The agent left: a fault in its group wait does not open while the site
+ * is frozen, and opens once it is thawed. */
+static void test_corr_frozen_site_opens_nothing(void **state)
+{
+    static const struct step steps[] = {
+        {0, 'I', "s1", NULL, NULL, ""},
+        {1000, 'U', "s1", "cam1", NULL, ""},
+        {2000, 'Z', "s1", NULL, NULL, ""},
+        {60000, 'T', NULL, NULL, NULL, ""},
+        {61000, 'z', "s1", NULL, NULL, ""},
+        {62000, 'T', NULL, NULL, NULL,
+         "open device:s1/cam1/unreachable g3\n"
+         "alarm device:s1/cam1/unreachable cam1 unreachable raised"},
+    };
+    (void)state;
+    RUN(steps);
+}
+
 static void test_corr_stats_count_faults_and_suppressions(void **state)
 {
     struct rules_conf rules = {0};
@@ -633,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_corr_restore_clears_a_ticket_whose_alarm_cleared_meanwhile),
         cmocka_unit_test(test_corr_restore_marks_a_ticketed_fault_opened),
         cmocka_unit_test(test_corr_forget_emits_nothing),
+        cmocka_unit_test(test_corr_frozen_site_opens_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
