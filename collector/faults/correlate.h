@@ -156,8 +156,10 @@ struct corr_ticket {
 void corr_site_freeze(corr_t *e, const char *site, bool frozen);
 
 void corr_restore_begin(corr_t *e);
+/* whole_site: the restored agents are every agent of the site; when not,
+ * only tickets of devices this engine follows are cleared. */
 void corr_restore_end(corr_t *e, const char *site, const struct corr_ticket *t, size_t n,
-                      int64_t now_ms);
+                      bool whole_site, int64_t now_ms);
 
 /* Alarm codes that mean "the agent cannot talk to the device" (comm_loss):
  * they join the device's unreachable fault, so one problem is one ticket. */

@@ -115,8 +115,25 @@ static int64_t ended_at(corr_t *e, struct corr__site *s, const char *key, int64_
     return best > 0 && best <= now ? best : now;
 }
 
+/* Whether key is device:SITE/DEVICE/... of a device of s's inventory. */
+static bool followed_device(struct corr__site *s, const char *key)
+{
+    size_t ls = strlen(s->key);
+
+    if (strncmp(key, "device:", 7) != 0 || strncmp(key + 7, s->key, ls) != 0 || key[7 + ls] != '/')
+        return false;
+    key += 8 + ls;
+    for (struct corr__dev *d = s->devs; d; d = d->next) {
+        size_t ld = strlen(d->name);
+
+        if (d->in_inventory && strncmp(key, d->name, ld) == 0 && key[ld] == '/')
+            return true;
+    }
+    return false;
+}
+
 void corr_restore_end(corr_t *e, const char *site, const struct corr_ticket *t, size_t n,
-                      int64_t now_ms)
+                      bool whole_site, int64_t now_ms)
 {
     struct corr__site *s = corr__find(&e->sites, site);
 
@@ -137,13 +154,16 @@ void corr_restore_end(corr_t *e, const char *site, const struct corr_ticket *t, 
             f->clear_sent = tk->cleared && corr__fault_idle(f);
         }
     }
-    /* Tickets whose condition ended while nobody correlated the site. */
+    /* Tickets whose condition ended while nobody correlated the site (of
+     * the part of it this collector follows). */
     for (size_t i = 0; i < n; i++) {
         struct corr__fault *f = corr__fault_find(e, t[i].key);
         struct corr_action a = {.type = CORR_ACT_CLEAR};
 
         if (t[i].cleared || t[i].closed || (f && f->site == s))
             continue;
+        if (!whole_site && !followed_device(s, t[i].key))
+            continue; /* another collector correlates the rest of the site */
         a.key = t[i].key;
         a.site = s->key;
         a.ts_ms = ended_at(e, s, t[i].key, now_ms);

@@ -36,6 +36,7 @@ void faults__msg_free(struct faults__msg *m)
     tickets_batch_destroy(m->actions);
     tickets_windows_free(m->windows, m->n_windows);
     site_load_free(&m->restore.load);
+    free(m->restore.agents);
     free(m);
 }
 

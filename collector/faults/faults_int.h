@@ -34,6 +34,7 @@ struct faults__check {
 /* A site to rebuild from PostgreSQL, and the answer (site_load.h). */
 struct faults__restore {
     char site[FMW_MAX_ID + 1];
+    char *agents;          /* text[] literal: the site's agents correlated here */
     int64_t since_ms;      /* transitions from here (Unix ms) */
     bool failed;           /* answer: PostgreSQL refused the read (logged) */
     struct site_load load; /* answer */

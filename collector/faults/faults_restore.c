@@ -46,11 +46,29 @@ static int64_t horizon_ms(const struct rules_conf *r)
     return h;
 }
 
+/* The site's agents this collector correlates: those connected here and
+ * those it counts as lost, as a text[] literal (new; the caller frees). */
+static char *agents_of(struct faults *f, const char *site)
+{
+    size_t len = 3 + (f->n_present + f->n_lost) * (2 * FMW_MAX_ID + 4);
+    char *lit = fm_xmalloc(len);
+
+    snprintf(lit, len, "{}");
+    for (size_t i = 0; i < f->n_present; i++)
+        if (strcmp(f->present[i].site, site) == 0)
+            site_load_agents_add(lit, len, f->present[i].agent);
+    for (size_t i = 0; i < f->n_lost; i++)
+        if (f->lost[i].declared && strcmp(f->lost[i].site, site) == 0)
+            site_load_agents_add(lit, len, f->lost[i].agent);
+    return lit;
+}
+
 static void ask(struct faults *f, const char *site)
 {
     struct faults__msg *m = faults__msg_new(FAULTS__RESTORE);
 
     snprintf(m->restore.site, sizeof(m->restore.site), "%s", site);
+    m->restore.agents = agents_of(f, site);
     m->restore.since_ms = fm_clock_wall_ms() - horizon_ms(&f->rules);
     /* After what the engine produced so far: the writer answers only once
      * that is written, so the snapshot has it. */
@@ -153,7 +171,7 @@ static void replay(struct faults *f, const char *site, const struct site_load *l
     }
     if (site_lost(f, site))
         corr_agent(f->engine, site, true, now);
-    corr_restore_end(f->engine, site, l->tickets, l->n_tickets, now);
+    corr_restore_end(f->engine, site, l->tickets, l->n_tickets, l->whole_site, now);
 }
 
 void faults__restore_done(struct faults *f, struct faults__msg *m)

@@ -159,8 +159,8 @@ static void write_held(struct writer *wr)
 static bool answer_restore(struct writer *wr, struct faults__msg *m)
 {
     char why[1024];
-    int rc = site_load(wr->conn, m->restore.site, m->restore.since_ms, &m->restore.load, why,
-                       sizeof(why));
+    int rc = site_load(wr->conn, m->restore.site, m->restore.agents, m->restore.since_ms,
+                       &m->restore.load, why, sizeof(why));
 
     if (rc == 0)
         return true;

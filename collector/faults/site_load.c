@@ -12,11 +12,15 @@
 #include "fm_alloc.h"
 #include "pg.h"
 
-/* Devices of every agent of the site that are in their agent's inventory. */
+/* Every query takes $1 the site, $2 the agents (text[]) whose devices the
+ * caller correlates, $3 the start of the horizon (Unix seconds). */
+
+/* Devices of those agents that are in their agent's inventory. */
 static const char devs_sql[] =
     "SELECT d.name, d.class, d.parent, d.tags::text FROM devices d"
     " JOIN agents a ON a.agent_id = d.agent_id"
-    " WHERE a.site_id = $1 AND d.in_inventory AND d.name <> '' ORDER BY d.name";
+    " WHERE a.site_id = $1 AND a.agent_id = ANY($2) AND d.in_inventory AND d.name <> ''"
+    " ORDER BY d.name";
 
 /* Transitions: alarm events, traps the agent mapped to an alarm, and
  * reachability (the code "unreachable"). Within the horizon all of them
@@ -27,21 +31,22 @@ static const char trs_sql[] =
     " SELECT d.name AS device, e.code, e.point, e.state = 'raised' AS raised, e.ts,"
     "  e.alarm_event_id AS id, e.agent_key, e.epoch, e.seq"
     " FROM alarm_events e JOIN devices d USING (device_id) JOIN agents a ON a.agent_id = d.agent_id"
-    " WHERE a.site_id = $1 AND e.state IN ('raised', 'cleared')"
+    " WHERE a.site_id = $1 AND a.agent_id = ANY($2) AND e.state IN ('raised', 'cleared')"
     " UNION ALL"
     " SELECT d.name, t.alarm_code, NULL, t.alarm_state = 'raised', t.ts, NULL, t.agent_key,"
     "  t.epoch, t.seq"
     " FROM traps t JOIN devices d USING (device_id) JOIN agents a ON a.agent_id = d.agent_id"
-    " WHERE a.site_id = $1 AND t.alarm_code <> '' AND t.alarm_state IN ('raised', 'cleared')"
+    " WHERE a.site_id = $1 AND a.agent_id = ANY($2) AND t.alarm_code <> ''"
+    "  AND t.alarm_state IN ('raised', 'cleared')"
     " UNION ALL"
     " SELECT d.name, 'unreachable', NULL, NOT s.reachable, s.ts, NULL, s.agent_key, s.epoch,"
     "  s.seq"
     " FROM device_status s JOIN devices d USING (device_id) JOIN agents a"
-    "  ON a.agent_id = d.agent_id WHERE a.site_id = $1),"
+    "  ON a.agent_id = d.agent_id WHERE a.site_id = $1 AND a.agent_id = ANY($2)),"
     " ranked AS (SELECT ev.*, row_number() OVER (PARTITION BY device, code"
     "  ORDER BY ts DESC, epoch DESC, seq DESC) AS rn FROM ev)"
     " SELECT device, code, point, raised, (extract(epoch FROM ts) * 1000)::bigint, id"
-    " FROM ranked WHERE ts >= to_timestamp($2::double precision) OR (rn = 1 AND raised)"
+    " FROM ranked WHERE ts >= to_timestamp($3) OR (rn = 1 AND raised)"
     " ORDER BY ts, agent_key, epoch, seq";
 
 /* The latest ticket of each fault key of the site (manual and system
@@ -54,7 +59,12 @@ static const char tickets_sql[] =
 
 static const char progress_sql[] =
     "SELECT p.agent_id, p.epoch, p.committed_seq FROM agent_progress p"
-    " JOIN agents a ON a.agent_id = p.agent_id WHERE a.site_id = $1";
+    " JOIN agents a ON a.agent_id = p.agent_id WHERE a.site_id = $1 AND a.agent_id = ANY($2)";
+
+/* Whether those agents are every agent of the site. */
+static const char whole_sql[] =
+    "SELECT count(*) = count(*) FILTER (WHERE agent_id = ANY($2)) FROM agents"
+    " WHERE site_id = $1";
 
 static char *dup_or_null(PGresult *r, int row, int col)
 {
@@ -144,6 +154,11 @@ static void take_tickets(PGresult *r, struct site_load *out)
     out->n_tickets = (size_t)rows;
 }
 
+static void take_whole(PGresult *r, struct site_load *out)
+{
+    out->whole_site = PQntuples(r) == 1 && is_true(r, 0, 0);
+}
+
 static void take_progress(PGresult *r, struct site_load *out)
 {
     int rows = PQntuples(r);
@@ -157,8 +172,8 @@ static void take_progress(PGresult *r, struct site_load *out)
     out->n_progress = (size_t)rows;
 }
 
-int site_load(PGconn *conn, const char *site, int64_t since_ms, struct site_load *out, char *why,
-              size_t whylen)
+int site_load(PGconn *conn, const char *site, const char *agents, int64_t since_ms,
+              struct site_load *out, char *why, size_t whylen)
 {
     static const struct {
         const char *what, *sql;
@@ -168,9 +183,11 @@ int site_load(PGconn *conn, const char *site, int64_t since_ms, struct site_load
         {"load site transitions", trs_sql, take_trs},
         {"load site tickets", tickets_sql, take_tickets},
         {"load agent progress", progress_sql, take_progress},
+        {"count site agents", whole_sql, take_whole},
     };
+    static const Oid types[3] = {25 /* text */, 1009 /* text[] */, 701 /* float8 */};
     char since[32];
-    const char *p[2] = {site, since};
+    const char *p[3] = {site, agents, since};
     PGresult *r;
     int rc = 0;
 
@@ -183,8 +200,7 @@ int site_load(PGconn *conn, const char *site, int64_t since_ms, struct site_load
     }
     PQclear(r);
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-        r = PQexecParams(conn, steps[i].sql, steps[i].sql == trs_sql ? 2 : 1, NULL, p, NULL, NULL,
-                         0);
+        r = PQexecParams(conn, steps[i].sql, 3, types, p, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             rc = pg_verdict_errno(pg_classify(conn, r, steps[i].what, why, whylen, NULL));
             PQclear(r);
@@ -232,5 +248,30 @@ uint64_t site_load_committed(const struct site_load *l, const char *agent, int64
     for (size_t i = 0; i < l->n_progress; i++)
         if (l->progress[i].epoch == epoch && strcmp(l->progress[i].agent, agent) == 0)
             return l->progress[i].committed_seq;
+    return 0;
+}
+
+int site_load_agents_add(char *buf, size_t len, const char *id)
+{
+    size_t n = strlen(buf);
+    size_t need = n + 4; /* separator, two quotes, the closing brace */
+    char *p;
+
+    for (const char *c = id; *c; c++)
+        need += *c == '"' || *c == '\\' ? 2 : 1;
+    if (n < 2 || buf[n - 1] != '}' || need + 1 > len)
+        return -ENOSPC;
+    p = buf + n - 1; /* over the closing brace */
+    if (n > 2)
+        *p++ = ',';
+    *p++ = '"';
+    for (const char *c = id; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            *p++ = '\\';
+        *p++ = *c;
+    }
+    *p++ = '"';
+    *p++ = '}';
+    *p = '\0';
     return 0;
 }

@@ -1,12 +1,14 @@
 /* site_load: what PostgreSQL holds about one site, for rebuilding the
  * correlation engine's state of it (corr_restore_begin in correlate.h).
  *
- * One read-only transaction at REPEATABLE READ reads, from one snapshot:
- * the inventory of every agent of the site; the alarm, trap-alarm and
- * reachability transitions of the last `horizon` and, before it, the last
- * one of each alarm that is still raised; the latest ticket of each fault
- * key of the site; and every agent's committed sequence per epoch, so the
- * caller can tell which events it holds back were already in the snapshot.
+ * One read-only transaction at REPEATABLE READ reads, from one snapshot,
+ * for the agents of the site the caller correlates (those connected to it):
+ * their inventories; their alarm, trap-alarm and reachability transitions
+ * of the last `horizon` and, before it, the last one of each alarm that is
+ * still raised; their committed sequence per epoch, so the caller can tell
+ * which events it holds back were already in the snapshot; whether they
+ * are all the agents of the site; and the latest ticket of each fault key
+ * of the site.
  * Blocking: the faults writer thread calls it. */
 #ifndef SITE_LOAD_H
 #define SITE_LOAD_H
@@ -46,13 +48,19 @@ struct site_load {
     size_t n_tickets;
     struct site_load_progress *progress;
     size_t n_progress;
+    bool whole_site; /* the agents asked for are every agent of the site */
 };
 
-/* Fills *out (zeroed by the caller; free with site_load_free) for site,
+/* Fills *out (zeroed by the caller; free with site_load_free) for site and
+ * agents (a PostgreSQL text[] literal, see site_load_agents),
  * with every transition from since_ms (Unix ms). 0, or pg_classify's verdict as an
  * errno with the reason in why. */
-int site_load(PGconn *conn, const char *site, int64_t since_ms, struct site_load *out, char *why,
-              size_t whylen);
+int site_load(PGconn *conn, const char *site, const char *agents, int64_t since_ms,
+              struct site_load *out, char *why, size_t whylen);
+
+/* Appends id to the text[] literal in buf ("{}" to start with), quoted.
+ * 0, or -ENOSPC when it does not fit (buf unchanged). */
+int site_load_agents_add(char *buf, size_t len, const char *id);
 void site_load_free(struct site_load *l);
 
 /* Committed sequence of agent's epoch in l, 0 when l has none. */

@@ -161,7 +161,7 @@ static void run(const char *name, const struct step *steps, size_t n)
                 .cleared = s->device && strstr(s->device, "cleared") != NULL,
                 .last_seen_ms = s->t,
             };
-            corr_restore_end(e, s->site, &tk, s->code ? 1 : 0, s->t);
+            corr_restore_end(e, s->site, &tk, s->code ? 1 : 0, true, s->t);
             break;
         }
         default:
