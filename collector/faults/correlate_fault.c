@@ -147,6 +147,11 @@ static void open_fault(corr_t *e, struct corr__fault *f, int64_t now)
     f->opened = true;
     e->st.faults_opened++;
     emit_simple(e, CORR_ACT_OPEN, f, f->first_ms);
+    if (f->kind == CORR_KIND_SITE) {
+        /* Every device of the site, its own fault (moved under) named. */
+        corr__site_attach_devices(e, f, now);
+        return;
+    }
     for (struct corr__alarm *m = f->members; m; m = m->next_member)
         if (m->raised)
             emit_alarm(e, f, m, true, true, m->since_ms);

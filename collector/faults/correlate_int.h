@@ -123,6 +123,7 @@ void corr__free_dev(struct corr__dev *d);
 
 /* Sites, system and grade-4 groups (correlate_site.c). */
 void corr__site_check(corr_t *e, struct corr__site *s, int64_t now);
+void corr__site_attach_devices(corr_t *e, struct corr__fault *sf, int64_t now);
 void corr__group_check(corr_t *e, struct corr__site *s, const char *cls, int64_t now);
 struct corr__fault *corr__unreach_fault(corr_t *e, struct corr__dev *d);
 struct corr__fault *corr__ancestor_fault(corr_t *e, struct corr__dev *d);

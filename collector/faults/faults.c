@@ -127,6 +127,16 @@ static void on_check(struct faults *f, const struct faults__check *res, int64_t 
 {
     struct faults__lost *l = lost_find(f, res->agent);
 
+    if (res->orphan) {
+        if (present_find(f, res->agent) == NULL && l == NULL) {
+            FM_INFO("faults: agent %s (site %s) was connected to this collector before it"
+                    " started; lost unless it is back within %lld ms",
+                    res->agent, res->site, (long long)f->cfg->faults.agent_lost_after_ms);
+            faults_agent_gone(f, res->site, res->agent);
+        }
+        return;
+    }
+
     if (l == NULL)
         return; /* it came back here meanwhile */
     if (res->unknown) {
@@ -151,8 +161,14 @@ static void on_check(struct faults *f, const struct faults__check *res, int64_t 
         FM_NOTICE("faults: agent %s (site %s) lost: not back after %lld ms", l->agent, l->site,
                   (long long)f->cfg->faults.agent_lost_after_ms);
         l->declared = true;
-        corr_site_freeze(f->engine, l->site, false);
-        corr_agent(f->engine, l->site, true, now);
+        if (site_present(f, l->site)) {
+            corr_agent(f->engine, l->site, true, now);
+        } else {
+            /* What this engine holds of the site may be stale (frozen) or
+             * missing (it started after the agent left): read it back; the
+             * replay counts the agent lost. */
+            faults__restore_request(f, l->site);
+        }
     }
     l->asked = false;
     l->due_ms = now + f->cfg->faults.windows_reload_ms;

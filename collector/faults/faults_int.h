@@ -29,6 +29,7 @@ struct faults__check {
     char agent[FMW_MAX_ID + 1];
     bool elsewhere; /* answer */
     bool unknown;   /* answer: the database could not be asked; ask again later */
+    bool orphan;    /* unasked: connected here before this collector started */
 };
 
 /* A site to rebuild from PostgreSQL, and the answer (site_load.h). */

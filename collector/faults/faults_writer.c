@@ -35,6 +35,7 @@ struct writer {
     struct fmq_node *checks; /* questions not yet answered (faults__msg), in order */
     PGconn *conn;            /* NULL while PostgreSQL is away */
     bool down;               /* a failed connect was logged; the next success is too */
+    bool orphans_done;       /* the agents left connected by the last run were handed over */
     uint64_t next_reload;    /* monotonic ms */
 };
 
@@ -222,6 +223,42 @@ static void answer_checks(struct writer *wr)
     }
 }
 
+/* Agents the database still counts as connected to this collector were
+ * connected to the previous run of it (killed, or PostgreSQL was away at
+ * its stop): the loop treats each as a connection that ended now, so an
+ * agent that does not come back is declared lost, and its site's ticket
+ * opens. Once per process. */
+static void hand_over_orphans(struct writer *wr)
+{
+    struct faults *f = wr->f;
+    const char *p[1] = {f->collector_id};
+    PGresult *r = PQexecParams(wr->conn,
+                               "SELECT agent_id, site_id FROM agents"
+                               " WHERE collector_id = $1 AND connected",
+                               1, NULL, p, NULL, NULL, 0);
+
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        char why[512];
+
+        if (pg_classify(wr->conn, r, "agents left connected", why, sizeof(why), NULL) ==
+            PG_RECONNECT)
+            drop_conn(wr);
+        FM_WARN("faults: %s", why);
+        PQclear(r);
+        return;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        struct faults__msg *m = faults__msg_new(FAULTS__CHECK);
+
+        snprintf(m->check.agent, sizeof(m->check.agent), "%s", PQgetvalue(r, i, 0));
+        snprintf(m->check.site, sizeof(m->check.site), "%s", PQgetvalue(r, i, 1));
+        m->check.orphan = true;
+        fmq_loop_post(&f->results, &m->node);
+    }
+    PQclear(r);
+    wr->orphans_done = true;
+}
+
 static void reload_windows(struct writer *wr)
 {
     struct faults *f = wr->f;
@@ -291,6 +328,8 @@ void faults__writer_main(void *arg)
             continue; /* stopping past the grace period: see the top */
         if (tickets_batch_count(wr.held) > 0)
             write_held(&wr);
+        if (wr.conn != NULL && !wr.orphans_done)
+            hand_over_orphans(&wr);
         if (wr.conn != NULL)
             answer_checks(&wr);
         if (wr.conn != NULL && fm_clock_mono_ms() >= wr.next_reload)

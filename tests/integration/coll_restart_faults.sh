@@ -31,7 +31,7 @@ cat >"$T/restart.sh" <<SH
 set -euo pipefail
 export FM_PG_DIR="$FM_PG_DIR" FM_COLLECTOR="$FM_COLLECTOR" FM_SOURCE_DIR="$FM_SOURCE_DIR"
 source "$(cd "$(dirname "$0")" && pwd)/coll_lib.sh"
-kill -9 "\$(cat "$T/pid")"
+kill -9 "\$(cat "$T/pid")" 2>/dev/null || true
 while kill -0 "\$(cat "$T/pid")" 2>/dev/null; do sleep 0.05; done
 echo "--- restart" >>"$T/collector.log"
 coll_start "$T/c.yaml"
@@ -42,10 +42,34 @@ chmod +x "$T/restart.sh"
 
 fg() { "$FM_FAULTGEN" --port "$port" --group-wait-ms 2000 --lost-ms 1000 "$@" || fail "fm-faultgen $*"; }
 fg --restart-cmd "$T/restart.sh" restart
-COLL_PID=$(cat "$T/pid")
-COLL_MPORT=$(sed -n 's/.*metrics: http:\/\/.*:\([0-9]*\)\/metrics.*/\1/p' "$T/collector.log" | tail -1)
 grep -q "faults: site fg-restart restored" "$T/collector.log" || fail "no restore logged"
 fg comm
+
+# An agent connected when the collector is killed, and gone when it comes
+# back: the restarted collector counts it lost and opens its site ticket.
+"$FM_FAULTGEN" --port "$port" --site fg-orphan idle-agent 2>/dev/null &
+orphan=$!
+for _ in $(seq 1 100); do
+    [[ "$(q "SELECT count(*) FROM agents WHERE site_id = 'fg-orphan' AND connected")" == 1 ]] && break
+    sleep 0.1
+done
+kill -9 "$(cat "$T/pid")"
+kill "$orphan" 2>/dev/null || true
+wait "$orphan" 2>/dev/null || true
+"$T/restart.sh"
+COLL_PID=$(cat "$T/pid")
+for _ in $(seq 1 100); do
+    [[ "$(q "SELECT count(*) FROM tickets WHERE dedupe_key = 'site:fg-orphan'")" == 1 ]] && break
+    sleep 0.1
+done
+[[ "$(q "SELECT count(*) || ':' || min(kind) || ':' || (SELECT count(*) FROM ticket_devices d
+         JOIN tickets t USING (ticket_id) WHERE t.site_id = 'fg-orphan')
+         FROM tickets WHERE site_id = 'fg-orphan'")" == "1:site:3" ]] ||
+    fail "the agent gone during the restart: want one site ticket with its 3 devices, got $(q "SELECT string_agg(dedupe_key, ',') FROM tickets WHERE site_id = 'fg-orphan'")"
+grep -q "agent fg-fg-orphan (site fg-orphan) was connected to this collector before it started" "$T/collector.log" ||
+    fail "the orphaned agent is not logged"
+echo "ok: an agent gone during a restart is declared lost: one site ticket"
+COLL_MPORT=$(sed -n 's/.*metrics: http:\/\/.*:\([0-9]*\)\/metrics.*/\1/p' "$T/collector.log" | tail -1)
 
 # SIGHUP: a connection open across it stays, and the new rules apply: the
 # reloaded file makes a camera's tamper alarm (no rule: grade 3) a grade 1.
