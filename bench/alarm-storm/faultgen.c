@@ -29,6 +29,8 @@
  *             tamper an emergency, for the reload test)
  *   idle-agent  stays connected, idle, for 60 s (a connection across a
  *             reload)
+ *   hello     says Hello with N cameras, stays a second, says goodbye
+ *             (bench/alarm-storm/restore.sh)
  *
  * PostgreSQL is found through FM_PG_DSN or libpq's PG* variables. Exit 0
  * when every check holds; 1 with the failed check on stderr. */
@@ -432,7 +434,7 @@ int main(int argc, char **argv)
     if (optind != argc - 1 || o.port <= 0) {
         fprintf(stderr, "usage: fm-faultgen --port P [--port2 P2] [--site S] [--devices N]"
                         " [--group-wait-ms G] [--lost-ms L] [--restart-cmd CMD] ups|smoke|flap|"
-                        "window|dead|storm|dual|restart|comm|tamper1|idle-agent\n");
+                        "window|dead|storm|dual|restart|comm|tamper1|idle-agent|hello\n");
         return 2;
     }
     scenario = argv[optind];
@@ -451,7 +453,7 @@ int main(int argc, char **argv)
     char(*names)[32] = fm_xcalloc(o.devices + 3, 32);
     size_t nd = 0;
     if (strcmp(scenario, "storm") != 0 && strcmp(scenario, "dead") != 0 &&
-        strcmp(scenario, "dual") != 0) {
+        strcmp(scenario, "dual") != 0 && strcmp(scenario, "hello") != 0) {
         devs[nd++] = (struct fg_dev){"ups1", FM__DEVICE_CLASS__DEVICE_CLASS_UPS, NULL, NULL, NULL};
         devs[nd++] =
             (struct fg_dev){"env1", FM__DEVICE_CLASS__DEVICE_CLASS_ENV_SENSOR, NULL, NULL, NULL};
@@ -493,6 +495,8 @@ int main(int argc, char **argv)
         rc = scenario_tamper1(&a);
     else if (strcmp(scenario, "idle-agent") == 0)
         rc = fg_agent_idle(&a, 60000);
+    else if (strcmp(scenario, "hello") == 0)
+        rc = fg_agent_idle(&a, 1000);
     else {
         fprintf(stderr, "fm-faultgen: unknown scenario %s\n", scenario);
         rc = -1;

@@ -91,6 +91,7 @@ void faults__restore_request(struct faults *f, const char *site)
     s = &f->restoring[f->n_restoring++];
     memset(s, 0, sizeof(*s));
     snprintf(s->site, sizeof(s->site), "%s", site);
+    s->asked_ms = fm_clock_mono_ms();
     ask(f, site);
 }
 
@@ -208,9 +209,10 @@ void faults__restore_done(struct faults *f, struct faults__msg *m)
                 " events only",
                 s->site);
     else
-        FM_INFO("faults: site %s restored: %zu devices, %zu transitions, %zu tickets; %zu held"
-                " events replayed, %zu already stored",
-                s->site, l->n_devs, l->n_trs, l->n_tickets, replayed, skipped);
+        FM_INFO("faults: site %s restored in %llu ms: %zu devices, %zu transitions, %zu tickets;"
+                " %zu held events replayed, %zu already stored",
+                s->site, (unsigned long long)(fm_clock_mono_ms() - s->asked_ms), l->n_devs,
+                l->n_trs, l->n_tickets, replayed, skipped);
     site_remove(f, s);
     faults__flush(f);
 }

@@ -23,30 +23,34 @@ static const char devs_sql[] =
     " ORDER BY d.name";
 
 /* Transitions: alarm events, traps the agent mapped to an alarm, and
- * reachability (the code "unreachable"). Within the horizon all of them
- * (the flapping history); before it only the last of each alarm, and only
- * when it is a raise (the alarm is still up). */
+ * reachability (the code "unreachable"), every one within the horizon (the
+ * flapping history); before it, from alarm_current (schema 022), each
+ * alarm still raised, as the raise it was. */
 static const char trs_sql[] =
-    "WITH ev AS ("
+    "SELECT device, code, point, raised, (extract(epoch FROM ts) * 1000)::bigint, id FROM ("
     " SELECT d.name AS device, e.code, e.point, e.state = 'raised' AS raised, e.ts,"
     "  e.alarm_event_id AS id, e.agent_key, e.epoch, e.seq"
     " FROM alarm_events e JOIN devices d USING (device_id) JOIN agents a ON a.agent_id = d.agent_id"
-    " WHERE a.site_id = $1 AND a.agent_id = ANY($2) AND e.state IN ('raised', 'cleared')"
+    " WHERE a.site_id = $1 AND a.agent_id = ANY($2) AND e.ts >= to_timestamp($3)"
+    "  AND e.state IN ('raised', 'cleared')"
     " UNION ALL"
     " SELECT d.name, t.alarm_code, NULL, t.alarm_state = 'raised', t.ts, NULL, t.agent_key,"
     "  t.epoch, t.seq"
     " FROM traps t JOIN devices d USING (device_id) JOIN agents a ON a.agent_id = d.agent_id"
-    " WHERE a.site_id = $1 AND a.agent_id = ANY($2) AND t.alarm_code <> ''"
-    "  AND t.alarm_state IN ('raised', 'cleared')"
+    " WHERE a.site_id = $1 AND a.agent_id = ANY($2) AND t.ts >= to_timestamp($3)"
+    "  AND t.alarm_code <> '' AND t.alarm_state IN ('raised', 'cleared')"
     " UNION ALL"
     " SELECT d.name, 'unreachable', NULL, NOT s.reachable, s.ts, NULL, s.agent_key, s.epoch,"
     "  s.seq"
     " FROM device_status s JOIN devices d USING (device_id) JOIN agents a"
-    "  ON a.agent_id = d.agent_id WHERE a.site_id = $1 AND a.agent_id = ANY($2)),"
-    " ranked AS (SELECT ev.*, row_number() OVER (PARTITION BY device, code"
-    "  ORDER BY ts DESC, epoch DESC, seq DESC) AS rn FROM ev)"
-    " SELECT device, code, point, raised, (extract(epoch FROM ts) * 1000)::bigint, id"
-    " FROM ranked WHERE ts >= to_timestamp($3) OR (rn = 1 AND raised)"
+    "  ON a.agent_id = d.agent_id"
+    " WHERE a.site_id = $1 AND a.agent_id = ANY($2) AND s.ts >= to_timestamp($3)"
+    " UNION ALL"
+    " SELECT d.name, c.code, nullif(c.point, ''), true, c.since, c.alarm_event_id, 0, 0, 0"
+    " FROM alarm_current c JOIN devices d USING (device_id) JOIN agents a"
+    "  ON a.agent_id = d.agent_id"
+    " WHERE a.site_id = $1 AND a.agent_id = ANY($2) AND c.raised"
+    "  AND c.since < to_timestamp($3)) x"
     " ORDER BY ts, agent_key, epoch, seq";
 
 /* The latest ticket of each fault key of the site (manual and system

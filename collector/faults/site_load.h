@@ -4,11 +4,11 @@
  * One read-only transaction at REPEATABLE READ reads, from one snapshot,
  * for the agents of the site the caller correlates (those connected to it):
  * their inventories; their alarm, trap-alarm and reachability transitions
- * of the last `horizon` and, before it, the last one of each alarm that is
- * still raised; their committed sequence per epoch, so the caller can tell
- * which events it holds back were already in the snapshot; whether they
- * are all the agents of the site; and the latest ticket of each fault key
- * of the site.
+ * of the last `horizon` and, before it, each alarm still raised (from
+ * alarm_current, schema 022); their committed sequence per epoch, so the
+ * caller can tell which events it holds back were already in the snapshot;
+ * whether they are all the agents of the site; and the latest ticket of
+ * each fault key of the site.
  * Blocking: the faults writer thread calls it. */
 #ifndef SITE_LOAD_H
 #define SITE_LOAD_H
