@@ -360,6 +360,22 @@ void corr__fault_rehome(corr_t *e, struct corr__fault *f, int64_t now)
     corr__fault_maybe_open(e, f, now);
 }
 
+void corr__fault_unlink(corr_t *e, struct corr__fault *f)
+{
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        e->all = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    corr__remove(&e->faults, f);
+    e->st.faults_active--;
+    free(f->key);
+    free(f->code);
+    free(f->title);
+    free(f);
+}
+
 void corr__fault_free(corr_t *e, struct corr__fault *f, int64_t now)
 {
     struct corr__fault *parent = f->parent;
@@ -399,18 +415,7 @@ void corr__fault_free(corr_t *e, struct corr__fault *f, int64_t now)
         f->site->fault = NULL;
     if (e->system == f)
         e->system = NULL;
-    if (f->prev)
-        f->prev->next = f->next;
-    else
-        e->all = f->next;
-    if (f->next)
-        f->next->prev = f->prev;
-    corr__remove(&e->faults, f);
-    e->st.faults_active--;
-    free(f->key);
-    free(f->code);
-    free(f->title);
-    free(f);
+    corr__fault_unlink(e, f);
     if (parent && parent->kind != CORR_KIND_SITE && parent->kind != CORR_KIND_SYSTEM)
         corr__fault_check_clear(e, parent, now);
 }

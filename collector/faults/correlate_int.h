@@ -112,6 +112,8 @@ void corr__fault_alarm(corr_t *e, struct corr__fault *f, struct corr__alarm *a, 
 bool corr__fault_idle(const struct corr__fault *f);
 void corr__fault_check_clear(corr_t *e, struct corr__fault *f, int64_t now);
 void corr__fault_free(corr_t *e, struct corr__fault *f, int64_t now);
+/* Takes f out of the engine's list and tree and frees it; nothing else. */
+void corr__fault_unlink(corr_t *e, struct corr__fault *f);
 struct corr__fault *corr__fault_owner(struct corr__fault *f);
 void corr__fault_rehome(corr_t *e, struct corr__fault *f, int64_t now);
 void corr__emit_attach_tree(corr_t *e, struct corr__fault *owner, struct corr__fault *f,

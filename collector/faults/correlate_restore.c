@@ -30,20 +30,8 @@ static void forget_faults(corr_t *e, struct corr__site *s)
     }
     for (f = e->all; f; f = next) {
         next = f->next;
-        if (f->site != s)
-            continue;
-        if (f->prev)
-            f->prev->next = f->next;
-        else
-            e->all = f->next;
-        if (f->next)
-            f->next->prev = f->prev;
-        corr__remove(&e->faults, f);
-        e->st.faults_active--;
-        free(f->key);
-        free(f->code);
-        free(f->title);
-        free(f);
+        if (f->site == s)
+            corr__fault_unlink(e, f);
     }
     if (s->fault) {
         s->fault = NULL;

@@ -74,7 +74,7 @@ struct faults__held {
 /* A site being restored (loop side). */
 struct faults__site {
     char site[FMW_MAX_ID + 1];
-    bool again; /* asked again while the read was out: read once more */
+    bool again;        /* asked again while the read was out: read once more */
     uint64_t asked_ms; /* monotonic: when it was first asked for */
     struct faults__held *held;
     size_t n_held, cap_held;

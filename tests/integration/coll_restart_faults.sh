@@ -41,6 +41,20 @@ SH
 chmod +x "$T/restart.sh"
 
 fg() { "$FM_FAULTGEN" --port "$port" --group-wait-ms 2000 --lost-ms 1000 "$@" || fail "fm-faultgen $*"; }
+
+# hup PATTERN: sends SIGHUP and waits until the log shows PATTERN after it;
+# the lines the reload logged are in $HUP_LOG.
+hup() {
+    local mark
+    mark=$(wc -l <"$T/collector.log")
+    kill -HUP "$COLL_PID"
+    for _ in $(seq 1 100); do
+        HUP_LOG=$(tail -n +"$((mark + 1))" "$T/collector.log")
+        grep -q "$1" <<<"$HUP_LOG" && return 0
+        sleep 0.1
+    done
+    fail "SIGHUP: no '$1' in the log"
+}
 fg --restart-cmd "$T/restart.sh" restart
 grep -q "faults: site fg-restart restored" "$T/collector.log" || fail "no restore logged"
 fg comm
@@ -80,36 +94,20 @@ for _ in $(seq 1 100); do [[ "$(metric conns_open)" == 1 ]] && break; sleep 0.1;
 conns0=$(metric conns_open)
 [[ "$conns0" == 1 ]] || fail "the idle agent did not connect (conns_open $conns0)"
 sed -i "s#$rules#$T/rules2.yaml#" "$T/c.yaml"
-mark=$(wc -l <"$T/collector.log")
-kill -HUP "$COLL_PID"
-for _ in $(seq 1 100); do
-    tail -n +"$((mark + 1))" "$T/collector.log" | grep -q "collector: reloaded" && break
-    sleep 0.1
-done
-tail -n +"$((mark + 1))" "$T/collector.log" | grep -q "collector: reloaded" || fail "SIGHUP: no reload logged"
+hup "collector: reloaded"
 kill -0 "$COLL_PID" || fail "SIGHUP ended the collector"
 [[ "$(metric conns_open)" == "$conns0" ]] || fail "SIGHUP dropped connections: $conns0 -> $(metric conns_open)"
 fg --site fg-hup2 tamper1
 # A bad rules file is refused with its line and key; the collector runs on.
 printf 'rules:\n  - name: x\n    grade: 9\n' >"$T/bad-rules.yaml"
 sed -i "s#$T/rules2.yaml#$T/bad-rules.yaml#" "$T/c.yaml"
-mark=$(wc -l <"$T/collector.log")
-kill -HUP "$COLL_PID"
-for _ in $(seq 1 100); do
-    tail -n +"$((mark + 1))" "$T/collector.log" | grep -q "reload refused" && break
-    sleep 0.1
-done
-tail -n +"$((mark + 1))" "$T/collector.log" | grep -q "reload refused: .*bad-rules.yaml:3: rules\[0\].grade" ||
+hup "reload refused"
+grep -q "reload refused: .*bad-rules.yaml:3: rules\[0\].grade" <<<"$HUP_LOG" ||
     fail "bad rules: no refusal naming the line and key"
 # A configuration that does not parse is refused too.
 echo "limits: {max_connections: many}" >>"$T/c.yaml"
-mark=$(wc -l <"$T/collector.log")
-kill -HUP "$COLL_PID"
-for _ in $(seq 1 100); do
-    tail -n +"$((mark + 1))" "$T/collector.log" | grep -q "reload refused" && break
-    sleep 0.1
-done
-tail -n +"$((mark + 1))" "$T/collector.log" | grep -q "reload refused: .*c.yaml:[0-9]*: limits.max_connections" ||
+hup "reload refused"
+grep -q "reload refused: .*c.yaml:[0-9]*: limits.max_connections" <<<"$HUP_LOG" ||
     fail "bad config: no refusal naming the key"
 kill -0 "$COLL_PID" || fail "a refused reload ended the collector"
 # Still grading with the rules in force (tamper at grade 1).
