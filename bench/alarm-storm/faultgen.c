@@ -25,6 +25,9 @@
  *             a group wait after the original raise; killed and restarted
  *             again, the clear sent afterwards clears it
  *   comm      comm_loss and unreachable of one camera: one ticket
+ *   failover  a water leak raised at --port, the agent killed and back at
+ *             --port2 within the group wait: one ticket from the original
+ *             raise, cleared by the clear sent there, nothing from the first
  *   tamper1   a camera's tamper alarm: one grade-1 ticket (rules that make
  *             tamper an emergency, for the reload test)
  *   idle-agent  stays connected, idle, for 60 s (a connection across a
@@ -261,6 +264,53 @@ static int scenario_restart(struct fg_agent *a, const struct opts *o, const stru
                   a->site, "1:true", 10000);
 }
 
+/* The agent fails over between two collectors with an alarm waiting out
+ * its group wait: the second collector rebuilds the site from what the
+ * first committed, opens the ticket from the original raise, and the clear
+ * sent there clears it; the first opens nothing of its own meanwhile. */
+static int scenario_failover(struct fg_agent *a, const struct opts *o, const struct fg_dev *devs,
+                             size_t nd)
+{
+    const struct fg_event leak = {"env1", "water_leak", true};
+    const struct fg_event dry = {"env1", "water_leak", false};
+    char id[FMW_MAX_ID + 1], site[FMW_MAX_ID + 1];
+
+    if (o->port2 <= 0) {
+        fprintf(stderr, "fm-faultgen: failover needs --port2\n");
+        return -1;
+    }
+    snprintf(id, sizeof(id), "%s", a->id);
+    snprintf(site, sizeof(site), "%s", a->site);
+    if (send_acked(a, &leak, 1))
+        return -1;
+    fg_agent_close(a, false);
+    if (fg_agent_open(a, "127.0.0.1", o->port2, id, site, devs, nd))
+        return -1;
+    if (expect("failed over with a leak in its group wait: one grade-2 ticket", TICKETS_OF_SITE,
+               a->site, "1:2", o->group_wait_ms + 10000) ||
+        expect("opened from the original raise",
+               "SELECT bool_and(abs(extract(epoch FROM t.first_seen - e.ts)) < 0.002)"
+               " FROM tickets t, alarm_events e JOIN devices d USING (device_id)"
+               " WHERE t.site_id = $1 AND d.agent_id = 'fg-' || $1 AND e.code = 'water_leak'",
+               a->site, "t", 2000))
+        return -1;
+    if (send_acked(a, &dry, 1) ||
+        expect("the clear at the second collector clears it",
+               "SELECT count(*) || ':' || bool_and(cleared_at IS NOT NULL) FROM tickets"
+               " WHERE site_id = $1",
+               a->site, "1:true", 5000))
+        return -1;
+    /* Past the first collector's agent_lost_after: it finds the agent
+     * elsewhere, and neither reopened nor added anything. */
+    fg_agent_idle(a, o->lost_ms + 2000);
+    return expect("still one ticket, cleared, opened by the collector the agent is at",
+                  "SELECT count(*) || ':' || bool_and(cleared_at IS NOT NULL) || ':' ||"
+                  " bool_and(opened_by = (SELECT 'collector:' || collector_id FROM agents"
+                  "  WHERE agent_id = 'fg-' || $1))"
+                  " FROM tickets WHERE site_id = $1",
+                  a->site, "1:true:true", 5000);
+}
+
 static int scenario_comm(struct fg_agent *a, const struct opts *o)
 {
     const struct fg_event down[] = {{"cam1", "comm_loss", true}, {"cam1", NULL, false}};
@@ -434,7 +484,7 @@ int main(int argc, char **argv)
     if (optind != argc - 1 || o.port <= 0) {
         fprintf(stderr, "usage: fm-faultgen --port P [--port2 P2] [--site S] [--devices N]"
                         " [--group-wait-ms G] [--lost-ms L] [--restart-cmd CMD] ups|smoke|flap|"
-                        "window|dead|storm|dual|restart|comm|tamper1|idle-agent|hello\n");
+                        "window|dead|storm|dual|restart|comm|tamper1|idle-agent|hello|failover\n");
         return 2;
     }
     scenario = argv[optind];
@@ -491,6 +541,8 @@ int main(int argc, char **argv)
         rc = scenario_restart(&a, &o, devs, nd);
     else if (strcmp(scenario, "comm") == 0)
         rc = scenario_comm(&a, &o);
+    else if (strcmp(scenario, "failover") == 0)
+        rc = scenario_failover(&a, &o, devs, nd);
     else if (strcmp(scenario, "tamper1") == 0)
         rc = scenario_tamper1(&a);
     else if (strcmp(scenario, "idle-agent") == 0)

@@ -59,6 +59,21 @@ fg --restart-cmd "$T/restart.sh" restart
 grep -q "faults: site fg-restart restored" "$T/collector.log" || fail "no restore logged"
 fg comm
 
+# Failover between two collectors on one database, an alarm in its group
+# wait: one ticket from the original raise, opened and cleared at the
+# collector the agent moved to.
+sed -e 's/^collector_id: test-collector$/collector_id: test-collector-2/' \
+    -e "s/port: $port}/port: 0}/" "$T/c.yaml" >"$T/c2.yaml"
+pid_first=$COLL_PID
+COLL_PID=""
+coll_start "$T/c2.yaml"
+pid2=$COLL_PID
+"$FM_FAULTGEN" --port "$port" --port2 "$COLL_PORT" --group-wait-ms 2000 --lost-ms 1000 failover ||
+    fail "fm-faultgen failover"
+kill -TERM "$pid2"
+wait "$pid2" || fail "the second collector exited with status $? on SIGTERM"
+COLL_PID=$pid_first
+
 # An agent connected when the collector is killed, and gone when it comes
 # back: the restarted collector counts it lost and opens its site ticket.
 "$FM_FAULTGEN" --port "$port" --site fg-orphan idle-agent 2>/dev/null &
