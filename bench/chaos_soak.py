@@ -519,14 +519,21 @@ class Run:
         # The agents see the clears at their next poll (interval, or the
         # 4 s back-off of a dead device).
         time.sleep(2 * args.interval + 5)
+        # Events written after this point may still be in a spool when the
+        # run stops: the last sequences checked are these targets (and
+        # whatever the collectors committed beyond them).
+        self.observe()
         targets = self.backlog_targets()
+        for name, w in targets.items():
+            d = self.written.setdefault(name, {})
+            ep = self.agents[name].epoch()
+            d[ep] = max(d.get(ep, 0), w)
         try:
             wait(lambda: self.drained(targets), "the agents' backlog to drain", args.recovery_bound)
             self.drain_ok = True
         except Fail as ex:
             log(str(ex))
             self.drain_ok = False
-        self.observe()
         # Pending faults open once their group wait passed; the faults writer
         # commits them in order. Then the ticket tables must stand still.
         time.sleep(args.group_wait + 3)
@@ -547,12 +554,11 @@ class Run:
         for name, c in self.colls.items():
             rc = c.stop()
             if rc != 0:
-                log("collector %s: exit status %s on SIGTERM" % (name, rc))
-        self.observe()
+                log("collector %s: exit status %s on SIGTERM (see its log)" % (name, rc))
         for name, a in self.agents.items():
             rc = a.stop()
             if rc != 0:
-                log("%s: exit status %s on SIGTERM" % (name, rc))
+                log("%s: exit status %s on SIGTERM (see its log)" % (name, rc))
         self.sim.stop()
 
 
