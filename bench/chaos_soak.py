@@ -30,7 +30,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
-from fmtest import agent_metrics  # noqa: E402
+from fmtest import agent_metrics, wait  # noqa: E402  (wait raises AssertionError)
 
 SITE = "s1"
 EVENT_TABLES = ["measurements", "alarm_events", "device_status", "traps", "agent_status",
@@ -68,14 +68,19 @@ class Fail(Exception):
     pass
 
 
-def wait(pred, what, timeout, step=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    raise Fail("timed out after %d s waiting for %s" % (timeout, what))
+def stop_proc(proc, timeout):
+    """SIGTERM, then its exit status (or "killed" after timeout s)."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return "killed after %d s" % timeout
+    return proc.returncode
 
 
 # ------------------------------------------------------------------ PostgreSQL
@@ -176,15 +181,7 @@ class Collector:
         self.proc.wait()
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                return self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                return "killed after 60 s"
-        return self.proc.returncode if self.proc else None
+        return stop_proc(self.proc, 60)
 
 
 class Agent:
@@ -219,15 +216,7 @@ class Agent:
         self.proc.wait()
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                return self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                return "killed after 30 s"
-        return self.proc.returncode if self.proc else None
+        return stop_proc(self.proc, 30)
 
     def metrics(self):
         if self.proc is None or self.proc.poll() is not None:
@@ -531,7 +520,7 @@ class Run:
         try:
             wait(lambda: self.drained(targets), "the agents' backlog to drain", args.recovery_bound)
             self.drain_ok = True
-        except Fail as ex:
+        except AssertionError as ex:
             log(str(ex))
             self.drain_ok = False
         # Pending faults open once their group wait passed; the faults writer
@@ -547,7 +536,7 @@ class Run:
             return False
         try:
             wait(still, "the tickets to stand still", 60, 3)
-        except Fail as ex:
+        except AssertionError as ex:
             log(str(ex))
 
     def stop(self):
@@ -847,7 +836,7 @@ def main():
         end = time.time()
         lost, doubled, ev_examples = check_events(run)
         without, tdoubled, not_cleared, eps, tk, f_examples = check_faults(run, end)
-    except (Fail, subprocess.CalledProcessError) as ex:
+    except (Fail, AssertionError, subprocess.CalledProcessError) as ex:
         print("FAIL: %s" % ex)
         if run:
             for p in list(run.colls.values()) + list(run.agents.values()):
