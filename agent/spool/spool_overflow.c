@@ -237,6 +237,7 @@ void spool__overflow(spool_t *sp)
 {
     uint64_t target = sp->cap / 10 * 9;
     struct drop d = {0};
+    bool failed = false;
 
     while (spool__total_bytes(sp) > target) {
         size_t i = 0;
@@ -245,13 +246,16 @@ void spool__overflow(spool_t *sp)
         if (i == sp->n_segs)
             break;
         /* The oldest measurements are in the active segment: close it
-         * first so it can be rewritten. */
-        if (i == sp->n_segs - 1 && spool__rotate(sp) < 0)
+         * first so it can be rewritten. A failure (logged with the file)
+         * ends the episode: whole segments holding measurements are never
+         * deleted instead, and the next flush tries again. */
+        if ((i == sp->n_segs - 1 && spool__rotate(sp) < 0) || compact(sp, i, &d) < 0) {
+            failed = true;
             break;
-        if (compact(sp, i, &d) < 0)
-            break; /* logged with the file; tried again at the next flush */
+        }
     }
-    while (spool__total_bytes(sp) > sp->cap && sp->n_segs > 1)
+    while (!failed && spool__total_bytes(sp) > sp->cap && sp->n_segs > 1 &&
+           sp->segs[0].n_measure == 0)
         remove_oldest(sp);
     if (d.dropped > 0) {
         sp->stats.overflows++;
