@@ -285,10 +285,10 @@ static int write_buf(spool_t *sp, size_t *done)
     int rc = 0;
 
     *done = 0;
-    active_name(sp, name, sizeof(name));
     if (sp->tail_dirty) {
         if (spool__io.ftruncate(sp->fd, (off_t)a->bytes) != 0)
-            return spool__io_fail(sp, SPOOL_OP_TRUNCATE, name, -errno);
+            return spool__io_fail(sp, SPOOL_OP_TRUNCATE, active_name(sp, name, sizeof(name)),
+                                  -errno);
         sp->tail_dirty = false;
     }
     while (off < sp->wlen) {
@@ -305,7 +305,7 @@ static int write_buf(spool_t *sp, size_t *done)
         *done = off;
         return 0;
     }
-    spool__io_fail(sp, SPOOL_OP_WRITE, name, rc);
+    spool__io_fail(sp, SPOOL_OP_WRITE, active_name(sp, name, sizeof(name)), rc);
     *done = whole_records(sp->wbuf, off, &n, &measure, &last);
     if (*done != off && spool__io.ftruncate(sp->fd, (off_t)(a->bytes + *done)) != 0) {
         spool__io_fail(sp, SPOOL_OP_TRUNCATE, name, -errno);
