@@ -46,6 +46,17 @@ static int teardown(void **state)
     return system(cmd);
 }
 
+/* Empties the spool directory between the rows of a table test. */
+static void reset_dir(void)
+{
+    char cmd[300];
+
+    *strrchr(dir, '/') = '\0';
+    snprintf(cmd, sizeof(cmd), "rm -rf %s/spool", dir);
+    assert_int_equal(system(cmd), 0);
+    strcat(dir, "/spool");
+}
+
 static struct spool_cfg cfg_of(int fsync_policy)
 {
     struct spool_cfg c = {.dir = dir, .fsync = fsync_policy, .fsync_interval_ms = 1000};
@@ -158,7 +169,6 @@ static void test_spool_torn_last_record_is_skipped_never_replayed(void **state)
         char path[400];
         struct stat st;
         uint64_t last;
-        char cmd[300];
 
         assert_int_equal(spool_open(&cfg, 1 << 24, &sp), 0);
         for (int i = 0; i < 10; i++)
@@ -209,10 +219,7 @@ static void test_spool_torn_last_record_is_skipped_never_replayed(void **state)
         spool_flush(sp);
         assert_int_equal(read_all(sp, 1, NULL), n + 1);
         spool_close(sp);
-        *strrchr(dir, '/') = '\0';
-        snprintf(cmd, sizeof(cmd), "rm -rf %s/spool", dir);
-        assert_int_equal(system(cmd), 0);
-        strcat(dir, "/spool");
+        reset_dir();
     }
 }
 
@@ -376,6 +383,17 @@ static void test_spool_config_table_loads_defaults_and_rejects_bad_policy(void *
 
 /* ---------------------------------------------------------- what is dropped */
 
+/* Opens a spool in dir with 4 KiB segments, no fsync and a 16 MiB cap. */
+static spool_t *open_4k(struct spool_cfg *cfg)
+{
+    spool_t *sp;
+
+    *cfg = cfg_of(SPOOL_FSYNC_NEVER);
+    cfg->segment_bytes = 4096;
+    assert_int_equal(spool_open(cfg, 1 << 24, &sp), 0);
+    return sp;
+}
+
 /* Appends n measurements (seq 1..n on a new spool), flushing every 50 so
  * they spread over several 4 KiB segments. */
 static void fill(spool_t *sp, int n)
@@ -433,8 +451,6 @@ static void test_spool_dropped_counts_only_unacknowledged_events_gone(void **sta
         struct spool_cfg cfg = cfg_of(SPOOL_FSYNC_NEVER);
         struct spool_stats st;
         spool_t *sp;
-        char cmd[300];
-
         cfg.segment_bytes = 4096;
         assert_int_equal(spool_open(&cfg, 1 << 24, &sp), 0);
         fill(sp, 1000);
@@ -461,10 +477,7 @@ static void test_spool_dropped_counts_only_unacknowledged_events_gone(void **sta
          * deletion or as removed_acked) or dropped. */
         assert_int_equal(st.dropped + cases[c].ack - acked_on_disk + st.removed_acked, 1000);
         spool_close(sp);
-        *strrchr(dir, '/') = '\0';
-        snprintf(cmd, sizeof(cmd), "rm -rf %s/spool", dir);
-        assert_int_equal(system(cmd), 0);
-        strcat(dir, "/spool");
+        reset_dir();
     }
 }
 
@@ -474,12 +487,9 @@ static void test_spool_dropped_counts_only_unacknowledged_events_gone(void **sta
 static void test_spool_smaller_cap_on_restart_counts_after_hello(void **state)
 {
     (void)state;
-    struct spool_cfg cfg = cfg_of(SPOOL_FSYNC_NEVER);
+    struct spool_cfg cfg;
     struct spool_stats st;
-    spool_t *sp;
-
-    cfg.segment_bytes = 4096;
-    assert_int_equal(spool_open(&cfg, 1 << 24, &sp), 0);
+    spool_t *sp = open_4k(&cfg);
     fill(sp, 1000);
     spool_sent(sp, 1000);
     spool_ack(sp, 250); /* acked 251..800 never arrived: the agent stopped */
@@ -694,7 +704,6 @@ static void test_spool_failed_writes_hold_kept_events_and_resume_in_order(void *
         spool_t *sp;
         uint64_t refused_m = 0, refused_k = 0, alarms = 0, last;
         struct agent_sample s;
-        char cmd[300];
 
         cfg.write_buffer = 4096;
         cfg.hold_bytes = 4096;
@@ -753,10 +762,7 @@ static void test_spool_failed_writes_hold_kept_events_and_resume_in_order(void *
         assert_int_equal(read_all(sp, 1, NULL), st.written_seq);
         spool_close(sp);
         assert_int_equal(log_lines("torn record"), 0);
-        *strrchr(dir, '/') = '\0';
-        snprintf(cmd, sizeof(cmd), "rm -rf %s/spool", dir);
-        assert_int_equal(system(cmd), 0);
-        strcat(dir, "/spool");
+        reset_dir();
     }
 }
 
@@ -766,12 +772,9 @@ static void test_spool_failed_writes_hold_kept_events_and_resume_in_order(void *
 static void test_spool_failed_rename_in_overflow_keeps_the_segment(void **state)
 {
     (void)state;
-    struct spool_cfg cfg = cfg_of(SPOOL_FSYNC_NEVER);
+    struct spool_cfg cfg;
     struct spool_stats st;
-    spool_t *sp;
-
-    cfg.segment_bytes = 4096;
-    assert_int_equal(spool_open(&cfg, 1 << 24, &sp), 0);
+    spool_t *sp = open_4k(&cfg);
     for (int i = 0; i < 1000; i++) {
         put(sp, i, i % 10 == 0); /* alarms: the rewrite keeps them */
         if (i % 50 == 49)
