@@ -7,8 +7,10 @@
  *            configuration stays, with the file:line error logged. On
  *            success the poller is rebuilt on the new configuration, the
  *            threshold stage moves every point to its new rules keeping
- *            their state, and the uplink applies new sender and status
- *            settings; the spool, its data and sequence are untouched.
+ *            their state, and the uplink applies new sender, status and
+ *            spool settings (a smaller spool cap at once); the spool's
+ *            data and sequence are untouched, and a changed spool_dir
+ *            refuses the reload.
  *            A replaced configuration is freed once the pollers and the
  *            trap receiver built on it are (closing handles and informs
  *            waiting for the spool may still borrow it until then).
@@ -213,8 +215,8 @@ static void reload(struct daemon *d)
     d->cfg = ncfg;
     d->inv = ninv;
     identity(d);
-    if (uplink_reload(d->uplink, &ncfg->uplink, ncfg->collectors, ncfg->n_collectors, &d->id) !=
-        0) {
+    if (uplink_reload(d->uplink, &ncfg->uplink, ncfg->collectors, ncfg->n_collectors, &d->id,
+                      ninv->events_per_s) != 0) {
         FM_ERR("agent: reload refused, keeping the running configuration (see above)");
         d->cfg = ocfg;
         d->inv = oinv;

@@ -19,6 +19,7 @@
 #include "metrics_http.h"
 #include "migrate.h"
 #include "pg.h"
+#include "reload.h"
 #include "server.h"
 #include "sla_run.h"
 
@@ -36,7 +37,9 @@ static const char usage[] =
 
 struct app {
     uv_loop_t loop;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
+    const char *path;
+    struct collconf *cfg;
     server_t *server;
     metrics_server_t *metrics;
     sla_run_t *sla;
@@ -126,11 +129,28 @@ static void on_signal(uv_signal_t *sig, int signum)
     sla_run_stop(a->sla);
     uv_close((uv_handle_t *)&a->sigint, on_handle_closed);
     uv_close((uv_handle_t *)&a->sigterm, on_handle_closed);
+    uv_close((uv_handle_t *)&a->sighup, on_handle_closed);
 }
 
-static int run(struct collconf *cfg, const char *collector_id)
+static void on_sighup(uv_signal_t *sig, int signum)
 {
-    struct app a = {0};
+    struct app *a = sig->data;
+    const struct reload_target t = {
+        .loop = &a->loop,
+        .path = a->path,
+        .cfg = a->cfg,
+        .faults = server_faults(a->server),
+        .sla = &a->sla,
+    };
+
+    (void)signum;
+    if (!a->stopping)
+        reload_apply(&t);
+}
+
+static int run(const char *path, struct collconf *cfg, const char *collector_id)
+{
+    struct app a = {.path = path, .cfg = cfg};
     fm_tls_ctx_t *tls = NULL;
     unsigned port, mport;
     char why[512];
@@ -169,9 +189,11 @@ static int run(struct collconf *cfg, const char *collector_id)
     }
     uv_signal_init(&a.loop, &a.sigint);
     uv_signal_init(&a.loop, &a.sigterm);
-    a.sigint.data = a.sigterm.data = &a;
+    uv_signal_init(&a.loop, &a.sighup);
+    a.sigint.data = a.sigterm.data = a.sighup.data = &a;
     uv_signal_start(&a.sigint, on_signal, SIGINT);
     uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&a.sighup, on_sighup, SIGHUP);
     FM_NOTICE("collector: %s version %s running", collector_id, FM_VERSION);
     rc = 0;
 out_run:
@@ -274,7 +296,7 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     gethostname(host, sizeof(host) - 1);
-    rc = run(&cfg, cfg.collector_id ? cfg.collector_id : host);
+    rc = run(path, &cfg, cfg.collector_id ? cfg.collector_id : host);
     collconf_free(&cfg);
     return rc;
 }

@@ -24,10 +24,29 @@
  * Overflow. The spool never holds more than cap bytes for long: when a flush
  * finds it larger, the oldest segments are rewritten without their
  * measurements (alarm transitions, traps, reachability and status events are
- * kept), oldest first, until it is under 90 % of the cap. The dropped
- * measurements are counted and reported by an appended SpoolOverflow event.
- * Only when nothing but kept events remains are whole oldest segments
+ * kept) and without anything already acknowledged, oldest first, until it is
+ * under 90 % of the cap. The removal is reported by an appended SpoolOverflow
+ * event. Only when nothing but kept events remains are whole oldest segments
  * dropped, which is logged as an error.
+ *
+ * Dropped. An event is dropped when it was never acknowledged and is gone:
+ * refused by spool_append (never spooled), or removed by the cap and not
+ * committed by the collector. Acknowledged events the cap removes are not
+ * dropped. An event removed after it was sent is in doubt (its ack may have
+ * been lost) until the collector commits past it (spool_ack) or answers a
+ * Hello with a lower committed sequence (spool_confirm): only then is it
+ * counted one way or the other. At open everything in the files counts as
+ * possibly sent.
+ *
+ * Failing disk. Every failed write, fdatasync, fsync, rename, truncate and
+ * close is returned, counted and logged once per failure streak with its
+ * path and errno. Records whose write failed stay in the write buffer, in
+ * order, and are retried at every flush; their done callbacks are called at
+ * once with the error (an inform is not acknowledged). While writes fail,
+ * measurements that do not fit the write buffer are refused (dropped) and
+ * kept events are held in memory up to hold_size more; what does not fit
+ * that either is refused. When writing works again everything held is
+ * written first, in sequence order.
  *
  * Single-threaded: every call from the agent's loop thread. */
 #ifndef SPOOL_H
@@ -49,6 +68,7 @@ struct spool_cfg {
     int fsync;              /* enum spool_fsync */
     int64_t fsync_interval_ms;
     uint64_t write_buffer; /* bytes buffered between flushes */
+    uint64_t hold_bytes;   /* kept events held beyond write_buffer while writes fail */
 };
 
 /* Bytes an average event takes in the spool, for automatic sizing. */
@@ -70,27 +90,45 @@ typedef void (*spool_done_cb)(int status, uint64_t seq, void *ud);
  * errno (logged). Free with spool_close. */
 int spool_open(const struct spool_cfg *cfg, uint64_t cap, spool_t **out);
 
-/* Flushes, syncs (unless policy `never`) and frees. NULL does nothing. */
+/* Flushes, syncs (unless policy `never`) and frees; done callbacks still
+ * waiting get -ECANCELED. NULL does nothing. */
 void spool_close(spool_t *sp);
 
+/* SIGHUP: the spool borrows cfg from now on (same directory: the caller
+ * refuses a new one) and applies the new cap, segment size (from the next
+ * segment), write buffer, hold size and fsync policy at once; a cap below
+ * what the spool holds runs the overflow policy now. */
+void spool_reconfigure(spool_t *sp, const struct spool_cfg *cfg, uint64_t cap);
+
 /* Assigns ev->seq (overwriting it) and appends ev. cb (may be NULL) is
- * called from a later spool_flush once the record is written. Borrows ev.
- * Returns 0, -EMSGSIZE for an event over SPOOL_MAX_RECORD, or -ENOBUFS when
- * the write buffer is full because the disk refuses writes (the event is
- * counted as dropped). */
+ * called from a later spool_flush once the record is written (status 0) or
+ * its write failed (negative errno). Borrows ev. Returns 0, -EMSGSIZE for an
+ * event over SPOOL_MAX_RECORD, or -ENOBUFS when the disk refuses writes and
+ * neither the write buffer nor the hold has room for it; a refused event
+ * gets no sequence, is counted as dropped and its cb is never called. */
 int spool_append(spool_t *sp, Fm__Event *ev, spool_done_cb cb, void *ud);
 
 /* Writes the buffer, syncs per policy, handles overflow and calls the done
- * callbacks. Returns 0 or the negative errno of a failed write (logged once
- * per failure streak; the data stays buffered and is retried). */
+ * callbacks. Returns 0 or the negative errno of a failed write or sync
+ * (logged once per failure streak; unwritten records stay buffered and are
+ * retried; their done callbacks get the error). */
 int spool_flush(spool_t *sp);
 
-/* fdatasync of the active segment (the `interval` policy's timer). */
+/* fdatasync of the active segment (the `interval` policy's timer). Returns
+ * 0 or a negative errno (logged once per failure streak). */
 int spool_sync(spool_t *sp);
 
-/* The collector committed everything up to seq: segments wholly at or below
- * it are deleted. */
+/* The sender wrote records up to seq to a session with the collector. */
+void spool_sent(spool_t *sp, uint64_t seq);
+
+/* The collector acknowledged everything up to seq on the current session:
+ * segments wholly at or below it are deleted. */
 void spool_ack(spool_t *sp, uint64_t seq);
+
+/* The collector's HelloAck: seq is the last sequence it committed. Like
+ * spool_ack, and settles every event the cap removed after it was sent:
+ * committed if at or below seq, dropped above. */
+void spool_confirm(spool_t *sp, uint64_t seq);
 
 /* Called at the end of every spool_flush that wrote something (the sender
  * uses it to wake up). One hook; NULL removes it. */
@@ -130,11 +168,17 @@ struct spool_stats {
     uint64_t cap;
     uint64_t events; /* unacknowledged events held */
     uint64_t segments;
-    uint64_t dropped;      /* measurements dropped by overflow since start */
-    uint64_t dropped_kept; /* kept events lost to overflow since start (should be 0) */
-    uint64_t overflows;    /* overflow episodes since start */
-    uint64_t appended;     /* events appended since start */
-    uint64_t write_errors;
+    /* Dropped since start: never acknowledged and gone (see above). */
+    uint64_t dropped;
+    uint64_t dropped_kept;    /* of which alarm transitions and other kept events */
+    uint64_t dropped_refused; /* of which refused by spool_append (never spooled) */
+    uint64_t unconfirmed;     /* removed by the cap after being sent, in doubt */
+    uint64_t removed_acked;   /* acknowledged events removed by the cap (not dropped) */
+    uint64_t held;            /* events appended and not yet written */
+    uint64_t held_max;        /* the most at once since start */
+    uint64_t overflows;       /* overflow episodes since start */
+    uint64_t appended;        /* events appended since start */
+    uint64_t write_errors;    /* failed write, sync, rename, truncate, close calls */
 };
 void spool_get_stats(const spool_t *sp, struct spool_stats *st);
 

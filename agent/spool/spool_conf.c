@@ -42,6 +42,15 @@ static const struct fmc_field spool_fields[] = {
      .min = 4096,
      .max = 67108864,
      .doc = "events buffered between two writes; a full buffer is written at once"},
+    {.key = "hold_size",
+     .type = FMC_SIZE,
+     .offset = offsetof(struct spool_cfg, hold_bytes),
+     .def = "1MiB",
+     .min = 0,
+     .max = 268435456,
+     .doc = "alarm transitions and other kept events held in memory beyond write_buffer while "
+            "the disk refuses writes (full or failing); written first, in order, when it "
+            "works again"},
     {0},
 };
 

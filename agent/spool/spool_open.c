@@ -108,28 +108,41 @@ static int read_epoch(spool_t *sp)
     return sp->epoch != 0 ? 0 : -EINVAL;
 }
 
-/* Starts a new epoch: Unix microseconds now, written to `epoch` atomically. */
+/* Starts a new epoch: Unix microseconds now, written to `epoch` atomically
+ * (write, fsync, rename, fsync of the directory; each failure returned and
+ * logged once). */
 static int new_epoch(spool_t *sp)
 {
     struct timeval tv;
     char text[32];
-    int fd, len;
+    ssize_t n;
+    int fd, len, rc;
 
     gettimeofday(&tv, NULL);
     sp->epoch = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
     len = snprintf(text, sizeof(text), "%" PRIu64 "\n", sp->epoch);
     fd = openat(sp->dirfd, "epoch.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
-        return -errno;
-    if (write(fd, text, (size_t)len) != len || fsync(fd) != 0) {
-        int rc = errno ? -errno : -ENOSPC;
+        return spool__io_fail(sp, SPOOL_OP_CREATE, "epoch.tmp", -errno);
+    n = spool__io.write(fd, text, (size_t)len);
+    if (n != len) {
+        rc = spool__io_fail(sp, SPOOL_OP_WRITE, "epoch.tmp", n < 0 ? -errno : -ENOSPC);
         close(fd);
         return rc;
     }
-    close(fd);
-    if (renameat(sp->dirfd, "epoch.tmp", sp->dirfd, "epoch") != 0)
-        return -errno;
-    fsync(sp->dirfd);
+    rc = spool__sync_fd(fd, false);
+    if (rc < 0) {
+        spool__io_fail(sp, SPOOL_OP_FDATASYNC, "epoch.tmp", rc);
+        close(fd);
+        return rc;
+    }
+    if (spool__io.close(fd) != 0)
+        return spool__io_fail(sp, SPOOL_OP_CLOSE, "epoch.tmp", -errno);
+    if (spool__io.renameat(sp->dirfd, "epoch.tmp", sp->dirfd, "epoch") != 0)
+        return spool__io_fail(sp, SPOOL_OP_RENAME, "epoch.tmp", -errno);
+    rc = spool__sync_fd(sp->dirfd, false);
+    if (rc < 0)
+        return spool__io_fail(sp, SPOOL_OP_FSYNC_DIR, NULL, rc);
     return 0;
 }
 
@@ -147,13 +160,44 @@ static int count_rec(const struct spool_rec *rec, void *ud)
     return 0;
 }
 
+/* Renames a segment that is not ours to `.bad`. If the rename fails the
+ * file stays where it is, and is still left out: it is never read. */
 static void set_aside(spool_t *sp, const char *name, const char *why)
 {
     char bad[48];
 
     snprintf(bad, sizeof(bad), "%s.bad", name);
+    if (spool__io.renameat(sp->dirfd, name, sp->dirfd, bad) != 0) {
+        FM_ERR("spool: %s/%s: %s; left out (rename to %s failed: %s)", sp->cfg->dir, name, why, bad,
+               strerror(errno));
+        sp->stats.io_errors++;
+        return;
+    }
     FM_ERR("spool: %s/%s: %s; renamed to %s", sp->cfg->dir, name, why, bad);
-    renameat(sp->dirfd, name, sp->dirfd, bad);
+}
+
+/* Cuts a segment file after its last good record, durably. */
+static int cut_tail(spool_t *sp, const char *name, int64_t end)
+{
+    int fd = openat(sp->dirfd, name, O_WRONLY | O_CLOEXEC);
+    int rc;
+
+    if (fd < 0)
+        return spool__io_fail(sp, SPOOL_OP_TRUNCATE, name, -errno);
+    if (spool__io.ftruncate(fd, end) != 0) {
+        rc = spool__io_fail(sp, SPOOL_OP_TRUNCATE, name, -errno);
+        close(fd);
+        return rc;
+    }
+    rc = spool__sync_fd(fd, true);
+    if (rc < 0) {
+        spool__io_fail(sp, SPOOL_OP_FDATASYNC, name, rc);
+        close(fd);
+        return rc;
+    }
+    if (spool__io.close(fd) != 0)
+        return spool__io_fail(sp, SPOOL_OP_CLOSE, name, -errno);
+    return 0;
 }
 
 /* Checks one segment, truncates a torn tail and records it. */
@@ -187,13 +231,11 @@ static void recover_segment(spool_t *sp, uint64_t first)
         FM_WARN("spool: %s/%s: torn record at offset %" PRId64 " (power loss?): %zu bytes "
                 "discarded, %" PRIu64 " good records kept",
                 sp->cfg->dir, name, end, len - (size_t)end, c.n);
-        int fd = openat(sp->dirfd, name, O_WRONLY | O_CLOEXEC);
-        if (fd < 0 || ftruncate(fd, end) != 0)
-            FM_ERR("spool: %s/%s: cannot truncate the torn record: %s", sp->cfg->dir, name,
-                   strerror(errno));
-        if (fd >= 0) {
-            fdatasync(fd);
-            close(fd);
+        if (cut_tail(sp, name, end) < 0) {
+            /* A tail that stays would sit between good records and the
+             * next append: leave the segment out of the spool. */
+            set_aside(sp, name, "torn record could not be cut off");
+            goto out;
         }
     }
     if (sp->n_segs == sp->segs_cap) {
@@ -219,18 +261,7 @@ static int open_active(spool_t *sp)
         return spool__seg_create(sp, sp->next_seq);
     spool__seg_name(name, sizeof(name), sp->segs[sp->n_segs - 1].first);
     sp->fd = openat(sp->dirfd, name, O_WRONLY | O_APPEND | O_CLOEXEC);
-    return sp->fd < 0 ? -errno : 0;
-}
-
-static uint64_t auto_segment(uint64_t cap)
-{
-    uint64_t s = cap / 16;
-
-    if (s < (64u << 10))
-        s = 64u << 10;
-    if (s > (16u << 20))
-        s = 16u << 20;
-    return s;
+    return sp->fd < 0 ? spool__io_fail(sp, SPOOL_OP_OPEN, name, -errno) : 0;
 }
 
 int spool_open(const struct spool_cfg *cfg, uint64_t cap, spool_t **out)
@@ -240,13 +271,9 @@ int spool_open(const struct spool_cfg *cfg, uint64_t cap, spool_t **out)
     size_t n = 0;
     int rc;
 
-    sp->cfg = cfg;
-    sp->cap = cap;
-    sp->seg_cap = cfg->segment_bytes ? cfg->segment_bytes : auto_segment(cap);
+    spool__apply_cfg(sp, cfg, cap);
     sp->fd = -1;
     sp->dirfd = -1;
-    sp->wcap = cfg->write_buffer ? cfg->write_buffer : 256u << 10;
-    sp->wbuf = fm_xmalloc(sp->wcap);
     sp->gen = 1;
     if (mkdir(cfg->dir, 0700) != 0 && errno != EEXIST) {
         rc = -errno;
@@ -269,11 +296,9 @@ int spool_open(const struct spool_cfg *cfg, uint64_t cap, spool_t **out)
             FM_ERR("spool: %s: epoch file missing or unreadable, %zu segments set aside with "
                    "a new epoch",
                    cfg->dir, n);
-        rc = new_epoch(sp);
-        if (rc < 0) {
-            FM_ERR("spool: %s: cannot write the epoch file: %s", cfg->dir, strerror(-rc));
+        rc = new_epoch(sp); /* a failure is logged with its file */
+        if (rc < 0)
             goto out_free;
-        }
     }
     for (size_t i = 0; i < n; i++)
         recover_segment(sp, firsts[i]);
@@ -283,11 +308,12 @@ int spool_open(const struct spool_cfg *cfg, uint64_t cap, spool_t **out)
         sp->next_seq = l->last + 1;
     }
     sp->written_seq = sp->next_seq - 1;
-    rc = open_active(sp);
-    if (rc < 0) {
-        FM_ERR("spool: %s: cannot open the active segment: %s", cfg->dir, strerror(-rc));
+    /* The previous run may have sent any of it: what the cap removes
+     * before the collector's HelloAck is in doubt, not dropped. */
+    sp->sent = sp->written_seq;
+    rc = open_active(sp); /* a failure is logged with its file */
+    if (rc < 0)
         goto out_free;
-    }
     free(firsts);
     *out = sp;
     return 0;

@@ -7,7 +7,8 @@
 
 /* Flushing in both prepare (just before the loop blocks) and check (just
  * after the I/O callbacks) catches events appended in any phase before the
- * loop sleeps, without a handle that keeps the loop spinning. */
+ * loop sleeps, without a handle that keeps the loop spinning. Failures are
+ * logged by the spool; the data stays buffered and the next turn retries. */
 struct spool_pump {
     uv_prepare_t prepare;
     uv_check_t check;
@@ -37,6 +38,17 @@ static void on_timer(uv_timer_t *t)
     spool_sync(p->sp);
 }
 
+/* Runs the fsync timer under policy `interval` only. */
+static void timer_apply(struct spool_pump *p, const struct spool_cfg *cfg)
+{
+    uv_timer_stop(&p->timer);
+    if (cfg->fsync == SPOOL_FSYNC_INTERVAL) {
+        uint64_t ms = cfg->fsync_interval_ms > 0 ? (uint64_t)cfg->fsync_interval_ms : 1000;
+        uv_timer_start(&p->timer, on_timer, ms, ms);
+        uv_unref((uv_handle_t *)&p->timer);
+    }
+}
+
 spool_pump_t *spool_pump_start(uv_loop_t *loop, spool_t *sp, const struct spool_cfg *cfg)
 {
     struct spool_pump *p = fm_xcalloc(1, sizeof(*p));
@@ -54,12 +66,13 @@ spool_pump_t *spool_pump_start(uv_loop_t *loop, spool_t *sp, const struct spool_
     /* These handles alone must not keep the loop alive. */
     uv_unref((uv_handle_t *)&p->prepare);
     uv_unref((uv_handle_t *)&p->check);
-    if (cfg->fsync == SPOOL_FSYNC_INTERVAL) {
-        uint64_t ms = cfg->fsync_interval_ms > 0 ? (uint64_t)cfg->fsync_interval_ms : 1000;
-        uv_timer_start(&p->timer, on_timer, ms, ms);
-        uv_unref((uv_handle_t *)&p->timer);
-    }
+    timer_apply(p, cfg);
     return p;
+}
+
+void spool_pump_reload(spool_pump_t *p, const struct spool_cfg *cfg)
+{
+    timer_apply(p, cfg);
 }
 
 static void on_closed(uv_handle_t *h)

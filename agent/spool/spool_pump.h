@@ -20,4 +20,7 @@ typedef struct spool_pump spool_pump_t;
 spool_pump_t *spool_pump_start(uv_loop_t *loop, spool_t *sp, const struct spool_cfg *cfg);
 void spool_pump_stop(spool_pump_t *p);
 
+/* SIGHUP: starts, stops or re-times the fsync timer for cfg's policy. */
+void spool_pump_reload(spool_pump_t *p, const struct spool_cfg *cfg);
+
 #endif

@@ -182,6 +182,7 @@ static void pump(sender_t *s)
         if (stream_write(s->stream, frame, len) < 0)
             break;
         s->last_tx_ms = uv_now(s->loop);
+        spool_sent(s->spool, s->batch.last_seq);
         inflight_push(s, s->batch.last_seq, len);
         s->stats.batches_sent++;
         s->stats.events_sent += s->batch.n_events;
@@ -238,7 +239,9 @@ static void on_hello_ack(sender_t *s, const Fm__HelloAck *ha)
                cur_endpoint(s), ha->last_committed_seq, st.epoch, st.written_seq,
                st.written_seq + 1, ha->last_committed_seq);
     }
-    spool_ack(s->spool, ha->last_committed_seq);
+    /* The collector's word on everything sent before: what the spool's cap
+     * removed above it is dropped, at or below it committed. */
+    spool_confirm(s->spool, ha->last_committed_seq);
     spool_iter_close(&s->it);
     spool_iter_init(&s->it, from);
     s->have_held = false;

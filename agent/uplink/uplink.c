@@ -125,13 +125,20 @@ void uplink_emit_cb(uplink_t *e, const Fm__Event *ev, spool_done_cb cb, void *ud
 {
     Fm__Event copy = *ev; /* the spool writes seq; the producer's event stays as it was */
     int rc = spool_append(e->spool, &copy, cb, ud);
+    struct spool_stats st;
 
     if (rc == 0)
         return;
-    e->lost++;
-    if (e->lost_logged++ % 1000 == 0)
-        FM_ERR("spool: %s: event not spooled: %s (%" PRIu64 " lost so far)", e->cfg->spool.dir,
-               strerror(-rc), e->lost);
+    /* The spool counted it as dropped; say so, once per 1000 refusals. */
+    if (e->lost_logged++ % 1000 == 0) {
+        spool_get_stats(e->spool, &st);
+        FM_ERR("spool: %s: %s event not spooled: %s (%" PRIu64 " refused so far, %" PRIu64
+               " held in memory)",
+               e->cfg->spool.dir,
+               ev->kind_case == FM__EVENT__KIND_MEASUREMENT ? "measurement" : "kept",
+               rc == -ENOBUFS ? "the disk refuses writes and the buffer is full" : strerror(-rc),
+               st.dropped_refused, st.held);
+    }
     if (cb != NULL) {
         struct refused *r = fm_xcalloc(1, sizeof(*r));
         r->cb = cb;
@@ -149,19 +156,38 @@ void uplink_emit(uplink_t *e, const Fm__Event *ev)
 }
 
 int uplink_reload(uplink_t *e, const struct uplink_cfg *cfg, char *const *collectors,
-                  size_t n_collectors, const struct sender_identity *id)
+                  size_t n_collectors, const struct sender_identity *id, double events_per_s)
 {
-    int rc = sender_reload(e->sender, &cfg->sender, collectors, n_collectors, id);
+    uint64_t cap = cfg->spool.max_bytes ? cfg->spool.max_bytes : spool_auto_cap(events_per_s);
+    struct spool_stats st;
+    char was[32], now[32];
+    int rc;
 
+    /* The directory holds the epoch and the data: moving it under a
+     * running agent would start a second epoch or lose the first. */
+    if (strcmp(cfg->spool.dir, e->cfg->spool.dir) != 0) {
+        FM_ERR("agent: reload refused: spool_dir cannot change while the agent runs (%s, "
+               "new %s); restart the agent to move the spool",
+               e->cfg->spool.dir, cfg->spool.dir);
+        return -EINVAL;
+    }
+    rc = sender_reload(e->sender, &cfg->sender, collectors, n_collectors, id);
     if (rc < 0)
         return rc;
-    if (strcmp(cfg->spool.dir, e->cfg->spool.dir) != 0 ||
-        cfg->spool.max_bytes != e->cfg->spool.max_bytes)
-        FM_WARN("spool: a new spool directory or size takes effect at the next start; "
-                "keeping %s",
-                e->cfg->spool.dir);
-    /* The spool keeps the config it was opened with (it borrows it); only
-     * the sender and status settings move to the new one. */
+    spool_get_stats(e->spool, &st);
+    if (cap != st.cap) {
+        fmt_size(was, sizeof(was), st.cap);
+        fmt_size(now, sizeof(now), cap);
+        FM_NOTICE("spool: %s: cap %s -> %s (%" PRIu64 " bytes)%s; %" PRIu64 " bytes held",
+                  cfg->spool.dir, was, now, cap, cfg->spool.max_bytes ? "" : " (automatic)",
+                  st.bytes);
+    }
+    /* The spool, the pump and the status line borrow the new settings from
+     * now on; the old configuration may be freed after this returns. */
+    e->cfg = cfg;
+    e->rate = events_per_s;
+    spool_reconfigure(e->spool, &cfg->spool, cap);
+    spool_pump_reload(e->pump, &cfg->spool);
     e->status_cfg = &cfg->status;
     uplink__status_reload(e);
     return 0;

@@ -20,8 +20,10 @@
  *
  * The callback never runs inside uplink_emit_cb; it runs within the same loop
  * iteration in the normal case. If the event cannot be spooled (full write
- * buffer on a failing disk, oversized event) the callback still runs, on
- * the next loop turn, with a negative errno.
+ * buffer and hold on a failing disk, oversized event) the callback still
+ * runs, on the next loop turn, with a negative errno; if its write or sync
+ * fails, it runs with that errno (the event stays held and is written
+ * later, but it was not kept as promised).
  *
  * Loop thread only. */
 #ifndef UPLINK_H
@@ -81,12 +83,14 @@ void uplink_emit(uplink_t *e, const Fm__Event *ev);
 /* Spools ev and calls cb(status, seq, ud) once it is written; see above. */
 void uplink_emit_cb(uplink_t *e, const Fm__Event *ev, spool_done_cb cb, void *ud);
 
-/* SIGHUP: applies new sender and status settings. The spool keeps its
- * directory, data and sequence; a changed spool directory or cap is logged
- * and takes effect at the next start. Returns 0 or a negative errno (the
- * old settings stay). Borrows the new arguments. */
+/* SIGHUP: applies new sender, status and spool settings (cap, segment
+ * size, write buffer, hold size, fsync policy: spool_reconfigure; a
+ * smaller cap applies at once). The spool keeps its directory, data and
+ * sequence: a changed spool_dir refuses the reload (-EINVAL, logged naming
+ * the key). events_per_s sizes an automatic cap. Returns 0 or a negative
+ * errno (the old settings stay). Borrows the new arguments. */
 int uplink_reload(uplink_t *e, const struct uplink_cfg *cfg, char *const *collectors,
-                  size_t n_collectors, const struct sender_identity *id);
+                  size_t n_collectors, const struct sender_identity *id, double events_per_s);
 
 /* SIGTERM: flushes and syncs the spool, says Goodbye, closes everything,
  * then calls done on a later loop turn. The uplink is freed before done. */

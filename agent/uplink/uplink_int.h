@@ -16,7 +16,7 @@ struct uplink {
     spool_pump_t *pump;
     sender_t *sender;
     struct uplink_counters counters;
-    uint64_t lost, lost_logged;
+    uint64_t lost_logged; /* refusals seen, for rate-limited logging */
 
     uv_timer_t status_timer;
     int status_closing; /* handles uplink__status_stop still waits for */

@@ -84,6 +84,16 @@ size_t uplink_metrics_text(uplink_t *e, char *buf, size_t cap)
         "# TYPE fieldmon_agent_events_per_second gauge\nfieldmon_agent_events_per_second %.3f\n"
         "# TYPE fieldmon_agent_events_dropped_total counter\n"
         "fieldmon_agent_events_dropped_total %" PRIu64 "\n"
+        "# TYPE fieldmon_agent_events_dropped_kept_total counter\n"
+        "fieldmon_agent_events_dropped_kept_total %" PRIu64 "\n"
+        "# TYPE fieldmon_agent_events_refused_total counter\n"
+        "fieldmon_agent_events_refused_total %" PRIu64 "\n"
+        "# TYPE fieldmon_agent_spool_unconfirmed_events gauge\n"
+        "fieldmon_agent_spool_unconfirmed_events %" PRIu64 "\n"
+        "# TYPE fieldmon_agent_spool_removed_acked_total counter\n"
+        "fieldmon_agent_spool_removed_acked_total %" PRIu64 "\n"
+        "# TYPE fieldmon_agent_spool_held_events gauge\n"
+        "fieldmon_agent_spool_held_events %" PRIu64 "\n"
         "# TYPE fieldmon_agent_spool_write_errors_total counter\n"
         "fieldmon_agent_spool_write_errors_total %" PRIu64 "\n"
         "# TYPE fieldmon_agent_polls_ok_total counter\nfieldmon_agent_polls_ok_total %" PRIu64 "\n"
@@ -98,9 +108,10 @@ size_t uplink_metrics_text(uplink_t *e, char *buf, size_t cap)
         "fieldmon_agent_events_sent_total %" PRIu64 "\n"
         "# TYPE fieldmon_agent_rss_bytes gauge\nfieldmon_agent_rss_bytes %" PRIu64 "\n",
         sp.bytes, sp.cap, sp.events, sp.segments, sp.written_seq, sp.acked_seq, sp.appended,
-        e->events_per_s, sp.dropped + sp.dropped_kept + e->lost, sp.write_errors,
-        rd(e->counters.polls_ok), rd(e->counters.polls_failed), rd(e->counters.traps_dropped),
-        se.reconnects, se.connected ? 1 : 0, se.events_sent, rss_bytes());
+        e->events_per_s, sp.dropped, sp.dropped_kept, sp.dropped_refused, sp.unconfirmed,
+        sp.removed_acked, sp.held, sp.write_errors, rd(e->counters.polls_ok),
+        rd(e->counters.polls_failed), rd(e->counters.traps_dropped), se.reconnects,
+        se.connected ? 1 : 0, se.events_sent, rss_bytes());
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
@@ -150,7 +161,7 @@ static void on_status(uv_timer_t *t)
     as.polls_failed = rd(e->counters.polls_failed);
     as.reconnects = se.reconnects;
     as.rss_bytes = rss_bytes();
-    as.dropped_events = sp.dropped + sp.dropped_kept + e->lost;
+    as.dropped_events = sp.dropped;
     as.traps_dropped = rd(e->counters.traps_dropped);
     ev.ts_ms = fm_clock_wall_ms();
     ev.device = "";

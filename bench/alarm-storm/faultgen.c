@@ -19,6 +19,21 @@
  *             (--burst: the 20 batches back to back instead of 50 ms apart)
  *   dual      two agents of one site at two collectors (--port, --port2)
  *             report the same N smoke alarms at once: N tickets, not 2N
+ *   restart   a water leak raised just before the collector is killed and
+ *             restarted (--restart-cmd, run by the shell; the collector
+ *             must come back on the same port): one grade-2 ticket, opened
+ *             a group wait after the original raise; killed and restarted
+ *             again, the clear sent afterwards clears it
+ *   comm      comm_loss and unreachable of one camera: one ticket
+ *   failover  a water leak raised at --port, the agent killed and back at
+ *             --port2 within the group wait: one ticket from the original
+ *             raise, cleared by the clear sent there, nothing from the first
+ *   tamper1   a camera's tamper alarm: one grade-1 ticket (rules that make
+ *             tamper an emergency, for the reload test)
+ *   idle-agent  stays connected, idle, for 60 s (a connection across a
+ *             reload)
+ *   hello     says Hello with N cameras, stays a second, says goodbye
+ *             (bench/alarm-storm/restore.sh)
  *
  * PostgreSQL is found through FM_PG_DSN or libpq's PG* variables. Exit 0
  * when every check holds; 1 with the failed check on stderr. */
@@ -41,6 +56,7 @@ struct opts {
     unsigned devices;
     int64_t group_wait_ms, lost_ms;
     bool burst; /* storm: batches back to back, so the collector commits several at once */
+    const char *restart_cmd; /* restart: kills and restarts the collector */
 };
 
 static PGconn *pg;
@@ -195,6 +211,135 @@ static int scenario_dead(struct fg_agent *a, const struct opts *o)
                   a->site, want, o->lost_ms + 10000);
 }
 
+/* Drops the connection as a killed agent would, has the shell kill and
+ * restart the collector, and comes back as the same agent. */
+static int restart_collector(struct fg_agent *a, const struct opts *o, const struct fg_dev *devs,
+                             size_t nd)
+{
+    char id[FMW_MAX_ID + 1], site[FMW_MAX_ID + 1];
+
+    snprintf(id, sizeof(id), "%s", a->id);
+    snprintf(site, sizeof(site), "%s", a->site);
+    fg_agent_close(a, false);
+    if (system(o->restart_cmd) != 0) {
+        fprintf(stderr, "fm-faultgen: FAIL: restart command failed: %s\n", o->restart_cmd);
+        return -1;
+    }
+    return fg_agent_open(a, "127.0.0.1", o->port, id, site, devs, nd);
+}
+
+static int scenario_restart(struct fg_agent *a, const struct opts *o, const struct fg_dev *devs,
+                            size_t nd)
+{
+    const struct fg_event leak = {"env1", "water_leak", true};
+    const struct fg_event dry = {"env1", "water_leak", false};
+    char sql[1024];
+
+    if (o->restart_cmd == NULL) {
+        fprintf(stderr, "fm-faultgen: restart needs --restart-cmd\n");
+        return -1;
+    }
+    if (send_acked(a, &leak, 1) || restart_collector(a, o, devs, nd))
+        return -1;
+    if (expect("leak raised before a restart: one grade-2 ticket", TICKETS_OF_SITE, a->site, "1:2",
+               o->group_wait_ms + 15000))
+        return -1;
+    /* Opened a group wait after the raise the agent reported: the wait
+     * counts from that raise, not from the restart. */
+    snprintf(sql, sizeof(sql),
+             "SELECT (abs(extract(epoch FROM t.first_seen - e.ts)) < 0.002) || ':' || (t.opened_at "
+             ">= e.ts + interval '%lld ms')"
+             " FROM tickets t, alarm_events e JOIN devices d USING (device_id)"
+             " WHERE t.site_id = $1 AND d.name = 'env1' AND e.code = 'water_leak'"
+             " AND e.state = 'raised' AND d.agent_id = 'fg-' || $1",
+             (long long)o->group_wait_ms);
+    if (expect("the ticket's first_seen is the original raise, opened after the group wait", sql,
+               a->site, "true:true", 2000))
+        return -1;
+    if (restart_collector(a, o, devs, nd) || send_acked(a, &dry, 1))
+        return -1;
+    return expect("the clear sent after a second restart clears the ticket",
+                  "SELECT count(*) || ':' || bool_and(cleared_at IS NOT NULL) FROM tickets"
+                  " WHERE site_id = $1",
+                  a->site, "1:true", 10000);
+}
+
+/* The agent fails over between two collectors with an alarm waiting out
+ * its group wait: the second collector rebuilds the site from what the
+ * first committed, opens the ticket from the original raise, and the clear
+ * sent there clears it; the first opens nothing of its own meanwhile. */
+static int scenario_failover(struct fg_agent *a, const struct opts *o, const struct fg_dev *devs,
+                             size_t nd)
+{
+    const struct fg_event leak = {"env1", "water_leak", true};
+    const struct fg_event dry = {"env1", "water_leak", false};
+    char id[FMW_MAX_ID + 1], site[FMW_MAX_ID + 1];
+
+    if (o->port2 <= 0) {
+        fprintf(stderr, "fm-faultgen: failover needs --port2\n");
+        return -1;
+    }
+    snprintf(id, sizeof(id), "%s", a->id);
+    snprintf(site, sizeof(site), "%s", a->site);
+    if (send_acked(a, &leak, 1))
+        return -1;
+    fg_agent_close(a, false);
+    if (fg_agent_open(a, "127.0.0.1", o->port2, id, site, devs, nd))
+        return -1;
+    if (expect("failed over with a leak in its group wait: one grade-2 ticket", TICKETS_OF_SITE,
+               a->site, "1:2", o->group_wait_ms + 10000) ||
+        expect("opened from the original raise",
+               "SELECT bool_and(abs(extract(epoch FROM t.first_seen - e.ts)) < 0.002)"
+               " FROM tickets t, alarm_events e JOIN devices d USING (device_id)"
+               " WHERE t.site_id = $1 AND d.agent_id = 'fg-' || $1 AND e.code = 'water_leak'",
+               a->site, "t", 2000))
+        return -1;
+    if (send_acked(a, &dry, 1) ||
+        expect("the clear at the second collector clears it",
+               "SELECT count(*) || ':' || bool_and(cleared_at IS NOT NULL) FROM tickets"
+               " WHERE site_id = $1",
+               a->site, "1:true", 5000))
+        return -1;
+    /* Past the first collector's agent_lost_after: it finds the agent
+     * elsewhere, and neither reopened nor added anything. */
+    fg_agent_idle(a, o->lost_ms + 2000);
+    return expect("still one ticket, cleared, opened by the collector the agent is at",
+                  "SELECT count(*) || ':' || bool_and(cleared_at IS NOT NULL) || ':' ||"
+                  " bool_and(opened_by = (SELECT 'collector:' || collector_id FROM agents"
+                  "  WHERE agent_id = 'fg-' || $1))"
+                  " FROM tickets WHERE site_id = $1",
+                  a->site, "1:true:true", 5000);
+}
+
+static int scenario_comm(struct fg_agent *a, const struct opts *o)
+{
+    const struct fg_event down[] = {{"cam1", "comm_loss", true}, {"cam1", NULL, false}};
+    const struct fg_event up[] = {{"cam1", NULL, true}, {"cam1", "comm_loss", false}};
+
+    if (send_acked(a, down, 2))
+        return -1;
+    fg_agent_idle(a, o->group_wait_ms + 1000);
+    if (expect("comm_loss and unreachable of one camera: one ticket",
+               "SELECT count(*) || ':' || min(dedupe_key) FROM tickets WHERE site_id = $1", a->site,
+               "1:device:fg-comm/cam1/unreachable", 5000))
+        return -1;
+    if (send_acked(a, up, 2))
+        return -1;
+    return expect("both cleared: the ticket is cleared",
+                  "SELECT count(*) || ':' || bool_and(cleared_at IS NOT NULL) FROM tickets"
+                  " WHERE site_id = $1",
+                  a->site, "1:true", 5000);
+}
+
+static int scenario_tamper1(struct fg_agent *a)
+{
+    const struct fg_event tamper = {"cam1", "tamper", true};
+
+    if (send_acked(a, &tamper, 1))
+        return -1;
+    return expect("tamper: one grade-1 ticket", TICKETS_OF_SITE, a->site, "1:1", 5000);
+}
+
 /* All devices unreachable within about a second, in 20 batches. */
 static int scenario_storm(struct fg_agent *a, const struct opts *o)
 {
@@ -296,6 +441,7 @@ int main(int argc, char **argv)
         {"group-wait-ms", required_argument, NULL, 'g'},
         {"lost-ms", required_argument, NULL, 'l'},
         {"burst", no_argument, NULL, 'b'},
+        {"restart-cmd", required_argument, NULL, 'r'},
         {NULL, 0, NULL, 0},
     };
     struct opts o = {.devices = 0, .group_wait_ms = 30000, .lost_ms = 30000};
@@ -328,14 +474,17 @@ int main(int argc, char **argv)
         case 'b':
             o.burst = true;
             break;
+        case 'r':
+            o.restart_cmd = optarg;
+            break;
         default:
             return 2;
         }
     }
     if (optind != argc - 1 || o.port <= 0) {
         fprintf(stderr, "usage: fm-faultgen --port P [--port2 P2] [--site S] [--devices N]"
-                        " [--group-wait-ms G] [--lost-ms L] ups|smoke|flap|window|dead|storm|"
-                        "dual\n");
+                        " [--group-wait-ms G] [--lost-ms L] [--restart-cmd CMD] ups|smoke|flap|"
+                        "window|dead|storm|dual|restart|comm|tamper1|idle-agent|hello|failover\n");
         return 2;
     }
     scenario = argv[optind];
@@ -354,7 +503,7 @@ int main(int argc, char **argv)
     char(*names)[32] = fm_xcalloc(o.devices + 3, 32);
     size_t nd = 0;
     if (strcmp(scenario, "storm") != 0 && strcmp(scenario, "dead") != 0 &&
-        strcmp(scenario, "dual") != 0) {
+        strcmp(scenario, "dual") != 0 && strcmp(scenario, "hello") != 0) {
         devs[nd++] = (struct fg_dev){"ups1", FM__DEVICE_CLASS__DEVICE_CLASS_UPS, NULL, NULL, NULL};
         devs[nd++] =
             (struct fg_dev){"env1", FM__DEVICE_CLASS__DEVICE_CLASS_ENV_SENSOR, NULL, NULL, NULL};
@@ -388,6 +537,18 @@ int main(int argc, char **argv)
         rc = scenario_dead(&a, &o);
     else if (strcmp(scenario, "storm") == 0)
         rc = scenario_storm(&a, &o);
+    else if (strcmp(scenario, "restart") == 0)
+        rc = scenario_restart(&a, &o, devs, nd);
+    else if (strcmp(scenario, "comm") == 0)
+        rc = scenario_comm(&a, &o);
+    else if (strcmp(scenario, "failover") == 0)
+        rc = scenario_failover(&a, &o, devs, nd);
+    else if (strcmp(scenario, "tamper1") == 0)
+        rc = scenario_tamper1(&a);
+    else if (strcmp(scenario, "idle-agent") == 0)
+        rc = fg_agent_idle(&a, 60000);
+    else if (strcmp(scenario, "hello") == 0)
+        rc = fg_agent_idle(&a, 1000);
     else {
         fprintf(stderr, "fm-faultgen: unknown scenario %s\n", scenario);
         rc = -1;

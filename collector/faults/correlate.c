@@ -57,7 +57,14 @@ void corr__remove(void **root, void *node)
 
 void corr__emit(corr_t *e, const struct corr_action *a)
 {
+    if (e->restoring)
+        return; /* replaying stored history: it was written when it happened */
     e->cb(e->cb_data, a);
+}
+
+bool corr_is_comm_code(const char *code)
+{
+    return strcmp(code, "comm_loss") == 0;
 }
 
 corr_t *corr_create(const struct rules_conf *rules, corr_action_cb cb, void *data)
@@ -77,6 +84,29 @@ static void free_tags(struct fmc_kv *tags, size_t n)
         free(tags[i].value);
     }
     free(tags);
+}
+
+void corr__free_alarm(struct corr__alarm *a)
+{
+    free(a->key);
+    free(a->code);
+    free(a->point);
+    free(a->flap);
+    free(a);
+}
+
+void corr__free_dev(struct corr__dev *d)
+{
+    for (struct corr__alarm *a = d->alarms, *an; a; a = an) {
+        an = a->next_dev;
+        corr__free_alarm(a);
+    }
+    free(d->key);
+    free(d->name);
+    free(d->cls);
+    free(d->parent);
+    free_tags(d->tags, d->n_tags);
+    free(d);
 }
 
 static void free_windows(corr_t *e)
@@ -116,20 +146,7 @@ void corr_destroy(corr_t *e)
         sn = s->next;
         for (struct corr__dev *d = s->devs, *dn; d; d = dn) {
             dn = d->next;
-            for (struct corr__alarm *a = d->alarms, *an; a; a = an) {
-                an = a->next_dev;
-                free(a->key);
-                free(a->code);
-                free(a->point);
-                free(a->flap);
-                free(a);
-            }
-            free(d->key);
-            free(d->name);
-            free(d->cls);
-            free(d->parent);
-            free_tags(d->tags, d->n_tags);
-            free(d);
+            corr__free_dev(d);
         }
         free(s->key);
         free(s);
@@ -249,7 +266,7 @@ static struct corr__fault *unreach_fault_new(corr_t *e, struct corr__alarm *a, i
     char title[1024];
 
     snprintf(title, sizeof(title), "%s/%s: unreachable", s->key, d->name);
-    f = corr__fault_new(e, CORR_KIND_DEVICE, s, d, a->code, title, now);
+    f = corr__fault_new(e, CORR_KIND_DEVICE, s, d, RULES_CODE_UNREACHABLE, title, now);
     corr__fault_add_member(e, f, a);
     corr__fault_regrade(e, f, now);
     if (s->fault) {
@@ -305,8 +322,15 @@ static void raise_path(corr_t *e, struct corr__alarm *a, bool flapping, int64_t 
         char key[1024];
 
         fresh = true;
-        if (strcmp(a->code, RULES_CODE_UNREACHABLE) == 0) {
-            f = unreach_fault_new(e, a, now);
+        if (strcmp(a->code, RULES_CODE_UNREACHABLE) == 0 || corr_is_comm_code(a->code)) {
+            /* Unreachable and comm_loss of one device are one problem. */
+            f = corr__unreach_fault(e, d);
+            if (f) {
+                fresh = false;
+                corr__fault_add_member(e, f, a);
+            } else {
+                f = unreach_fault_new(e, a, now);
+            }
         } else if ((root = rules_root_of(e->rules, a->code)) != NULL) {
             f = root_fault_get(e, s, root, a, now);
             fresh = f->members == NULL && !f->opened;
@@ -391,6 +415,7 @@ static void transition(corr_t *e, struct corr__alarm *a, bool raised, int64_t no
 
     e->st.alarms++;
     a->raised = raised;
+    a->changed_ms = now;
     if (raised)
         a->since_ms = now;
     if (unreach)

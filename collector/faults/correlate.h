@@ -125,6 +125,46 @@ void corr_set_windows(corr_t *e, const struct corr_window *w, size_t n, int64_t 
  * `after` passed, clears quiet flapping faults, ends maintenance windows. */
 void corr_tick(corr_t *e, int64_t now_ms);
 
+/* Restoring a site from what PostgreSQL holds, when the collector starts
+ * correlating it (an agent of the site said Hello, or the rules were
+ * reloaded): the caller forgets the site, calls corr_restore_begin, feeds
+ * the site's inventory and its stored transitions in time order with their
+ * original times, then corr_restore_end with the site's tickets. Between
+ * the two calls nothing is emitted and no fault opens, so replaying history
+ * writes nothing twice; corr_restore_end then marks the faults that already
+ * have a ticket as opened, clears the tickets whose condition ended while
+ * nobody was correlating the site, and moves the clock to now_ms, so a fault
+ * still in its group wait opens when the wait ends, counted from its
+ * original raise. */
+
+/* Drops everything the engine holds about site (faults, devices, alarms,
+ * flapping history) without emitting anything: its tickets stay as they
+ * are in PostgreSQL. */
+void corr_site_forget(corr_t *e, const char *site);
+
+/* A ticket the site has in PostgreSQL: the latest one of each fault key. */
+struct corr_ticket {
+    const char *key;      /* dedupe key (borrowed) */
+    bool open;            /* not resolved or closed */
+    bool cleared;         /* cleared_at is set */
+    bool closed;          /* state closed */
+    int64_t last_seen_ms; /* the last raise it recorded */
+};
+
+/* A frozen site's faults do not open (its agent left this collector; it
+ * may be reporting elsewhere). corr_site_forget and a restore thaw it. */
+void corr_site_freeze(corr_t *e, const char *site, bool frozen);
+
+void corr_restore_begin(corr_t *e);
+/* whole_site: the restored agents are every agent of the site; when not,
+ * only tickets of devices this engine follows are cleared. */
+void corr_restore_end(corr_t *e, const char *site, const struct corr_ticket *t, size_t n,
+                      bool whole_site, int64_t now_ms);
+
+/* Alarm codes that mean "the agent cannot talk to the device" (comm_loss):
+ * they join the device's unreachable fault, so one problem is one ticket. */
+bool corr_is_comm_code(const char *code);
+
 /* Counters for tests, logs and /metrics. */
 struct corr_stats {
     uint64_t faults_active; /* faults the engine holds (pending or open) */

@@ -147,6 +147,11 @@ static void open_fault(corr_t *e, struct corr__fault *f, int64_t now)
     f->opened = true;
     e->st.faults_opened++;
     emit_simple(e, CORR_ACT_OPEN, f, f->first_ms);
+    if (f->kind == CORR_KIND_SITE) {
+        /* Every device of the site, its own fault (moved under) named. */
+        corr__site_attach_devices(e, f, now);
+        return;
+    }
     for (struct corr__alarm *m = f->members; m; m = m->next_member)
         if (m->raised)
             emit_alarm(e, f, m, true, true, m->since_ms);
@@ -175,7 +180,7 @@ bool corr__fault_idle(const struct corr__fault *f)
 
 void corr__fault_maybe_open(corr_t *e, struct corr__fault *f, int64_t now)
 {
-    if (f->opened || f->parent)
+    if (f->opened || f->parent || e->restoring || (f->site && f->site->frozen))
         return;
     if (corr__fault_idle(f) && !f->flapping)
         return;
@@ -355,6 +360,22 @@ void corr__fault_rehome(corr_t *e, struct corr__fault *f, int64_t now)
     corr__fault_maybe_open(e, f, now);
 }
 
+void corr__fault_unlink(corr_t *e, struct corr__fault *f)
+{
+    if (f->prev)
+        f->prev->next = f->next;
+    else
+        e->all = f->next;
+    if (f->next)
+        f->next->prev = f->prev;
+    corr__remove(&e->faults, f);
+    e->st.faults_active--;
+    free(f->key);
+    free(f->code);
+    free(f->title);
+    free(f);
+}
+
 void corr__fault_free(corr_t *e, struct corr__fault *f, int64_t now)
 {
     struct corr__fault *parent = f->parent;
@@ -394,18 +415,7 @@ void corr__fault_free(corr_t *e, struct corr__fault *f, int64_t now)
         f->site->fault = NULL;
     if (e->system == f)
         e->system = NULL;
-    if (f->prev)
-        f->prev->next = f->next;
-    else
-        e->all = f->next;
-    if (f->next)
-        f->next->prev = f->prev;
-    corr__remove(&e->faults, f);
-    e->st.faults_active--;
-    free(f->key);
-    free(f->code);
-    free(f->title);
-    free(f);
+    corr__fault_unlink(e, f);
     if (parent && parent->kind != CORR_KIND_SITE && parent->kind != CORR_KIND_SYSTEM)
         corr__fault_check_clear(e, parent, now);
 }

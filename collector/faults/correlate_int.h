@@ -21,7 +21,8 @@ struct corr__alarm {
     bool raised;
     bool suppressed; /* raised inside a maintenance window */
     int64_t since_ms;
-    int64_t event_id; /* alarm_events row of the last transition */
+    int64_t changed_ms; /* last transition */
+    int64_t event_id;   /* alarm_events row of the last transition */
     int64_t window_id;
     int64_t *flap; /* ring of the last `flap.transitions` transition times */
     size_t flap_n, flap_head;
@@ -49,6 +50,7 @@ struct corr__site {
     struct corr__dev *devs;
     size_t n_inv, n_inv_unreach;
     bool agent_lost;
+    bool frozen;               /* corr_site_freeze: its faults do not open */
     struct corr__fault *fault; /* the active site fault */
     struct corr__site *next;   /* engine->site_list */
 };
@@ -84,6 +86,7 @@ struct corr {
     struct corr__fault *system;
     struct corr_window *windows;
     size_t n_windows;
+    int restoring; /* corr_restore_begin .. _end: emit nothing, open nothing */
     struct corr_stats st;
 };
 
@@ -109,13 +112,20 @@ void corr__fault_alarm(corr_t *e, struct corr__fault *f, struct corr__alarm *a, 
 bool corr__fault_idle(const struct corr__fault *f);
 void corr__fault_check_clear(corr_t *e, struct corr__fault *f, int64_t now);
 void corr__fault_free(corr_t *e, struct corr__fault *f, int64_t now);
+/* Takes f out of the engine's list and tree and frees it; nothing else. */
+void corr__fault_unlink(corr_t *e, struct corr__fault *f);
 struct corr__fault *corr__fault_owner(struct corr__fault *f);
 void corr__fault_rehome(corr_t *e, struct corr__fault *f, int64_t now);
 void corr__emit_attach_tree(corr_t *e, struct corr__fault *owner, struct corr__fault *f,
                             int64_t now);
 
+/* Restoring (correlate_restore.c). */
+void corr__free_alarm(struct corr__alarm *a);
+void corr__free_dev(struct corr__dev *d);
+
 /* Sites, system and grade-4 groups (correlate_site.c). */
 void corr__site_check(corr_t *e, struct corr__site *s, int64_t now);
+void corr__site_attach_devices(corr_t *e, struct corr__fault *sf, int64_t now);
 void corr__group_check(corr_t *e, struct corr__site *s, const char *cls, int64_t now);
 struct corr__fault *corr__unreach_fault(corr_t *e, struct corr__dev *d);
 struct corr__fault *corr__ancestor_fault(corr_t *e, struct corr__dev *d);

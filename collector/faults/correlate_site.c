@@ -22,13 +22,14 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The device's reachability fault: its unreachable and comm_loss alarms
+ * share it (one key, device:SITE/DEVICE/unreachable). */
 struct corr__fault *corr__unreach_fault(corr_t *e, struct corr__dev *d)
 {
-    for (struct corr__alarm *a = d->alarms; a; a = a->next_dev)
-        if (strcmp(a->code, RULES_CODE_UNREACHABLE) == 0)
-            return a->raised ? a->fault : NULL;
-    (void)e;
-    return NULL;
+    char key[1200];
+
+    snprintf(key, sizeof(key), "device:%s/%s/" RULES_CODE_UNREACHABLE, d->site->key, d->name);
+    return corr__fault_find(e, key);
 }
 
 struct corr__dev *corr__parent_dev(corr_t *e, struct corr__dev *d)
@@ -81,8 +82,24 @@ static bool site_covered(corr_t *e, struct corr__site *s, int64_t now)
     return maint_window_find(e->windows, e->n_windows, s->key, NULL, now) != NULL;
 }
 
-/* Opens the site fault: the fault itself first, then every device of the
- * site on it, moving per-device faults that have not opened under it. */
+/* ATTACH on the site fault sf for every device of its site (with the key
+ * of the device's own fault when it has one): when sf opens. */
+void corr__site_attach_devices(corr_t *e, struct corr__fault *sf, int64_t now)
+{
+    struct corr__site *s = sf->site;
+
+    for (struct corr__dev *d = s->devs; d; d = d->next) {
+        struct corr__fault *uf = d->unreachable ? corr__unreach_fault(e, d) : NULL;
+
+        if (!d->in_inventory && uf == NULL)
+            continue;
+        emit_link(e, sf, s, d, uf ? uf->key : NULL, CORR_ACT_ATTACH, now);
+    }
+}
+
+/* Opens the site fault: per-device faults that have not opened move under
+ * it, then it opens (now, or when a restore ends), and every device of the
+ * site is attached to it as it opens. */
 static void site_open(corr_t *e, struct corr__site *s, int64_t now)
 {
     char title[512];
@@ -97,23 +114,18 @@ static void site_open(corr_t *e, struct corr__site *s, int64_t now)
     s->fault = sf;
     e->n_sites_down++;
     corr__fault_regrade(e, sf, now);
-    /* The site fault must exist as a ticket even if a rule grades it 4. */
-    if (sf->grade <= e->rules->open_max_grade)
-        corr__fault_maybe_open(e, sf, now);
     for (struct corr__dev *d = s->devs; d; d = d->next) {
         struct corr__fault *uf = d->unreachable ? corr__unreach_fault(e, d) : NULL;
 
-        if (!d->in_inventory && uf == NULL)
-            continue;
         if (uf && !uf->opened && uf->parent == NULL) {
-            /* Silent move; the device is reported just below. */
             uf->parent = sf;
             uf->next_sibling = sf->children;
             sf->children = uf;
         }
-        if (sf->opened)
-            emit_link(e, sf, s, d, uf ? uf->key : NULL, CORR_ACT_ATTACH, now);
     }
+    /* The site fault must exist as a ticket even if a rule grades it 4. */
+    if (sf->grade <= e->rules->open_max_grade)
+        corr__fault_maybe_open(e, sf, now);
     corr__fault_regrade(e, sf, now);
 }
 

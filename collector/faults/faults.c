@@ -21,7 +21,7 @@ int faults_load_rules(const struct collconf *cfg, struct rules_conf *rules, char
     return rules_load_builtin(rules, err, errlen);
 }
 
-static struct faults__msg *msg_new(enum faults__kind kind)
+struct faults__msg *faults__msg_new(enum faults__kind kind)
 {
     struct faults__msg *m = fm_xcalloc(1, sizeof(*m));
 
@@ -35,17 +35,18 @@ void faults__msg_free(struct faults__msg *m)
         return;
     tickets_batch_destroy(m->actions);
     tickets_windows_free(m->windows, m->n_windows);
+    site_load_free(&m->restore.load);
+    free(m->restore.agents);
     free(m);
 }
 
-/* Hands what the engine produced to the writer. */
-static void flush(struct faults *f)
+void faults__flush(struct faults *f)
 {
     struct faults__msg *m;
 
     if (tickets_batch_count(f->outbox) == 0)
         return;
-    m = msg_new(FAULTS__ACTIONS);
+    m = faults__msg_new(FAULTS__ACTIONS);
     /* The engine keeps adding to f->outbox (its callback's data): move the
      * actions, not the batch. */
     m->actions = tickets_batch_create();
@@ -66,13 +67,44 @@ static void lost_remove(struct faults *f, struct faults__lost *l)
     *l = f->lost[--f->n_lost];
 }
 
+static struct faults__present *present_find(struct faults *f, const char *agent)
+{
+    for (size_t i = 0; i < f->n_present; i++)
+        if (strcmp(f->present[i].agent, agent) == 0)
+            return &f->present[i];
+    return NULL;
+}
+
+static void present_add(struct faults *f, const char *site, const char *agent)
+{
+    struct faults__present *p = present_find(f, agent);
+
+    if (p == NULL) {
+        if (f->n_present == f->cap_present) {
+            f->cap_present = f->cap_present ? f->cap_present * 2 : 8;
+            f->present = fm_xrealloc(f->present, f->cap_present * sizeof(*f->present));
+        }
+        p = &f->present[f->n_present++];
+        snprintf(p->agent, sizeof(p->agent), "%s", agent);
+    }
+    snprintf(p->site, sizeof(p->site), "%s", site);
+}
+
+static bool site_present(struct faults *f, const char *site)
+{
+    for (size_t i = 0; i < f->n_present; i++)
+        if (strcmp(f->present[i].site, site) == 0)
+            return true;
+    return false;
+}
+
 static void on_tick(uv_timer_t *t)
 {
     struct faults *f = t->data;
     int64_t now = fm_clock_wall_ms();
 
     corr_tick(f->engine, now);
-    flush(f);
+    faults__flush(f);
     /* Lost agents: ask the database whether they came back elsewhere,
      * first when their grace is over, then every windows_reload while the
      * site counts as lost. */
@@ -83,7 +115,7 @@ static void on_tick(uv_timer_t *t)
         if (l->asked || now < l->due_ms)
             continue;
         l->asked = true;
-        m = msg_new(FAULTS__CHECK);
+        m = faults__msg_new(FAULTS__CHECK);
         snprintf(m->check.site, sizeof(m->check.site), "%s", l->site);
         snprintf(m->check.agent, sizeof(m->check.agent), "%s", l->agent);
         fmq_work_push(&f->work, &m->node);
@@ -94,6 +126,16 @@ static void on_tick(uv_timer_t *t)
 static void on_check(struct faults *f, const struct faults__check *res, int64_t now)
 {
     struct faults__lost *l = lost_find(f, res->agent);
+
+    if (res->orphan) {
+        if (present_find(f, res->agent) == NULL && l == NULL) {
+            FM_INFO("faults: agent %s (site %s) was connected to this collector before it"
+                    " started; lost unless it is back within %lld ms",
+                    res->agent, res->site, (long long)f->cfg->faults.agent_lost_after_ms);
+            faults_agent_gone(f, res->site, res->agent);
+        }
+        return;
+    }
 
     if (l == NULL)
         return; /* it came back here meanwhile */
@@ -106,6 +148,12 @@ static void on_check(struct faults *f, const struct faults__check *res, int64_t 
         FM_INFO("faults: agent %s (site %s) is connected to another collector", l->agent, l->site);
         if (l->declared)
             corr_agent(f->engine, l->site, false, now);
+        /* That collector correlates the site now (and restored it from
+         * PostgreSQL): what this engine holds of it goes stale. */
+        if (!site_present(f, l->site)) {
+            corr_site_forget(f->engine, l->site);
+            FM_INFO("faults: site %s: forgotten here", l->site);
+        }
         lost_remove(f, l);
         return;
     }
@@ -113,7 +161,14 @@ static void on_check(struct faults *f, const struct faults__check *res, int64_t 
         FM_NOTICE("faults: agent %s (site %s) lost: not back after %lld ms", l->agent, l->site,
                   (long long)f->cfg->faults.agent_lost_after_ms);
         l->declared = true;
-        corr_agent(f->engine, l->site, true, now);
+        if (site_present(f, l->site)) {
+            corr_agent(f->engine, l->site, true, now);
+        } else {
+            /* What this engine holds of the site may be stale (frozen) or
+             * missing (it started after the agent left): read it back; the
+             * replay counts the agent lost. */
+            faults__restore_request(f, l->site);
+        }
     }
     l->asked = false;
     l->due_ms = now + f->cfg->faults.windows_reload_ms;
@@ -128,11 +183,18 @@ static void on_result(struct fmq_node *node, void *arg)
 
     if (m->kind == FAULTS__WINDOWS) {
         corr_set_windows(f->engine, m->windows, m->n_windows, now);
+        tickets_windows_free(f->windows, f->n_windows);
+        f->windows = m->windows;
+        f->n_windows = m->n_windows;
+        m->windows = NULL;
+        m->n_windows = 0;
     } else if (m->kind == FAULTS__CHECK) {
         on_check(f, &m->check, now);
+    } else if (m->kind == FAULTS__RESTORE) {
+        faults__restore_done(f, m);
     }
     faults__msg_free(m);
-    flush(f);
+    faults__flush(f);
 }
 
 faults_t *faults_create(uv_loop_t *loop, const struct collconf *cfg, const char *collector_id,
@@ -151,6 +213,7 @@ faults_t *faults_create(uv_loop_t *loop, const struct collconf *cfg, const char 
     snprintf(f->actor, sizeof(f->actor), "collector:%s", collector_id);
     f->outbox = tickets_batch_create();
     f->engine = corr_create(&f->rules, tickets_batch_cb, f->outbox);
+    atomic_store(&f->reopen_within_ms, f->rules.reopen_within_ms);
     rc = fmq_work_init(&f->work);
     if (rc != 0) {
         snprintf(err, errlen, "writer queue: %s", uv_strerror(rc));
@@ -227,48 +290,120 @@ void faults_hello(faults_t *f, const Fm__Hello *h)
         lost_remove(f, l);
     }
     corr_agent(f->engine, h->site_id, false, now);
-    flush(f);
+    present_add(f, h->site_id, h->agent_id);
+    /* What happened at the site while this engine did not follow it
+     * (before a restart, or at another collector) is in PostgreSQL. */
+    faults__restore_request(f, h->site_id);
+    faults__flush(f);
 }
 
-void faults_events(faults_t *f, const char *site, const Fm__EventBatch *b, uint64_t after_seq)
+/* The alarm transition an event carries, if any, into *in. */
+static bool event_input(const Fm__Event *e, struct faults__held *in)
+{
+    switch (e->kind_case) {
+    case FM__EVENT__KIND_ALARM:
+        if (e->alarm->state == FM__ALARM_STATE__ALARM_STATE_UNSPECIFIED)
+            return false;
+        in->code = e->alarm->code;
+        in->point = e->alarm->point;
+        in->raised = e->alarm->state == FM__ALARM_STATE__ALARM_STATE_RAISED;
+        return true;
+    case FM__EVENT__KIND_REACHABILITY:
+        in->code = RULES_CODE_UNREACHABLE;
+        in->point = NULL;
+        in->raised = !e->reachability->reachable;
+        return true;
+    case FM__EVENT__KIND_TRAP:
+        /* A trap the agent's profile maps to an alarm counts as one. */
+        if (e->trap->alarm_code[0] == '\0' ||
+            e->trap->alarm_state == FM__ALARM_STATE__ALARM_STATE_UNSPECIFIED)
+            return false;
+        in->code = e->trap->alarm_code;
+        in->point = NULL;
+        in->raised = e->trap->alarm_state == FM__ALARM_STATE__ALARM_STATE_RAISED;
+        return true;
+    default:
+        return false;
+    }
+}
+
+void faults_events(faults_t *f, const char *site, const char *agent_id, uint64_t epoch,
+                   const Fm__EventBatch *b, uint64_t after_seq)
 {
     int64_t now = fm_clock_wall_ms();
+    struct faults__site *restoring = faults__restore_holding(f, site);
 
     for (size_t i = 0; i < b->n_events; i++) {
         const Fm__Event *e = b->events[i];
-        /* Device time, but never ahead of ours: the engine's holds and
-         * durations count on the collector's clock. */
-        int64_t ts = e->ts_ms > 0 && e->ts_ms < now ? e->ts_ms : now;
+        struct faults__held in = {
+            .agent = (char *)agent_id,
+            .epoch = (int64_t)epoch,
+            .seq = e->seq,
+            .device = e->device,
+            /* Device time, but never ahead of ours: the engine's holds and
+             * durations count on the collector's clock. */
+            .ts_ms = e->ts_ms > 0 && e->ts_ms < now ? e->ts_ms : now,
+        };
 
-        if (e->seq <= after_seq)
+        if (e->seq <= after_seq || !event_input(e, &in))
             continue;
-        switch (e->kind_case) {
-        case FM__EVENT__KIND_ALARM:
-            if (e->alarm->state == FM__ALARM_STATE__ALARM_STATE_UNSPECIFIED)
-                break;
-            corr_alarm(f->engine, site, e->device, e->alarm->code, e->alarm->point,
-                       e->alarm->state == FM__ALARM_STATE__ALARM_STATE_RAISED, ts, 0);
-            break;
-        case FM__EVENT__KIND_REACHABILITY:
-            corr_reach(f->engine, site, e->device, e->reachability->reachable, ts);
-            break;
-        case FM__EVENT__KIND_TRAP:
-            /* A trap the agent's profile maps to an alarm counts as one. */
-            if (e->trap->alarm_code[0] &&
-                e->trap->alarm_state != FM__ALARM_STATE__ALARM_STATE_UNSPECIFIED)
-                corr_alarm(f->engine, site, e->device, e->trap->alarm_code, NULL,
-                           e->trap->alarm_state == FM__ALARM_STATE__ALARM_STATE_RAISED, ts, 0);
-            break;
-        default:
-            break;
-        }
+        if (restoring)
+            faults__restore_hold(restoring, &in);
+        else
+            corr_alarm(f->engine, site, in.device, in.code, in.point, in.raised, in.ts_ms, 0);
     }
-    flush(f);
+    faults__flush(f);
+}
+
+static void restore_site_once(struct faults *f, const char *site)
+{
+    if (faults__restore_holding(f, site) == NULL)
+        faults__restore_request(f, site);
+}
+
+void faults_reload_rules(faults_t *f, struct rules_conf *rules)
+{
+    int64_t now = fm_clock_wall_ms();
+
+    faults__flush(f);
+    corr_destroy(f->engine);
+    rules_free(&f->rules);
+    f->rules = *rules;
+    memset(rules, 0, sizeof(*rules));
+    f->engine = corr_create(&f->rules, tickets_batch_cb, f->outbox);
+    atomic_store(&f->reopen_within_ms, f->rules.reopen_within_ms);
+    corr_set_windows(f->engine, f->windows, f->n_windows, now);
+    for (size_t i = 0; i < f->n_present; i++)
+        restore_site_once(f, f->present[i].site);
+    for (size_t i = 0; i < f->n_lost; i++)
+        if (f->lost[i].declared)
+            restore_site_once(f, f->lost[i].site);
+    FM_NOTICE("faults: reloaded: %zu rules, %zu roots from %s; tickets for grades 1-%lld;"
+              " %zu sites being restored",
+              f->rules.n_rules, f->rules.n_roots,
+              f->cfg->faults.rules_file ? f->cfg->faults.rules_file : "the built-in defaults",
+              (long long)f->rules.open_max_grade, f->n_restoring);
+}
+
+void faults_reload_windows(faults_t *f)
+{
+    fmq_work_push(&f->work, &faults__msg_new(FAULTS__WINDOWS)->node);
 }
 
 void faults_agent_gone(faults_t *f, const char *site, const char *agent_id)
 {
     struct faults__lost *l = lost_find(f, agent_id);
+    struct faults__present *p = present_find(f, agent_id);
+
+    if (p)
+        *p = f->present[--f->n_present];
+    /* No agent of the site left here: nothing this engine holds of the site
+     * opens while its agent may be reporting to another collector (a fault
+     * still in its group wait would open there too, and its clear never
+     * reach this engine). The agent's return restores the site; its loss
+     * (not back, not elsewhere) thaws it. */
+    if (!site_present(f, site))
+        corr_site_freeze(f->engine, site, true);
 
     if (l == NULL) {
         if (f->n_lost == f->cap_lost) {
@@ -303,7 +438,7 @@ void faults_stop(faults_t *f, int64_t grace_ms)
     if (f == NULL || uv_is_closing((uv_handle_t *)&f->tick))
         return;
     uv_timer_stop(&f->tick);
-    flush(f);
+    faults__flush(f);
     if (f->thread_started) {
         f->stop_deadline_ms = fm_clock_mono_ms() + (uint64_t)(grace_ms > 0 ? grace_ms : 0);
         fmq_work_stop(&f->work);
@@ -328,6 +463,9 @@ void faults_destroy(faults_t *f)
     corr_destroy(f->engine);
     tickets_batch_destroy(f->outbox);
     free(f->lost);
+    free(f->present);
+    tickets_windows_free(f->windows, f->n_windows);
+    faults__restore_free(f);
     rules_free(&f->rules);
     /* Messages the writer never took (flushed after it stopped). */
     for (struct fmq_node *n = fmq_work_take(&f->work, 0, SIZE_MAX), *next; n != NULL; n = next) {

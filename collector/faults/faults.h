@@ -46,13 +46,23 @@ faults_t *faults_create(uv_loop_t *loop, const struct collconf *cfg, const char 
  * agent counted as lost is back. Borrows h. */
 void faults_hello(faults_t *f, const Fm__Hello *h);
 
-/* The events of a committed batch of site's agent with seq > after_seq
- * (earlier ones were fed before). Borrows b. */
-void faults_events(faults_t *f, const char *site, const Fm__EventBatch *b, uint64_t after_seq);
+/* The events of a committed batch of agent_id (at site, in its epoch)
+ * with seq > after_seq (earlier ones were fed before). Borrows b. */
+void faults_events(faults_t *f, const char *site, const char *agent_id, uint64_t epoch,
+                   const Fm__EventBatch *b, uint64_t after_seq);
 
 /* The connection of agent (watching site) ended without the collector
  * shutting down. */
 void faults_agent_gone(faults_t *f, const char *site, const char *agent_id);
+
+/* SIGHUP: grades with rules (taken: *rules is zeroed) from now on. The
+ * engine is rebuilt: every site with an agent here (or counted as lost) is
+ * restored from PostgreSQL under the new rules, as at an agent's Hello, so
+ * pending group waits keep their original raise and nothing opens twice. */
+void faults_reload_rules(faults_t *f, struct rules_conf *rules);
+
+/* SIGHUP: reads the maintenance windows again now. */
+void faults_reload_windows(faults_t *f);
 
 /* Stops the timers, writes what the engine produced (waiting for PostgreSQL
  * at most grace_ms), joins the thread and closes the handles. Free with

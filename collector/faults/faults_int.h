@@ -10,6 +10,7 @@
 
 #include "correlate.h"
 #include "fm_queue.h"
+#include "site_load.h"
 #include "tickets.h"
 
 /* An agent whose connection ended (loop side). */
@@ -28,6 +29,16 @@ struct faults__check {
     char agent[FMW_MAX_ID + 1];
     bool elsewhere; /* answer */
     bool unknown;   /* answer: the database could not be asked; ask again later */
+    bool orphan;    /* unasked: connected here before this collector started */
+};
+
+/* A site to rebuild from PostgreSQL, and the answer (site_load.h). */
+struct faults__restore {
+    char site[FMW_MAX_ID + 1];
+    char *agents;          /* text[] literal: the site's agents correlated here */
+    int64_t since_ms;      /* transitions from here (Unix ms) */
+    bool failed;           /* answer: PostgreSQL refused the read (logged) */
+    struct site_load load; /* answer */
 };
 
 /* What the loop hands the writer (fmq_work), and what the writer hands
@@ -35,7 +46,8 @@ struct faults__check {
 enum faults__kind {
     FAULTS__ACTIONS, /* to the writer: actions to apply, in order */
     FAULTS__CHECK,   /* to the writer: a lost agent to look up; back: the answer */
-    FAULTS__WINDOWS, /* back: the maintenance windows, newly loaded */
+    FAULTS__WINDOWS, /* to the writer: reload now; back: the maintenance windows */
+    FAULTS__RESTORE, /* to the writer: a site to read; back: what it holds */
 };
 
 struct faults__msg {
@@ -45,6 +57,33 @@ struct faults__msg {
     struct faults__check check;  /* CHECK */
     struct corr_window *windows; /* WINDOWS */
     size_t n_windows;
+    struct faults__restore restore; /* RESTORE */
+};
+
+/* An input of a site being restored, held back until the restore is in
+ * (faults_restore.c). */
+struct faults__held {
+    char *agent;
+    int64_t epoch;
+    uint64_t seq;
+    char *device, *code, *point; /* code "unreachable" for reachability */
+    bool raised;
+    int64_t ts_ms;
+};
+
+/* A site being restored (loop side). */
+struct faults__site {
+    char site[FMW_MAX_ID + 1];
+    bool again;        /* asked again while the read was out: read once more */
+    uint64_t asked_ms; /* monotonic: when it was first asked for */
+    struct faults__held *held;
+    size_t n_held, cap_held;
+};
+
+/* An agent connected here, and its site. */
+struct faults__present {
+    char site[FMW_MAX_ID + 1];
+    char agent[FMW_MAX_ID + 1];
 };
 
 struct faults {
@@ -59,12 +98,20 @@ struct faults {
     int handles; /* open handles: the timer and the results queue */
     struct faults__lost *lost;
     size_t n_lost, cap_lost;
+    struct faults__site *restoring;
+    size_t n_restoring, cap_restoring;
+    struct faults__present *present;
+    size_t n_present, cap_present;
+    struct corr_window *windows; /* the last windows loaded, for a rebuilt engine */
+    size_t n_windows;
 
     struct fmq_work work;    /* to the writer thread */
     struct fmq_loop results; /* back to the loop */
     uv_thread_t thread;
     bool thread_started;
     uint64_t stop_deadline_ms; /* monotonic; written before work is stopped */
+
+    _Atomic int64_t reopen_within_ms; /* of the rules in force (the writer reads it) */
 
     /* Counters (atomics: read from any thread). */
     _Atomic uint64_t batches_written, actions_written, write_failures;
@@ -76,5 +123,19 @@ void faults__writer_main(void *arg);
 
 /* Frees a message and what it holds. */
 void faults__msg_free(struct faults__msg *m);
+struct faults__msg *faults__msg_new(enum faults__kind kind);
+
+/* Hands what the engine produced to the writer. */
+void faults__flush(struct faults *f);
+
+/* Restoring sites (faults_restore.c). Request reads site back from
+ * PostgreSQL (again after the read in flight, if one is); holding returns
+ * the site's entry while it is being restored; hold keeps an input for
+ * later; done applies the writer's answer. Free frees every entry. */
+void faults__restore_request(struct faults *f, const char *site);
+struct faults__site *faults__restore_holding(struct faults *f, const char *site);
+void faults__restore_hold(struct faults__site *s, const struct faults__held *in);
+void faults__restore_done(struct faults *f, struct faults__msg *m);
+void faults__restore_free(struct faults *f);
 
 #endif

@@ -36,6 +36,7 @@ struct writer {
     PGconn *conn;            /* NULL while PostgreSQL is away */
     struct pg_pace pace;     /* its reconnect back-off (one thread: its own) */
     bool down;               /* a failed connect was logged; the next success is too */
+    bool orphans_done;       /* the agents left connected by the last run were handed over */
     uint64_t next_reload;    /* monotonic ms */
 };
 
@@ -54,6 +55,9 @@ static void absorb(struct writer *wr, struct fmq_node *n)
         n->next = NULL;
         if (m->kind == FAULTS__ACTIONS) {
             tickets_batch_move(wr->held, m->actions);
+            faults__msg_free(m);
+        } else if (m->kind == FAULTS__WINDOWS) {
+            wr->next_reload = 0; /* reload now (SIGHUP) */
             faults__msg_free(m);
         } else {
             *tail = n;
@@ -117,7 +121,7 @@ static void write_held(struct writer *wr)
     size_t n = tickets_batch_count(wr->held);
     int rc;
 
-    rc = tickets_apply(wr->conn, wr->held, f->actor, f->rules.reopen_within_ms, &res, why,
+    rc = tickets_apply(wr->conn, wr->held, f->actor, atomic_load(&f->reopen_within_ms), &res, why,
                        sizeof(why));
     if (rc == 0) {
         atomic_fetch_add(&f->batches_written, 1);
@@ -149,8 +153,36 @@ static void write_held(struct writer *wr)
     }
 }
 
-/* Answers each pending question and hands it back to the loop. One that
- * fails is handed back unknown, and the loop asks again later. */
+/* Reads a site back for the loop (site_load.h). A lost connection leaves
+ * the question at the head of the list for the next round; a read
+ * PostgreSQL refuses is answered as failed. False when it must wait. */
+static bool answer_restore(struct writer *wr, struct faults__msg *m)
+{
+    char why[1024];
+    int rc = site_load(wr->conn, m->restore.site, m->restore.agents, m->restore.since_ms,
+                       &m->restore.load, why, sizeof(why));
+
+    if (rc == 0)
+        return true;
+    switch (pg_errno_verdict(rc)) {
+    case PG_RECONNECT:
+        FM_WARN("faults: site %s: restore: %s; again when PostgreSQL is back", m->restore.site,
+                why);
+        drop_conn(wr);
+        return false;
+    case PG_RETRY:
+        FM_INFO("faults: site %s: restore: %s; retrying", m->restore.site, why);
+        return false;
+    default:
+        FM_ERR("faults: site %s: restore: %s", m->restore.site, why);
+        m->restore.failed = true;
+        return true;
+    }
+}
+
+/* Answers each pending question and hands it back to the loop. A check
+ * that fails is handed back unknown, and the loop asks again later. A
+ * restore waits until every action queued before it is written. */
 static void answer_checks(struct writer *wr)
 {
     struct faults *f = wr->f;
@@ -158,11 +190,20 @@ static void answer_checks(struct writer *wr)
     while (wr->checks != NULL && wr->conn != NULL) {
         struct faults__msg *m = (struct faults__msg *)wr->checks;
         const char *p[2] = {m->check.agent, f->collector_id};
-        PGresult *r = PQexecParams(wr->conn,
-                                   "SELECT connected AND collector_id IS DISTINCT FROM $2"
-                                   " FROM agents WHERE agent_id = $1",
-                                   2, NULL, p, NULL, NULL, 0);
+        PGresult *r;
 
+        if (m->kind == FAULTS__RESTORE) {
+            if (tickets_batch_count(wr->held) > 0 || !answer_restore(wr, m))
+                return;
+            wr->checks = m->node.next;
+            m->node.next = NULL;
+            fmq_loop_post(&f->results, &m->node);
+            continue;
+        }
+        r = PQexecParams(wr->conn,
+                         "SELECT connected AND collector_id IS DISTINCT FROM $2"
+                         " FROM agents WHERE agent_id = $1",
+                         2, NULL, p, NULL, NULL, 0);
         wr->checks = m->node.next;
         m->node.next = NULL;
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -179,6 +220,42 @@ static void answer_checks(struct writer *wr)
         PQclear(r);
         fmq_loop_post(&f->results, &m->node);
     }
+}
+
+/* Agents the database still counts as connected to this collector were
+ * connected to the previous run of it (killed, or PostgreSQL was away at
+ * its stop): the loop treats each as a connection that ended now, so an
+ * agent that does not come back is declared lost, and its site's ticket
+ * opens. Once per process. */
+static void hand_over_orphans(struct writer *wr)
+{
+    struct faults *f = wr->f;
+    const char *p[1] = {f->collector_id};
+    PGresult *r = PQexecParams(wr->conn,
+                               "SELECT agent_id, site_id FROM agents"
+                               " WHERE collector_id = $1 AND connected",
+                               1, NULL, p, NULL, NULL, 0);
+
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        char why[512];
+
+        if (pg_classify(wr->conn, r, "agents left connected", why, sizeof(why), NULL) ==
+            PG_RECONNECT)
+            drop_conn(wr);
+        FM_WARN("faults: %s", why);
+        PQclear(r);
+        return;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        struct faults__msg *m = faults__msg_new(FAULTS__CHECK);
+
+        snprintf(m->check.agent, sizeof(m->check.agent), "%s", PQgetvalue(r, i, 0));
+        snprintf(m->check.site, sizeof(m->check.site), "%s", PQgetvalue(r, i, 1));
+        m->check.orphan = true;
+        fmq_loop_post(&f->results, &m->node);
+    }
+    PQclear(r);
+    wr->orphans_done = true;
 }
 
 static void reload_windows(struct writer *wr)
@@ -257,6 +334,8 @@ void faults__writer_main(void *arg)
             continue; /* stopping past the grace period: see the top */
         if (tickets_batch_count(wr.held) > 0)
             write_held(&wr);
+        if (wr.conn != NULL && !wr.orphans_done)
+            hand_over_orphans(&wr);
         if (wr.conn != NULL)
             answer_checks(&wr);
         if (wr.conn != NULL && fm_clock_mono_ms() >= wr.next_reload)

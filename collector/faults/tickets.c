@@ -321,11 +321,17 @@ static int apply_alarm(struct apply *ap, const struct corr_action *a, long long 
     p[4] = a->code ? a->code : "";
     p[5] = a->raised ? "raised" : "cleared";
     p[6] = a->alarm_event_id ? ev : NULL;
-    rc = exec_cmd(ap, "record alarm",
-                  "INSERT INTO ticket_alarms (ticket_id, ts, site_id, device, code, state,"
-                  " alarm_event_id) VALUES ($1, to_timestamp($2::double precision), $3, $4, $5,"
-                  " $6, " EVENT_ID_SQL ")",
-                  7, p);
+    /* A transition the ticket already lists is not listed twice: a site
+     * rebuilt from PostgreSQL (faults_restore.c) may report it again. */
+    rc =
+        exec_cmd(ap, "record alarm",
+                 "INSERT INTO ticket_alarms (ticket_id, ts, site_id, device, code, state,"
+                 " alarm_event_id) SELECT $1::bigint, to_timestamp($2::double precision), $3::text,"
+                 " $4::text, $5::text, $6::text, " EVENT_ID_SQL " WHERE NOT EXISTS (SELECT 1"
+                 " FROM ticket_alarms x WHERE x.ticket_id = $1::bigint AND x.ts = "
+                 "to_timestamp($2::double precision)"
+                 " AND x.site_id = $3 AND x.device = $4 AND x.code = $5 AND x.state = $6)",
+                 7, p);
     if (rc != 0)
         return rc;
     ap->res->alarms++;

@@ -563,7 +563,7 @@ void conn__job_done(struct dbw_job *job, void *arg)
          * same transaction, so the batch's own last event moves fed_seq. */
         const Fm__EventBatch *b = job->env->batch;
         if (s->faults && b->n_events > 0 && b->events[b->n_events - 1]->seq > c->fed_seq) {
-            faults_events(s->faults, c->site_id, b, c->fed_seq);
+            faults_events(s->faults, c->site_id, c->agent_id, c->epoch, b, c->fed_seq);
             c->fed_seq = b->events[b->n_events - 1]->seq;
         }
         metrics_observe(&metrics.ack_latency, uv_hrtime() / 1000u - job->queued_us);

@@ -152,3 +152,8 @@ void server_destroy(server_t *s)
     faults_destroy(s->faults);
     free(s);
 }
+
+struct faults *server_faults(server_t *s)
+{
+    return s->faults;
+}

@@ -33,4 +33,8 @@ int server_listen(server_t *s, unsigned *port);
 void server_stop(server_t *s, int64_t grace_ms);
 void server_destroy(server_t *s);
 
+/* The faults module the server feeds, NULL when faults are disabled. */
+struct faults;
+struct faults *server_faults(server_t *s);
+
 #endif

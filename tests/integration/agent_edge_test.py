@@ -456,6 +456,58 @@ def test_sighup_keeps_spool_and_alarm_state(sd, tmp, certs):
             agent.kill()
 
 
+def test_sighup_applies_spool_cap_and_refuses_spool_dir(sd, tmp, certs):
+    """SIGHUP with a smaller spool.max_size applies it at once; what the cap
+    removes is counted as dropped exactly (nothing was ever sent: every
+    removed event is missing at the receiver afterwards). A changed
+    spool_dir refuses the reload, naming the key."""
+    recv = Receiver(tmp, certs)
+    recv.port = free_tcp_port()     # not started yet: everything stays spooled
+    filler = "      - {name: filler, oid: %s, table: true, index_label: row}\n" % FILLER
+    cfg = write_config(tmp, sd, certs, recv.port, extra_points=filler, interval="100ms",
+                       spool="max_size: 1MiB, segment_size: 8KiB")
+    agent = Agent(tmp, cfg)
+    agent.start()
+    try:
+        wait(lambda: agent.metrics().get("fieldmon_agent_spool_bytes", 0) > 200 * 1024,
+             "200 KiB spooled")
+        check(agent.metrics()["fieldmon_agent_events_dropped_total"] == 0, "dropped early")
+        with open(cfg) as f:
+            good = f.read()
+        with open(cfg, "w") as f:
+            f.write(good.replace("max_size: 1MiB", "max_size: 64KiB"))
+        agent.signal(signal.SIGHUP)
+        wait(lambda: agent.metrics().get("fieldmon_agent_spool_cap_bytes") == 65536,
+             "the new cap")
+        check(agent.metrics()["fieldmon_agent_spool_bytes"] <= 65536 + 16384,
+              "the spool is still over the new cap: %s" % agent.metrics())
+        check("cap 1.0 MiB -> 0.1 MiB" in agent.logtext(), "the new cap is not logged")
+        with open(cfg, "w") as f:
+            f.write(good.replace("max_size: 1MiB", "max_size: 64KiB")
+                    .replace("spool_dir: %s/spool" % tmp, "spool_dir: %s/elsewhere" % tmp))
+        agent.signal(signal.SIGHUP)
+        wait(lambda: "spool_dir cannot change while the agent runs" in agent.logtext(),
+             "the refused spool_dir")
+        check(not os.path.exists(os.path.join(tmp, "elsewhere")), "the new directory was made")
+        time.sleep(1.0)
+        recv.start()
+        wait(lambda: caught_up(agent, recv), "the receiver to catch up", timeout=30)
+        m = agent.metrics()
+        agent.stop()
+        evs = recv.events()
+        seqs_ok(evs, allow_overflow_gaps=True)
+        missing = m["fieldmon_agent_spool_written_seq"] - len(evs)
+        check(missing > 0, "nothing was removed by the smaller cap")
+        check(m["fieldmon_agent_events_dropped_total"] == missing,
+              "dropped %d, but %d events are missing" %
+              (m["fieldmon_agent_events_dropped_total"], missing))
+        check(m["fieldmon_agent_spool_unconfirmed_events"] == 0, "events still in doubt")
+    finally:
+        recv.kill()
+        if agent.proc.poll() is None:
+            agent.kill()
+
+
 def test_dead_collector_detected_and_next_endpoint_used(sd, tmp, certs):
     """The first endpoint accepts but never answers (hung collector): the
     agent gives up on it after dead_after and streams to the second."""
@@ -667,6 +719,7 @@ TESTS = [test_outage_ups_on_battery, test_kill9_midstream_no_gap,
          test_deadband_oscillation_raises_once_clears_once, test_tls_wrong_ca_refused,
          test_tls_expired_client_cert_refused, test_tls_no_client_cert_refused,
          test_sighup_keeps_spool_and_alarm_state,
+         test_sighup_applies_spool_cap_and_refuses_spool_dir,
          test_dead_collector_detected_and_next_endpoint_used,
          test_inform_acknowledged_once_spooled, test_sim_outage_ups_on_battery,
          test_calibration_command_from_the_collector]

@@ -65,7 +65,10 @@ static void rec_cb(void *data, const struct corr_action *a)
  * step produces, one per line, in order ("" = none).
  *   A raise alarm   C clear alarm   U unreachable   R reachable
  *   L agent lost    B agent back    T tick          W set window
- *   I set inventory (the scenario's inventory for site) */
+ *   I set inventory (the scenario's inventory for site)
+ *   F forget site   S restore begins   Z freeze site   z thaw site
+ *   E restore of site ends; code is the key of the one ticket the site has
+ *     (NULL: none), device its state: "open", "open cleared", "resolved" */
 struct step {
     int64_t t;
     char op;
@@ -141,10 +144,30 @@ static void run(const char *name, const struct step *steps, size_t n)
         case 'I':
             load_inventory(e, s->site, s->t);
             break;
+        case 'F':
+            corr_site_forget(e, s->site);
+            break;
+        case 'S':
+            corr_restore_begin(e);
+            break;
+        case 'Z':
+        case 'z':
+            corr_site_freeze(e, s->site, s->op == 'Z');
+            break;
+        case 'E': {
+            struct corr_ticket tk = {
+                .key = s->code,
+                .open = s->device && strncmp(s->device, "open", 4) == 0,
+                .cleared = s->device && strstr(s->device, "cleared") != NULL,
+                .last_seen_ms = s->t,
+            };
+            corr_restore_end(e, s->site, &tk, s->code ? 1 : 0, true, s->t);
+            break;
+        }
         default:
             fail_msg("bad op %c", s->op);
         }
-        if (strcmp(r.buf, s->expect) != 0)
+        if (s->expect && strcmp(r.buf, s->expect) != 0)
             fail_msg("%s, step %zu (%c %s/%s %s at %lld):\n--- got:\n%s\n--- want:\n%s", name, i,
                      s->op, s->site, s->device ? s->device : "", s->code ? s->code : "",
                      (long long)s->t, r.buf, s->expect);
@@ -465,6 +488,125 @@ static void test_corr_unknown_device_and_empty_site_are_handled(void **state)
     RUN(steps);
 }
 
+static void test_corr_comm_loss_and_unreachable_are_one_fault(void **state)
+{
+    static const struct step steps[] = {
+        {0, 'I', "s1", NULL, NULL, ""},
+        {1000, 'A', "s1", "cam1", "comm_loss", ""},
+        {5000, 'U', "s1", "cam1", NULL, ""},
+        {31000, 'T', NULL, NULL, NULL,
+         "open device:s1/cam1/unreachable g3\n"
+         "alarm device:s1/cam1/unreachable cam1 unreachable raised\n"
+         "alarm device:s1/cam1/unreachable cam1 comm_loss raised"},
+        {40000, 'R', "s1", "cam1", NULL,
+         "alarm device:s1/cam1/unreachable cam1 unreachable cleared"},
+        {45000, 'C', "s1", "cam1", "comm_loss",
+         "alarm device:s1/cam1/unreachable cam1 comm_loss cleared\n"
+         "clear device:s1/cam1/unreachable"},
+        /* The other order: unreachable first, comm_loss joins its fault. */
+        {50000, 'U', "s1", "cam2", NULL, ""},
+        {60000, 'A', "s1", "cam2", "comm_loss", ""},
+        {80000, 'T', NULL, NULL, NULL,
+         "open device:s1/cam2/unreachable g3\n"
+         "alarm device:s1/cam2/unreachable cam2 comm_loss raised\n"
+         "alarm device:s1/cam2/unreachable cam2 unreachable raised"},
+    };
+    (void)state;
+    RUN(steps);
+}
+
+/* A collector restarted 5 s after a camera went down: the replay of the
+ * stored transition is muted, and the ticket opens when the group wait
+ * ends, counted from the original raise. */
+static void test_corr_restore_keeps_the_group_wait_of_the_original_raise(void **state)
+{
+    static const struct step steps[] = {
+        {0, 'I', "s1", NULL, NULL, ""},
+        {1000, 'U', "s1", "cam1", NULL, ""},
+        {6000, 'F', "s1", NULL, NULL, ""},
+        {6000, 'S', NULL, NULL, NULL, ""},
+        {6000, 'I', "s1", NULL, NULL, ""},
+        {1000, 'U', "s1", "cam1", NULL, ""},
+        {7000, 'E', "s1", NULL, NULL, ""},
+        {30999, 'T', NULL, NULL, NULL, ""},
+        {31000, 'T', NULL, NULL, NULL,
+         "open device:s1/cam1/unreachable g3\n"
+         "alarm device:s1/cam1/unreachable cam1 unreachable raised"},
+    };
+    (void)state;
+    RUN(steps);
+}
+
+/* The clear came while nobody correlated the site: the restore clears the
+ * ticket at the time of the clear. */
+static void test_corr_restore_clears_a_ticket_whose_alarm_cleared_meanwhile(void **state)
+{
+    static const struct step steps[] = {
+        {0, 'S', NULL, NULL, NULL, ""},
+        {0, 'I', "s1", NULL, NULL, ""},
+        {1000, 'A', "s1", "env1", "temp_high", ""},
+        {50000, 'C', "s1", "env1", "temp_high", ""},
+        {60000, 'E', "s1", "open", "device:s1/env1/temp_high", "clear device:s1/env1/temp_high"},
+        /* A ticket already cleared is left alone. */
+        {61000, 'S', NULL, NULL, NULL, ""},
+        {62000, 'E', "s1", "open cleared", "device:s1/env1/temp_high", ""},
+    };
+    (void)state;
+    RUN(steps);
+}
+
+/* An alarm still raised whose ticket is open: no second open, and the live
+ * clear clears it. */
+static void test_corr_restore_marks_a_ticketed_fault_opened(void **state)
+{
+    static const struct step steps[] = {
+        {0, 'S', NULL, NULL, NULL, ""},
+        {0, 'I', "s1", NULL, NULL, ""},
+        {1000, 'A', "s1", "env1", "temp_high", ""},
+        {60000, 'E', "s1", "open", "device:s1/env1/temp_high", ""},
+        {61000, 'T', NULL, NULL, NULL, ""},
+        {70000, 'C', "s1", "env1", "temp_high",
+         "alarm device:s1/env1/temp_high env1 temp_high cleared\n"
+         "clear device:s1/env1/temp_high"},
+    };
+    (void)state;
+    RUN(steps);
+}
+
+/* Forgetting says nothing: the site's tickets stay as they are. */
+static void test_corr_forget_emits_nothing(void **state)
+{
+    static const struct step steps[] = {
+        {0, 'I', "s1", NULL, NULL, ""},
+        {1000, 'L', "s1", NULL, NULL, NULL}, /* checked by the previous tests */
+        {2000, 'F', "s1", NULL, NULL, ""},
+        {3000, 'B', "s1", NULL, NULL, ""},
+        {4000, 'T', NULL, NULL, NULL, ""},
+        {5000, 'A', "s1", "env1", "smoke",
+         "open device:s1/env1/smoke g1\nalarm device:s1/env1/smoke env1 smoke raised"},
+    };
+    (void)state;
+    RUN(steps);
+}
+
+/* The agent left: a fault in its group wait does not open while the site
+ * is frozen, and opens once it is thawed. */
+static void test_corr_frozen_site_opens_nothing(void **state)
+{
+    static const struct step steps[] = {
+        {0, 'I', "s1", NULL, NULL, ""},
+        {1000, 'U', "s1", "cam1", NULL, ""},
+        {2000, 'Z', "s1", NULL, NULL, ""},
+        {60000, 'T', NULL, NULL, NULL, ""},
+        {61000, 'z', "s1", NULL, NULL, ""},
+        {62000, 'T', NULL, NULL, NULL,
+         "open device:s1/cam1/unreachable g3\n"
+         "alarm device:s1/cam1/unreachable cam1 unreachable raised"},
+    };
+    (void)state;
+    RUN(steps);
+}
+
 static void test_corr_stats_count_faults_and_suppressions(void **state)
 {
     struct rules_conf rules = {0};
@@ -508,6 +650,12 @@ int main(void)
         cmocka_unit_test(test_corr_critical_device_down_30_minutes_rises_to_grade_1),
         cmocka_unit_test(test_corr_unknown_device_and_empty_site_are_handled),
         cmocka_unit_test(test_corr_stats_count_faults_and_suppressions),
+        cmocka_unit_test(test_corr_comm_loss_and_unreachable_are_one_fault),
+        cmocka_unit_test(test_corr_restore_keeps_the_group_wait_of_the_original_raise),
+        cmocka_unit_test(test_corr_restore_clears_a_ticket_whose_alarm_cleared_meanwhile),
+        cmocka_unit_test(test_corr_restore_marks_a_ticketed_fault_opened),
+        cmocka_unit_test(test_corr_forget_emits_nothing),
+        cmocka_unit_test(test_corr_frozen_site_opens_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
