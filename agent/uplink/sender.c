@@ -59,6 +59,11 @@ static void schedule_retry(sender_t *s)
         d *= 2;
     if (d > s->cfg->backoff_max_ms)
         d = s->cfg->backoff_max_ms;
+    /* Soon after a session was lost the collector is most likely
+     * restarting: keep trying every 1-2 s for a minute. */
+    if (s->lost_ms != 0 && uv_now(s->loop) - s->lost_ms < SENDER_LOST_FAST_MS &&
+        d > SENDER_LOST_FAST_CAP_MS)
+        d = SENDER_LOST_FAST_CAP_MS;
     d = jitter(d / 2, d);
     s->failures++;
     s->state = SENDER_IDLE;
@@ -70,7 +75,8 @@ static void schedule_retry(sender_t *s)
  * [SENDER_LOST_RETRY_MIN_MS, SENDER_LOST_RETRY_MAX_MS] (never above
  * backoff_max), so that agents come back as soon as a restarted collector
  * listens, spread enough that a fleet does not arrive in one instant. If
- * it fails, the backoff runs from backoff_min as usual. */
+ * it fails, the backoff runs from backoff_min as usual, but capped at
+ * SENDER_LOST_FAST_CAP_MS for SENDER_LOST_FAST_MS after the loss. */
 static void schedule_first_retry(sender_t *s)
 {
     int64_t hi = SENDER_LOST_RETRY_MAX_MS < s->cfg->backoff_max_ms ? SENDER_LOST_RETRY_MAX_MS
@@ -79,6 +85,7 @@ static void schedule_first_retry(sender_t *s)
     int64_t d = jitter(lo, hi);
 
     s->failures = 0;
+    s->lost_ms = uv_now(s->loop);
     s->state = SENDER_IDLE;
     FM_INFO("sender: session lost, first retry in %" PRId64 " ms", d);
     uv_timer_start(&s->retry, on_retry, (uint64_t)d, 0);

@@ -20,7 +20,8 @@
  * collector restart. A session that was up and is lost is first retried
  * after a short delay, uniform in [SENDER_LOST_RETRY_MIN_MS,
  * SENDER_LOST_RETRY_MAX_MS] (at most `backoff_max`): a restarted collector
- * has its agents back as soon as it listens; then the backoff as above.
+ * has its agents back as soon as it listens; then the backoff as above,
+ * capped at 2 s for the first minute after the loss.
  *
  * Loop thread only. */
 #ifndef SENDER_H
@@ -39,6 +40,11 @@ enum sender_transport { SENDER_TLS = 0, SENDER_PLAIN = 1 };
 /* The first retry after an established session is lost (see above). */
 #define SENDER_LOST_RETRY_MIN_MS 100
 #define SENDER_LOST_RETRY_MAX_MS 500
+/* For SENDER_LOST_FAST_MS after a session was lost, the retry wait is at
+ * most SENDER_LOST_FAST_CAP_MS (jittered down to half): a collector that
+ * restarts within a minute sees its agents back within 2 s of listening. */
+#define SENDER_LOST_FAST_MS 60000
+#define SENDER_LOST_FAST_CAP_MS 2000
 
 /* Configuration (key `sender`; table in sender_conf.c). */
 struct sender_cfg {

@@ -37,6 +37,7 @@ struct sender {
     uv_timer_t retry, tick;
     int handles; /* open timers */
     unsigned failures;
+    uint64_t lost_ms; /* uv_now when an established session was lost; 0: none since */
     uint64_t last_rx_ms, last_tx_ms;
     int64_t heartbeat_ms;
     int64_t dead_ms; /* dead_after, or more for a collector with slow heartbeats */

@@ -6,8 +6,9 @@
 # first step would be 2.5 to 5 s), and is back on that first retry. So that
 # this does not depend on how fast the new collector starts, the agent is
 # stopped (SIGSTOP) from just before the kill until the new collector
-# listens: it sees the loss only then. Every event the agent wrote is
-# stored exactly once.
+# listens: it sees the loss only then. Then the collector stays down: in the
+# first minute the agent's waits are capped at 2 s. Every event the agent
+# wrote is stored exactly once.
 source "$(dirname "$0")/coll_lib.sh"
 
 coll_config "$T/c.yaml"
@@ -60,7 +61,33 @@ first=$(echo "$after" | sed -n 's/.*session lost, first retry in \([0-9]*\) ms.*
 echo "$after" | grep -q "no collector reachable" && fail "a failed attempt before the session: $after"
 echo "first retry after the collector was killed: $first ms, and the session was up on it"
 
+# A collector that stays down: within the first minute after the loss no
+# attempt waits longer than 2 s, although backoff_min is 5 s and the
+# doubling would reach 10 and 20 s (the attempts are counted from the log,
+# not timed).
 sleep 2 # status events on the new session
+mark=$(wc -l <"$T/agent.log")
+kill -9 "$COLL_PID"
+wait "$COLL_PID" 2>/dev/null || true
+COLL_PID=""
+for _ in $(seq 1 200); do
+    (($(tail -n +"$((mark + 1))" "$T/agent.log" | grep -c "next attempt in" || true) >= 4)) && break
+    sleep 0.1
+done
+waits=$(tail -n +"$((mark + 1))" "$T/agent.log" | sed -n 's/.*next attempt in \([0-9]*\) ms.*/\1/p')
+(($(wc -l <<<"$waits") >= 4)) || fail "want 4 attempts while the collector is down, got: $waits"
+for w in $waits; do
+    ((w >= 1000 && w <= 2000)) || fail "a wait of $w ms in the first minute after the loss, want 1000..2000"
+done
+echo "waits while the collector stays down: $(tr '\n' ' ' <<<"$waits")ms"
+coll_start "$T/fixed.yaml"
+for _ in $(seq 1 100); do
+    (($(sessions) >= 3)) && break
+    sleep 0.1
+done
+(($(sessions) >= 3)) || fail "the agent did not come back after the collector stayed down"
+
+sleep 1
 kill -TERM "$AGENT_PID"
 wait "$AGENT_PID" || fail "agent exit status $? after SIGTERM"
 # Every status event the agent wrote, stored once (its spool's last seq).
