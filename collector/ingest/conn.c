@@ -53,7 +53,10 @@ void conn__close(struct conn *c, const char *fmt, ...)
               why);
     if (c->state == CONN_READY && s->faults && !s->stopping)
         faults_agent_gone(s->faults, c->site_id, c->agent_id);
-    if (c->state == CONN_READY) {
+    /* At shutdown the writers have stopped: the agent stays marked as
+     * connected here, and the restarted collector counts it lost unless
+     * it comes back (faults_writer.c, agents left connected). */
+    if (c->state == CONN_READY && !s->stopping) {
         struct dbw_job *j = fm_xcalloc(1, sizeof(*j));
 
         j->kind = DBW_BYE;
