@@ -10,16 +10,25 @@
  *            their state, and the uplink applies new sender, status and
  *            spool settings (a smaller spool cap at once); the spool's
  *            data and sequence are untouched, and a changed spool_dir
- *            refuses the reload.
+ *            refuses the reload. The alarm state (raised alarms, comm
+ *            loss, unreachable devices) is kept too, and saved again
+ *            without the devices that left the configuration.
  *            A replaced configuration is freed once the pollers and the
  *            trap receiver built on it are (closing handles and informs
  *            waiting for the spool may still borrow it until then).
  *   SIGTERM, SIGINT
  *            stops the poller, flushes and syncs the spool, says Goodbye to
- *            the collector, closes every handle and returns 0. */
+ *            the collector, closes every handle and returns 0.
+ *
+ * The threshold stage keeps its state in ALARM_STATE_FILE beside the spool
+ * segments (spool_dir, which the spool has created by then): loaded at
+ * start, saved after every loop iteration with a transition
+ * (alarm_sink_keep_state), so a restart, even after SIGKILL, sends the
+ * clears and reachable events of what recovered while the agent was down. */
 #include "daemon.h"
 
 #include "alarm_sink.h"
+#include "alarm_state.h"
 #include "uplink_sink.h"
 #include "inventory.h"
 #include "mb_poll.h"
@@ -31,6 +40,7 @@
 #include "fm_log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,6 +291,7 @@ static void on_hup(uv_signal_t *h, int signum)
 int daemon_run(const char *path, struct agent_cfg *cfg, const char *log_level)
 {
     struct daemon d;
+    char state[PATH_MAX];
     int rc;
 
     memset(&d, 0, sizeof(d));
@@ -303,6 +314,8 @@ int daemon_run(const char *path, struct agent_cfg *cfg, const char *log_level)
     d.alarms = alarm_sink_create(&d.loop, cfg, d.uplink_sink);
     sender_set_command_cb(uplink_sender(d.uplink), on_command, &d);
     uplink_start(d.uplink, NULL);
+    snprintf(state, sizeof(state), "%s/%s", cfg->spool_dir, ALARM_STATE_FILE);
+    alarm_sink_keep_state(d.alarms, state);
     if (cfg->trap_receiver.enabled &&
         snmp_trap_create(&d.loop, cfg, alarm_sink_as_sink(d.alarms), &d.trap) != 0) {
         stop(&d);

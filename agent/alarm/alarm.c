@@ -44,6 +44,7 @@ struct alarm_point {
     double value, raw; /* last corrected and raw values */
     int64_t last_good_ms;
     uint64_t fails;
+    bool stale_restored; /* `stale` restored raised: stale until a good sample */
 };
 
 /* The defaults are those of the key tables (alarm_conf.c), the only place
@@ -254,6 +255,41 @@ size_t alarm_point_raised(const alarm_point_t *p)
     return n;
 }
 
+void alarm_point_save(const alarm_point_t *p, struct alarm_state *st)
+{
+    for (size_t i = 0; i < p->n_rules; i++) {
+        const struct rule *r = &p->rules[i];
+        struct alarm_state_rec *rec;
+
+        if (!r->active)
+            continue;
+        rec = alarm_state_add(st, ALARM_STATE_RULE, p->device, p->point, p->label_ptrs, p->n_labels,
+                              r->code);
+        rec->level = r->level;
+        rec->limit = r->limit;
+        rec->since_ms = r->since;
+    }
+}
+
+int alarm_point_restore(alarm_point_t *p, const char *code, int64_t since_ms)
+{
+    for (size_t i = 0; i < p->n_rules; i++) {
+        struct rule *r = &p->rules[i];
+
+        if (strcmp(r->code, code) != 0)
+            continue;
+        r->active = true;
+        r->pending = false;
+        r->since = since_ms;
+        /* Nothing fresh has come since the agent stopped: without this the
+         * first tick would find no reason to be stale and clear it. */
+        if (r->kind == RULE_STALE)
+            p->stale_restored = true;
+        return 0;
+    }
+    return -ENOENT;
+}
+
 /* Builds and emits one transition event of rule r. */
 static void emit(alarm_point_t *p, const struct rule *r, int64_t ts_ms, alarm_emit_cb cb, void *ud)
 {
@@ -347,6 +383,8 @@ static bool rule_want(const alarm_point_t *p, const struct rule *r, double v)
 
 static bool stale_want(const alarm_point_t *p, int64_t ts)
 {
+    if (p->stale_restored)
+        return true;
     if (p->cfg->stale_polls > 0 && p->fails >= p->cfg->stale_polls)
         return true;
     return p->cfg->stale_after_ms > 0 && p->have_value &&
@@ -363,6 +401,7 @@ double alarm_point_sample(alarm_point_t *p, int64_t ts_ms, double raw, double va
     p->raw = raw;
     p->last_good_ms = ts_ms;
     p->fails = 0;
+    p->stale_restored = false;
     for (size_t i = 0; i < p->n_rules; i++) {
         struct rule *r = &p->rules[i];
         rule_eval(p, r, r->kind == RULE_STALE ? false : rule_want(p, r, v), ts_ms, cb, ud);

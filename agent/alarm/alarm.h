@@ -29,6 +29,7 @@
 #ifndef ALARM_H
 #define ALARM_H
 
+#include "alarm_state.h"
 #include "fmwire.h"
 
 #include <stdbool.h>
@@ -151,6 +152,16 @@ void alarm_point_tick(alarm_point_t *p, int64_t now_ms, alarm_emit_cb cb, void *
 /* Number of rules of p currently raised. */
 size_t alarm_point_raised(const alarm_point_t *p);
 
+/* Adds a record to st for every raised rule of p (alarm_state.h). */
+void alarm_point_save(const alarm_point_t *p, struct alarm_state *st);
+
+/* Starts the rule `code` of p raised since since_ms, as a saved state said
+ * at start: no event now; the first evaluation that finds the condition
+ * gone clears it after the rule's off-delay, one that finds it still there
+ * says nothing. A restored `stale` rule stays raised until a good sample.
+ * Returns 0, or -ENOENT when p has no rule of that code. */
+int alarm_point_restore(alarm_point_t *p, const char *code, int64_t since_ms);
+
 /* Device-level communication loss. Borrows cfg; copies device. */
 alarm_comm_t *alarm_comm_create(const struct alarm_comm_cfg *cfg, const char *device);
 void alarm_comm_destroy(alarm_comm_t *c);
@@ -160,5 +171,10 @@ void alarm_comm_set_cfg(alarm_comm_t *c, const struct alarm_comm_cfg *cfg);
 void alarm_comm_poll(alarm_comm_t *c, bool ok, int64_t ts_ms, const char *reason, alarm_emit_cb cb,
                      void *ud);
 bool alarm_comm_raised(const alarm_comm_t *c);
+/* Adds c's comm_loss to st if it is raised. */
+void alarm_comm_save(const alarm_comm_t *c, struct alarm_state *st);
+/* Starts c raised since since_ms after `fails` failed polls (a saved state
+ * at start): no event; clear_polls good polls clear it as usual. */
+void alarm_comm_restore(alarm_comm_t *c, int64_t since_ms, uint64_t fails);
 
 #endif

@@ -49,6 +49,26 @@ bool alarm_comm_raised(const alarm_comm_t *c)
     return c->raised;
 }
 
+void alarm_comm_save(const alarm_comm_t *c, struct alarm_state *st)
+{
+    struct alarm_state_rec *r;
+
+    if (!c->raised)
+        return;
+    r = alarm_state_add(st, ALARM_STATE_COMM, c->device, NULL, NULL, 0, "comm_loss");
+    r->since_ms = c->since_ms;
+    r->fails = c->fails;
+}
+
+void alarm_comm_restore(alarm_comm_t *c, int64_t since_ms, uint64_t fails)
+{
+    c->raised = true;
+    c->since_ms = since_ms;
+    c->first_fail_ms = since_ms;
+    c->fails = fails;
+    c->goods = 0;
+}
+
 static void comm_emit(alarm_comm_t *c, int64_t ts_ms, const char *why, alarm_emit_cb cb, void *ud)
 {
     Fm__Event ev = FM__EVENT__INIT;

@@ -5,8 +5,9 @@
  * filled lazily, on the first event that names them, so a configuration
  * with thousands of devices costs nothing until they report. */
 #include "alarm_sink.h"
+#include "alarm_sink_int.h"
 
-#include "alarm.h"
+#include "poll_health.h"
 
 #include "fm_alloc.h"
 #include "fm_clock.h"
@@ -17,48 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct dev;
-
-struct pt {
-    char *key;
-    char *point;
-    struct dev *dev;
-    struct alarm_cfg eff; /* the point's alarm map with the device's calibration */
-    alarm_point_t *ap;
-    struct pt *next_in_dev;
-};
-
-/* A calibration the collector ordered, kept until the next reload. */
-struct cal {
-    char *point;
-    double offset, gain;
-};
-
-struct dev {
-    char *name;
-    struct cal *cals;
-    size_t n_cals;
-    const struct device_cfg *cfg; /* NULL once a reload removed the device */
-    alarm_comm_t *comm;
-    struct pt *pts;
-    size_t guess; /* profile index after the last point looked up */
-};
-
-struct table {
-    void **slots;
-    size_t cap, n;
-    const char *(*key)(const void *);
-};
-
-struct alarm_sink {
-    event_sink_t sink; /* first: the producers' view */
-    uv_loop_t *loop;
-    const struct agent_cfg *cfg;
-    event_sink_t *next;
-    struct table pts, devs;
-    uv_timer_t tick;
-};
 
 static const struct alarm_cfg no_rules = {.cal_gain = 1.0, .deadband = -1.0};
 static struct alarm_comm_cfg comm_defaults;
@@ -118,7 +77,7 @@ static const char *dev_key(const void *d)
 
 /* ------------------------------------------------------------ lookup */
 
-static const struct device_cfg *find_device(const struct agent_cfg *cfg, const char *name)
+const struct device_cfg *alarm__find_device(const struct agent_cfg *cfg, const char *name)
 {
     for (size_t i = 0; i < cfg->n_devices; i++) {
         if (strcmp(cfg->devices[i].name, name) == 0)
@@ -127,7 +86,7 @@ static const struct device_cfg *find_device(const struct agent_cfg *cfg, const c
     return NULL;
 }
 
-static const struct point_cfg *find_point(const struct device_cfg *d, const char *name)
+const struct point_cfg *alarm__find_point(const struct device_cfg *d, const char *name)
 {
     if (d == NULL || d->prof == NULL)
         return NULL;
@@ -188,7 +147,7 @@ static void commanded(const struct dev *d, const char *point, struct alarm_cfg *
     }
 }
 
-static struct dev *dev_get(alarm_sink_t *s, const char *name)
+struct dev *alarm__dev_get(alarm_sink_t *s, const char *name)
 {
     struct dev *d = table_get(&s->devs, name);
 
@@ -196,31 +155,31 @@ static struct dev *dev_get(alarm_sink_t *s, const char *name)
         return d;
     d = fm_xcalloc(1, sizeof(*d));
     d->name = fm_xstrdup(name);
-    d->cfg = find_device(s->cfg, name);
+    d->cfg = alarm__find_device(s->cfg, name);
     d->comm = alarm_comm_create(d->cfg ? &d->cfg->comm_loss : &comm_defaults, name);
     table_put(&s->devs, d);
     return d;
 }
 
-static struct pt *pt_get(alarm_sink_t *s, const Fm__Event *ev, const struct point_cfg *pc)
+struct pt *alarm__pt_get(alarm_sink_t *s, const char *device, const char *point,
+                         Fm__Label *const *labels, size_t n_labels, const struct point_cfg *pc)
 {
-    const Fm__Measurement *m = ev->measurement;
     char key[1024];
-    size_t n = (size_t)snprintf(key, sizeof(key), "%s\x1f%s", ev->device, m->point);
+    size_t n = (size_t)snprintf(key, sizeof(key), "%s\x1f%s", device, point);
     struct pt *p;
 
-    for (size_t i = 0; i < m->n_labels && n < sizeof(key); i++)
-        n += (size_t)snprintf(key + n, sizeof(key) - n, "\x1f%s", m->labels[i]->value);
+    for (size_t i = 0; i < n_labels && n < sizeof(key); i++)
+        n += (size_t)snprintf(key + n, sizeof(key) - n, "\x1f%s", labels[i]->value);
     p = table_get(&s->pts, key);
     if (p != NULL)
         return p;
     p = fm_xcalloc(1, sizeof(*p));
     p->key = fm_xstrdup(key);
-    p->point = fm_xstrdup(m->point);
-    p->dev = dev_get(s, ev->device);
+    p->point = fm_xstrdup(point);
+    p->dev = alarm__dev_get(s, device);
     effective(p->dev->cfg, pc, &p->eff);
-    commanded(p->dev, m->point, &p->eff);
-    p->ap = alarm_point_create(&p->eff, ev->device, m->point, pc->unit, m->labels, m->n_labels);
+    commanded(p->dev, point, &p->eff);
+    p->ap = alarm_point_create(&p->eff, device, point, pc->unit, labels, n_labels);
     p->next_in_dev = p->dev->pts;
     p->dev->pts = p;
     table_put(&s->pts, p);
@@ -229,17 +188,18 @@ static struct pt *pt_get(alarm_sink_t *s, const Fm__Event *ev, const struct poin
 
 /* ------------------------------------------------------------ events */
 
-static void emit_next(const Fm__Event *ev, void *ud)
+void alarm__emit_next(const Fm__Event *ev, void *ud)
 {
     alarm_sink_t *s = ud;
 
     event_sink_emit(s->next, ev);
+    alarm__keep_dirty(s);
 }
 
 static void on_measurement(alarm_sink_t *s, const Fm__Event *ev)
 {
     const Fm__Measurement *m = ev->measurement;
-    struct dev *d = dev_get(s, ev->device);
+    struct dev *d = alarm__dev_get(s, ev->device);
     const struct device_cfg *dc = d->cfg;
     const struct point_cfg *pc = dev_point(d, m->point);
     struct alarm_cfg eff;
@@ -260,7 +220,8 @@ static void on_measurement(alarm_sink_t *s, const Fm__Event *ev)
     }
     if (!good) {
         event_sink_emit(s->next, ev);
-        alarm_point_fail(pt_get(s, ev, pc)->ap, ev->ts_ms, emit_next, s);
+        alarm_point_fail(alarm__pt_get(s, ev->device, m->point, m->labels, m->n_labels, pc)->ap,
+                         ev->ts_ms, alarm__emit_next, s);
         return;
     }
     /* The measurement goes first with its corrected value, then any
@@ -271,7 +232,33 @@ static void on_measurement(alarm_sink_t *s, const Fm__Event *ev)
     copy.measurement = &mc;
     event_sink_emit(s->next, &copy);
     if (rules)
-        alarm_point_sample(pt_get(s, ev, pc)->ap, ev->ts_ms, m->raw, m->value, emit_next, s);
+        alarm_point_sample(alarm__pt_get(s, ev->device, m->point, m->labels, m->n_labels, pc)->ap,
+                           ev->ts_ms, m->raw, m->value, alarm__emit_next, s);
+}
+
+/* Reachability is remembered here, beside comm loss, because the pollers'
+ * own record of it starts afresh whenever they are built (start, reload):
+ * an unreachable report the collector already has is not sent again, and
+ * a device reported unreachable that answers a poller which never knew it
+ * is reported reachable from alarm_sink_poll_result. */
+static void on_reachability(alarm_sink_t *s, const Fm__Event *ev)
+{
+    struct dev *d = alarm__dev_get(s, ev->device);
+    bool up = ev->reachability->reachable;
+
+    if (!up && d->down) {
+        FM_DEBUG("alarm: %s: unreachable, as already reported", ev->device);
+        return;
+    }
+    if (up != d->down) {
+        event_sink_emit(s->next, ev); /* no change to remember */
+        return;
+    }
+    d->down = !up;
+    d->down_since_ms = ev->ts_ms;
+    d->down_fails = ev->reachability->consecutive_failures;
+    event_sink_emit(s->next, ev);
+    alarm__keep_dirty(s);
 }
 
 static void on_emit(event_sink_t *sink, const Fm__Event *ev)
@@ -280,6 +267,8 @@ static void on_emit(event_sink_t *sink, const Fm__Event *ev)
 
     if (ev->kind_case == FM__EVENT__KIND_MEASUREMENT && ev->device != NULL)
         on_measurement(s, ev);
+    else if (ev->kind_case == FM__EVENT__KIND_REACHABILITY && ev->device != NULL)
+        on_reachability(s, ev);
     else
         event_sink_emit(s->next, ev);
 }
@@ -297,14 +286,24 @@ static void on_emit_durable(event_sink_t *sink, const Fm__Event *ev, event_sink_
 void alarm_sink_poll_result(alarm_sink_t *s, const char *device, bool ok, int64_t ts_ms,
                             const char *reason)
 {
-    struct dev *d = dev_get(s, device);
+    struct dev *d = alarm__dev_get(s, device);
 
-    alarm_comm_poll(d->comm, ok, ts_ms, reason, emit_next, s);
+    if (ok && d->down) {
+        /* The poller had no record of the device being down (it was built
+         * after the report), so it said nothing: say it here. */
+        FM_NOTICE("alarm: %s: reachable again (reported unreachable before the agent restarted "
+                  "or reloaded)",
+                  device);
+        d->down = false;
+        poll_emit_reachability(s->next, device, ts_ms, true, "", 0);
+        alarm__keep_dirty(s);
+    }
+    alarm_comm_poll(d->comm, ok, ts_ms, reason, alarm__emit_next, s);
     if (ok)
         return;
     /* A failed poll brought no value for any point of the device. */
     for (struct pt *p = d->pts; p != NULL; p = p->next_in_dev)
-        alarm_point_fail(p->ap, ts_ms, emit_next, s);
+        alarm_point_fail(p->ap, ts_ms, alarm__emit_next, s);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -315,7 +314,7 @@ static void on_tick(uv_timer_t *t)
     for (size_t i = 0; i < s->pts.cap; i++) {
         struct pt *p = s->pts.slots[i];
         if (p != NULL)
-            alarm_point_tick(p->ap, now, emit_next, s);
+            alarm_point_tick(p->ap, now, alarm__emit_next, s);
     }
 }
 
@@ -338,6 +337,7 @@ alarm_sink_t *alarm_sink_create(uv_loop_t *loop, const struct agent_cfg *cfg, ev
     s->tick.data = s;
     uv_timer_start(&s->tick, on_tick, 1000, 1000);
     uv_unref((uv_handle_t *)&s->tick);
+    alarm__keep_init(s);
     return s;
 }
 
@@ -349,11 +349,11 @@ event_sink_t *alarm_sink_as_sink(alarm_sink_t *s)
 int alarm_sink_set_calibration(alarm_sink_t *s, const char *device, const char *point,
                                double offset, double gain, char *why, size_t whylen)
 {
-    const struct device_cfg *dc = find_device(s->cfg, device);
+    const struct device_cfg *dc = alarm__find_device(s->cfg, device);
     struct dev *d;
     size_t i;
 
-    if (dc == NULL || find_point(dc, point) == NULL) {
+    if (dc == NULL || alarm__find_point(dc, point) == NULL) {
         snprintf(why, whylen, "no point %s on device %s", point, device);
         return -ENOENT;
     }
@@ -361,7 +361,7 @@ int alarm_sink_set_calibration(alarm_sink_t *s, const char *device, const char *
         snprintf(why, whylen, "gain must be finite and non-zero, offset finite");
         return -EINVAL;
     }
-    d = dev_get(s, device);
+    d = alarm__dev_get(s, device);
     for (i = 0; i < d->n_cals && strcmp(d->cals[i].point, point) != 0; i++)
         ;
     if (i == d->n_cals) {
@@ -398,22 +398,26 @@ void alarm_sink_reload(alarm_sink_t *s, const struct agent_cfg *cfg)
         struct dev *d = s->devs.slots[i];
         if (d == NULL)
             continue;
-        d->cfg = find_device(cfg, d->name);
+        d->cfg = alarm__find_device(cfg, d->name);
         cals_free(d); /* the reloaded configuration is the calibration now */
         alarm_comm_set_cfg(d->comm, d->cfg ? &d->cfg->comm_loss : &comm_defaults);
         for (struct pt *p = d->pts; p != NULL; p = p->next_in_dev) {
             /* A point that left the configuration gets no rules: whatever
              * it had raised is cleared by alarm_point_set_cfg. */
-            effective(d->cfg, find_point(d->cfg, p->point), &p->eff);
-            alarm_point_set_cfg(p->ap, &p->eff, now, emit_next, s);
+            effective(d->cfg, alarm__find_point(d->cfg, p->point), &p->eff);
+            alarm_point_set_cfg(p->ap, &p->eff, now, alarm__emit_next, s);
         }
     }
+    /* Devices that left the configuration leave the saved state. */
+    alarm__keep_dirty(s);
 }
 
 static void on_closed(uv_handle_t *h)
 {
     alarm_sink_t *s = h->data;
 
+    if (--s->closing > 0)
+        return;
     for (size_t i = 0; i < s->pts.cap; i++) {
         struct pt *p = s->pts.slots[i];
         if (p == NULL)
@@ -434,6 +438,7 @@ static void on_closed(uv_handle_t *h)
     }
     free(s->pts.slots);
     free(s->devs.slots);
+    free(s->state_path);
     free(s);
 }
 
@@ -441,5 +446,7 @@ void alarm_sink_destroy(alarm_sink_t *s)
 {
     if (s == NULL)
         return;
+    s->closing = 2;
+    alarm__keep_close(s, on_closed);
     uv_close((uv_handle_t *)&s->tick, on_closed);
 }

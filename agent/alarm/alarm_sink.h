@@ -10,7 +10,16 @@
  * pending on/off delays and time-based staleness.
  *
  * State is per (device, point, label values): each row of a table point
- * has its own alarms. Loop thread only. */
+ * has its own alarms. The stage also remembers which devices it passed an
+ * unreachable Reachability event for: the pollers' own record of that
+ * starts afresh whenever they are built, so a second unreachable report is
+ * dropped and a device that answers again is reported reachable even by a
+ * poller built after the report (restart, reload).
+ *
+ * With alarm_sink_keep_state, all of that (raised alarms, comm loss,
+ * unreachable devices) is saved in a file (alarm_state.h) at the end of
+ * every loop iteration that reported a transition, and loaded at start.
+ * Loop thread only. */
 #ifndef ALARM_SINK_H
 #define ALARM_SINK_H
 
@@ -39,8 +48,24 @@ void alarm_sink_poll_result(alarm_sink_t *s, const char *device, bool ok, int64_
 int alarm_sink_set_calibration(alarm_sink_t *s, const char *device, const char *point,
                                double offset, double gain, char *why, size_t whylen);
 
+/* Keeps the state across restarts in the file path (copied): loads it now,
+ * so raised alarms, comm loss and unreachable devices start as the last run
+ * left them (no event: the clear or the reachable event follows the first
+ * evaluation that finds the device normal), and from now on saves it
+ * after every loop iteration that reported a transition, and at destroy.
+ * Saved alarms of rules, points or devices no longer configured are
+ * cleared with an event, as a reload clears them; comm loss and
+ * unreachability of devices no longer configured are dropped. A missing
+ * file is a first start; an unreadable or corrupt one is logged with the
+ * fault and ignored (everything starts cleared) and overwritten by the
+ * next save. A failed save is logged once with the path and the error,
+ * and retried after the next transition; polling goes on. Call once, after
+ * the next sink accepts events. The daemon only: --once never calls it. */
+void alarm_sink_keep_state(alarm_sink_t *s, const char *path);
+
 /* SIGHUP: moves every point to the new configuration, keeping the state of
- * rules that still exist. Borrows cfg. */
+ * rules that still exist (and the unreachable devices); the saved state is
+ * rewritten without devices that left the configuration. Borrows cfg. */
 void alarm_sink_reload(alarm_sink_t *s, const struct agent_cfg *cfg);
 
 /* Closes the timer and frees everything (after the loop ran the close). */
