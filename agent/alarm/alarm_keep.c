@@ -98,9 +98,10 @@ void alarm__keep_dirty(alarm_sink_t *s)
 
 void alarm__keep_init(alarm_sink_t *s)
 {
+    /* Referenced: a save still due keeps the loop running until it is done
+     * (the handle is active only from a transition to its save). */
     uv_check_init(s->loop, &s->save);
     s->save.data = s;
-    uv_unref((uv_handle_t *)&s->save);
 }
 
 void alarm__keep_close(alarm_sink_t *s, uv_close_cb on_closed)

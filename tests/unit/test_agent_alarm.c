@@ -1,5 +1,6 @@
 /* Unit tests for the threshold engine: limits with deadband, delays, state
- * and bit rules, staleness, comm loss, calibration and reload. */
+ * and bit rules, staleness, comm loss, calibration, reload, and rules
+ * restored raised at start. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -234,6 +235,75 @@ static void test_alarm_stale_after_failed_polls_and_silence(void **state)
     alarm_point_destroy(p);
 }
 
+/* A rule restored raised at start (the saved state of the last run) says
+ * nothing while its condition holds and clears through its off-delay once
+ * it is gone; a restored `stale` stays raised through ticks and failures
+ * until a good sample. */
+static void test_alarm_restored_rules_start_raised_and_clear_as_usual(void **state)
+{
+    (void)state;
+    struct alarm_limit lim = {.dir = ALARM_DIR_HIGH, .level = ALARM_LVL_WARNING, .value = 30};
+    struct alarm_cfg cfg;
+    struct log l = {0};
+
+    alarm_cfg_defaults(&cfg);
+    cfg.limits = &lim;
+    cfg.n_limits = 1;
+    cfg.off_delay_ms = 20000;
+    cfg.stale_after_ms = 60000;
+    alarm_point_t *p = alarm_point_create(&cfg, "d", "t", "C", NULL, 0);
+    assert_int_equal(alarm_point_restore(p, "high_critical", T0 - 5000), -ENOENT);
+    assert_int_equal(alarm_point_restore(p, "high_warning", T0 - 5000), 0);
+    assert_int_equal(alarm_point_restore(p, "stale", T0 - 4000), 0);
+    assert_int_equal(alarm_point_raised(p), 2);
+    /* Nothing fresh yet: ticks and failed polls change nothing. */
+    alarm_point_tick(p, T0 + 120000, on_event, &l);
+    alarm_point_fail(p, T0 + 121000, on_event, &l);
+    assert_int_equal(l.n, 0);
+    /* Still above the limit: stale clears, the limit is not raised again. */
+    alarm_point_sample(p, T0 + 122000, 31, 31, on_event, &l);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.r[0].code, "stale");
+    assert_int_equal(l.r[0].state, CLEARED);
+    /* Back below limit - deadband: cleared after the off-delay. */
+    alarm_point_sample(p, T0 + 130000, 20, 20, on_event, &l);
+    assert_int_equal(l.n, 1);
+    alarm_point_sample(p, T0 + 150000, 20, 20, on_event, &l);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.r[1].code, "high_warning");
+    assert_int_equal(l.r[1].state, CLEARED);
+    assert_true(l.r[1].value == 20);
+    alarm_point_destroy(p);
+}
+
+static void test_alarm_comm_restored_clears_after_clear_polls(void **state)
+{
+    (void)state;
+    struct alarm_comm_cfg cfg;
+    struct log l = {0};
+    struct alarm_state st;
+
+    alarm_comm_cfg_defaults(&cfg);
+    alarm_comm_t *c = alarm_comm_create(&cfg, "ups1");
+    alarm_comm_restore(c, T0 - 60000, 4);
+    assert_true(alarm_comm_raised(c));
+    alarm_comm_poll(c, false, T0, "timeout", on_event, &l); /* still failing: no raise */
+    alarm_comm_poll(c, true, T0 + 10000, NULL, on_event, &l);
+    assert_int_equal(l.n, 0);
+    alarm_state_init(&st);
+    alarm_comm_save(c, &st);
+    assert_int_equal(st.n, 1);
+    assert_int_equal(st.recs[0].since_ms, T0 - 60000);
+    alarm_state_clear(&st);
+    alarm_comm_poll(c, true, T0 + 20000, NULL, on_event, &l); /* clear_polls: 2 */
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.r[0].code, "comm_loss");
+    assert_int_equal(l.r[0].state, CLEARED);
+    alarm_comm_save(c, &st);
+    assert_int_equal(st.n, 0);
+    alarm_comm_destroy(c);
+}
+
 static void test_alarm_comm_loss_needs_polls_and_time(void **state)
 {
     (void)state;
@@ -392,6 +462,8 @@ int main(void)
         cmocka_unit_test(test_alarm_state_rule_raises_on_battery_at_once),
         cmocka_unit_test(test_alarm_bit_rules_follow_their_bits),
         cmocka_unit_test(test_alarm_stale_after_failed_polls_and_silence),
+        cmocka_unit_test(test_alarm_restored_rules_start_raised_and_clear_as_usual),
+        cmocka_unit_test(test_alarm_comm_restored_clears_after_clear_polls),
         cmocka_unit_test(test_alarm_comm_loss_needs_polls_and_time),
         cmocka_unit_test(test_alarm_calibration_corrects_before_limits_and_keeps_raw),
         cmocka_unit_test(test_alarm_reload_keeps_state_and_clears_removed_rules),
