@@ -4,11 +4,19 @@
  * When to save. Every transition the stage reports (alarm raised or
  * cleared, comm loss, reachability) marks the state out of date and starts
  * a uv_check handle; the check phase runs once the loop has run the
- * callbacks of this iteration, so a storm of transitions found in one
- * iteration costs one rewrite of the file, and the file follows the events
- * within the same iteration in which the spool writes them (spool_pump.h).
- * The file is small (one line per raised alarm); its rewrite costs an
- * fdatasync and a directory fsync (docs/operations.md gives the figures).
+ * callbacks of this iteration, so all the transitions of one iteration cost
+ * one rewrite of the file, and the file follows the events within the same
+ * iteration in which the spool writes them (spool_pump.h). A rewrite costs
+ * an fdatasync, a directory fsync and about 4 us of CPU per raised alarm
+ * (bench/agent_state_bench.c; docs/operations.md has the figures), so in a
+ * storm, when transitions come in iteration after iteration, saves are
+ * paced: ALARM_KEEP_BURST saves may follow each other at once, then one
+ * per ALARM_KEEP_MIN_MS (a token bucket, kept as the time the next save is
+ * "due" by the pace, as GCRA does); a transition over the pace is saved by
+ * a timer when the pace allows, together with every transition until then.
+ * Rare transitions and small bursts are saved in their own iteration; in a
+ * storm the file may lag its events by up to ALARM_KEEP_MIN_MS, and the
+ * saves take at most a few per second of the loop.
  *
  * What a start does with it. Each saved alarm of a point is put into the
  * point's state at once (the point is created from the configuration),
@@ -27,6 +35,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Saves at once, then one per ALARM_KEEP_MIN_MS (loop ms). */
+#define ALARM_KEEP_BURST 4
+#define ALARM_KEEP_MIN_MS 250
 
 /* ------------------------------------------------------------ save */
 
@@ -55,10 +67,12 @@ static void collect(alarm_sink_t *s, struct alarm_state *st)
 
 static void save_now(alarm_sink_t *s)
 {
+    uint64_t now = uv_now(s->loop);
     struct alarm_state st;
     const char *step = "";
     int rc;
 
+    s->save_tat = (s->save_tat > now ? s->save_tat : now) + ALARM_KEEP_MIN_MS;
     alarm_state_init(&st);
     collect(s, &st);
     rc = alarm_state_save(s->state_path, &st, &step);
@@ -87,21 +101,35 @@ static void on_save(uv_check_t *h)
     save_now(s);
 }
 
+static void on_save_later(uv_timer_t *t)
+{
+    save_now(t->data);
+}
+
 void alarm__keep_dirty(alarm_sink_t *s)
 {
+    uint64_t now;
+
     if (s->state_path == NULL)
         return;
     s->dirty = true;
-    if (!uv_is_active((uv_handle_t *)&s->save))
+    if (uv_is_active((uv_handle_t *)&s->save) || uv_is_active((uv_handle_t *)&s->save_later))
+        return; /* a save is due already and will take this one along */
+    now = uv_now(s->loop) + (ALARM_KEEP_BURST - 1) * ALARM_KEEP_MIN_MS;
+    if (s->save_tat <= now)
         uv_check_start(&s->save, on_save);
+    else
+        uv_timer_start(&s->save_later, on_save_later, s->save_tat - now, 0);
 }
 
 void alarm__keep_init(alarm_sink_t *s)
 {
     /* Referenced: a save still due keeps the loop running until it is done
-     * (the handle is active only from a transition to its save). */
+     * (the handles are active only from a transition to its save). */
     uv_check_init(s->loop, &s->save);
     s->save.data = s;
+    uv_timer_init(s->loop, &s->save_later);
+    s->save_later.data = s;
 }
 
 void alarm__keep_close(alarm_sink_t *s, uv_close_cb on_closed)
@@ -109,6 +137,7 @@ void alarm__keep_close(alarm_sink_t *s, uv_close_cb on_closed)
     if (s->state_path != NULL && s->dirty)
         save_now(s);
     uv_close((uv_handle_t *)&s->save, on_closed);
+    uv_close((uv_handle_t *)&s->save_later, on_closed);
 }
 
 /* ------------------------------------------------------------ load */

@@ -55,11 +55,13 @@ struct alarm_sink {
     struct table pts, devs;
     uv_timer_t tick;
     /* The saved state (alarm_keep.c): path NULL until alarm_sink_keep_state. */
-    uv_check_t save;  /* started by a transition; saves once, stops */
-    char *state_path; /* owned */
-    bool dirty;       /* a transition since the last good save */
-    int save_err;     /* the last save's error (logged once), 0 when it worked */
-    int closing;      /* handles whose close callback is still due */
+    uv_check_t save;       /* started by a transition; saves once, stops */
+    uv_timer_t save_later; /* the same, when the last save was too recent */
+    uint64_t save_tat;     /* the saves' pace (alarm_keep.c), loop ms */
+    char *state_path;      /* owned */
+    bool dirty;            /* a transition since the last good save */
+    int save_err;          /* the last save's error (logged once), 0 when it worked */
+    int closing;           /* handles whose close callback is still due */
 };
 
 const struct device_cfg *alarm__find_device(const struct agent_cfg *cfg, const char *name);
@@ -81,11 +83,11 @@ void alarm__emit_next(const Fm__Event *ev, void *ud);
  * iteration (no-op until alarm_sink_keep_state). */
 void alarm__keep_dirty(alarm_sink_t *s);
 
-/* Sets up the save handle (stopped). */
+/* Sets up the save handles (stopped). */
 void alarm__keep_init(alarm_sink_t *s);
 
-/* Saves what is still unsaved and closes the save handle (on_closed is its
- * close callback). */
+/* Saves what is still unsaved and closes the two save handles (on_closed
+ * is their close callback). */
 void alarm__keep_close(alarm_sink_t *s, uv_close_cb on_closed);
 
 #endif

@@ -240,8 +240,8 @@ static int field_int(json_t *o, const char *key, json_int_t max, json_int_t *out
 static int parse_device(json_t *o, int kind, struct alarm_state *st, struct pctx *c)
 {
     static const char *const keys[] = {"device", "since_ms", "fails", NULL};
-    const char *dev;
-    json_int_t since, fails;
+    const char *dev = NULL;
+    json_int_t since = 0, fails = 0;
     struct alarm_state_rec *r;
 
     if (check_keys(o, keys, c) != 0 || field_str(o, "device", FMW_MAX_ID, false, &dev, c) != 0 ||
@@ -283,9 +283,9 @@ static int parse_alarm(json_t *o, struct alarm_state *st, struct pctx *c)
 {
     static const char *const keys[] = {"device", "point", "labels",   "code",
                                        "level",  "limit", "since_ms", NULL};
-    const char *dev, *point, *code, *level;
+    const char *dev = NULL, *point = NULL, *code = NULL, *level = NULL;
     size_t n_labels = 0;
-    json_int_t since;
+    json_int_t since = 0;
     Fm__Label lab[FMW_MAX_LABELS];
     Fm__Label *lp[FMW_MAX_LABELS];
     const ProtobufCEnumValue *lv;
@@ -316,8 +316,8 @@ static int parse_root(json_t *root, struct alarm_state *st, struct pctx *c)
 {
     static const char *const keys[] = {"format",    "version", "unreachable",
                                        "comm_loss", "alarms",  NULL};
-    const char *format;
-    json_int_t version;
+    const char *format = NULL;
+    json_int_t version = 0;
 
     if (check_keys(root, keys, c) != 0 ||
         field_str(root, "format", FMW_MAX_NAME, false, &format, c) != 0 ||
