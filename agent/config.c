@@ -484,7 +484,8 @@ static const struct fmc_field agent_fields[] = {
      .type = FMC_STR,
      .offset = F(agent_cfg, spool_dir),
      .def = "/var/lib/fieldmon/spool",
-     .doc = "directory of the durable event spool"},
+     .doc = "directory of the durable event spool, and of alarms.state (what is raised, kept "
+            "across restarts)"},
     {.key = "log_level",
      .type = FMC_STR,
      .offset = F(agent_cfg, log_level),
