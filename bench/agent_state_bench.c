@@ -21,6 +21,8 @@
 
 #include "fm_log.h"
 
+#include "../tests/unit/agent_samples.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,18 +102,10 @@ static void on_emit(event_sink_t *s, const Fm__Event *ev)
 
 static void measure(alarm_sink_t *as, const char *dev, const char *point, double v, int64_t ts)
 {
-    Fm__Event ev = FM__EVENT__INIT;
-    Fm__Measurement m = FM__MEASUREMENT__INIT;
+    struct agent_sample s;
 
-    ev.ts_ms = ts;
-    ev.device = (char *)dev;
-    ev.kind_case = FM__EVENT__KIND_MEASUREMENT;
-    ev.measurement = &m;
-    m.point = (char *)point;
-    m.value = m.raw = v;
-    m.has_value = 1;
-    m.quality = FM__QUALITY__QUALITY_GOOD;
-    event_sink_emit(alarm_sink_as_sink(as), &ev);
+    agent_sample_point(&s, dev, point, NULL, NULL, v, ts);
+    event_sink_emit(alarm_sink_as_sink(as), &s.ev);
 }
 
 static void on_never(uv_timer_t *t)

@@ -31,10 +31,11 @@ from fmtest import check, wait  # noqa: E402
 SIM = None
 
 
-class Sim:
-    """fieldmon-sim serving two UPSes (UPS-MIB data of tests/sim/data)."""
+class Sim(edge.Sim):
+    """fieldmon-sim serving two UPSes (UPS-MIB data of tests/sim/data); ctl
+    and stop as agent_edge_test's."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp):  # pylint: disable=super-init-not-called
         self.sock = os.path.join(tmp, "sim.sock")
         data = os.path.join(SRC, "tests", "sim", "data", "snmp")
         fleet = os.path.join(tmp, "fleet.yaml")
@@ -57,16 +58,6 @@ devices:
             for line in f:
                 p = line.split()
                 self.port[p[0]] = int(p[3])
-
-    def ctl(self, *args):
-        r = subprocess.run([SIM, "ctl", "--control", self.sock] + list(args),
-                           capture_output=True, text=True, timeout=15)
-        check(r.returncode == 0, "fieldmon-sim ctl %s: %s" % (" ".join(args), r.stderr))
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
 
 
 def write_config(tmp, certs, recv_port, sim):
@@ -206,7 +197,7 @@ def main():
     global SIM
     edge.AGENT = os.path.abspath(sys.argv[1])
     edge.RECEIVER = os.path.abspath(sys.argv[2])
-    SIM = os.path.abspath(sys.argv[3])
+    SIM = edge.SIM = os.path.abspath(sys.argv[3])
     base = tempfile.mkdtemp(prefix="fm-agent-restart-state.")
     certs = os.path.join(base, "certs")
     subprocess.run([os.path.join(SRC, "deploy", "make-test-certs.sh"), certs, "agent-1"],

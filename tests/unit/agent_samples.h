@@ -10,6 +10,7 @@ struct agent_sample {
     Fm__Event ev;
     Fm__Measurement m;
     Fm__AlarmTransition a;
+    Fm__Label label, *row;
 };
 
 /* Fills s with a measurement of value v, or the alarm when alarm is set. */
@@ -35,6 +36,27 @@ static inline void agent_sample_init(struct agent_sample *s, double v, int alarm
         s->m.value = v;
         s->m.has_value = 1;
         s->m.quality = FM__QUALITY__QUALITY_GOOD;
+    }
+}
+
+/* Fills s with a good measurement v (raw v too) of device's point at ts,
+ * of the table row labelled key=value when value is not NULL. Borrows the
+ * strings. */
+static inline void agent_sample_point(struct agent_sample *s, const char *device, const char *point,
+                                      const char *key, const char *value, double v, int64_t ts)
+{
+    agent_sample_init(s, v, 0);
+    s->ev.ts_ms = ts;
+    s->ev.device = (char *)device;
+    s->m.point = (char *)point;
+    s->m.raw = v;
+    if (value != NULL) {
+        fm__label__init(&s->label);
+        s->label.key = (char *)key;
+        s->label.value = (char *)value;
+        s->row = &s->label;
+        s->m.labels = &s->row;
+        s->m.n_labels = 1;
     }
 }
 

@@ -10,10 +10,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "agent_samples.h"
 #include "alarm_sink.h"
 #include "alarm_state.h"
 #include "config.h"
 #include "fm_log.h"
+#include "poll_health.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -66,42 +68,16 @@ static void on_emit(event_sink_t *s, const Fm__Event *ev)
 static void measure(alarm_sink_t *as, const char *dev, const char *point, const char *line,
                     double v, int64_t ts)
 {
-    Fm__Event ev = FM__EVENT__INIT;
-    Fm__Measurement m = FM__MEASUREMENT__INIT;
-    Fm__Label l = FM__LABEL__INIT;
-    Fm__Label *lp[1] = {&l};
+    struct agent_sample s;
 
-    ev.ts_ms = ts;
-    ev.device = (char *)dev;
-    ev.kind_case = FM__EVENT__KIND_MEASUREMENT;
-    ev.measurement = &m;
-    m.point = (char *)point;
-    m.value = m.raw = v;
-    m.has_value = 1;
-    m.quality = FM__QUALITY__QUALITY_GOOD;
-    if (line != NULL) {
-        l.key = "line";
-        l.value = (char *)line;
-        m.labels = lp;
-        m.n_labels = 1;
-    }
-    event_sink_emit(alarm_sink_as_sink(as), &ev);
+    agent_sample_point(&s, dev, point, "line", line, v, ts);
+    event_sink_emit(alarm_sink_as_sink(as), &s.ev);
 }
 
 /* What a poller emits when a device crosses unreachable_after. */
 static void reach(alarm_sink_t *as, const char *dev, bool up, int64_t ts)
 {
-    Fm__Event ev = FM__EVENT__INIT;
-    Fm__Reachability r = FM__REACHABILITY__INIT;
-
-    ev.ts_ms = ts;
-    ev.device = (char *)dev;
-    ev.kind_case = FM__EVENT__KIND_REACHABILITY;
-    ev.reachability = &r;
-    r.reachable = up;
-    r.reason = up ? "answered" : "timeout";
-    r.consecutive_failures = up ? 0 : 3;
-    event_sink_emit(alarm_sink_as_sink(as), &ev);
+    poll_emit_reachability(alarm_sink_as_sink(as), dev, ts, up, "timeout", up ? 0 : 3);
 }
 
 /* One run of the agent: a loop, a configuration, a stage keeping its state. */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "agent_samples.h"
 #include "alarm_sink.h"
 #include "config.h"
 
@@ -61,27 +62,10 @@ static void on_emit(event_sink_t *s, const Fm__Event *ev)
 static void measure(alarm_sink_t *as, const char *dev, const char *point, const char *line,
                     double v, int64_t ts)
 {
-    Fm__Event ev = FM__EVENT__INIT;
-    Fm__Measurement m = FM__MEASUREMENT__INIT;
-    Fm__Label l = FM__LABEL__INIT;
-    Fm__Label *lp[1] = {&l};
+    struct agent_sample s;
 
-    ev.ts_ms = ts;
-    ev.device = (char *)dev;
-    ev.kind_case = FM__EVENT__KIND_MEASUREMENT;
-    ev.measurement = &m;
-    m.point = (char *)point;
-    m.value = v;
-    m.raw = v;
-    m.has_value = 1;
-    m.quality = FM__QUALITY__QUALITY_GOOD;
-    if (line != NULL) {
-        l.key = "line";
-        l.value = (char *)line;
-        m.labels = lp;
-        m.n_labels = 1;
-    }
-    event_sink_emit(alarm_sink_as_sink(as), &ev);
+    agent_sample_point(&s, dev, point, "line", line, v, ts);
+    event_sink_emit(alarm_sink_as_sink(as), &s.ev);
 }
 
 static void test_alarm_sink_calibrates_and_judges_configured_points(void **state)
