@@ -3,10 +3,11 @@
  *
  * When to save. Every transition the stage reports (alarm raised or
  * cleared, comm loss, reachability) marks the state out of date and starts
- * a uv_check handle; the check phase runs once the loop has run the
- * callbacks of this iteration, so all the transitions of one iteration cost
- * one rewrite of the file, and the file follows the events within the same
- * iteration in which the spool writes them (spool_pump.h). A rewrite costs
+ * a uv_prepare and a uv_check handle, as the spool's pump does
+ * (spool_pump.h): prepare runs after the timer callbacks, just before the
+ * loop waits, check after the I/O callbacks, so the transitions of one
+ * iteration cost one rewrite of the file, made in the iteration in which
+ * the spool writes their events, whichever phase reported them. A rewrite costs
  * an fdatasync, a directory fsync and about 4 us of CPU per raised alarm
  * (bench/agent_state_bench.c; docs/operations.md has the figures), so in a
  * storm, when transitions come in iteration after iteration, saves are
@@ -87,18 +88,28 @@ static void save_now(alarm_sink_t *s)
     /* Kept dirty: the next transition starts the handle again. Retrying
      * every iteration instead would spin on a full disk. */
     if (rc != s->save_err)
-        FM_ERR("alarm: %s: cannot save the alarm state: %s: %s (kept in memory; retried at the "
+        FM_ERR("alarm: %s: cannot save the alarm state (%s failed): %s (kept in memory; retried at "
+               "the "
                "next transition)",
                s->state_path, step, strerror(-rc));
     s->save_err = rc;
 }
 
+static void save_due(alarm_sink_t *s)
+{
+    uv_prepare_stop(&s->save_pre);
+    uv_check_stop(&s->save);
+    save_now(s);
+}
+
+static void on_save_pre(uv_prepare_t *h)
+{
+    save_due(h->data);
+}
+
 static void on_save(uv_check_t *h)
 {
-    alarm_sink_t *s = h->data;
-
-    uv_check_stop(h);
-    save_now(s);
+    save_due(h->data);
 }
 
 static void on_save_later(uv_timer_t *t)
@@ -116,9 +127,10 @@ void alarm__keep_dirty(alarm_sink_t *s)
     if (uv_is_active((uv_handle_t *)&s->save) || uv_is_active((uv_handle_t *)&s->save_later))
         return; /* a save is due already and will take this one along */
     now = uv_now(s->loop) + (ALARM_KEEP_BURST - 1) * ALARM_KEEP_MIN_MS;
-    if (s->save_tat <= now)
+    if (s->save_tat <= now) {
+        uv_prepare_start(&s->save_pre, on_save_pre);
         uv_check_start(&s->save, on_save);
-    else
+    } else
         uv_timer_start(&s->save_later, on_save_later, s->save_tat - now, 0);
 }
 
@@ -126,6 +138,8 @@ void alarm__keep_init(alarm_sink_t *s)
 {
     /* Referenced: a save still due keeps the loop running until it is done
      * (the handles are active only from a transition to its save). */
+    uv_prepare_init(s->loop, &s->save_pre);
+    s->save_pre.data = s;
     uv_check_init(s->loop, &s->save);
     s->save.data = s;
     uv_timer_init(s->loop, &s->save_later);
@@ -136,6 +150,7 @@ void alarm__keep_close(alarm_sink_t *s, uv_close_cb on_closed)
 {
     if (s->state_path != NULL && s->dirty)
         save_now(s);
+    uv_close((uv_handle_t *)&s->save_pre, on_closed);
     uv_close((uv_handle_t *)&s->save, on_closed);
     uv_close((uv_handle_t *)&s->save_later, on_closed);
 }

@@ -446,7 +446,7 @@ void alarm_sink_destroy(alarm_sink_t *s)
 {
     if (s == NULL)
         return;
-    s->closing = 3; /* the tick and the two save handles */
+    s->closing = 4; /* the tick and the three save handles */
     alarm__keep_close(s, on_closed);
     uv_close((uv_handle_t *)&s->tick, on_closed);
 }

@@ -55,7 +55,8 @@ struct alarm_sink {
     struct table pts, devs;
     uv_timer_t tick;
     /* The saved state (alarm_keep.c): path NULL until alarm_sink_keep_state. */
-    uv_check_t save;       /* started by a transition; saves once, stops */
+    uv_prepare_t save_pre; /* started by a transition, with save: the first */
+    uv_check_t save;       /* of the two to run saves, and both stop */
     uv_timer_t save_later; /* the same, when the last save was too recent */
     uint64_t save_tat;     /* the saves' pace (alarm_keep.c), loop ms */
     char *state_path;      /* owned */
@@ -86,7 +87,7 @@ void alarm__keep_dirty(alarm_sink_t *s);
 /* Sets up the save handles (stopped). */
 void alarm__keep_init(alarm_sink_t *s);
 
-/* Saves what is still unsaved and closes the two save handles (on_closed
+/* Saves what is still unsaved and closes the three save handles (on_closed
  * is their close callback). */
 void alarm__keep_close(alarm_sink_t *s, uv_close_cb on_closed);
 

@@ -376,7 +376,7 @@ static void test_alarm_keep_failed_save_is_logged_once_and_retried(void **state)
     measure(b.as, "ups1", "load", "1", 99, T0);
     iterate(&b);
     iterate(&b); /* no transition: no retry */
-    assert_int_equal(log_count("cannot save the alarm state: open: No such file"), 1);
+    assert_int_equal(log_count("cannot save the alarm state (open failed): No such file"), 1);
     assert_non_null(strstr(path, "later/alarms.state"));
     assert_int_equal(log_count(path), 2); /* "no saved state" and the one error */
     /* The directory appears; the next transition saves both alarms. */
