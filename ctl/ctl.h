@@ -18,7 +18,10 @@ struct ctl {
     const char *dsn;   /* libpq connection string; "" = libpq's environment defaults */
     const char *actor; /* who is acting, for the audit trail */
     bool json;
-    PGconn *conn; /* opened on first use by ctl_conn */
+    const char *tz_arg; /* --tz: overrides the contract's time zone (NULL: none) */
+    char tz[16];        /* the zone in force: "+08:00", "UTC" (ctl_time.h) */
+    int tz_offset_s;    /* its offset, seconds east of UTC */
+    PGconn *conn;       /* opened on first use by ctl_conn */
 };
 
 /* The connection, opened (and checked for the ticket tables) on first use;
@@ -34,6 +37,14 @@ int ctl_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
 /* Runs sql with text params on the connection and prints the rows as a
  * table or JSON (c->json). Returns CTL_OK or CTL_FAIL after printing why. */
 int ctl_query_print(struct ctl *c, const char *sql, int n, const char *const *params);
+
+/* PostgreSQL's failure of r (or of the connection) in one line in the
+ * user's words (pg_classify): "the database is not reachable ...",
+ * "the database refused ...: <constraint>". Static buffer. */
+const char *ctl_pg_reason(PGconn *conn, const PGresult *r);
+
+/* True if c has an actor; else prints the usage hint for cmd. */
+bool ctl_need_actor(struct ctl *c, const char *cmd);
 
 /* Parses a positive ticket or window id; false if it is not one. */
 bool ctl_parse_id(const char *s, long long *id);

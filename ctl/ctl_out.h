@@ -11,10 +11,12 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-/* SQL expression printing timestamptz column col in UTC, ISO 8601. */
-#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+/* SQL expression printing timestamptz column col in the session's time zone
+ * (the contract's, ctl_time.h), ISO 8601 with the offset:
+ * 2026-12-04T08:00:00+08:00. */
+#define TS(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SSTZH:TZM')"
 /* The same with milliseconds. */
-#define TS_MS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define TS_MS(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MSTZH:TZM')"
 
 /* Row i of r as a new JSON object (free with json_decref). */
 json_t *ctl_out_row(const PGresult *r, int i);

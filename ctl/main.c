@@ -5,24 +5,25 @@
  * is its manual. */
 #include "ctl.h"
 #include "ctl_out.h"
+#include "ctl_time.h"
 
 #include "pg.h"
 #include "rules.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* The lowest schema version that holds the ticket tables. */
-#define CTL_SCHEMA_MIN 10
+/* The lowest schema version fieldmonctl works with (settled clocks, visits,
+ * published contracts). */
+#define CTL_SCHEMA_MIN 23
 
 static const char usage_text[] =
-    "usage: fieldmonctl [-d DSN] [-a ACTOR] [--json] COMMAND [ARGS]\n"
+    "usage: fieldmonctl [-d DSN] [-a ACTOR] [--tz ZONE] [--json] COMMAND [ARGS]\n"
     "\n"
     "Tickets:\n"
     "  tickets [--state S|--all] [--grade N] [--site S] [--limit N]   list tickets (default: not "
@@ -54,7 +55,10 @@ static const char usage_text[] =
     "\n"
     "Options:\n"
     "  -d, --dsn DSN      PostgreSQL connection (default $FM_PG_DSN, else libpq's PG* variables)\n"
-    "  -a, --actor NAME   who is acting, for the audit trail (default $FM_ACTOR, else the login)\n"
+    "  -a, --actor NAME   who is acting, for the audit trail (default $FM_ACTOR); every change\n"
+    "                     needs one\n"
+    "      --tz ZONE      time zone of times read and printed (+08:00, -05:30, UTC); default\n"
+    "                     the contract's\n"
     "  -j, --json         JSON output\n"
     "  -h, --help         this text\n"
     "      --version      print the version\n";
@@ -109,9 +113,14 @@ PGconn *ctl_conn(struct ctl *c)
         if (v < 0)
             ctl_fail("read the schema version: %s", why);
         else
-            ctl_fail("the database is at schema version %d; the ticket tables need %d or later"
+            ctl_fail("the database is at schema version %d; fieldmonctl needs %d or later"
                      " (start fieldmon-collector once to migrate it)",
                      v, CTL_SCHEMA_MIN);
+        PQfinish(c->conn);
+        c->conn = NULL;
+        return NULL;
+    }
+    if (ctl_tz_apply(c, NULL) != CTL_OK) {
         PQfinish(c->conn);
         c->conn = NULL;
     }
@@ -127,7 +136,7 @@ int ctl_query_print(struct ctl *c, const char *sql, int n, const char *const *pa
         return CTL_FAIL;
     r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        ctl_fail("query: %s", PQresultErrorMessage(r));
+        ctl_fail("%s", ctl_pg_reason(conn, r));
         PQclear(r);
         return CTL_FAIL;
     }
@@ -155,15 +164,25 @@ int ctl_cmd_rules(struct ctl *c, int argc, char **argv)
     return CTL_OK;
 }
 
-static const char *default_actor(void)
+const char *ctl_pg_reason(PGconn *conn, const PGresult *r)
 {
-    const char *a = getenv("FM_ACTOR");
-    struct passwd *pw;
+    static char why[512];
+    const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 
-    if (a && a[0])
-        return a;
-    pw = getpwuid(getuid());
-    return pw ? pw->pw_name : NULL;
+    if (PQstatus(conn) != CONNECTION_OK || primary == NULL) {
+        pg_oneline(why, sizeof(why), "lost the database connection", PQerrorMessage(conn));
+        return why;
+    }
+    pg_oneline(why, sizeof(why), "the database failed the request", primary);
+    return why;
+}
+
+bool ctl_need_actor(struct ctl *c, const char *cmd)
+{
+    if (c->actor != NULL && c->actor[0] != '\0')
+        return true;
+    ctl_usage(cmd, "who is acting? give -a NAME or set FM_ACTOR (every change is audited)");
+    return false;
 }
 
 struct command {
@@ -183,14 +202,18 @@ static const struct command commands[] = {
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"dsn", required_argument, NULL, 'd'}, {"actor", required_argument, NULL, 'a'},
-        {"json", no_argument, NULL, 'j'},      {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},   {NULL, 0, NULL, 0},
+        {"dsn", required_argument, NULL, 'd'},
+        {"actor", required_argument, NULL, 'a'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"tz", required_argument, NULL, 'z'},
+        {NULL, 0, NULL, 0},
     };
     struct ctl c = {.dsn = getenv("FM_PG_DSN") ? getenv("FM_PG_DSN") : ""};
     int opt, rc;
 
-    c.actor = default_actor();
+    c.actor = getenv("FM_ACTOR");
     while ((opt = getopt_long(argc, argv, "+d:a:jh", opts, NULL)) != -1) {
         switch (opt) {
         case 'd':
@@ -202,6 +225,12 @@ int main(int argc, char **argv)
         case 'j':
             c.json = true;
             break;
+        case 'z':
+            if (ctl_tz_parse(optarg, &c.tz_offset_s, c.tz, sizeof(c.tz)) != 0)
+                return ctl_usage("--tz", "\"%s\" is not a UTC offset like +08:00, -05:30 or UTC",
+                                 optarg);
+            c.tz_arg = optarg;
+            break;
         case 'h':
             fputs(usage_text, stdout);
             return CTL_OK;
@@ -209,12 +238,12 @@ int main(int argc, char **argv)
             printf("fieldmonctl %s\n", FM_VERSION);
             return CTL_OK;
         default:
-            fputs(usage_text, stderr);
+            fputs("fieldmonctl: (fieldmonctl --help lists the options)\n", stderr);
             return CTL_USAGE;
         }
     }
     if (optind >= argc) {
-        fputs(usage_text, stderr);
+        fputs("fieldmonctl: which command? (fieldmonctl --help lists them)\n", stderr);
         return CTL_USAGE;
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -228,7 +257,7 @@ int main(int argc, char **argv)
             return rc;
         }
     }
-    fprintf(stderr, "fieldmonctl: unknown command \"%s\"\n", argv[optind]);
-    fputs(usage_text, stderr);
+    fprintf(stderr, "fieldmonctl: unknown command \"%s\" (fieldmonctl --help lists them)\n",
+            argv[optind]);
     return CTL_USAGE;
 }

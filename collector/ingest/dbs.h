@@ -22,7 +22,7 @@
 /* The schema version this collector needs: the highest in schema/ that its
  * code writes to (010: tickets, faults.c; 020/021: SLA clocks, sla_store.c).
  * coll_schema checks that a database one migration short is refused. */
-#define DBS_SCHEMA_VERSION 22
+#define DBS_SCHEMA_VERSION 23
 
 struct dbs {
     PGconn *pg;
