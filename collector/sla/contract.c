@@ -136,6 +136,13 @@ static const struct fmc_field role_fields[] = {
      .count_offset = offsetof(struct contract_role, n_webhooks),
      .max_items = 16,
      .doc = "http:// or https:// URLs that receive a JSON POST when the role is engaged"},
+    {.key = "engaged_by",
+     .type = FMC_STRLIST,
+     .offset = offsetof(struct contract_role, engaged_by),
+     .count_offset = offsetof(struct contract_role, n_engaged_by),
+     .max_items = CONTRACT_STEPS,
+     .doc = "ticket steps that engage this role on their own, so its ladder step does not fire: "
+            "acknowledge, dispatch, remote, on-site (a dispatch to the role by name always does)"},
     {0},
 };
 static const struct fmc_schema role_schema = {"role", sizeof(struct contract_role), role_fields,
@@ -231,6 +238,14 @@ static const struct fmc_field contract_fields[] = {
      .count_offset = offsetof(struct contract, n_roles),
      .max_items = 64,
      .doc = "people or teams the ladder engages, with their notification targets"},
+    {.key = "reopen_within",
+     .type = FMC_DURATION,
+     .offset = offsetof(struct contract, reopen_within_ms),
+     .def = "30d",
+     .min = 0,
+     .max = 366 * DAY_MS,
+     .doc = "how long after closing a ticket the customer may have it reopened (a new visit "
+            "with its own clocks); 0s: never"},
     {0},
 };
 static const struct fmc_schema contract_schema = {"contract", sizeof(struct contract),
@@ -256,6 +271,14 @@ static bool url_ok(const char *u)
            (strncmp(u, "https://", 8) == 0 && u[8] != '\0');
 }
 
+const char *contract_step_name(int step)
+{
+    static const char *const names[CONTRACT_STEPS] = {"acknowledge", "dispatch", "remote",
+                                                      "on-site"};
+
+    return (unsigned)step < CONTRACT_STEPS ? names[step] : "?";
+}
+
 /* Checks one contract beyond what the table expresses; i is its index. */
 static int validate_contract(const fmc_doc_t *doc, struct contract *c, size_t i, char *err,
                              size_t errlen)
@@ -278,6 +301,22 @@ static int validate_contract(const fmc_doc_t *doc, struct contract *c, size_t i,
                 return fmc_errorf(doc, err, errlen, path, "role \"%s\" listed twice",
                                   c->roles[r].name);
             }
+        }
+        for (size_t e = 0; e < c->roles[r].n_engaged_by; e++) {
+            int st = -1;
+
+            for (int k = 0; k < CONTRACT_STEPS; k++) {
+                if (strcmp(c->roles[r].engaged_by[e], contract_step_name(k)) == 0)
+                    st = k;
+            }
+            if (st < 0) {
+                snprintf(path, sizeof(path), "contracts[%zu].roles[%zu].engaged_by[%zu]", i, r, e);
+                return fmc_errorf(doc, err, errlen, path,
+                                  "\"%s\" is not a ticket step (acknowledge, dispatch, remote, "
+                                  "on-site)",
+                                  c->roles[r].engaged_by[e]);
+            }
+            c->roles[r].engaged_mask |= 1u << st;
         }
         for (size_t w = 0; w < c->roles[r].n_webhooks; w++) {
             if (!url_ok(c->roles[r].webhooks[w])) {

@@ -60,11 +60,23 @@ struct contract_band {
     int64_t onsite_ms;
 };
 
+/* Ticket steps that can engage a role on their own (roles[].engaged_by). */
+enum contract_ticket_step {
+    CONTRACT_STEP_ACKNOWLEDGE = 0,
+    CONTRACT_STEP_DISPATCH = 1,
+    CONTRACT_STEP_REMOTE = 2,
+    CONTRACT_STEP_ON_SITE = 3,
+    CONTRACT_STEPS = 4,
+};
+
 struct contract_role {
     int line;
     char *name;
     char **webhooks;
     size_t n_webhooks;
+    char **engaged_by; /* ticket step names */
+    size_t n_engaged_by;
+    unsigned engaged_mask; /* derived: bit i = enum contract_ticket_step i */
 };
 
 /* The business calendar, as loaded and as derived by validation. */
@@ -100,6 +112,7 @@ struct contract {
     size_t n_grades;
     struct contract_role *roles;
     size_t n_roles;
+    int64_t reopen_within_ms; /* a closed ticket may be reopened this long after closing */
 };
 
 struct contract_set {
@@ -131,6 +144,9 @@ const struct contract_grade *contract_grade(const struct contract *c, int grade)
 
 /* The role named name, or NULL. */
 const struct contract_role *contract_role(const struct contract *c, const char *name);
+
+/* Name of a ticket step ("acknowledge", "dispatch", "remote", "on-site"). */
+const char *contract_step_name(int step);
 
 /* On-site limit in ms for a grade at a site distance_km away (negative:
  * distance unknown, the grade limit applies), by the contract's onsite_rule.

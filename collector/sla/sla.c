@@ -167,3 +167,84 @@ int64_t sla_clock_at(const struct sla_clock *c, int64_t after_s)
     return sla_cal_add(&c->contract->calendar, support_window(g), c->opened_at, after_s, c->paused,
                        c->n_pauses);
 }
+
+const char *sla_outcome_name(enum sla_outcome o)
+{
+    static const char *const names[] = {"running", "met", "breached", "na"};
+
+    return (unsigned)o < 4 ? names[o] : "?";
+}
+
+/* What met clock k, for the record. */
+static const char *event_name(enum sla_kind k)
+{
+    static const char *const names[SLA_KINDS] = {"responded", "remote support began",
+                                                 "engineer on site", "resolved"};
+
+    return names[k];
+}
+
+static int64_t taken(const struct sla_clock *c, enum sla_kind k, int64_t at)
+{
+    const struct contract_grade *g = contract_grade(c->contract, c->grade);
+    enum sla_window w = SLA_WIN_ALWAYS;
+
+    if (g != NULL)
+        (void)limit_of(c, g, k, &w);
+    return sla_cal_between(&c->contract->calendar, w, c->opened_at, at, c->paused, c->n_pauses);
+}
+
+void sla_clock_judge(const struct sla_clock *c, enum sla_kind k, const struct sla_events *ev,
+                     int64_t now, struct sla_verdict *v)
+{
+    int64_t d = (unsigned)k < SLA_KINDS ? c->deadline[k] : 0;
+    int64_t end = ev->resolved_at ? ev->resolved_at : ev->ended_at;
+    int64_t e = (unsigned)k < SLA_KINDS ? ev->at[k] : 0;
+    bool by_resolution = false;
+
+    memset(v, 0, sizeof(*v));
+    v->taken_s = -1;
+    v->due = d == SLA_NEVER ? 0 : d;
+    if ((unsigned)k >= SLA_KINDS)
+        return;
+    if (e == 0 && k == SLA_RESPONSE && ev->resolved_at != 0) {
+        e = ev->resolved_at; /* resolving is a response */
+        by_resolution = true;
+    }
+    if (d == 0) {
+        if (end != 0) {
+            v->outcome = SLA_NA;
+            if (contract_grade(c->contract, c->grade) == NULL)
+                snprintf(v->reason, sizeof(v->reason), "the contract has no grade %d", c->grade);
+            else
+                snprintf(v->reason, sizeof(v->reason), "grade %d has no %s clock", c->grade,
+                         sla_kind_name(k));
+        }
+        return;
+    }
+    if (e != 0) {
+        v->event_at = e;
+        v->taken_s = taken(c, k, e);
+        /* An open pause holds a deadline not reached before it began: an
+         * event before or during the pause meets it. */
+        v->outcome = d == SLA_NEVER || e <= d ? SLA_MET : SLA_BREACHED;
+        snprintf(v->reason, sizeof(v->reason), "%s%s", by_resolution ? "resolved" : event_name(k),
+                 v->outcome == SLA_BREACHED ? " after the deadline" : "");
+        return;
+    }
+    if (d != SLA_NEVER && (end != 0 ? end : now) > d) {
+        v->outcome = SLA_BREACHED;
+        snprintf(v->reason, sizeof(v->reason), "deadline passed");
+        return;
+    }
+    if (ev->resolved_at != 0) {
+        v->outcome = SLA_NA;
+        snprintf(v->reason, sizeof(v->reason), "%s",
+                 k == SLA_ONSITE ? "resolved remotely; on-site does not apply"
+                                 : "resolved without remote support; remote does not apply");
+    } else if (ev->ended_at != 0) {
+        v->outcome = SLA_NA;
+        snprintf(v->reason, sizeof(v->reason), "%s",
+                 ev->ended_why ? ev->ended_why : "ticket ended");
+    }
+}

@@ -91,6 +91,48 @@ int64_t sla_clock_left(const struct sla_clock *c, enum sla_kind k, int64_t now);
  * not met, now is after the deadline. */
 bool sla_clock_breached(const struct sla_clock *c, enum sla_kind k, int64_t met_at, int64_t now);
 
+/* How a clock ends. A clock is judged against the deadline in force when it
+ * settles; once settled it stays so (a later pause or grade change does not
+ * change it). */
+enum sla_outcome {
+    SLA_RUNNING = 0,  /* not settled yet */
+    SLA_MET = 1,      /* its event happened at or before the deadline */
+    SLA_BREACHED = 2, /* the deadline passed first (the event may have come later) */
+    SLA_NA = 3,       /* not applicable: the grade has no such clock, or the ticket ended
+                       * without needing it (resolved remotely, cancelled ...) */
+};
+
+/* What happened on the ticket's current visit. */
+struct sla_events {
+    /* The event each clock waits for, 0 if it has not happened: response =
+     * the earliest of acknowledgement, dispatch, remote start and on-site
+     * arrival; remote = remote support began; onsite = on-site arrival;
+     * resolution = resolution. */
+    int64_t at[SLA_KINDS];
+    int64_t resolved_at;   /* 0: not resolved */
+    int64_t ended_at;      /* closed without resolution (cancelled, duplicate); 0: not */
+    const char *ended_why; /* with ended_at: "ticket cancelled", "duplicate of ticket 7" */
+};
+
+struct sla_verdict {
+    enum sla_outcome outcome;
+    int64_t due;      /* the deadline judged against; 0: none */
+    int64_t event_at; /* the event that met it (also when late); 0: none */
+    int64_t taken_s;  /* counting seconds from the opening to event_at; -1: no event */
+    char reason[96];  /* what met it, or why it does not apply */
+};
+
+/* Judges clock k at now from the visit's events: met, breached, not
+ * applicable, or still running. A resolved or ended ticket settles every
+ * clock (judged at its end, not at now): resolving counts as the response
+ * if none was recorded; remote and on-site clocks not needed by then do not
+ * apply. Pure; any thread. */
+void sla_clock_judge(const struct sla_clock *c, enum sla_kind k, const struct sla_events *ev,
+                     int64_t now, struct sla_verdict *v);
+
+/* Name of an outcome: "running", "met", "breached", "na". */
+const char *sla_outcome_name(enum sla_outcome o);
+
 /* Instant at which `after_s` seconds have passed on the current grade's
  * support clock (7x24 or 5x8) since opening, pauses excluded: when a ladder
  * step falls due. SLA_NEVER while paused before it. */

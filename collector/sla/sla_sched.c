@@ -15,14 +15,23 @@
 
 #define SCHED_MAX_ROLES 32
 
+/* Bits of tracked.settled: clock k settled, and clock k complete (nothing
+ * more to record; a breach waits for its late event while the ticket runs). */
+#define SETTLED(k) (1u << (k))
+#define COMPLETE(k) (1u << ((k) + 4))
+
 struct tracked {
     int64_t id;
+    int visit;
     char *customer;
     struct sla_clock clock;
     char *engaged[SCHED_MAX_ROLES];
     size_t n_engaged;
-    int64_t met_at[SLA_KINDS];
-    bool breached[SLA_KINDS];
+    struct sla_events ev;
+    char ended_why[96];
+    struct sla_steps st;
+    char dispatched_to[128];
+    unsigned settled;
     int64_t reported[SLA_KINDS]; /* deadlines last returned by deadlines_changed */
     bool reported_once;
 };
@@ -88,8 +97,8 @@ static void engage(struct tracked *t, const char *role)
         t->engaged[t->n_engaged++] = fm_xstrdup(role);
 }
 
-int sla_sched_open(sla_sched_t *s, PGconn *conn, int64_t ticket_id, const char *customer, int grade,
-                   double distance_km, int64_t opened_at, char *why, size_t whylen)
+int sla_sched_open(sla_sched_t *s, PGconn *conn, int64_t ticket_id, int visit, const char *customer,
+                   int grade, double distance_km, int64_t opened_at, char *why, size_t whylen)
 {
     const struct contract *c = contract_find(s->contracts, customer);
     struct tracked t = {0};
@@ -109,10 +118,16 @@ int sla_sched_open(sla_sched_t *s, PGconn *conn, int64_t ticket_id, const char *
         snprintf(why, whylen, "grade %d is not in 1..%d", grade, CONTRACT_GRADES);
         return -EINVAL;
     }
-    rc = sla_store_engaged_roles(conn, ticket_id, &roles, &n_roles, why, whylen);
-    if (rc != 0)
+    rc = sla_store_engaged_roles(conn, ticket_id, visit, &roles, &n_roles, why, whylen);
+    if (rc == 0)
+        rc = sla_store_settled_kinds(conn, ticket_id, visit, &t.settled, why, whylen);
+    if (rc != 0) {
+        if (roles != NULL)
+            sla_store_free_roles(roles, n_roles);
         return rc;
+    }
     t.id = ticket_id;
+    t.visit = visit;
     t.customer = fm_xstrdup(customer);
     for (size_t i = 0; i < n_roles; i++)
         engage(&t, roles[i]);
@@ -127,7 +142,7 @@ int sla_sched_open(sla_sched_t *s, PGconn *conn, int64_t ticket_id, const char *
 
 static struct sla_subject subject(const struct tracked *t)
 {
-    struct sla_subject sub = {t->id, t->customer, &t->clock};
+    struct sla_subject sub = {t->id, t->visit, t->customer, &t->clock};
 
     return sub;
 }
@@ -193,8 +208,93 @@ int sla_sched_met(sla_sched_t *s, int64_t ticket_id, enum sla_kind k, int64_t at
         return -ENOENT;
     if ((unsigned)k >= SLA_KINDS)
         return -EINVAL;
-    if (t->met_at[k] == 0)
-        t->met_at[k] = at;
+    if (t->ev.at[k] == 0)
+        t->ev.at[k] = at;
+    return 0;
+}
+
+int sla_sched_visit(const sla_sched_t *s, int64_t ticket_id)
+{
+    struct tracked *t = find(s, ticket_id);
+
+    return t ? t->visit : 0;
+}
+
+int sla_sched_events(sla_sched_t *s, int64_t ticket_id, const struct sla_events *ev,
+                     const struct sla_steps *st)
+{
+    struct tracked *t = find(s, ticket_id);
+
+    if (t == NULL)
+        return -ENOENT;
+    t->ev = *ev;
+    snprintf(t->ended_why, sizeof(t->ended_why), "%s", ev->ended_why ? ev->ended_why : "");
+    t->ev.ended_why = t->ended_why;
+    t->st = *st;
+    snprintf(t->dispatched_to, sizeof(t->dispatched_to), "%s",
+             st->dispatched_to ? st->dispatched_to : "");
+    t->st.dispatched_to = t->dispatched_to;
+    return 0;
+}
+
+static bool is_engaged(const struct tracked *t, const char *role)
+{
+    for (size_t i = 0; i < t->n_engaged; i++) {
+        if (strcmp(t->engaged[i], role) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The step of the visit that engaged role r on its own, and when; NULL if
+ * none has: a dispatch to the role by name, or a step the role lists under
+ * engaged_by (the earliest). */
+static const char *engaged_by_step(const struct tracked *t, const struct contract_role *r,
+                                   int64_t *at)
+{
+    const int64_t when[CONTRACT_STEPS] = {t->st.acknowledged, t->st.dispatched, t->st.remote,
+                                          t->st.on_site};
+    const char *how = NULL;
+
+    *at = 0;
+    if (t->st.dispatched != 0 && strcmp(t->dispatched_to, r->name) == 0) {
+        *at = t->st.dispatched;
+        how = "dispatch";
+    }
+    for (int i = 0; i < CONTRACT_STEPS; i++) {
+        if ((r->engaged_mask & (1u << i)) && when[i] != 0 && (how == NULL || when[i] < *at)) {
+            *at = when[i];
+            how = contract_step_name(i);
+        }
+    }
+    return how;
+}
+
+/* Records the roles the ticket's own steps engaged, so the ladder skips them. */
+static int engage_by_steps(struct tracked *t, PGconn *conn, char *why, size_t whylen)
+{
+    const struct contract *c = t->clock.contract;
+    const struct contract_grade *g = contract_grade(c, t->clock.grade);
+    struct sla_subject sub = subject(t);
+
+    for (size_t i = 0; i < c->n_roles; i++) {
+        const struct contract_role *r = &c->roles[i];
+        int64_t at, due = 0;
+        const char *how;
+        int rc;
+
+        if (is_engaged(t, r->name) || (how = engaged_by_step(t, r, &at)) == NULL)
+            continue;
+        for (size_t j = 0; g != NULL && j < g->n_ladder; j++) {
+            if (strcmp(g->ladder[j].role, r->name) == 0)
+                due = sla_clock_at(&t->clock, g->ladder[j].after_ms / 1000);
+        }
+        rc = sla_store_engaged(conn, &sub, r->name, how, due == SLA_NEVER ? 0 : due, at, why,
+                               whylen);
+        if (rc != 0)
+            return rc;
+        engage(t, r->name);
+    }
     return 0;
 }
 
@@ -209,16 +309,64 @@ int sla_sched_close(sla_sched_t *s, int64_t ticket_id)
     return 0;
 }
 
-/* Escalations and breaches of one ticket at now. */
+static bool ended(const struct tracked *t)
+{
+    return t->ev.resolved_at != 0 || t->ev.ended_at != 0;
+}
+
+/* Settles what has settled of clock k at now: a breach (recorded and
+ * notified), or a met or not-applicable clock, or a breach's late event. */
+static int settle_one(struct tracked *t, PGconn *conn, enum sla_kind k, int64_t now,
+                      unsigned *queued, char *why, size_t whylen)
+{
+    struct sla_subject sub = subject(t);
+    struct sla_verdict v;
+    int rc, recorded = 0;
+
+    if (t->settled & COMPLETE(k))
+        return 0;
+    sla_clock_judge(&t->clock, k, &t->ev, now, &v);
+    if (v.outcome == SLA_RUNNING)
+        return 0;
+    if (t->settled & SETTLED(k)) {
+        /* Breached before: only a late event is left to record. */
+        if (v.event_at == 0) {
+            if (ended(t))
+                t->settled |= COMPLETE(k);
+            return 0;
+        }
+        v.outcome = SLA_BREACHED;
+        rc = sla_store_settle(conn, &sub, k, &v, why, whylen);
+    } else if (v.outcome == SLA_BREACHED) {
+        rc = sla_store_breach(conn, &sub, k, &v, now, (const char *const *)t->engaged, t->n_engaged,
+                              &recorded, why, whylen);
+        *queued += (unsigned)recorded;
+    } else {
+        rc = sla_store_settle(conn, &sub, k, &v, why, whylen);
+    }
+    if (rc != 0)
+        return rc;
+    t->settled |= SETTLED(k);
+    if (v.outcome != SLA_BREACHED || v.event_at != 0 || ended(t))
+        t->settled |= COMPLETE(k);
+    return 0;
+}
+
+/* Escalations, engagements and settled clocks of one ticket at now. */
 static int tick_one(struct tracked *t, PGconn *conn, int64_t now, unsigned *queued, char *why,
                     size_t whylen)
 {
     struct sla_subject sub = subject(t);
     struct ladder_due due[SCHED_MAX_ROLES];
-    size_t n = ladder_due(&t->clock, now, (const char *const *)t->engaged, t->n_engaged, due,
-                          SCHED_MAX_ROLES);
+    size_t n = 0;
     int rc, recorded;
 
+    rc = engage_by_steps(t, conn, why, whylen);
+    if (rc != 0)
+        return rc;
+    if (!ended(t))
+        n = ladder_due(&t->clock, now, (const char *const *)t->engaged, t->n_engaged, due,
+                       SCHED_MAX_ROLES);
     for (size_t i = 0; i < n; i++) {
         rc = sla_store_escalate(conn, &sub, &due[i], now, &recorded, why, whylen);
         if (rc != 0)
@@ -227,14 +375,9 @@ static int tick_one(struct tracked *t, PGconn *conn, int64_t now, unsigned *queu
         *queued += (unsigned)recorded;
     }
     for (int k = 0; k < SLA_KINDS; k++) {
-        if (t->breached[k] || !sla_clock_breached(&t->clock, k, t->met_at[k], now))
-            continue;
-        rc = sla_store_breach(conn, &sub, k, now, (const char *const *)t->engaged, t->n_engaged,
-                              &recorded, why, whylen);
+        rc = settle_one(t, conn, (enum sla_kind)k, now, queued, why, whylen);
         if (rc != 0)
             return rc;
-        t->breached[k] = true;
-        *queued += (unsigned)recorded;
     }
     return 0;
 }
@@ -251,6 +394,13 @@ int sla_sched_finish(sla_sched_t *s, PGconn *conn, int64_t ticket_id, unsigned *
     rc = tick_one(t, conn, s->now(s->now_arg), &q, why, whylen);
     if (queued != NULL)
         *queued = q;
+    if (rc != 0)
+        return rc;
+    for (int k = 0; k < SLA_KINDS; k++) {
+        if (!(t->settled & SETTLED(k)))
+            return 0; /* not ended after all (the caller's events say) */
+    }
+    rc = sla_store_mark_settled(conn, t->id, t->visit, why, whylen);
     if (rc == 0)
         sla_sched_close(s, ticket_id);
     return rc;
@@ -275,7 +425,9 @@ int64_t sla_sched_next(const sla_sched_t *s)
 
     for (size_t i = 0; i < s->n; i++) {
         const struct tracked *t = &s->t[i];
-        int64_t at = ladder_next(&t->clock, (const char *const *)t->engaged, t->n_engaged);
+        int64_t at = ended(t)
+                         ? SLA_NEVER
+                         : ladder_next(&t->clock, (const char *const *)t->engaged, t->n_engaged);
 
         if (at < next)
             next = at;
@@ -283,7 +435,8 @@ int64_t sla_sched_next(const sla_sched_t *s)
             int64_t d = t->clock.deadline[k];
 
             /* A breach is seen one second after the deadline. */
-            if (!t->breached[k] && t->met_at[k] == 0 && d != 0 && d != SLA_NEVER && d + 1 < next)
+            if (!(t->settled & SETTLED(k)) && t->ev.at[k] == 0 && d != 0 && d != SLA_NEVER &&
+                d + 1 < next)
                 next = d + 1;
         }
     }

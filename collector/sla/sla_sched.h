@@ -1,12 +1,16 @@
 /* sla_sched: runs the contract clocks of open tickets.
  *
- * The scheduler keeps each open ticket's sla_clock, the roles its ladder
- * has engaged and the clocks already met. sla_sched_tick, given the time
- * from the scheduler's clock function, records every ladder step that has
- * fallen due and every deadline that has passed unmet (sla_store: one
- * transaction each, with the outbox rows of their webhooks) and tells the
- * caller how many notifications it queued, so the caller can kick the
- * notifier. sla_sched_next says when a tick is next needed.
+ * The scheduler keeps each open ticket's sla_clock (for its current visit),
+ * the roles its ladder has engaged, what has happened on the visit and which
+ * clocks are settled. sla_sched_tick, given the time from the scheduler's
+ * clock function, records every ladder step that has fallen due, every
+ * role the ticket's own steps engaged, every clock that settled (met,
+ * breached, not applicable: sla_clock_judge) and every deadline that has
+ * passed unmet (sla_store: one transaction each, with the outbox rows of
+ * their webhooks) and tells the caller how many notifications it queued, so
+ * the caller can kick the notifier. sla_sched_next says when a tick is next
+ * needed. Ladder steps fire only while the ticket is neither resolved nor
+ * ended.
  *
  * The clock is a function so that tests (and a simulation) can advance time
  * at will instead of sleeping. Blocking (libpq) in tick/open/regrade/pause:
@@ -31,13 +35,29 @@ typedef struct sla_sched sla_sched_t;
 sla_sched_t *sla_sched_create(const struct contract_set *contracts, sla_now_cb now, void *arg);
 void sla_sched_destroy(sla_sched_t *s);
 
-/* Starts the clocks of ticket_id for customer (its contract, or the
- * default), opened at opened_at with grade at a site distance_km away
- * (negative: unknown). Roles already engaged (recorded before a restart) are
- * read from conn. Returns 0, -EEXIST, -ENOENT (no contract for customer),
- * -EINVAL (grade), or -EIO with why. */
-int sla_sched_open(sla_sched_t *s, PGconn *conn, int64_t ticket_id, const char *customer, int grade,
-                   double distance_km, int64_t opened_at, char *why, size_t whylen);
+/* Starts the clocks of visit (1 = the first) of ticket_id for customer (its
+ * contract, or the default), opened at opened_at with grade at a site
+ * distance_km away (negative: unknown). Roles already engaged and clocks
+ * already settled (recorded before a restart) are read from conn. Returns 0,
+ * -EEXIST, -ENOENT (no contract for customer), -EINVAL (grade), or -EIO
+ * with why. */
+int sla_sched_open(sla_sched_t *s, PGconn *conn, int64_t ticket_id, int visit, const char *customer,
+                   int grade, double distance_km, int64_t opened_at, char *why, size_t whylen);
+
+/* The visit tracked for ticket_id, 0 if none. */
+int sla_sched_visit(const sla_sched_t *s, int64_t ticket_id);
+
+/* The steps of a visit that engage contract roles on their own
+ * (roles[].engaged_by), 0 for a step not taken. */
+struct sla_steps {
+    int64_t acknowledged, dispatched, remote, on_site;
+    const char *dispatched_to; /* a role of this name is engaged by the dispatch */
+};
+
+/* What has happened on ticket_id's visit (copied): the events that meet
+ * its clocks, its end, and the steps that engage roles. -ENOENT if unknown. */
+int sla_sched_events(sla_sched_t *s, int64_t ticket_id, const struct sla_events *ev,
+                     const struct sla_steps *st);
 
 /* Grade change at `at`: recomputes from the original opening and records
  * it on conn (NULL: not recorded). */
@@ -52,8 +72,9 @@ int sla_sched_pause(sla_sched_t *s, PGconn *conn, int64_t ticket_id, const char 
 /* The clock k of ticket_id was met at at (response given, engineer on site..). */
 int sla_sched_met(sla_sched_t *s, int64_t ticket_id, enum sla_kind k, int64_t at);
 
-/* Records what is due for ticket_id alone (e.g. a late resolution's breach)
- * and stops tracking it. -ENOENT if unknown. */
+/* Settles the clocks of a resolved or ended ticket (sla_sched_events gave
+ * its end): records breaches and every clock's outcome, marks the visit
+ * settled, and stops tracking it. -ENOENT if unknown. */
 int sla_sched_finish(sla_sched_t *s, PGconn *conn, int64_t ticket_id, unsigned *queued, char *why,
                      size_t whylen);
 

@@ -43,6 +43,15 @@ static json_t *deadlines_json(const int64_t *d)
     return o;
 }
 
+/* "" for the first visit (keys as before visits existed), "-v2" after. */
+static const char *visit_suffix(const struct sla_subject *s, char *buf, size_t len)
+{
+    if (s->visit <= 1)
+        return "";
+    snprintf(buf, len, "-v%d", s->visit);
+    return buf;
+}
+
 /* The fields every notification carries. */
 static json_t *body_base(const struct sla_subject *s, const char *event)
 {
@@ -50,6 +59,7 @@ static json_t *body_base(const struct sla_subject *s, const char *event)
 
     json_object_set_new(o, "event", json_string(event));
     json_object_set_new(o, "ticket_id", json_integer(s->ticket_id));
+    json_object_set_new(o, "visit", json_integer(s->visit));
     json_object_set_new(o, "customer", json_string(s->customer));
     json_object_set_new(o, "grade", json_integer(s->clock->grade));
     json_object_set_new(o, "opened_at", time_json(s->clock->opened_at));
@@ -133,8 +143,9 @@ int sla_store_escalate(PGconn *conn, const struct sla_subject *s, const struct l
                        int64_t fired_at, int *recorded, char *why, size_t whylen)
 {
     const struct contract_role *role = contract_role(s->clock->contract, d->step->role);
-    char id[24], grade[8], after[24], due[24], fired[24], prefix[160];
-    const char *params[6] = {id, d->step->role, grade, after, due, fired};
+    char id[24], grade[8], after[24], due[24], fired[24], prefix[160], visit[8];
+    const char *params[7] = {id, d->step->role, grade, after, due, fired, visit};
+    char vs[16];
     PGresult *r;
     json_t *body;
     int rc;
@@ -144,15 +155,17 @@ int sla_store_escalate(PGconn *conn, const struct sla_subject *s, const struct l
     snprintf(after, sizeof(after), "%" PRId64, d->step->after_ms / 1000);
     snprintf(due, sizeof(due), "%" PRId64, d->due_at);
     snprintf(fired, sizeof(fired), "%" PRId64, fired_at);
+    snprintf(visit, sizeof(visit), "%d", s->visit);
     rc = pg_begin(conn, why, whylen);
     if (rc != 0)
         return rc;
     if (exec_ok(conn,
                 "INSERT INTO ticket_escalations (ticket_id, role, grade, step_after, due_at, "
-                "fired_at) VALUES ($1::bigint, $2, $3::smallint, $4::bigint * interval '1 second', "
-                "to_timestamp($5::bigint), to_timestamp($6::bigint)) "
-                "ON CONFLICT (ticket_id, role) DO NOTHING",
-                6, params, PGRES_COMMAND_OK, &r) != 0)
+                "fired_at, visit) VALUES ($1::bigint, $2, $3::smallint, "
+                "$4::bigint * interval '1 second', to_timestamp($5::bigint), "
+                "to_timestamp($6::bigint), $7::smallint) "
+                "ON CONFLICT (ticket_id, visit, role) DO NOTHING",
+                7, params, PGRES_COMMAND_OK, &r) != 0)
         return fail(conn, r, "ticket_escalations", why, whylen);
     *recorded = atoi(PQcmdTuples(r)) == 1;
     PQclear(r);
@@ -161,8 +174,8 @@ int sla_store_escalate(PGconn *conn, const struct sla_subject *s, const struct l
         json_object_set_new(body, "step_after_s", json_integer(d->step->after_ms / 1000));
         json_object_set_new(body, "due_at", time_json(d->due_at));
         json_object_set_new(body, "fired_at", time_json(fired_at));
-        snprintf(prefix, sizeof(prefix), "fieldmon-esc-%" PRId64 "-%s", s->ticket_id,
-                 d->step->role);
+        snprintf(prefix, sizeof(prefix), "fieldmon-esc-%" PRId64 "-%s%s", s->ticket_id,
+                 d->step->role, visit_suffix(s, vs, sizeof(vs)));
         rc = enqueue_role(conn, role, prefix, body, why, whylen);
         json_decref(body);
         if (rc != 0)
@@ -171,29 +184,88 @@ int sla_store_escalate(PGconn *conn, const struct sla_subject *s, const struct l
     return commit(conn, why, whylen);
 }
 
-int sla_store_breach(PGconn *conn, const struct sla_subject *s, enum sla_kind k,
-                     int64_t detected_at, const char *const *roles, size_t n_roles, int *recorded,
-                     char *why, size_t whylen)
+/* Parameters of a ticket_clocks row: $1 id, $2 visit, $3 clock, $4 grade,
+ * $5 opened, $6 due, $7 outcome, $8 reason, $9 event, $10 taken. */
+#define SETTLE_PARAMS 10
+struct settle_params {
+    char id[24], visit[8], grade[8], opened[24], due[24], event[24], taken[24];
+    const char *p[SETTLE_PARAMS];
+};
+
+static void settle_params(struct settle_params *sp, const struct sla_subject *s, enum sla_kind k,
+                          const struct sla_verdict *v)
 {
-    char id[24], grade[8], deadline[24], detected[24], prefix[200];
-    const char *params[5] = {id, sla_kind_name(k), grade, deadline, detected};
+    snprintf(sp->id, sizeof(sp->id), "%" PRId64, s->ticket_id);
+    snprintf(sp->visit, sizeof(sp->visit), "%d", s->visit);
+    snprintf(sp->grade, sizeof(sp->grade), "%d", s->clock->grade);
+    snprintf(sp->opened, sizeof(sp->opened), "%" PRId64, s->clock->opened_at);
+    snprintf(sp->due, sizeof(sp->due), "%" PRId64, v->due);
+    snprintf(sp->event, sizeof(sp->event), "%" PRId64, v->event_at);
+    snprintf(sp->taken, sizeof(sp->taken), "%" PRId64, v->taken_s);
+    sp->p[0] = sp->id;
+    sp->p[1] = sp->visit;
+    sp->p[2] = sla_kind_name(k);
+    sp->p[3] = sp->grade;
+    sp->p[4] = sp->opened;
+    sp->p[5] = v->due ? sp->due : NULL;
+    sp->p[6] = sla_outcome_name(v->outcome);
+    sp->p[7] = v->reason;
+    sp->p[8] = v->event_at ? sp->event : NULL;
+    sp->p[9] = v->taken_s >= 0 ? sp->taken : NULL;
+}
+
+static const char settle_sql[] =
+    "INSERT INTO ticket_clocks (ticket_id, visit, clock, grade, started_at, due, outcome, "
+    "reason, event_at, taken_s) VALUES ($1::bigint, $2::smallint, $3, $4::smallint, "
+    "to_timestamp($5::bigint), to_timestamp($6::bigint), $7, $8, to_timestamp($9::bigint), "
+    "$10::bigint) ON CONFLICT (ticket_id, visit, clock) DO UPDATE SET "
+    "event_at = EXCLUDED.event_at, taken_s = EXCLUDED.taken_s, reason = EXCLUDED.reason "
+    "WHERE ticket_clocks.event_at IS NULL AND EXCLUDED.event_at IS NOT NULL "
+    "AND ticket_clocks.outcome = 'breached'";
+
+int sla_store_settle(PGconn *conn, const struct sla_subject *s, enum sla_kind k,
+                     const struct sla_verdict *v, char *why, size_t whylen)
+{
+    struct settle_params sp;
+    PGresult *r;
+
+    settle_params(&sp, s, k, v);
+    if (exec_ok(conn, settle_sql, SETTLE_PARAMS, sp.p, PGRES_COMMAND_OK, &r) != 0)
+        return stmt_fail(conn, r, "ticket_clocks", why, whylen);
+    PQclear(r);
+    return 0;
+}
+
+int sla_store_breach(PGconn *conn, const struct sla_subject *s, enum sla_kind k,
+                     const struct sla_verdict *v, int64_t detected_at, const char *const *roles,
+                     size_t n_roles, int *recorded, char *why, size_t whylen)
+{
+    char id[24], grade[8], deadline[24], detected[24], prefix[200], visit[8], vs[16];
+    const char *params[6] = {id, sla_kind_name(k), grade, deadline, detected, visit};
+    struct settle_params sp;
     PGresult *r;
     int rc;
 
     snprintf(id, sizeof(id), "%" PRId64, s->ticket_id);
     snprintf(grade, sizeof(grade), "%d", s->clock->grade);
-    snprintf(deadline, sizeof(deadline), "%" PRId64, s->clock->deadline[k]);
+    snprintf(deadline, sizeof(deadline), "%" PRId64, v->due);
     snprintf(detected, sizeof(detected), "%" PRId64, detected_at);
+    snprintf(visit, sizeof(visit), "%d", s->visit);
     rc = pg_begin(conn, why, whylen);
     if (rc != 0)
         return rc;
     if (exec_ok(conn,
-                "INSERT INTO sla_breaches (ticket_id, clock, grade, deadline, detected_at) "
+                "INSERT INTO sla_breaches (ticket_id, clock, grade, deadline, detected_at, visit) "
                 "VALUES ($1::bigint, $2, $3::smallint, to_timestamp($4::bigint), "
-                "to_timestamp($5::bigint)) ON CONFLICT (ticket_id, clock) DO NOTHING",
-                5, params, PGRES_COMMAND_OK, &r) != 0)
+                "to_timestamp($5::bigint), $6::smallint) "
+                "ON CONFLICT (ticket_id, visit, clock) DO NOTHING",
+                6, params, PGRES_COMMAND_OK, &r) != 0)
         return fail(conn, r, "sla_breaches", why, whylen);
     *recorded = atoi(PQcmdTuples(r)) == 1;
+    PQclear(r);
+    settle_params(&sp, s, k, v);
+    if (exec_ok(conn, settle_sql, SETTLE_PARAMS, sp.p, PGRES_COMMAND_OK, &r) != 0)
+        return fail(conn, r, "ticket_clocks", why, whylen);
     PQclear(r);
     for (size_t i = 0; *recorded && i < n_roles; i++) {
         const struct contract_role *role = contract_role(s->clock->contract, roles[i]);
@@ -203,16 +275,81 @@ int sla_store_breach(PGconn *conn, const struct sla_subject *s, enum sla_kind k,
             continue;
         body = body_base(s, "breach");
         json_object_set_new(body, "clock", json_string(sla_kind_name(k)));
-        json_object_set_new(body, "deadline", time_json(s->clock->deadline[k]));
+        json_object_set_new(body, "deadline", time_json(v->due));
         json_object_set_new(body, "detected_at", time_json(detected_at));
-        snprintf(prefix, sizeof(prefix), "fieldmon-breach-%" PRId64 "-%s-%s", s->ticket_id,
-                 sla_kind_name(k), roles[i]);
+        snprintf(prefix, sizeof(prefix), "fieldmon-breach-%" PRId64 "-%s-%s%s", s->ticket_id,
+                 sla_kind_name(k), roles[i], visit_suffix(s, vs, sizeof(vs)));
         rc = enqueue_role(conn, role, prefix, body, why, whylen);
         json_decref(body);
         if (rc != 0)
             return rc;
     }
     return commit(conn, why, whylen);
+}
+
+int sla_store_settle_none(PGconn *conn, int64_t ticket_id, int visit, int grade, int64_t opened,
+                          const char *reason, char *why, size_t whylen)
+{
+    char id[24], vi[8], g[8], op[24];
+    const char *params[5] = {id, vi, g, op, reason};
+    PGresult *r;
+
+    snprintf(id, sizeof(id), "%" PRId64, ticket_id);
+    snprintf(vi, sizeof(vi), "%d", visit);
+    snprintf(g, sizeof(g), "%d", grade);
+    snprintf(op, sizeof(op), "%" PRId64, opened);
+    if (exec_ok(conn,
+                "WITH c AS (INSERT INTO ticket_clocks (ticket_id, visit, clock, grade, "
+                "started_at, outcome, reason) SELECT $1::bigint, $2::smallint, k, $3::smallint, "
+                "to_timestamp($4::bigint), 'na', $5 FROM unnest(ARRAY['response', 'remote', "
+                "'onsite', 'resolution']) k ON CONFLICT DO NOTHING) "
+                "UPDATE tickets SET sla_settled = true WHERE ticket_id = $1::bigint "
+                "AND visit = $2::smallint",
+                5, params, PGRES_COMMAND_OK, &r) != 0)
+        return stmt_fail(conn, r, "ticket_clocks", why, whylen);
+    PQclear(r);
+    return 0;
+}
+
+int sla_store_mark_settled(PGconn *conn, int64_t ticket_id, int visit, char *why, size_t whylen)
+{
+    char id[24], vi[8];
+    const char *params[2] = {id, vi};
+    PGresult *r;
+
+    snprintf(id, sizeof(id), "%" PRId64, ticket_id);
+    snprintf(vi, sizeof(vi), "%d", visit);
+    if (exec_ok(conn,
+                "UPDATE tickets SET sla_settled = true WHERE ticket_id = $1::bigint "
+                "AND visit = $2::smallint",
+                2, params, PGRES_COMMAND_OK, &r) != 0)
+        return stmt_fail(conn, r, "tickets settled", why, whylen);
+    PQclear(r);
+    return 0;
+}
+
+int sla_store_engaged(PGconn *conn, const struct sla_subject *s, const char *role, const char *how,
+                      int64_t due_at, int64_t at, char *why, size_t whylen)
+{
+    char id[24], grade[8], due[24], fired[24], visit[8];
+    const char *params[7] = {id, role, grade, due, fired, visit, how};
+    PGresult *r;
+
+    snprintf(id, sizeof(id), "%" PRId64, s->ticket_id);
+    snprintf(grade, sizeof(grade), "%d", s->clock->grade);
+    snprintf(due, sizeof(due), "%" PRId64, due_at ? due_at : at);
+    snprintf(fired, sizeof(fired), "%" PRId64, at);
+    snprintf(visit, sizeof(visit), "%d", s->visit);
+    if (exec_ok(conn,
+                "INSERT INTO ticket_escalations (ticket_id, role, grade, step_after, due_at, "
+                "fired_at, visit, engaged_by) VALUES ($1::bigint, $2, $3::smallint, "
+                "greatest(to_timestamp($4::bigint) - to_timestamp($5::bigint), interval '0'), "
+                "to_timestamp($4::bigint), to_timestamp($5::bigint), $6::smallint, $7) "
+                "ON CONFLICT (ticket_id, visit, role) DO NOTHING",
+                7, params, PGRES_COMMAND_OK, &r) != 0)
+        return stmt_fail(conn, r, "ticket_escalations", why, whylen);
+    PQclear(r);
+    return 0;
 }
 
 int sla_store_pause(PGconn *conn, const struct sla_subject *s, char *why, size_t whylen)
@@ -285,16 +422,46 @@ int sla_store_regrade(PGconn *conn, const struct sla_subject *s, char *why, size
     return rc;
 }
 
-int sla_store_engaged_roles(PGconn *conn, int64_t ticket_id, char ***roles, size_t *n, char *why,
+int sla_store_settled_kinds(PGconn *conn, int64_t ticket_id, int visit, unsigned *mask, char *why,
                             size_t whylen)
 {
-    char id[24];
-    const char *params[1] = {id};
+    char id[24], vi[8];
+    const char *params[2] = {id, vi};
     PGresult *r;
 
     snprintf(id, sizeof(id), "%" PRId64, ticket_id);
-    if (exec_ok(conn, "SELECT role FROM ticket_escalations WHERE ticket_id = $1::bigint", 1, params,
-                PGRES_TUPLES_OK, &r) != 0) {
+    snprintf(vi, sizeof(vi), "%d", visit);
+    *mask = 0;
+    if (exec_ok(conn,
+                "SELECT clock, event_at IS NOT NULL OR outcome <> 'breached' FROM ticket_clocks "
+                "WHERE ticket_id = $1::bigint AND visit = $2::smallint",
+                2, params, PGRES_TUPLES_OK, &r) != 0)
+        return stmt_fail(conn, r, "ticket_clocks", why, whylen);
+    for (int i = 0; i < PQntuples(r); i++) {
+        int k = sla_kind_parse(PQgetvalue(r, i, 0));
+
+        /* Bits 0-3: settled; bits 4-7: nothing more to record (a breach
+         * without its late event still waits for the event). */
+        if (k >= 0)
+            *mask |= (1u << k) | (PQgetvalue(r, i, 1)[0] == 't' ? 1u << (k + 4) : 0);
+    }
+    PQclear(r);
+    return 0;
+}
+
+int sla_store_engaged_roles(PGconn *conn, int64_t ticket_id, int visit, char ***roles, size_t *n,
+                            char *why, size_t whylen)
+{
+    char id[24], vi[8];
+    const char *params[2] = {id, vi};
+    PGresult *r;
+
+    snprintf(id, sizeof(id), "%" PRId64, ticket_id);
+    snprintf(vi, sizeof(vi), "%d", visit);
+    if (exec_ok(conn,
+                "SELECT role FROM ticket_escalations WHERE ticket_id = $1::bigint "
+                "AND visit = $2::smallint",
+                2, params, PGRES_TUPLES_OK, &r) != 0) {
         return stmt_fail(conn, r, "ticket_escalations", why, whylen);
     }
     *n = (size_t)PQntuples(r);

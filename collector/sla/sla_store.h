@@ -20,6 +20,7 @@
 /* What the store needs to know about the ticket a record is about. */
 struct sla_subject {
     int64_t ticket_id;
+    int visit; /* 1 = the first; a reopened ticket's clocks are per visit */
     const char *customer;
     const struct sla_clock *clock;
 };
@@ -31,10 +32,32 @@ int sla_store_escalate(PGconn *conn, const struct sla_subject *s, const struct l
                        int64_t fired_at, int *recorded, char *why, size_t whylen);
 
 /* Records a breach of kind k detected at detected_at, and notifies the
- * webhooks of the roles in roles (the roles engaged so far). */
+ * webhooks of the roles in roles (the roles engaged so far); settles the
+ * clock as breached (v) in the same transaction. */
 int sla_store_breach(PGconn *conn, const struct sla_subject *s, enum sla_kind k,
-                     int64_t detected_at, const char *const *roles, size_t n_roles, int *recorded,
-                     char *why, size_t whylen);
+                     const struct sla_verdict *v, int64_t detected_at, const char *const *roles,
+                     size_t n_roles, int *recorded, char *why, size_t whylen);
+
+/* Settles clock k of the subject's visit with verdict v (ticket_clocks). A
+ * clock settled before keeps its outcome; a breached one without an event
+ * gains the event when it comes late. */
+int sla_store_settle(PGconn *conn, const struct sla_subject *s, enum sla_kind k,
+                     const struct sla_verdict *v, char *why, size_t whylen);
+
+/* Records every clock of a visit as not applicable for reason (a ticket no
+ * contract covers) with grade and opening, and marks the ticket settled. */
+int sla_store_settle_none(PGconn *conn, int64_t ticket_id, int visit, int grade, int64_t opened,
+                          const char *reason, char *why, size_t whylen);
+
+/* Marks the ticket's visit settled (tickets.sla_settled). */
+int sla_store_mark_settled(PGconn *conn, int64_t ticket_id, int visit, char *why, size_t whylen);
+
+/* Records that role was engaged by the ticket's own step `how` ("dispatch",
+ * "on-site" ...) at `at`, so the ladder does not fire it; due_at is when its
+ * step would have fallen due (0: not on the current grade's ladder). No
+ * notification. Idempotent. */
+int sla_store_engaged(PGconn *conn, const struct sla_subject *s, const char *role, const char *how,
+                      int64_t due_at, int64_t at, char *why, size_t whylen);
 
 /* Records the clock's last pause (start and reason, and its end if resumed). */
 int sla_store_pause(PGconn *conn, const struct sla_subject *s, char *why, size_t whylen);
@@ -42,9 +65,13 @@ int sla_store_pause(PGconn *conn, const struct sla_subject *s, char *why, size_t
 /* Records the clock's last grade change with its deadlines before and after. */
 int sla_store_regrade(PGconn *conn, const struct sla_subject *s, char *why, size_t whylen);
 
-/* Roles already engaged for ticket_id: *roles receives a new array of new
- * strings (free with sla_store_free_roles). */
-int sla_store_engaged_roles(PGconn *conn, int64_t ticket_id, char ***roles, size_t *n, char *why,
+/* Roles already engaged for visit of ticket_id: *roles receives a new
+ * array of new strings (free with sla_store_free_roles). */
+int sla_store_engaged_roles(PGconn *conn, int64_t ticket_id, int visit, char ***roles, size_t *n,
+                            char *why, size_t whylen);
+
+/* Clocks of visit of ticket_id settled before: bit k set for kind k. */
+int sla_store_settled_kinds(PGconn *conn, int64_t ticket_id, int visit, unsigned *mask, char *why,
                             size_t whylen);
 void sla_store_free_roles(char **roles, size_t n);
 

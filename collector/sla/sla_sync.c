@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fm_alloc.h"
 #include "fm_log.h"
 #include "sla.h"
+#include "sla_store.h"
 
 /* Tickets without any contract are logged once; remember which (bounded). */
 #define SYNC_MAX_WARNED 4096
@@ -20,6 +22,7 @@
 struct sla_sync {
     const struct contract_set *contracts;
     sla_sched_t *sched;
+    bool published;
     int64_t warned[SYNC_MAX_WARNED];
     size_t n_warned;
 };
@@ -28,14 +31,36 @@ enum col {
     C_ID,
     C_GRADE,
     C_SITE,
-    C_FIRST_SEEN,
+    C_OPENED,
     C_DISTANCE,
+    C_VISIT,
     C_ACK,
+    C_DISPATCHED,
+    C_DISPATCHED_TO,
     C_REMOTE,
     C_ONSITE,
     C_RESOLVED,
+    C_ENDED,
+    C_ENDED_WHY,
     C_DONE,
 };
+
+/* The open tickets, the tracked ones ($1) and the ended ones not settled. */
+static const char tickets_sql[] =
+    "SELECT t.ticket_id, t.grade, coalesce(t.site_id, ''), "
+    "floor(extract(epoch FROM t.visit_opened_at))::bigint, "
+    "coalesce(s.distance_km, -1)::float8, t.visit, "
+    "floor(extract(epoch FROM t.acknowledged_at))::bigint, "
+    "floor(extract(epoch FROM t.dispatched_at))::bigint, coalesce(t.dispatched_to, ''), "
+    "floor(extract(epoch FROM t.remote_started_at))::bigint, "
+    "floor(extract(epoch FROM t.on_site_at))::bigint, "
+    "floor(extract(epoch FROM t.resolved_at))::bigint, "
+    "CASE WHEN t.closed_as IS NOT NULL THEN floor(extract(epoch FROM t.closed_at))::bigint END, "
+    "CASE t.closed_as WHEN 'cancelled' THEN 'ticket cancelled' "
+    "WHEN 'duplicate' THEN 'duplicate of ticket ' || t.duplicate_of END, "
+    "t.state IN ('resolved', 'closed') "
+    "FROM tickets t LEFT JOIN sites s USING (site_id) "
+    "WHERE NOT t.sla_settled OR t.ticket_id = ANY($1::bigint[]) ORDER BY t.ticket_id";
 
 sla_sync_t *sla_sync_create(const struct contract_set *contracts, sla_sched_t *sched)
 {
@@ -59,6 +84,51 @@ static int db_fail(PGconn *conn, PGresult *r, const char *what, char *why, size_
     return pg_verdict_errno(v);
 }
 
+static int exec_cmd(PGconn *conn, const char *what, const char *sql, int n, const char *const *p,
+                    char *why, size_t whylen)
+{
+    PGresult *r = PQexecParams(conn, sql, n, NULL, p, NULL, NULL, 0);
+
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        return db_fail(conn, r, what, why, whylen);
+    PQclear(r);
+    return 0;
+}
+
+int sla_sync_publish(const struct contract_set *contracts, PGconn *conn, const char *publisher,
+                     char *why, size_t whylen)
+{
+    int rc = pg_begin(conn, why, whylen);
+
+    if (rc == 0)
+        rc = exec_cmd(conn, "sla_contracts", "DELETE FROM sla_contracts", 0, NULL, why, whylen);
+    for (size_t i = 0; rc == 0 && i < contracts->n_contracts; i++) {
+        const struct contract *c = &contracts->contracts[i];
+        char off[16], reopen[24];
+        const char *p[6] = {c->customer, c->description, c->calendar.time_zone,
+                            off,         reopen,         publisher};
+
+        snprintf(off, sizeof(off), "%d", (int)c->calendar.utc_offset_s);
+        snprintf(reopen, sizeof(reopen), "%lld", (long long)(c->reopen_within_ms / 1000));
+        rc = exec_cmd(conn, "sla_contracts",
+                      "INSERT INTO sla_contracts (customer, description, time_zone, utc_offset_s, "
+                      "reopen_within, published_by) VALUES ($1, $2, $3, $4::integer, "
+                      "$5::bigint * interval '1 second', $6)",
+                      6, p, why, whylen);
+        for (size_t j = 0; rc == 0 && j < c->n_sites; j++) {
+            const char *q[2] = {c->sites[j], c->customer};
+
+            rc = exec_cmd(conn, "sla_contract_sites",
+                          "INSERT INTO sla_contract_sites (site_id, customer) VALUES ($1, $2) "
+                          "ON CONFLICT DO NOTHING",
+                          2, q, why, whylen);
+        }
+    }
+    if (rc == 0)
+        return pg_commit(conn, why, whylen);
+    pg_rollback(conn);
+    return rc;
+}
 static int64_t epoch_or_zero(PGresult *r, int row, int col)
 {
     return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
@@ -89,35 +159,36 @@ static bool warned_before(sla_sync_t *y, int64_t id)
     return false;
 }
 
-/* Opens the clocks of a ticket seen for the first time and replays its
- * grade history: the first grade at the opening, each change at its time. */
+/* Opens the clocks of a ticket's visit seen for the first time and replays
+ * its grade history: the grade in force at the visit's opening, then each
+ * change after it at its time. */
 static int open_ticket(sla_sync_t *y, PGconn *conn, PGresult *t, int row, char *why, size_t whylen)
 {
     int64_t id = strtoll(PQgetvalue(t, row, C_ID), NULL, 10);
-    int64_t opened = epoch_or_zero(t, row, C_FIRST_SEEN);
+    int64_t opened = epoch_or_zero(t, row, C_OPENED);
+    int visit = atoi(PQgetvalue(t, row, C_VISIT));
     const char *site = PQgetvalue(t, row, C_SITE);
     const struct contract *c = contract_for_site(y->contracts, site);
     double km = strtod(PQgetvalue(t, row, C_DISTANCE), NULL);
     const char *params[1] = {PQgetvalue(t, row, C_ID)};
     PGresult *g;
-    int rc, grade;
+    int rc, grade, first = 0;
 
-    if (c == NULL) {
-        if (!warned_before(y, id))
-            FM_WARN("sla: ticket %" PRId64 ": no contract covers site \"%s\" and there is no "
-                    "default contract; it has no deadlines",
-                    id, site);
-        return 0;
-    }
     g = PQexecParams(conn,
                      "SELECT new_grade, floor(extract(epoch FROM ts))::bigint FROM ticket_grades "
                      "WHERE ticket_id = $1::bigint ORDER BY ts, old_grade NULLS FIRST",
                      1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(g) != PGRES_TUPLES_OK)
         return db_fail(conn, g, "ticket_grades", why, whylen);
-    grade = PQntuples(g) > 0 ? atoi(PQgetvalue(g, 0, 0)) : atoi(PQgetvalue(t, row, C_GRADE));
-    rc = sla_sched_open(y->sched, conn, id, c->customer, grade, km, opened, why, whylen);
-    for (int i = 1; rc == 0 && i < PQntuples(g); i++) {
+    grade = atoi(PQgetvalue(t, row, C_GRADE));
+    for (int i = 0; i < PQntuples(g); i++) {
+        if (i > 0 && epoch_or_zero(g, i, 1) > opened)
+            break;
+        grade = atoi(PQgetvalue(g, i, 0));
+        first = i + 1;
+    }
+    rc = sla_sched_open(y->sched, conn, id, visit, c->customer, grade, km, opened, why, whylen);
+    for (int i = first; rc == 0 && i < PQntuples(g); i++) {
         int64_t at = epoch_or_zero(g, i, 1);
         int to = atoi(PQgetvalue(g, i, 0));
 
@@ -166,10 +237,12 @@ static int follow_pauses(sla_sync_t *y, PGconn *conn, const char *ids, char *why
     const char *params[1] = {ids};
     PGresult *p =
         PQexecParams(conn,
-                     "SELECT ticket_id, floor(extract(epoch FROM started_at))::bigint, "
-                     "floor(extract(epoch FROM ended_at))::bigint, reason FROM sla_pauses "
-                     "WHERE ticket_id = ANY($1::bigint[]) ORDER BY ticket_id, "
-                     "started_at",
+                     "SELECT p.ticket_id, floor(extract(epoch FROM p.started_at))::bigint, "
+                     "floor(extract(epoch FROM p.ended_at))::bigint, p.reason "
+                     "FROM sla_pauses p JOIN tickets t USING (ticket_id) "
+                     "WHERE p.ticket_id = ANY($1::bigint[]) "
+                     "AND p.started_at >= t.visit_opened_at "
+                     "ORDER BY p.ticket_id, p.started_at",
                      1, NULL, params, NULL, NULL, 0);
     int64_t cur = -1;
     size_t idx = 0;
@@ -240,65 +313,100 @@ static int write_deadlines(sla_sync_t *y, PGconn *conn, char *why, size_t whylen
     return 0;
 }
 
-static void note_met(sla_sync_t *y, PGresult *t, int row, int64_t id)
+static int64_t earliest(int64_t a, int64_t b)
 {
-    static const struct {
-        enum col col;
-        enum sla_kind kind;
-    } met[] = {{C_ACK, SLA_RESPONSE},
-               {C_REMOTE, SLA_REMOTE},
-               {C_ONSITE, SLA_ONSITE},
-               {C_RESOLVED, SLA_RESOLUTION}};
+    return a == 0 ? b : b == 0 ? a : a < b ? a : b;
+}
 
-    for (size_t i = 0; i < sizeof(met) / sizeof(met[0]); i++) {
-        int64_t at = epoch_or_zero(t, row, met[i].col);
+/* What happened on the ticket's visit, for its clocks and its ladder. */
+static void note_events(sla_sync_t *y, PGresult *t, int row, int64_t id)
+{
+    struct sla_steps st = {
+        .acknowledged = epoch_or_zero(t, row, C_ACK),
+        .dispatched = epoch_or_zero(t, row, C_DISPATCHED),
+        .remote = epoch_or_zero(t, row, C_REMOTE),
+        .on_site = epoch_or_zero(t, row, C_ONSITE),
+        .dispatched_to = PQgetvalue(t, row, C_DISPATCHED_TO),
+    };
+    struct sla_events ev = {
+        .at = {earliest(earliest(st.acknowledged, st.dispatched), earliest(st.remote, st.on_site)),
+               st.remote, st.on_site, epoch_or_zero(t, row, C_RESOLVED)},
+        .resolved_at = epoch_or_zero(t, row, C_RESOLVED),
+        .ended_at = epoch_or_zero(t, row, C_ENDED),
+        .ended_why = PQgetvalue(t, row, C_ENDED_WHY),
+    };
 
-        if (at != 0)
-            sla_sched_met(y->sched, id, met[i].kind, at);
+    sla_sched_events(y->sched, id, &ev, &st);
+}
+
+/* A ticket no contract covers: warned once while it runs; its clocks are
+ * settled as not applicable when it ends. */
+static int no_contract(sla_sync_t *y, PGconn *conn, PGresult *t, int row, char *why, size_t whylen)
+{
+    int64_t id = strtoll(PQgetvalue(t, row, C_ID), NULL, 10);
+    const char *site = PQgetvalue(t, row, C_SITE);
+    char reason[96];
+
+    if (PQgetvalue(t, row, C_DONE)[0] == 't') {
+        snprintf(reason, sizeof(reason), "no contract covers site \"%s\"", site);
+        return sla_store_settle_none(conn, id, atoi(PQgetvalue(t, row, C_VISIT)),
+                                     atoi(PQgetvalue(t, row, C_GRADE)),
+                                     epoch_or_zero(t, row, C_OPENED), reason, why, whylen);
     }
+    if (!warned_before(y, id))
+        FM_WARN("sla: ticket %" PRId64 ": no contract covers site \"%s\" and there is no "
+                "default contract; it has no deadlines",
+                id, site);
+    return 0;
 }
 
 int sla_sync_round(sla_sync_t *y, PGconn *conn, struct sla_sync_result *res, char *why,
                    size_t whylen)
 {
-    char *ids = tracked_ids(y->sched);
+    char *ids = tracked_ids(y->sched), publisher[128] = "fieldmon-collector@";
     const char *params[1] = {ids};
     struct sla_sync_result r0 = {0};
-    PGresult *t;
+    PGresult *t = NULL;
     unsigned q;
     int rc = 0;
 
-    t = PQexecParams(
-        conn,
-        "SELECT t.ticket_id, t.grade, coalesce(t.site_id, ''), "
-        "floor(extract(epoch FROM t.first_seen))::bigint, coalesce(s.distance_km, -1)::float8, "
-        "floor(extract(epoch FROM t.acknowledged_at))::bigint, "
-        "floor(extract(epoch FROM t.remote_started_at))::bigint, "
-        "floor(extract(epoch FROM t.on_site_at))::bigint, floor(extract(epoch FROM "
-        "t.resolved_at))::bigint, "
-        "t.state IN ('resolved', 'closed') FROM tickets t LEFT JOIN sites s USING (site_id) "
-        "WHERE t.state NOT IN ('resolved', 'closed') OR t.ticket_id = ANY($1::bigint[]) "
-        "ORDER BY t.ticket_id",
-        1, NULL, params, NULL, NULL, 0);
+    if (!y->published) {
+        size_t n = strlen(publisher);
+
+        if (gethostname(publisher + n, sizeof(publisher) - n - 1) != 0)
+            snprintf(publisher + n, sizeof(publisher) - n, "?");
+        publisher[sizeof(publisher) - 1] = '\0';
+        rc = sla_sync_publish(y->contracts, conn, publisher, why, whylen);
+        if (rc != 0)
+            goto out;
+        y->published = true;
+    }
+    t = PQexecParams(conn, tickets_sql, 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(t) != PGRES_TUPLES_OK) {
         rc = db_fail(conn, t, "tickets", why, whylen);
+        t = NULL;
         goto out;
     }
     for (int i = 0; i < PQntuples(t) && rc == 0; i++) {
         int64_t id = strtoll(PQgetvalue(t, i, C_ID), NULL, 10);
-        bool done = PQgetvalue(t, i, C_DONE)[0] == 't';
+        int visit = atoi(PQgetvalue(t, i, C_VISIT));
 
+        /* A reopened ticket's new visit starts its clocks afresh. */
+        if (sla_sched_visit(y->sched, id) != 0 && sla_sched_visit(y->sched, id) != visit)
+            sla_sched_close(y->sched, id);
         if (sla_sched_clock(y->sched, id) == NULL) {
-            if (done)
+            if (contract_for_site(y->contracts, PQgetvalue(t, i, C_SITE)) == NULL) {
+                rc = no_contract(y, conn, t, i, why, whylen);
                 continue;
+            }
             rc = open_ticket(y, conn, t, i, why, whylen);
-            if (rc != 0 || sla_sched_clock(y->sched, id) == NULL)
+            if (rc != 0)
                 continue;
             r0.opened++;
         } else {
             rc = follow_grade(y, conn, id, atoi(PQgetvalue(t, i, C_GRADE)), &r0, why, whylen);
         }
-        note_met(y, t, i, id);
+        note_events(y, t, i, id);
     }
     free(ids);
     ids = tracked_ids(y->sched);
@@ -307,7 +415,7 @@ int sla_sync_round(sla_sync_t *y, PGconn *conn, struct sla_sync_result *res, cha
         rc = follow_pauses(y, conn, ids, why, whylen);
     if (rc == 0)
         rc = write_deadlines(y, conn, why, whylen);
-    /* Finish resolved and closed tickets, then tick the rest. */
+    /* Settle resolved and closed tickets, then tick the rest. */
     for (int i = 0; i < PQntuples(t) && rc == 0; i++) {
         int64_t id = strtoll(PQgetvalue(t, i, C_ID), NULL, 10);
 
@@ -321,8 +429,8 @@ int sla_sync_round(sla_sync_t *y, PGconn *conn, struct sla_sync_result *res, cha
         rc = sla_sched_tick(y->sched, conn, &q, why, whylen);
         r0.queued += q;
     }
-    PQclear(t);
 out:
+    PQclear(t);
     free(ids);
     if (res != NULL)
         *res = r0;

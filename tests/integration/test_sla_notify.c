@@ -289,7 +289,7 @@ static void test_sla_smoke_alarm_ladder_notifies_roles_at_15_30_45_60(void **sta
     load_contract(&set, rv.port);
     s = sla_sched_create(&set, test_clock, NULL);
     test_now = T0;
-    if (sla_sched_open(s, db, 101, "site-a-customer", 1, 10, T0, why, sizeof(why)) != 0)
+    if (sla_sched_open(s, db, 101, 1, "site-a-customer", 1, 10, T0, why, sizeof(why)) != 0)
         fail_msg("%s", why);
     /* Response and remote met in time: only the ladder speaks. */
     assert_int_equal(sla_sched_met(s, 101, SLA_RESPONSE, T0 + 10 * MINUTE), 0);
@@ -366,7 +366,7 @@ static void test_sla_missed_deadline_is_recorded_and_notified(void **state)
     load_contract(&set, rv.port);
     s = sla_sched_create(&set, test_clock, NULL);
     test_now = T0;
-    if (sla_sched_open(s, db, 201, "c", 3, 80, T0, why, sizeof(why)) != 0)
+    if (sla_sched_open(s, db, 201, 1, "c", 3, 80, T0, why, sizeof(why)) != 0)
         fail_msg("%s", why);
     /* Grade 3 response is 2 h: at 120 min nothing, at 121 the breach. */
     advance(s, 120);
@@ -419,7 +419,7 @@ static void test_sla_webhooks_survive_receiver_down_and_restart(void **state)
     load_contract(&set, port);
     s = sla_sched_create(&set, test_clock, NULL);
     test_now = T0;
-    if (sla_sched_open(s, db, 301, "c", 1, 10, T0, why, sizeof(why)) != 0)
+    if (sla_sched_open(s, db, 301, 1, "c", 1, 10, T0, why, sizeof(why)) != 0)
         fail_msg("%s", why);
     sla_sched_met(s, 301, SLA_RESPONSE, T0);
     sla_sched_met(s, 301, SLA_REMOTE, T0);
@@ -455,7 +455,7 @@ static void test_sla_webhooks_survive_receiver_down_and_restart(void **state)
      * are delivered after both come back. */
     receiver_stop(&rv);
     test_now = T0;
-    if (sla_sched_open(s, db, 302, "c", 1, 10, T0, why, sizeof(why)) != 0)
+    if (sla_sched_open(s, db, 302, 1, "c", 1, 10, T0, why, sizeof(why)) != 0)
         fail_msg("%s", why);
     sla_sched_met(s, 302, SLA_RESPONSE, T0);
     sla_sched_met(s, 302, SLA_REMOTE, T0);
@@ -504,7 +504,7 @@ static void test_sla_webhook_http_errors_are_retried(void **state)
     load_contract(&set, rv.port);
     s = sla_sched_create(&set, test_clock, NULL);
     test_now = T0;
-    if (sla_sched_open(s, db, 401, "c", 3, 10, T0, why, sizeof(why)) != 0)
+    if (sla_sched_open(s, db, 401, 1, "c", 3, 10, T0, why, sizeof(why)) != 0)
         fail_msg("%s", why);
     sla_sched_met(s, 401, SLA_RESPONSE, T0);
     assert_int_equal(advance(s, 20), 1);
@@ -569,6 +569,10 @@ static int setup(void **state)
         return -1;
     }
     exec_or_fail("SET TIME ZONE 'UTC'");
+    /* The tickets the scheduler tests track: settled clocks refer to them. */
+    exec_or_fail("INSERT INTO tickets (ticket_id, dedupe_key, kind, grade, title, first_seen, "
+                 "last_seen, opened_by) OVERRIDING SYSTEM VALUE SELECT id, 'k' || id, 'manual', 1, "
+                 "'t', now(), now(), 'test' FROM unnest(ARRAY[101, 201, 301, 302, 401]) id");
     return 0;
 }
 
