@@ -24,7 +24,7 @@ for _ in $(seq 1 100); do [[ -s "$T/rport" ]] && break; sleep 0.1; done
 rport=$(cat "$T/rport")
 
 # The shipped contract, with the field engineer's webhook pointing at the receiver.
-sed "s|{name: field-engineer, webhooks: \[\]}|{name: field-engineer, webhooks: [\"http://127.0.0.1:$rport/fe\"]}|" \
+sed "/name: field-engineer/,/webhooks:/s|webhooks: \[\]|webhooks: [\"http://127.0.0.1:$rport/fe\"]|" \
     "$FM_SOURCE_DIR/deploy/contract-default.yaml" >"$T/contract.yaml"
 grep -q "127.0.0.1:$rport/fe" "$T/contract.yaml" || fail "contract webhook not set"
 

@@ -245,6 +245,147 @@ static void test_sla_ticket_without_contract_gets_no_deadlines(void **state)
     assert_deadlines(other, none, "site without contract");
     const int64_t acme[SLA_KINDS] = {nov(20, 10, 30), -1, -1, -1};
     assert_deadlines(covered, acme, "site under acme");
+    /* When it ends, its clocks settle as not applicable, with the reason. */
+    execf("UPDATE tickets SET state = 'resolved', resolved_at = to_timestamp(%lld), cause = 'c', "
+          "action_taken = 'a' WHERE ticket_id = %lld",
+          (long long)nov(20, 11, 0), other);
+    round_at(y, nov(20, 11, 1), &res);
+    snprintf(err, sizeof(err),
+             "SELECT count(*) FROM tickets WHERE ticket_id = %lld AND sla_settled", other);
+    assert_int_equal(query_ll(err), 1);
+    assert_int_equal(query_ll("SELECT count(*) FROM ticket_clocks WHERE outcome = 'na' AND "
+                              "reason = 'no contract covers site \"site-z\"'"),
+                     4);
+    sla_sync_destroy(y);
+    sla_sched_destroy(s);
+    contract_set_free(&set);
+}
+
+/* Outcome and reason of one settled clock ("" if none). */
+static void clock_row(long long id, int visit, const char *clock, char *out, size_t len)
+{
+    char sql[256];
+    PGresult *r;
+
+    snprintf(sql, sizeof(sql),
+             "SELECT outcome || ': ' || reason FROM ticket_clocks WHERE ticket_id = %lld AND "
+             "visit = %d AND clock = '%s'",
+             id, visit, clock);
+    r = PQexec(db, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    snprintf(out, len, "%s", PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+}
+
+static void assert_clocks(long long id, int visit, const char *const want[SLA_KINDS])
+{
+    char got[160];
+
+    for (int k = 0; k < SLA_KINDS; k++) {
+        clock_row(id, visit, sla_kind_name(k), got, sizeof(got));
+        if (strcmp(got, want[k]) != 0)
+            fail_msg("ticket %lld visit %d %s: \"%s\", want \"%s\"", id, visit, sla_kind_name(k),
+                     got, want[k]);
+    }
+}
+
+/* Settling through the database: a ticket resolved while paused, never seen
+ * open by the scheduler, keeps its deadlines and settles every clock; a
+ * fault that recurs after resolution starts a second visit with clocks of
+ * its own while the first visit's stay; a dispatch engages the field
+ * engineer so the ladder does not page him. */
+static void test_sla_clocks_settle_in_the_database(void **state)
+{
+    struct contract_set set = {0};
+    struct sla_sync_result res;
+    char err[512];
+    sla_sched_t *s;
+    sla_sync_t *y;
+    long long a, b, c;
+
+    (void)state;
+    if (contract_set_load_file(DEFAULT_CONTRACT, &set, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    s = sla_sched_create(&set, test_clock, NULL);
+    y = sla_sync_create(&set, s);
+    exec_or_fail("INSERT INTO sites (site_id, name, distance_km) VALUES ('site-c', 'C', 80)");
+
+    /* A: grade 3 Friday 10:00, paused 11:00, resolved Monday 11:00 while
+     * paused (the resolve ends the pause), all before any round. */
+    a = fault("site-c/ups-1/a", 3, "site-c", nov(20, 10, 0));
+    execf("INSERT INTO sla_pauses (ticket_id, started_at, ended_at, reason) VALUES (%lld, "
+          "to_timestamp(%lld), to_timestamp(%lld), 'site access refused')",
+          a, (long long)nov(20, 11, 0), (long long)nov(23, 11, 0));
+    execf("UPDATE tickets SET state = 'resolved', resolved_at = to_timestamp(%lld), cause = 'c', "
+          "action_taken = 'a' WHERE ticket_id = %lld",
+          (long long)nov(23, 11, 0), a);
+    round_at(y, nov(30, 0, 0), &res);
+    /* 72 h of pause: response Mon 12:00, remote Mon 14:00, on-site Tue 10:00,
+     * resolution Fri 27 10:00 (4 working days + Fri 11-24 and Mon 0-11). */
+    const int64_t da[SLA_KINDS] = {nov(23, 12, 0), nov(23, 14, 0), nov(24, 10, 0), nov(27, 10, 0)};
+    assert_deadlines(a, da, "resolved while paused");
+    const char *const wa[SLA_KINDS] = {
+        "met: resolved", "na: resolved without remote support; remote does not apply",
+        "na: resolved remotely; on-site does not apply", "met: resolved"};
+    assert_clocks(a, 1, wa);
+    snprintf(err, sizeof(err),
+             "SELECT count(*) FROM tickets WHERE ticket_id = %lld AND sla_settled", a);
+    assert_int_equal(query_ll(err), 1);
+    assert_null(sla_sched_clock(s, a));
+
+    /* B: grade 3 Tuesday 10:00, acknowledged 10:10, resolved 10:30; the
+     * fault recurs 10:50 (within reopen_within): visit 2 from 10:50. */
+    b = fault("site-c/cam-1/b", 3, "site-c", nov(24, 10, 0));
+    round_at(y, nov(24, 10, 1), &res);
+    execf("UPDATE tickets SET state = 'resolved', acknowledged_at = to_timestamp(%lld), "
+          "resolved_at = to_timestamp(%lld), cause = 'c', action_taken = 'a' "
+          "WHERE ticket_id = %lld",
+          (long long)nov(24, 10, 10), (long long)nov(24, 10, 30), b);
+    round_at(y, nov(24, 10, 31), &res);
+    const char *const wb1[SLA_KINDS] = {
+        "met: responded", "na: resolved without remote support; remote does not apply",
+        "na: resolved remotely; on-site does not apply", "met: resolved"};
+    assert_clocks(b, 1, wb1);
+    assert_int_equal(fault("site-c/cam-1/b", 3, "site-c", nov(24, 10, 50)), b);
+    assert_int_equal(query_ll("SELECT visit FROM tickets WHERE dedupe_key = 'site-c/cam-1/b'"), 2);
+    round_at(y, nov(24, 10, 51), &res);
+    const int64_t db2[SLA_KINDS] = {nov(24, 12, 50), nov(24, 14, 50), nov(25, 10, 50),
+                                    nov(30, 10, 50)};
+    assert_deadlines(b, db2, "second visit");
+    round_at(y, nov(24, 13, 0), &res);
+    const char *const wb2[SLA_KINDS] = {"breached: deadline passed", "", "", ""};
+    assert_clocks(b, 2, wb2);
+    assert_clocks(b, 1, wb1);
+    snprintf(err, sizeof(err),
+             "SELECT count(*) FROM ticket_visits WHERE ticket_id = %lld AND visit = 1 AND "
+             "acknowledged_at = to_timestamp(%lld) AND reopen_reason = 'fault recurred'",
+             b, (long long)nov(24, 10, 10));
+    assert_int_equal(query_ll(err), 1);
+    assert_int_equal(query_ll("SELECT count(*) FROM ticket_visits"), 1);
+    assert_int_equal(query_ll("SELECT count(*) FROM sla_breaches WHERE visit = 2"), 1);
+
+    /* C: grade 1 Wednesday 10:00, dispatched to "team north" 10:05: the
+     * field engineer counts as engaged (engaged_by: dispatch); the
+     * emergency team's 30-minute step fires as usual. */
+    c = fault("site-c/smoke-1/c", 1, "site-c", nov(25, 10, 0));
+    round_at(y, nov(25, 10, 1), &res);
+    execf("UPDATE tickets SET state = 'dispatched', acknowledged_at = to_timestamp(%lld), "
+          "dispatched_at = to_timestamp(%lld), dispatched_to = 'team north' "
+          "WHERE ticket_id = %lld",
+          (long long)nov(25, 10, 5), (long long)nov(25, 10, 5), c);
+    round_at(y, nov(25, 10, 31), &res);
+    snprintf(err, sizeof(err),
+             "SELECT count(*) FROM ticket_escalations WHERE ticket_id = %lld AND role = "
+             "'field-engineer' AND engaged_by = 'dispatch' AND fired_at = to_timestamp(%lld)",
+             c, (long long)nov(25, 10, 5));
+    assert_int_equal(query_ll(err), 1);
+    snprintf(err, sizeof(err),
+             "SELECT count(*) FROM ticket_escalations WHERE ticket_id = %lld AND role = "
+             "'emergency-team' AND engaged_by IS NULL",
+             c);
+    assert_int_equal(query_ll(err), 1);
+
     sla_sync_destroy(y);
     sla_sched_destroy(s);
     contract_set_free(&set);
@@ -281,6 +422,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sla_ups_on_battery_80km_then_low_battery),
         cmocka_unit_test(test_sla_ticket_without_contract_gets_no_deadlines),
+        cmocka_unit_test(test_sla_clocks_settle_in_the_database),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -327,6 +327,194 @@ static void test_sla_cal_between_and_kind_names(void **state)
     assert_int_equal(sla_kind_parse("lunch"), -EINVAL);
 }
 
+/* How each clock of a visit ends: one row per history, every clock's
+ * outcome judged at `now` (or at the ticket's end). Default contract,
+ * grade 3 at 80 km opened Friday 2026-11-20 10:00: response Fri 12:00,
+ * remote Fri 14:00, on-site Sat 10:00, resolution Thu 26 10:00. */
+static void test_sla_judge_settles_every_clock(void **state)
+{
+    enum { R = SLA_RUNNING, M = SLA_MET, B = SLA_BREACHED, N = SLA_NA };
+    const struct contract *c = find(state, "default");
+    const struct {
+        const char *why;
+        int64_t ack, remote, onsite, resolved, ended, pause_from, pause_to, now;
+        int want[SLA_KINDS];
+        const char *reason[SLA_KINDS];
+    } rows[] = {
+        {"open, nothing done, before any deadline: all running",
+         0,
+         0,
+         0,
+         0,
+         0,
+         0,
+         0,
+         nov(20, 11, 0),
+         {R, R, R, R},
+         {"", "", "", ""}},
+        {"acknowledged in time, still open: response met, the rest run",
+         nov(20, 11, 0),
+         0,
+         0,
+         0,
+         0,
+         0,
+         0,
+         nov(20, 13, 0),
+         {M, R, R, R},
+         {"responded", "", "", ""}},
+        {"no response by 12:00: breached while open",
+         0,
+         0,
+         0,
+         0,
+         0,
+         0,
+         0,
+         nov(20, 12, 1),
+         {B, R, R, R},
+         {"deadline passed", "", "", ""}},
+        {"resolved at 11:30 without ack, remote or visit: response met by the resolution, "
+         "remote and on-site not applicable, resolution met; judged days later",
+         0,
+         0,
+         0,
+         nov(20, 11, 30),
+         0,
+         0,
+         0,
+         nov(30, 0, 0),
+         {M, N, N, M},
+         {"resolved", "resolved without remote support; remote does not apply",
+          "resolved remotely; on-site does not apply", "resolved"}},
+        {"resolved at 13:00 without ack: the response deadline (12:00) had passed",
+         0,
+         0,
+         0,
+         nov(20, 13, 0),
+         0,
+         0,
+         0,
+         nov(30, 0, 0),
+         {B, N, N, M},
+         {"resolved after the deadline", NULL, NULL, "resolved"}},
+        {"acknowledged a moment before a pause that is still open: stays met; the other "
+         "deadlines are held by the pause",
+         nov(20, 11, 59),
+         0,
+         0,
+         0,
+         0,
+         nov(20, 12, 0),
+         SLA_NEVER,
+         nov(25, 0, 0),
+         {M, R, R, R},
+         {"responded", "", "", ""}},
+        {"resolved during an open pause (the resolve ends it): every clock settles, the "
+         "late ones against deadlines moved by the pause",
+         nov(20, 10, 30),
+         0,
+         0,
+         nov(23, 12, 0),
+         0,
+         nov(20, 12, 0),
+         nov(23, 12, 0),
+         nov(30, 0, 0),
+         {M, N, N, M},
+         {"responded", NULL, NULL, "resolved"}},
+        {"engineer on site Saturday 11:00 (deadline 10:00): breached, met late",
+         nov(20, 10, 5),
+         nov(20, 10, 10),
+         nov(21, 11, 0),
+         0,
+         0,
+         0,
+         0,
+         nov(21, 12, 0),
+         {M, M, B, R},
+         {"responded", "remote support began",
+          "engineer on site after the "
+          "deadline",
+          ""}},
+        {"cancelled at 11:00 after the ack: the rest do not apply",
+         nov(20, 10, 30),
+         0,
+         0,
+         0,
+         nov(20, 11, 0),
+         0,
+         0,
+         nov(30, 0, 0),
+         {M, N, N, N},
+         {"responded", "ticket cancelled", "ticket cancelled", "ticket cancelled"}},
+        {"resolved the following Friday: resolution breached",
+         nov(20, 10, 5),
+         nov(20, 10, 10),
+         nov(20, 18, 0),
+         nov(27, 9, 0),
+         0,
+         0,
+         0,
+         nov(30, 0, 0),
+         {M, M, M, B},
+         {NULL, NULL, NULL, "resolved after the deadline"}},
+    };
+
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct sla_clock clk;
+        struct sla_events ev = {
+            .at = {rows[i].ack, rows[i].remote, rows[i].onsite, rows[i].resolved},
+            .resolved_at = rows[i].resolved,
+            .ended_at = rows[i].ended,
+            .ended_why = "ticket cancelled",
+        };
+
+        assert_int_equal(sla_clock_open(&clk, c, 3, 80, nov(20, 10, 0)), 0);
+        if (rows[i].pause_from != 0) {
+            assert_int_equal(sla_clock_pause(&clk, rows[i].pause_from, "site access refused"), 0);
+            if (rows[i].pause_to != SLA_NEVER)
+                assert_int_equal(sla_clock_resume(&clk, rows[i].pause_to), 0);
+        }
+        for (int k = 0; k < SLA_KINDS; k++) {
+            struct sla_verdict v;
+
+            sla_clock_judge(&clk, (enum sla_kind)k, &ev, rows[i].now, &v);
+            if ((int)v.outcome != rows[i].want[k] ||
+                (rows[i].reason[k] && strcmp(v.reason, rows[i].reason[k]) != 0))
+                fail_msg("%s: %s is %s (%s), want %s (%s)", rows[i].why,
+                         sla_kind_name((enum sla_kind)k), sla_outcome_name(v.outcome), v.reason,
+                         sla_outcome_name((enum sla_outcome)rows[i].want[k]),
+                         rows[i].reason[k] ? rows[i].reason[k] : "any");
+            if (v.outcome == SLA_MET)
+                assert_true(v.taken_s >= 0);
+        }
+    }
+}
+
+/* Counting time taken: a 5x8 response acknowledged on Monday 10:00 after a
+ * Saturday opening took one business hour; a pause does not count. */
+static void test_sla_judge_taken_is_counting_time(void **state)
+{
+    struct sla_clock clk;
+    struct sla_verdict v;
+    struct sla_events ev = {.at = {nov(23, 10, 0)}};
+
+    assert_int_equal(sla_clock_open(&clk, find(state, "default"), 4, 10, nov(21, 10, 0)), 0);
+    sla_clock_judge(&clk, SLA_RESPONSE, &ev, nov(23, 11, 0), &v);
+    assert_int_equal(v.outcome, SLA_MET);
+    assert_int_equal(v.taken_s, 3600);
+    assert_int_equal(v.due, nov(25, 17, 0));
+
+    assert_int_equal(sla_clock_open(&clk, find(state, "default"), 3, 80, nov(20, 10, 0)), 0);
+    assert_int_equal(sla_clock_pause(&clk, nov(20, 10, 30), "waiting for approval"), 0);
+    assert_int_equal(sla_clock_resume(&clk, nov(20, 11, 30)), 0);
+    ev.at[SLA_RESPONSE] = nov(20, 12, 0);
+    sla_clock_judge(&clk, SLA_RESPONSE, &ev, nov(20, 12, 0), &v);
+    assert_int_equal(v.outcome, SLA_MET); /* due 13:00 after the hour's pause */
+    assert_int_equal(v.taken_s, 3600);
+    assert_int_equal(v.due, nov(20, 13, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +524,8 @@ int main(void)
         cmocka_unit_test(test_sla_pause_limit_and_second_pause),
         cmocka_unit_test(test_sla_left_and_breached),
         cmocka_unit_test(test_sla_cal_between_and_kind_names),
+        cmocka_unit_test(test_sla_judge_settles_every_clock),
+        cmocka_unit_test(test_sla_judge_taken_is_counting_time),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
