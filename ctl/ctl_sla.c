@@ -235,9 +235,10 @@ static void print_json(const struct sla_report *rep, const struct ctl *c)
         stdout);
 }
 
-static const char *or_dash(const PGresult *r, int col)
+/* Column col of row 0 of r, or unset if it is NULL. */
+static const char *value_or(const PGresult *r, int col, const char *unset)
 {
-    return PQgetisnull(r, 0, col) ? "-" : PQgetvalue(r, 0, col);
+    return PQgetisnull(r, 0, col) ? unset : PQgetvalue(r, 0, col);
 }
 
 static void print_table(const struct sla_report *rep, const struct ctl *c, const char *contract,
@@ -245,7 +246,8 @@ static void print_table(const struct sla_report *rep, const struct ctl *c, const
 {
     const PGresult *s = rep->summary;
 
-    printf("SLA report: visits opened from %s to %s (%s)", or_dash(s, 0), or_dash(s, 1), c->tz);
+    printf("SLA report: visits opened from %s to %s (%s)", value_or(s, 0, "the first"),
+           value_or(s, 1, "now"), c->tz);
     if (contract)
         printf(", contract %s", contract);
     if (grade)

@@ -246,6 +246,8 @@ print(*((g[0]["visits"], g[0]["met"]) if g else (0, 0)))'
     fail "--tz UTC: $(g3 --tz UTC sla --from 2026-11-19 --to 2026-11-19)"
 # All time: every edge ticket and t6.
 [[ $(g3 sla) == "5 4" ]] || fail "all time: $(g3 sla)"
+[[ $(ctl sla | head -1) == "SLA report: visits opened from the first to now (+08:00)" ]] ||
+    fail "all time title: $(ctl sla | head -1)"
 
 # Refused: one line in the user's words, exit 2 (1 for an unknown contract).
 refused() { # STATUS MESSAGE ARGS...: exits STATUS, first stderr line MESSAGE
