@@ -118,3 +118,40 @@ void ctl_out_print(const PGresult *r, bool json, FILE *out)
     fprintf(out, "(%d row%s)\n", nt, nt == 1 ? "" : "s");
     free(w);
 }
+
+/* One CSV field (RFC 4180): quoted if it holds a comma, a quote or a line
+ * break, with quotes doubled. */
+static void csv_field(const char *v, FILE *out)
+{
+    if (strpbrk(v, ",\"\r\n") == NULL) {
+        fputs(v, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *v; v++) {
+        if (*v == '"')
+            fputc('"', out);
+        fputc(*v, out);
+    }
+    fputc('"', out);
+}
+
+void ctl_out_csv(const PGresult *r, FILE *out)
+{
+    int nf = PQnfields(r);
+
+    for (int j = 0; j < nf; j++) {
+        if (j)
+            fputc(',', out);
+        csv_field(PQfname(r, j), out);
+    }
+    fputs("\r\n", out);
+    for (int i = 0; i < PQntuples(r); i++) {
+        for (int j = 0; j < nf; j++) {
+            if (j)
+                fputc(',', out);
+            csv_field(PQgetisnull(r, i, j) ? "" : PQgetvalue(r, i, j), out);
+        }
+        fputs("\r\n", out);
+    }
+}

@@ -17,6 +17,9 @@
 #define TS(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SSTZH:TZM')"
 /* The same with milliseconds. */
 #define TS_MS(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MSTZH:TZM')"
+/* TS()'s format, for queries that pass it as a parameter (to_char(col, $n))
+ * and so keep their SQL in plain string literals. */
+#define CTL_TS_FORMAT "YYYY-MM-DD\"T\"HH24:MI:SSTZH:TZM"
 
 /* Row i of r as a new JSON object (free with json_decref). */
 json_t *ctl_out_row(const PGresult *r, int i);
@@ -27,6 +30,10 @@ json_t *ctl_out_rows(const PGresult *r);
 /* Prints r to out as a table (header, one line per row; "(N rows)" last) or
  * as a JSON array. */
 void ctl_out_print(const PGresult *r, bool json, FILE *out);
+
+/* Prints r to out as CSV (RFC 4180): a header line of the column names,
+ * then one line per row, CRLF line ends, SQL NULL as an empty field. */
+void ctl_out_csv(const PGresult *r, FILE *out);
 
 /* Prints a JSON value, indented, with a final newline; steals v. */
 void ctl_out_json(json_t *v, FILE *out);

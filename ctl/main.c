@@ -37,12 +37,9 @@ static const char usage_text[] =
     "  reopen ID [--note T]                         back to handling (customer not satisfied)\n"
     "  open --grade N --title T [--site S] [--device D]   open a manual ticket\n"
     "Contract clocks:\n"
-    "  deadlines [--all]                            open tickets' deadlines and time left\n"
-    "  pause ID --reason T                          stop a ticket's clocks (e.g. site access "
-    "refused)\n"
-    "  resume ID                                    restart them\n"
-    "  remote ID                                    remote support has begun\n"
-    "  sla [--from TIME] [--to TIME]                met/breached per ticket and per grade\n"
+    "  deadlines [--all]                            open tickets' clocks: deadline and state\n"
+    "  sla [--from TIME] [--to TIME] [--contract C] [--grade N] [--csv|--json]\n"
+    "                                               the SLA report per grade and clock\n"
     "Alarms:\n"
     "  alarms [--site S] [--device D] [--since DUR] [--limit N]\n"
     "Maintenance windows:\n"
@@ -195,8 +192,7 @@ static const struct command commands[] = {
     {"dispatch", ctl_cmd_step},       {"on-site", ctl_cmd_step},  {"resolve", ctl_cmd_step},
     {"close", ctl_cmd_step},          {"reopen", ctl_cmd_step},   {"open", ctl_cmd_open},
     {"alarms", ctl_cmd_alarms},       {"window", ctl_cmd_window}, {"rules", ctl_cmd_rules},
-    {"deadlines", ctl_cmd_deadlines}, {"pause", ctl_cmd_clock},   {"resume", ctl_cmd_clock},
-    {"remote", ctl_cmd_clock},        {"sla", ctl_cmd_sla},
+    {"deadlines", ctl_cmd_deadlines}, {"sla", ctl_cmd_sla},
 };
 
 int main(int argc, char **argv)

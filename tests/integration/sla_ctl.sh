@@ -3,7 +3,8 @@
 # contract file writes deadlines onto tickets, engages the ladder and POSTs
 # the webhook to a real receiver; fieldmonctl shows deadlines and time left,
 # pauses and resumes the clocks (the collector moves the deadlines), records
-# remote support, and reports met/breached per ticket and per grade.
+# remote support, and reports per grade and clock (sla_report.sh checks the
+# report's arithmetic).
 source "$(dirname "$0")/coll_lib.sh"
 ctl() { "$FM_CTL" -a tester "$@"; }
 
@@ -101,18 +102,25 @@ moved=$(q "SELECT extract(epoch FROM remote_due) - $before FROM tickets WHERE ti
 # Remote support and acknowledgement in time: met.
 ctl remote "$ups" >/dev/null || fail "remote"
 ctl ack "$ups" >/dev/null || fail "ack"
+# The camera resolved without an answer: its response clock is breached,
+# remote and on-site do not apply, resolution is met (the collector settles).
+ctl resolve "$cam" --cause "adapter" --action "replaced the adapter" >/dev/null || fail "resolve"
+wait_for "SELECT count(*) = 2 FROM ticket_clocks WHERE ticket_id = $ups AND outcome = 'met'"
+wait_for "SELECT count(*) = 4 FROM ticket_clocks WHERE ticket_id = $cam"
+ctl deadlines | grep -Eq "^ *$ups .* met .* met " || fail "deadlines: $(ctl deadlines)"
 ctl sla --from 2000-01-01 >"$T/sla.out" || fail "sla"
-grep -Eq "^$ups +3 +site-b +[0-9-]+T[0-9:]+Z +met +met +left" "$T/sla.out" || fail "sla report: $(cat "$T/sla.out")"
+for line in "^3 +response +2 +1 +1 +0 +0 +50.0 " "^3 +remote +2 +1 +0 +1 +0 +100.0 " \
+    "^$cam +1 +3 +response +[0-9-]+T[0-9:]+\+[0-9:]+ +not met +-$"; do
+    grep -Eq "$line" "$T/sla.out" || fail "sla report lacks /$line/: $(cat "$T/sla.out")"
+done
 ctl --json sla --from 2000-01-01 --to 2100-01-01 >"$T/sla.json" || fail "sla --json"
-python3 - "$T/sla.json" "$ups" "$cam" <<'PY' || fail "sla --json: $(cat "$T/sla.json")"
+python3 - "$T/sla.json" "$cam" <<'PY' || fail "sla --json: $(cat "$T/sla.json")"
 import json, sys
 d = json.load(open(sys.argv[1]))
-t = [x for x in d["tickets"] if x["id"] == int(sys.argv[2])][0]
-assert t["response"] == "met" and t["remote"] == "met", t
-c = [x for x in d["tickets"] if x["id"] == int(sys.argv[3])][0]
-assert c["response"] == "breached", c
-g = [x for x in d["grades"] if x["grade"] == 3][0]
-assert g["tickets"] == 2 and g["response_met"] == 1 and g["response_breached"] == 1, g
+g = {(x["grade"], x["clock"]): x for x in d["grades"]}
+r = g[(3, "response")]
+assert (r["visits"], r["met"], r["breached"], r["met_pct"]) == (2, 1, 1, 50.0), r
+assert [(b["id"], b["clock"]) for b in d["breaches"]] == [(int(sys.argv[2]), "response")], d
 PY
 if ctl sla --from yesterday-ish 2>/dev/null; then fail "a bad --from was accepted"; fi
 
