@@ -51,8 +51,10 @@ source tests/lib/pg.sh
 work=$(mktemp -d /tmp/fieldmon-quickstart.XXXXXX)
 chmod 755 "$work"
 pids=()
+nap_pid=
 cleanup() {
     trap - EXIT INT TERM
+    if [[ -n "$nap_pid" ]]; then kill "$nap_pid" 2>/dev/null || true; fi
     for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null || true; done
     wait 2>/dev/null || true
     fm_pg_stop
@@ -62,6 +64,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 started=$(date +%s)
+# nap SECONDS: a sleep that a signal interrupts at once (bash runs a trap
+# only after a foreground command ends, so the sleep runs in the background).
+nap() {
+    sleep "$1" &
+    nap_pid=$!
+    wait "$nap_pid" || true
+    nap_pid=
+}
 say() { printf 'quickstart [%4ds]: %s\n' "$(($(date +%s) - started))" "$*"; }
 
 # wait_for WHAT SECONDS COMMAND...: until COMMAND succeeds.
@@ -70,7 +80,7 @@ wait_for() {
     shift 2
     for _ in $(seq 1 $((secs * 10))); do
         "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1
+        nap 0.1
     done
     say "gave up waiting for $what; logs are in $work" >&2
     tail -5 "$work"/*.log >&2 || true
@@ -171,7 +181,7 @@ wait_for "both agents to connect" 30 agents_up
 say "agents agent-hq and agent-depot connected; polling $(q "SELECT count(*) FROM devices WHERE name <> ''") devices"
 
 # Faults, as they happen in machine rooms.
-sleep 5
+nap 5
 say "fault: smoke detected in the HQ core room (env-hq-1)"
 simctl set env-hq-1 1.3.6.1.2.1.99.1.1.1.4.5=1 >/dev/null
 say "fault: the depot UPS goes on battery (ups-depot-1, site 80 km away)"
@@ -200,16 +210,33 @@ say "the depot ticket is grade 2 now; its deadlines, recomputed from the origina
 "$ctl" deadlines || true
 psql -Xqx -c "SELECT ticket_id, changed_at, from_grade, to_grade, before, after FROM sla_grade_changes"
 
+# What to try, with the database the quickstart runs on.
+try_this() {
+    say "the database: FM_PG_DSN=\"$FM_PG_DSN\""
+    cat <<EOF
+  try, in another terminal:
+    export FM_PG_DSN="$FM_PG_DSN" FM_ACTOR=\$USER
+    $ctl tickets                    # open tickets, most severe first
+    $ctl deadlines                  # their contract clocks
+    $ctl show 1                     # one ticket's whole record
+    $ctl ack 1 --note "called the site"
+    $ctl sla                        # the SLA report
+    psql "\$FM_PG_DSN"              # the tables (docs/schema.md)
+EOF
+}
+
 if ((duration > 0)); then
     left=$((duration - ($(date +%s) - started)))
     if ((left > 0)); then
-        say "running for ${left}s more (--duration $duration)"
-        sleep "$left"
+        try_this
+        say "running for ${left}s more (--duration $duration; Ctrl-C stops and cleans up)"
+        nap "$left"
     fi
     say "final tickets:"
     "$ctl" tickets
     "$ctl" deadlines
     exit 0
 fi
-say "running; try: $ctl -d \"$FM_PG_DSN\" deadlines   (Ctrl-C stops and cleans up)"
-while true; do sleep 3600; done
+try_this
+say "running until Ctrl-C (which stops everything and cleans up)"
+while true; do nap 3600; done
