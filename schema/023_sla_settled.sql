@@ -106,8 +106,10 @@ CREATE TABLE ticket_visits (
     reopened_at         timestamptz NOT NULL,
     reopened_by         text NOT NULL,
     reopen_reason       text NOT NULL,
+    sla_settled         boolean NOT NULL DEFAULT false,  -- its four clocks have ended
     PRIMARY KEY (ticket_id, visit)
 );
+CREATE INDEX ticket_visits_unsettled ON ticket_visits (ticket_id) WHERE NOT sla_settled;
 
 -- The final state of each clock of each visit. A clock has no row while it
 -- runs. outcome: met (its event happened by the deadline), breached (the
@@ -196,7 +198,8 @@ BEGIN
                dispatched_at, dispatched_by, dispatched_to, remote_started_at, on_site_at,
                on_site_by, resolved_at, resolved_by, cause, action_taken, prevention, closed_at,
                closed_by, closed_as, customer_confirmed, confirmed_by, satisfaction,
-               response_due, remote_due, onsite_due, resolution_due, p_at, p_actor, p_reason
+               response_due, remote_due, onsite_due, resolution_due, p_at, p_actor, p_reason,
+               sla_settled
         FROM tickets WHERE ticket_id = p_id
         RETURNING visit INTO v;
     IF v IS NULL THEN

@@ -54,6 +54,11 @@ sla_sched_t *sla_sched_create(const struct contract_set *contracts, sla_now_cb n
     return s;
 }
 
+sla_sched_t *sla_sched_sibling(const sla_sched_t *s)
+{
+    return sla_sched_create(s->contracts, s->now, s->now_arg);
+}
+
 static void tracked_free(struct tracked *t)
 {
     free(t->customer);

@@ -35,6 +35,10 @@ typedef struct sla_sched sla_sched_t;
 sla_sched_t *sla_sched_create(const struct contract_set *contracts, sla_now_cb now, void *arg);
 void sla_sched_destroy(sla_sched_t *s);
 
+/* A new, empty scheduler with s's contracts and clock (for settling a
+ * visit apart from the tickets s tracks). */
+sla_sched_t *sla_sched_sibling(const sla_sched_t *s);
+
 /* Starts the clocks of visit (1 = the first) of ticket_id for customer (its
  * contract, or the default), opened at opened_at with grade at a site
  * distance_km away (negative: unknown). Roles already engaged and clocks

@@ -299,16 +299,14 @@ int sla_store_settle_none(PGconn *conn, int64_t ticket_id, int visit, int grade,
     snprintf(g, sizeof(g), "%d", grade);
     snprintf(op, sizeof(op), "%" PRId64, opened);
     if (exec_ok(conn,
-                "WITH c AS (INSERT INTO ticket_clocks (ticket_id, visit, clock, grade, "
-                "started_at, outcome, reason) SELECT $1::bigint, $2::smallint, k, $3::smallint, "
+                "INSERT INTO ticket_clocks (ticket_id, visit, clock, grade, started_at, outcome, "
+                "reason) SELECT $1::bigint, $2::smallint, k, $3::smallint, "
                 "to_timestamp($4::bigint), 'na', $5 FROM unnest(ARRAY['response', 'remote', "
-                "'onsite', 'resolution']) k ON CONFLICT DO NOTHING) "
-                "UPDATE tickets SET sla_settled = true WHERE ticket_id = $1::bigint "
-                "AND visit = $2::smallint",
+                "'onsite', 'resolution']) k ON CONFLICT DO NOTHING",
                 5, params, PGRES_COMMAND_OK, &r) != 0)
         return stmt_fail(conn, r, "ticket_clocks", why, whylen);
     PQclear(r);
-    return 0;
+    return sla_store_mark_settled(conn, ticket_id, visit, why, whylen);
 }
 
 int sla_store_mark_settled(PGconn *conn, int64_t ticket_id, int visit, char *why, size_t whylen)
@@ -319,7 +317,10 @@ int sla_store_mark_settled(PGconn *conn, int64_t ticket_id, int visit, char *why
 
     snprintf(id, sizeof(id), "%" PRId64, ticket_id);
     snprintf(vi, sizeof(vi), "%d", visit);
+    /* The visit is the ticket's current one, or one archived by a reopening. */
     if (exec_ok(conn,
+                "WITH v AS (UPDATE ticket_visits SET sla_settled = true "
+                "WHERE ticket_id = $1::bigint AND visit = $2::smallint) "
                 "UPDATE tickets SET sla_settled = true WHERE ticket_id = $1::bigint "
                 "AND visit = $2::smallint",
                 2, params, PGRES_COMMAND_OK, &r) != 0)

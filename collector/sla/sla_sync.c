@@ -62,6 +62,28 @@ static const char tickets_sql[] =
     "FROM tickets t LEFT JOIN sites s USING (site_id) "
     "WHERE NOT t.sla_settled OR t.ticket_id = ANY($1::bigint[]) ORDER BY t.ticket_id";
 
+/* Visits archived by a reopening before their clocks were settled (the
+ * ticket was resolved and reopened between two rounds): the same columns as
+ * tickets_sql, then C_UNTIL, the reopening. A visit reopened without being
+ * resolved or closed ends at the reopening. */
+#define C_UNTIL (C_DONE + 1)
+static const char visits_sql[] =
+    "SELECT v.ticket_id, v.grade, coalesce(t.site_id, ''), "
+    "floor(extract(epoch FROM v.opened_at))::bigint, coalesce(s.distance_km, -1)::float8, "
+    "v.visit, floor(extract(epoch FROM v.acknowledged_at))::bigint, "
+    "floor(extract(epoch FROM v.dispatched_at))::bigint, coalesce(v.dispatched_to, ''), "
+    "floor(extract(epoch FROM v.remote_started_at))::bigint, "
+    "floor(extract(epoch FROM v.on_site_at))::bigint, "
+    "floor(extract(epoch FROM v.resolved_at))::bigint, "
+    "CASE WHEN v.closed_as IS NOT NULL THEN floor(extract(epoch FROM v.closed_at))::bigint "
+    "WHEN v.resolved_at IS NULL THEN floor(extract(epoch FROM v.reopened_at))::bigint END, "
+    "CASE v.closed_as WHEN 'cancelled' THEN 'ticket cancelled' "
+    "WHEN 'duplicate' THEN 'duplicate ticket' ELSE 'reopened before it was resolved' END, "
+    "true, floor(extract(epoch FROM v.reopened_at))::bigint "
+    "FROM ticket_visits v JOIN tickets t USING (ticket_id) "
+    "LEFT JOIN sites s ON s.site_id = t.site_id "
+    "WHERE NOT v.sla_settled ORDER BY v.ticket_id, v.visit LIMIT 100";
+
 sla_sync_t *sla_sync_create(const struct contract_set *contracts, sla_sched_t *sched)
 {
     sla_sync_t *y = fm_xcalloc(1, sizeof(*y));
@@ -159,10 +181,12 @@ static bool warned_before(sla_sync_t *y, int64_t id)
     return false;
 }
 
-/* Opens the clocks of a ticket's visit seen for the first time and replays
- * its grade history: the grade in force at the visit's opening, then each
- * change after it at its time. */
-static int open_ticket(sla_sync_t *y, PGconn *conn, PGresult *t, int row, char *why, size_t whylen)
+/* Opens the clocks of a ticket's visit seen for the first time on sched and
+ * replays its grade history: the grade in force at the visit's opening, then
+ * each change after it at its time, up to `until` (0: all; a visit archived
+ * by a reopening ends there). */
+static int open_ticket(sla_sync_t *y, sla_sched_t *sched, PGconn *conn, PGresult *t, int row,
+                       int64_t until, char *why, size_t whylen)
 {
     int64_t id = strtoll(PQgetvalue(t, row, C_ID), NULL, 10);
     int64_t opened = epoch_or_zero(t, row, C_OPENED);
@@ -187,14 +211,16 @@ static int open_ticket(sla_sync_t *y, PGconn *conn, PGresult *t, int row, char *
         grade = atoi(PQgetvalue(g, i, 0));
         first = i + 1;
     }
-    rc = sla_sched_open(y->sched, conn, id, visit, c->customer, grade, km, opened, why, whylen);
+    rc = sla_sched_open(sched, conn, id, visit, c->customer, grade, km, opened, why, whylen);
     for (int i = first; rc == 0 && i < PQntuples(g); i++) {
         int64_t at = epoch_or_zero(g, i, 1);
         int to = atoi(PQgetvalue(g, i, 0));
 
-        if (to == sla_sched_clock(y->sched, id)->grade)
+        if (until != 0 && at >= until)
+            break;
+        if (to == sla_sched_clock(sched, id)->grade)
             continue;
-        rc = sla_sched_regrade(y->sched, conn, id, to, at < opened ? opened : at, why, whylen);
+        rc = sla_sched_regrade(sched, conn, id, to, at < opened ? opened : at, why, whylen);
     }
     PQclear(g);
     return rc;
@@ -231,19 +257,28 @@ static int follow_grade(sla_sync_t *y, PGconn *conn, int64_t id, int grade,
     return rc;
 }
 
-/* Applies the pauses recorded in sla_pauses that the clocks do not have. */
-static int follow_pauses(sla_sync_t *y, PGconn *conn, const char *ids, char *why, size_t whylen)
+/* The pauses of the current visits of the tracked tickets ($1). */
+static const char pauses_sql[] =
+    "SELECT p.ticket_id, floor(extract(epoch FROM p.started_at))::bigint, "
+    "floor(extract(epoch FROM p.ended_at))::bigint, p.reason "
+    "FROM sla_pauses p JOIN tickets t USING (ticket_id) "
+    "WHERE p.ticket_id = ANY($1::bigint[]) AND p.started_at >= t.visit_opened_at "
+    "ORDER BY p.ticket_id, p.started_at";
+
+/* The pauses of one archived visit: $1 ticket, $2 visit. */
+static const char visit_pauses_sql[] =
+    "SELECT p.ticket_id, floor(extract(epoch FROM p.started_at))::bigint, "
+    "floor(extract(epoch FROM p.ended_at))::bigint, p.reason "
+    "FROM sla_pauses p JOIN ticket_visits v USING (ticket_id) "
+    "WHERE v.ticket_id = $1::bigint AND v.visit = $2::smallint "
+    "AND p.started_at >= v.opened_at AND p.started_at < v.reopened_at ORDER BY p.started_at";
+
+/* Applies the pauses that sql (params) returns and sched's clocks do not
+ * have yet. */
+static int follow_pauses(sla_sync_t *y, sla_sched_t *sched, PGconn *conn, const char *sql, int n,
+                         const char *const *params, char *why, size_t whylen)
 {
-    const char *params[1] = {ids};
-    PGresult *p =
-        PQexecParams(conn,
-                     "SELECT p.ticket_id, floor(extract(epoch FROM p.started_at))::bigint, "
-                     "floor(extract(epoch FROM p.ended_at))::bigint, p.reason "
-                     "FROM sla_pauses p JOIN tickets t USING (ticket_id) "
-                     "WHERE p.ticket_id = ANY($1::bigint[]) "
-                     "AND p.started_at >= t.visit_opened_at "
-                     "ORDER BY p.ticket_id, p.started_at",
-                     1, NULL, params, NULL, NULL, 0);
+    PGresult *p = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
     int64_t cur = -1;
     size_t idx = 0;
 
@@ -252,7 +287,7 @@ static int follow_pauses(sla_sync_t *y, PGconn *conn, const char *ids, char *why
     for (int i = 0; i < PQntuples(p); i++) {
         int64_t id = strtoll(PQgetvalue(p, i, 0), NULL, 10);
         int64_t start = epoch_or_zero(p, i, 1), end = epoch_or_zero(p, i, 2);
-        const struct sla_clock *c = sla_sched_clock(y->sched, id);
+        const struct sla_clock *c = sla_sched_clock(sched, id);
         char w[256];
 
         idx = id == cur ? idx + 1 : 0;
@@ -260,16 +295,16 @@ static int follow_pauses(sla_sync_t *y, PGconn *conn, const char *ids, char *why
         if (c == NULL)
             continue;
         /* Errors here are rows the clock refuses (a pause starting before the
-         * opening): logged, not fatal to the round. */
-        /* Refused rows come back every round: log each ticket once (the
-         * warned list holds pause warnings under the negated id). */
+         * opening): logged, not fatal to the round. Refused rows come back
+         * every round: log each ticket once (the warned list holds pause
+         * warnings under the negated id). */
         if (idx >= c->n_pauses &&
-            sla_sched_pause(y->sched, NULL, id, PQgetvalue(p, i, 3), start, w, sizeof(w)) != 0 &&
+            sla_sched_pause(sched, NULL, id, PQgetvalue(p, i, 3), start, w, sizeof(w)) != 0 &&
             !warned_before(y, -id))
             FM_WARN("sla: ticket %" PRId64 ": pause ignored: %s", id, w);
-        c = sla_sched_clock(y->sched, id);
+        c = sla_sched_clock(sched, id);
         if (idx < c->n_pauses && c->paused[idx].end == SLA_NEVER && end != 0 &&
-            sla_sched_pause(y->sched, NULL, id, NULL, end, w, sizeof(w)) != 0 &&
+            sla_sched_pause(sched, NULL, id, NULL, end, w, sizeof(w)) != 0 &&
             !warned_before(y, -id))
             FM_WARN("sla: ticket %" PRId64 ": resume ignored: %s", id, w);
     }
@@ -319,7 +354,7 @@ static int64_t earliest(int64_t a, int64_t b)
 }
 
 /* What happened on the ticket's visit, for its clocks and its ladder. */
-static void note_events(sla_sync_t *y, PGresult *t, int row, int64_t id)
+static void note_events(sla_sched_t *sched, PGresult *t, int row, int64_t id)
 {
     struct sla_steps st = {
         .acknowledged = epoch_or_zero(t, row, C_ACK),
@@ -336,7 +371,7 @@ static void note_events(sla_sync_t *y, PGresult *t, int row, int64_t id)
         .ended_why = PQgetvalue(t, row, C_ENDED_WHY),
     };
 
-    sla_sched_events(y->sched, id, &ev, &st);
+    sla_sched_events(sched, id, &ev, &st);
 }
 
 /* A ticket no contract covers: warned once while it runs; its clocks are
@@ -360,6 +395,47 @@ static int no_contract(sla_sync_t *y, PGconn *conn, PGresult *t, int row, char *
     return 0;
 }
 
+/* Settles one archived visit (row of visits_sql) on a scheduler of its own. */
+static int settle_visit(sla_sync_t *y, PGconn *conn, PGresult *t, int row,
+                        struct sla_sync_result *res, char *why, size_t whylen)
+{
+    int64_t id = strtoll(PQgetvalue(t, row, C_ID), NULL, 10);
+    const char *params[2] = {PQgetvalue(t, row, C_ID), PQgetvalue(t, row, C_VISIT)};
+    sla_sched_t *own;
+    unsigned q = 0;
+    int rc;
+
+    if (contract_for_site(y->contracts, PQgetvalue(t, row, C_SITE)) == NULL)
+        return no_contract(y, conn, t, row, why, whylen);
+    own = sla_sched_sibling(y->sched);
+    rc = open_ticket(y, own, conn, t, row, epoch_or_zero(t, row, C_UNTIL), why, whylen);
+    if (rc == 0)
+        rc = follow_pauses(y, own, conn, visit_pauses_sql, 2, params, why, whylen);
+    if (rc == 0) {
+        note_events(own, t, row, id);
+        rc = sla_sched_finish(own, conn, id, &q, why, whylen);
+        res->queued += q;
+        res->finished++;
+    }
+    sla_sched_destroy(own);
+    return rc;
+}
+
+/* Settles the visits archived before their clocks were. */
+static int settle_archived(sla_sync_t *y, PGconn *conn, struct sla_sync_result *res, char *why,
+                           size_t whylen)
+{
+    PGresult *t = PQexecParams(conn, visits_sql, 0, NULL, NULL, NULL, NULL, 0);
+    int rc = 0;
+
+    if (PQresultStatus(t) != PGRES_TUPLES_OK)
+        return db_fail(conn, t, "ticket_visits", why, whylen);
+    for (int i = 0; i < PQntuples(t) && rc == 0; i++)
+        rc = settle_visit(y, conn, t, i, res, why, whylen);
+    PQclear(t);
+    return rc;
+}
+
 int sla_sync_round(sla_sync_t *y, PGconn *conn, struct sla_sync_result *res, char *why,
                    size_t whylen)
 {
@@ -381,6 +457,9 @@ int sla_sync_round(sla_sync_t *y, PGconn *conn, struct sla_sync_result *res, cha
             goto out;
         y->published = true;
     }
+    rc = settle_archived(y, conn, &r0, why, whylen);
+    if (rc != 0)
+        goto out;
     t = PQexecParams(conn, tickets_sql, 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(t) != PGRES_TUPLES_OK) {
         rc = db_fail(conn, t, "tickets", why, whylen);
@@ -399,20 +478,20 @@ int sla_sync_round(sla_sync_t *y, PGconn *conn, struct sla_sync_result *res, cha
                 rc = no_contract(y, conn, t, i, why, whylen);
                 continue;
             }
-            rc = open_ticket(y, conn, t, i, why, whylen);
+            rc = open_ticket(y, y->sched, conn, t, i, 0, why, whylen);
             if (rc != 0)
                 continue;
             r0.opened++;
         } else {
             rc = follow_grade(y, conn, id, atoi(PQgetvalue(t, i, C_GRADE)), &r0, why, whylen);
         }
-        note_events(y, t, i, id);
+        note_events(y->sched, t, i, id);
     }
     free(ids);
     ids = tracked_ids(y->sched);
     params[0] = ids;
     if (rc == 0)
-        rc = follow_pauses(y, conn, ids, why, whylen);
+        rc = follow_pauses(y, y->sched, conn, pauses_sql, 1, params, why, whylen);
     if (rc == 0)
         rc = write_deadlines(y, conn, why, whylen);
     /* Settle resolved and closed tickets, then tick the rest. */

@@ -302,7 +302,7 @@ static void test_sla_clocks_settle_in_the_database(void **state)
     char err[512];
     sla_sched_t *s;
     sla_sync_t *y;
-    long long a, b, c;
+    long long a, b, c, d;
 
     (void)state;
     if (contract_set_load_file(DEFAULT_CONTRACT, &set, err, sizeof(err)) != 0)
@@ -364,6 +364,23 @@ static void test_sla_clocks_settle_in_the_database(void **state)
     assert_int_equal(query_ll(err), 1);
     assert_int_equal(query_ll("SELECT count(*) FROM ticket_visits"), 1);
     assert_int_equal(query_ll("SELECT count(*) FROM sla_breaches WHERE visit = 2"), 1);
+
+    /* D: resolved and recurred between two rounds: the first visit, archived
+     * before the scheduler saw its end, is settled from ticket_visits. */
+    d = fault("site-c/ups-2/d", 3, "site-c", nov(26, 10, 0));
+    round_at(y, nov(26, 10, 1), &res);
+    execf("UPDATE tickets SET state = 'resolved', acknowledged_at = to_timestamp(%lld), "
+          "resolved_at = to_timestamp(%lld), cause = 'c', action_taken = 'a' "
+          "WHERE ticket_id = %lld",
+          (long long)nov(26, 10, 5), (long long)nov(26, 10, 20), d);
+    assert_int_equal(fault("site-c/ups-2/d", 3, "site-c", nov(26, 10, 30)), d);
+    round_at(y, nov(26, 10, 31), &res);
+    assert_clocks(d, 1, wb1);
+    snprintf(err, sizeof(err),
+             "SELECT count(*) FROM ticket_visits WHERE ticket_id = %lld AND sla_settled", d);
+    assert_int_equal(query_ll(err), 1);
+    assert_int_equal(sla_sched_visit(s, d), 2);
+    assert_int_equal(sla_sched_clock(s, d)->opened_at, nov(26, 10, 30));
 
     /* C: grade 1 Wednesday 10:00, dispatched to "team north" 10:05: the
      * field engineer counts as engaged (engaged_by: dispatch); the
