@@ -3,6 +3,7 @@
  * the collector reloads the windows every few seconds. */
 #include "ctl.h"
 #include "ctl_out.h"
+#include "ctl_time.h"
 
 #include "fm_conf.h"
 #include "tickets_ops.h"
@@ -13,21 +14,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A time as PostgreSQL reads timestamptz ("now", "2026-05-01 08:00+08",
- * "tomorrow 09:00"), in Unix ms. */
-static int parse_time(PGconn *conn, const char *text, int64_t *ms)
+/* Whether site is known: reported by an agent (sites) or listed by a
+ * published contract. -1 if the database could not say. */
+static int site_known(struct ctl *c, const char *site)
 {
-    const char *p[1] = {text};
-    PGresult *r = PQexecParams(conn, "SELECT (extract(epoch FROM $1::timestamptz) * 1000)::bigint",
+    const char *p[1] = {site};
+    PGresult *r = PQexecParams(c->conn,
+                               "SELECT EXISTS (SELECT 1 FROM sites WHERE site_id = $1) OR EXISTS "
+                               "(SELECT 1 FROM sla_contract_sites WHERE site_id = $1)",
                                1, NULL, p, NULL, NULL, 0);
+    int known = -1;
 
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        PQclear(r);
-        return -EINVAL;
-    }
-    *ms = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        known = PQgetvalue(r, 0, 0)[0] == 't';
+    else
+        ctl_fail("%s", ctl_pg_reason(c->conn, r));
     PQclear(r);
-    return 0;
+    return known;
 }
 
 static int window_add(struct ctl *c, int argc, char **argv)
@@ -43,6 +46,7 @@ static int window_add(struct ctl *c, int argc, char **argv)
     };
     const char *site = NULL, *device = NULL, *start = "now", *end = NULL, *reason = NULL;
     int64_t dur = 0, start_ms, end_ms;
+    double t;
     long long id;
     char why[512];
     int opt, rc;
@@ -81,14 +85,26 @@ static int window_add(struct ctl *c, int argc, char **argv)
                                        " suppresses)");
     if (device && site == NULL)
         return ctl_usage("window add", "--device needs --site");
+    if (!ctl_need_actor(c, "window add"))
+        return CTL_USAGE;
     if (ctl_conn(c) == NULL)
         return CTL_FAIL;
-    if (parse_time(c->conn, start, &start_ms) != 0)
-        return ctl_usage("window add", "--start %s: not a time PostgreSQL understands", start);
-    if (end && parse_time(c->conn, end, &end_ms) != 0)
-        return ctl_usage("window add", "--end %s: not a time PostgreSQL understands", end);
-    if (end == NULL)
-        end_ms = start_ms + dur;
+    if (site != NULL && (rc = site_known(c, site)) != 1)
+        return rc < 0 ? CTL_FAIL
+                      : ctl_fail("no site \"%s\" (sites are those agents report, or that a "
+                                 "contract lists)",
+                                 site);
+    if ((rc = ctl_parse_time(c, "window add", "--start", start, CTL_DAY_START, &t)) != CTL_OK)
+        return rc;
+    start_ms = (int64_t)(t * 1000.0);
+    end_ms = start_ms + dur;
+    if (end && (rc = ctl_parse_time(c, "window add", "--end", end, CTL_DAY_END, &t)) != CTL_OK)
+        return rc;
+    if (end)
+        end_ms = (int64_t)(t * 1000.0);
+    if (end_ms <= start_ms)
+        return ctl_usage("window add", "the window must end after it starts (--start %s, --end %s)",
+                         start, end);
     rc = tickets_window_add(c->conn, c->actor, site, device, start_ms, end_ms, reason, &id, why,
                             sizeof(why));
     if (rc == -EINVAL)
@@ -105,26 +121,21 @@ static int window_add(struct ctl *c, int argc, char **argv)
 static int window_list(struct ctl *c, int argc, char **argv)
 {
     bool all = argc == 2 && strcmp(argv[1], "--all") == 0;
-    const char *p[1] = {all ? "t" : "f"};
+    const char *p[2] = {all ? "t" : "f", CTL_TS_FORMAT};
 
     if (argc > 2 || (argc == 2 && !all))
         return ctl_usage("window list", "the only option is --all");
-    return ctl_query_print(
-        c,
-        "SELECT window_id AS id, coalesce(site_id, '*') AS site,"
-        " coalesce(device_glob, '*') AS device,"
-        " " TS("starts_at") " AS starts_at, " TS(
-            "ends_at") " AS ends_at,"
-                       " reason, created_by, " TS(
-                           "cancelled_at") " AS cancelled_at,"
-                                           " cancelled_by, (SELECT count(*) FROM suppressed_alarms "
-                                           "s"
-                                           "  WHERE s.window_id = w.window_id) AS suppressed"
-                                           " FROM maintenance_windows w"
-                                           " WHERE $1::boolean OR (cancelled_at IS NULL AND "
-                                           "ends_at > now())"
-                                           " ORDER BY starts_at, window_id",
-        1, p);
+    return ctl_query_print(c,
+                           "SELECT window_id AS id, coalesce(site_id, '*') AS site, "
+                           "coalesce(device_glob, '*') AS device, to_char(starts_at, $2) AS "
+                           "starts_at, to_char(ends_at, $2) AS ends_at, reason, created_by, "
+                           "to_char(cancelled_at, $2) AS cancelled_at, cancelled_by, "
+                           "(SELECT count(*) FROM suppressed_alarms s "
+                           "WHERE s.window_id = w.window_id) AS suppressed "
+                           "FROM maintenance_windows w "
+                           "WHERE $1::boolean OR (cancelled_at IS NULL AND ends_at > now()) "
+                           "ORDER BY starts_at, window_id",
+                           2, p);
 }
 
 static int window_cancel(struct ctl *c, int argc, char **argv)
@@ -135,6 +146,8 @@ static int window_cancel(struct ctl *c, int argc, char **argv)
 
     if (argc != 2 || !ctl_parse_id(argv[1], &id))
         return ctl_usage("window cancel", "expected one window id");
+    if (!ctl_need_actor(c, "window cancel"))
+        return CTL_USAGE;
     if (ctl_conn(c) == NULL)
         return CTL_FAIL;
     rc = tickets_window_cancel(c->conn, c->actor, id, why, sizeof(why));
