@@ -57,7 +57,8 @@ int ctl_cmd_alarms(struct ctl *c, int argc, char **argv);
 int ctl_cmd_window(struct ctl *c, int argc, char **argv);
 int ctl_cmd_rules(struct ctl *c, int argc, char **argv);
 int ctl_cmd_deadlines(struct ctl *c, int argc, char **argv);
-int ctl_cmd_clock(struct ctl *c, int argc, char **argv);
 int ctl_cmd_sla(struct ctl *c, int argc, char **argv);
+int ctl_cmd_escalations(struct ctl *c, int argc, char **argv);
+int ctl_cmd_audit(struct ctl *c, int argc, char **argv);
 
 #endif

@@ -25,19 +25,32 @@
 static const char usage_text[] =
     "usage: fieldmonctl [-d DSN] [-a ACTOR] [--tz ZONE] [--json] COMMAND [ARGS]\n"
     "\n"
-    "Tickets:\n"
-    "  tickets [--state S|--all] [--grade N] [--site S] [--limit N]   list tickets (default: not "
-    "closed)\n"
-    "  show ID                                      one ticket: devices, alarms, grades, audit\n"
-    "  ack ID [--note T]                            acknowledge\n"
-    "  dispatch ID --to WHO [--note T]              send an engineer or team\n"
-    "  on-site ID [--note T]                        the engineer arrived\n"
-    "  resolve ID --cause T --action T [--prevention T] [--note T]\n"
-    "  close ID --satisfaction 1-5 [--confirmed] [--confirmed-by WHO] [--note T]\n"
-    "  reopen ID [--note T]                         back to handling (customer not satisfied)\n"
-    "  open --grade N --title T [--site S] [--device D]   open a manual ticket\n"
+    "Tickets (every step takes --at TIME: when it happened, and --note T):\n"
+    "  tickets [--state S] [--all] [--archived] [--grade N] [--site S] [--limit N]\n"
+    "                                               list tickets (default: not closed)\n"
+    "  show ID                                      the whole record: clocks, visits, timeline\n"
+    "  open --grade N --title T --site S [--device D] [--caller NAME] [--contact C]\n"
+    "       [--description T] [--reported-at TIME]  open a manual ticket\n"
+    "  ack ID                                       acknowledge\n"
+    "  dispatch ID --to WHO                         send an engineer, a team or a contract role\n"
+    "  on-site ID                                   the engineer arrived\n"
+    "  remote ID                                    remote support began\n"
+    "  resolve ID --cause T --action T [--prevention T]\n"
+    "  close ID --satisfaction 1-5 [--confirmed [--confirmed-by WHO]]\n"
+    "  reopen ID --reason T                         a new visit (resolved, or closed within the\n"
+    "                                               contract's reopen period)\n"
+    "  note ID TEXT...                              add a note\n"
+    "  cancel ID --reason T                         close without repair (not counted in the SLA)\n"
+    "  duplicate-of ID OTHER                        close as a duplicate, its alarms merged\n"
+    "  regrade ID --grade N --reason T              change the grade\n"
+    "  archive ID | archive --closed-before TIME    hide closed tickets from lists\n"
+    "  escalations [ID] [--since TIME]              ladder steps and breaches\n"
+    "  audit [--actor A] [--since TIME] [--ticket ID] [--limit N]\n"
     "Contract clocks:\n"
     "  deadlines [--all]                            open tickets' clocks: deadline and state\n"
+    "  pause ID --reason T                          stop a ticket's clocks (e.g. site access\n"
+    "                                               refused)\n"
+    "  resume ID                                    restart them\n"
     "  sla [--from TIME] [--to TIME] [--contract C] [--grade N] [--csv|--json]\n"
     "                                               the SLA report per grade and clock\n"
     "Alarms:\n"
@@ -188,10 +201,17 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"tickets", ctl_cmd_tickets},     {"show", ctl_cmd_show},     {"ack", ctl_cmd_step},
-    {"dispatch", ctl_cmd_step},       {"on-site", ctl_cmd_step},  {"resolve", ctl_cmd_step},
-    {"close", ctl_cmd_step},          {"reopen", ctl_cmd_step},   {"open", ctl_cmd_open},
-    {"alarms", ctl_cmd_alarms},       {"window", ctl_cmd_window}, {"rules", ctl_cmd_rules},
+    {"tickets", ctl_cmd_tickets},     {"show", ctl_cmd_show},
+    {"open", ctl_cmd_open},           {"ack", ctl_cmd_step},
+    {"dispatch", ctl_cmd_step},       {"on-site", ctl_cmd_step},
+    {"remote", ctl_cmd_step},         {"resolve", ctl_cmd_step},
+    {"close", ctl_cmd_step},          {"reopen", ctl_cmd_step},
+    {"note", ctl_cmd_step},           {"cancel", ctl_cmd_step},
+    {"duplicate-of", ctl_cmd_step},   {"regrade", ctl_cmd_step},
+    {"archive", ctl_cmd_step},        {"pause", ctl_cmd_step},
+    {"resume", ctl_cmd_step},         {"escalations", ctl_cmd_escalations},
+    {"audit", ctl_cmd_audit},         {"alarms", ctl_cmd_alarms},
+    {"window", ctl_cmd_window},       {"rules", ctl_cmd_rules},
     {"deadlines", ctl_cmd_deadlines}, {"sla", ctl_cmd_sla},
 };
 

@@ -315,26 +315,155 @@ static void test_recurrence_after_resolution_reopens_within_the_limit(void **sta
     flush(f);
     ASSERT_Q(f->c, "SELECT string_agg(ticket_id || state, ',' ORDER BY ticket_id) FROM tickets",
              "1resolved,2open");
-    /* The customer is not satisfied: back to handling. */
+    /* The customer is not satisfied, but the fault has a newer open ticket. */
+    op.reason = "customer not satisfied";
     assert_int_equal(tickets_step(f->c, TICKETS_REOPEN, &op, why, sizeof(why)), -EEXIST);
+    assert_string_equal(why, "the fault already has open ticket 2: work on that one");
 }
 
 static void test_manual_ticket_is_opened_and_audited(void **state)
 {
     struct fx *f = *state;
+    struct tickets_manual m = {.actor = "carol",
+                               .grade = 4,
+                               .site = "s1",
+                               .title = "customer asks for a config change",
+                               .caller = "duty officer Zhang",
+                               .contact = "+86 10 5555 0100",
+                               .description = "wants the camera recording schedule changed"};
     long long id = 0;
     char why[512];
 
-    assert_int_equal(tickets_open_manual(f->c, "carol", 4, "s1", NULL,
-                                         "customer asks for a"
-                                         " config change",
-                                         &id, why, sizeof(why)),
-                     0);
+    exec_ok(f->c, "INSERT INTO sites (site_id) VALUES ('s1') ON CONFLICT DO NOTHING");
+    exec_ok(f->c, "SELECT 1");
+    m.reported_at = (double)(now_ms() / 1000 - 3600);
+    assert_int_equal(tickets_open_manual(f->c, &m, &id, why, sizeof(why)), 0);
     assert_true(id > 0);
-    assert_int_equal(tickets_open_manual(f->c, "carol", 5, "s1", NULL, "x", &id, why, sizeof(why)),
-                     -EINVAL);
-    ASSERT_Q(f->c, "SELECT kind || ':' || grade || ':' || opened_by FROM tickets",
-             "manual:4:carol");
+    ASSERT_Q(f->c,
+             "SELECT kind || ':' || grade || ':' || opened_by || ':' || caller || ':' || "
+             "(now() - opened_at > interval '59 minutes') || ':' || (opened_at = first_seen) FROM "
+             "tickets",
+             "manual:4:carol:duty officer Zhang:true:true");
+    m.grade = 5;
+    assert_int_equal(tickets_open_manual(f->c, &m, &id, why, sizeof(why)), -EINVAL);
+    m.grade = 3;
+    m.site = "deopt";
+    assert_int_equal(tickets_open_manual(f->c, &m, &id, why, sizeof(why)), -ENOENT);
+    assert_string_equal(why, "no site \"deopt\" (sites are those agents report, or that a contract "
+                             "lists)");
+    m.site = "s1";
+    m.reported_at = (double)(now_ms() / 1000 + 3600);
+    assert_int_equal(tickets_open_manual(f->c, &m, &id, why, sizeof(why)), -ERANGE);
+}
+
+/* The workflow beyond the plain steps: times recorded after the fact and
+ * their checks, notes, pauses ended by the resolution, regrades, reopening
+ * as a new visit with the first visit kept, cancelling, duplicates merging
+ * alarms, archiving. */
+static void test_workflow_visits_and_closing_without_repair(void **state)
+{
+    struct fx *f = *state;
+    struct tickets_op op = {.actor = "bob", .ticket_id = 1};
+    double t0 = (double)(now_ms() / 1000) - 7200; /* the fault, two hours ago */
+    char why[512];
+
+    corr_alarm(f->e, "s1", "env1", "smoke", NULL, true, (int64_t)t0 * 1000, 0);
+    corr_alarm(f->e, "s1", "env2", "smoke", NULL, true, (int64_t)t0 * 1000, 0);
+    flush(f);
+    ASSERT_Q(f->c, "SELECT count(*) FROM tickets", "2");
+    /* Acknowledged 10 minutes after the fault, recorded now. */
+    op.at = t0 + 600;
+    assert_int_equal(tickets_step(f->c, TICKETS_ACK, &op, why, sizeof(why)), 0);
+    ASSERT_Q(f->c,
+             "SELECT (acknowledged_at = to_timestamp(extract(epoch FROM first_seen)::bigint + 600))"
+             " FROM tickets WHERE ticket_id = 1",
+             "t");
+    ASSERT_Q(f->c, "SELECT (detail ? 'at') FROM ticket_audit WHERE action = 'acknowledge'", "t");
+    /* Dispatched before it was acknowledged, or in the future: refused. */
+    op.dispatched_to = "field-engineer";
+    op.at = t0 + 300;
+    assert_int_equal(tickets_step(f->c, TICKETS_DISPATCH, &op, why, sizeof(why)), -ERANGE);
+    assert_non_null(strstr(why, "is before it was acknowledged"));
+    op.at = t0 + 10 * 3600;
+    assert_int_equal(tickets_step(f->c, TICKETS_DISPATCH, &op, why, sizeof(why)), -ERANGE);
+    assert_non_null(strstr(why, "is in the future"));
+    /* A note changes nothing but the record. */
+    op.at = 0;
+    op.note = "called the site, guard on the way";
+    assert_int_equal(tickets_step(f->c, TICKETS_NOTE, &op, why, sizeof(why)), 0);
+    op.note = NULL;
+    ASSERT_Q(f->c, "SELECT state FROM tickets WHERE ticket_id = 1", "acknowledged");
+    /* Paused, regraded, resolved while paused: the pause ends at the resolution. */
+    op.reason = "site access refused";
+    op.at = t0 + 1200;
+    assert_int_equal(tickets_step(f->c, TICKETS_PAUSE, &op, why, sizeof(why)), 0);
+    assert_int_equal(tickets_step(f->c, TICKETS_PAUSE, &op, why, sizeof(why)), -EPERM);
+    op.grade = 1;
+    op.reason = "fire brigade called";
+    assert_int_equal(tickets_step(f->c, TICKETS_REGRADE, &op, why, sizeof(why)), -EINVAL);
+    assert_string_equal(why, "ticket 1 is grade 1 already");
+    op.grade = 2;
+    op.reason = "steam from the kettle, no fire";
+    op.at = t0 + 1300;
+    assert_int_equal(tickets_step(f->c, TICKETS_REGRADE, &op, why, sizeof(why)), 0);
+    ASSERT_Q(f->c,
+             "SELECT grade || ':' || (SELECT string_agg(coalesce(old_grade::text, '-') || '>' || "
+             "new_grade || '/' || actor, ',' ORDER BY ts) FROM ticket_grades WHERE ticket_id = 1) "
+             "FROM tickets WHERE ticket_id = 1",
+             "2:->1/collector:test,1>2/bob");
+    op.cause = "dust";
+    op.action = "cleaned";
+    op.at = t0 + 1800;
+    assert_int_equal(tickets_step(f->c, TICKETS_RESOLVE, &op, why, sizeof(why)), 0);
+    ASSERT_Q(f->c,
+             "SELECT count(*) FROM sla_pauses WHERE ticket_id = 1 AND ended_at = "
+             "(SELECT resolved_at FROM tickets WHERE ticket_id = 1)",
+             "1");
+    assert_int_equal(tickets_step(f->c, TICKETS_RESUME, &op, why, sizeof(why)), -EPERM);
+    /* Reopened: visit 2 acknowledged by the reopening; visit 1 kept. */
+    op.reason = "alarm again after the visit";
+    op.at = 0;
+    assert_int_equal(tickets_step(f->c, TICKETS_REOPEN, &op, why, sizeof(why)), 0);
+    ASSERT_Q(f->c,
+             "SELECT t.visit || ':' || t.state || ':' || (t.resolved_at IS NULL) || ':' || "
+             "v.cause || ':' || (v.acknowledged_at = to_timestamp(extract(epoch FROM "
+             "t.first_seen)::bigint + 600)) || ':' || v.reopen_reason FROM tickets t JOIN "
+             "ticket_visits v USING (ticket_id) WHERE t.ticket_id = 1",
+             "2:acknowledged:true:dust:true:alarm again after the visit");
+    /* Cancelled: closed without repair; cannot be cancelled twice. */
+    op.reason = "customer withdrew the request";
+    assert_int_equal(tickets_step(f->c, TICKETS_CANCEL, &op, why, sizeof(why)), 0);
+    assert_int_equal(tickets_step(f->c, TICKETS_CANCEL, &op, why, sizeof(why)), -EPERM);
+    ASSERT_Q(f->c, "SELECT state || ':' || closed_as FROM tickets WHERE ticket_id = 1",
+             "closed:cancelled");
+    /* The second smoke ticket duplicates ticket 1? Not a cancelled one. */
+    op.ticket_id = 2;
+    op.other = 1;
+    assert_int_equal(tickets_step(f->c, TICKETS_DUPLICATE, &op, why, sizeof(why)), -EPERM);
+    op.other = 2;
+    assert_int_equal(tickets_step(f->c, TICKETS_DUPLICATE, &op, why, sizeof(why)), -EINVAL);
+    /* Ticket 1 reopened (within the period) and the second merged into it. */
+    op.ticket_id = 1;
+    op.reason = "cancelled by mistake";
+    assert_int_equal(tickets_step(f->c, TICKETS_REOPEN, &op, why, sizeof(why)), 0);
+    op.ticket_id = 2;
+    op.other = 1;
+    assert_int_equal(tickets_step(f->c, TICKETS_DUPLICATE, &op, why, sizeof(why)), 0);
+    ASSERT_Q(f->c,
+             "SELECT string_agg(device || '/' || code, ',' ORDER BY device) FROM ticket_alarms "
+             "WHERE ticket_id = 1",
+             "env1/smoke,env2/smoke");
+    ASSERT_Q(f->c, "SELECT closed_as || ':' || duplicate_of FROM tickets WHERE ticket_id = 2",
+             "duplicate:1");
+    /* Archived: only closed tickets; once. */
+    assert_int_equal(tickets_step(f->c, TICKETS_ARCHIVE, &op, why, sizeof(why)), 0);
+    assert_int_equal(tickets_step(f->c, TICKETS_ARCHIVE, &op, why, sizeof(why)), -EPERM);
+    op.ticket_id = 1;
+    assert_int_equal(tickets_step(f->c, TICKETS_ARCHIVE, &op, why, sizeof(why)), -EPERM);
+    ASSERT_Q(f->c,
+             "SELECT string_agg(action, ',' ORDER BY audit_id) FROM ticket_audit WHERE actor = "
+             "'bob'",
+             "acknowledge,note,pause,regrade,resolve,reopen,cancel,reopen,merge,duplicate,archive");
 }
 
 /* Two collectors on one database receive the same faults at the same time
@@ -439,6 +568,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_recurrence_after_resolution_reopens_within_the_limit,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_workflow_visits_and_closing_without_repair, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_manual_ticket_is_opened_and_audited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_collectors_never_open_two_tickets_for_one_fault,
                                         setup, teardown),
