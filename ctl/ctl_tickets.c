@@ -299,11 +299,14 @@ int ctl_cmd_step(struct ctl *c, int argc, char **argv)
         return step_usage_fail(sc->name, why);
     if (rc != 0)
         return ctl_fail("%s", why);
-    if (c->json)
-        ctl_out_json(json_pack("{s:I, s:s, s:s}", "ticket", (json_int_t)op.ticket_id, "done",
-                               sc->done, "actor", op.actor),
-                     stdout);
-    else
+    if (c->json) {
+        json_t *o = json_pack("{s:I, s:s, s:s}", "ticket", (json_int_t)op.ticket_id, "done",
+                              sc->done, "actor", op.actor);
+
+        if (tickets_step_state(sc->step) != NULL)
+            json_object_set_new(o, "state", json_string(tickets_step_state(sc->step)));
+        ctl_out_json(o, stdout);
+    } else
         printf("ticket %lld: %s by %s\n", op.ticket_id, sc->done, op.actor);
     return CTL_OK;
 }

@@ -173,15 +173,23 @@ static void test_ctl_show_lists_devices_alarms_grades_and_audit(void **state)
     assert_non_null(j);
     assert_string_equal(json_string_value(json_object_get(j, "dedupe_key")), "site:s7");
     assert_int_equal(json_array_size(json_object_get(j, "devices")), 3);
-    assert_int_equal(json_array_size(json_object_get(j, "grades")), 1);
-    json_t *audit = json_array_get(json_object_get(j, "audit"), 0);
-    assert_string_equal(json_string_value(json_object_get(audit, "actor")), "collector:c1");
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(audit, "detail"), "grade")),
-                     2);
+    assert_int_equal(json_array_size(json_object_get(j, "clocks")), 4);
+    /* The timeline starts with the opening, by the collector, at grade 2. */
+    json_t *tl = json_object_get(j, "timeline"), *open = NULL;
+    for (size_t i = 0; i < json_array_size(tl); i++) {
+        json_t *e = json_array_get(tl, i);
+
+        if (open == NULL && strcmp(json_string_value(json_object_get(e, "what")), "open") == 0)
+            open = e;
+    }
+    assert_non_null(open);
+    assert_string_equal(json_string_value(json_object_get(open, "who")), "collector:c1");
+    assert_non_null(strstr(json_string_value(json_object_get(open, "detail")), "grade: 2"));
     json_decref(j);
     assert_int_equal(ctl("show 1", out, sizeof(out), NULL, 0), 0);
-    assert_non_null(strstr(out, "alarms:"));
-    assert_non_null(strstr(out, "smoke  raised"));
+    assert_non_null(strstr(out, "timeline:"));
+    assert_non_null(strstr(out, "smoke raised"));
+    assert_non_null(strstr(out, "clocks:"));
 }
 
 static void test_ctl_moves_a_ticket_through_its_states_with_audit(void **state)
@@ -320,7 +328,7 @@ static void test_ctl_reports_database_problems(void **state)
     r = PQexec(conn, "CREATE DATABASE fm_ctl_empty");
     PQclear(r);
     assert_int_equal(ctl("-d dbname=fm_ctl_empty tickets", out, sizeof(out), err, sizeof(err)), 1);
-    assert_non_null(strstr(err, "schema version 0; the ticket tables need 10"));
+    assert_non_null(strstr(err, "schema version 0; fieldmonctl needs 23 or later"));
     assert_int_equal(ctl("frobnicate", out, sizeof(out), err, sizeof(err)), 2);
     assert_int_equal(ctl("--version", out, sizeof(out), NULL, 0), 0);
     assert_non_null(strstr(out, "fieldmonctl "));
