@@ -71,7 +71,7 @@ int tickets_open_manual(PGconn *conn, const struct tickets_manual *m, long long 
         "$5 FROM t), "
         "a AS (INSERT INTO ticket_audit (actor, ticket_id, action, detail) SELECT $5, ticket_id, "
         "'open', jsonb_strip_nulls(jsonb_build_object('grade', $1::int, 'title', $4::text, "
-        "'manual', true, 'caller', $7::text, 'contact', $8::text, 'reported_at', first_seen)) "
+        "'manual', true, 'caller', $7::text, 'contact', $8::text, 'at', first_seen)) "
         "FROM t) SELECT ticket_id FROM t",
         9, p, why, whylen);
     if (r == NULL)

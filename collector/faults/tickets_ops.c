@@ -553,10 +553,15 @@ static int audit(PGconn *conn, enum tickets_step step, const struct tickets_op *
     if (step != TICKETS_NOTE && step != TICKETS_DUPLICATE && !tickets_blank(op->note)) {
         const char *np[3] = {op->actor, params[0], op->note};
 
-        r = PQexecParams(conn,
-                         "INSERT INTO ticket_audit (actor, ticket_id, action, detail)"
-                         " VALUES ($1, $2::bigint, 'note', jsonb_build_object('note', $3::text))",
-                         3, NULL, np, NULL, NULL, 0);
+        /* The note is dated with its step. */
+        r = PQexecParams(
+            conn,
+            "INSERT INTO ticket_audit (actor, ticket_id, action, detail) VALUES ($1, "
+            "$2::bigint, 'note', jsonb_build_object('note', $3::text) || CASE WHEN "
+            "$5::boolean THEN jsonb_build_object('at', to_timestamp($4::float8)) "
+            "ELSE '{}' END)",
+            5, NULL, (const char *const[]){np[0], np[1], np[2], params[2], op->at > 0 ? "t" : "f"},
+            NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_COMMAND_OK)
             return tickets_pg_fail(conn, r, "note", why, whylen);
         PQclear(r);

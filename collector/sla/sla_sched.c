@@ -334,13 +334,15 @@ static int settle_one(struct tracked *t, PGconn *conn, enum sla_kind k, int64_t 
     if (v.outcome == SLA_RUNNING)
         return 0;
     if (t->settled & SETTLED(k)) {
-        /* Breached before: only a late event is left to record. */
+        /* Breached before without its event: the event, when it is
+         * recorded, says when it happened. Met late, it stays breached;
+         * recorded after the fact with a time within the deadline, it was
+         * met after all. */
         if (v.event_at == 0) {
             if (ended(t))
                 t->settled |= COMPLETE(k);
             return 0;
         }
-        v.outcome = SLA_BREACHED;
         rc = sla_store_settle(conn, &sub, k, &v, why, whylen);
     } else if (v.outcome == SLA_BREACHED) {
         rc = sla_store_breach(conn, &sub, k, &v, now, (const char *const *)t->engaged, t->n_engaged,

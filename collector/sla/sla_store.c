@@ -219,7 +219,9 @@ static const char settle_sql[] =
     "reason, event_at, taken_s) VALUES ($1::bigint, $2::smallint, $3, $4::smallint, "
     "to_timestamp($5::bigint), to_timestamp($6::bigint), $7, $8, to_timestamp($9::bigint), "
     "$10::bigint) ON CONFLICT (ticket_id, visit, clock) DO UPDATE SET "
-    "event_at = EXCLUDED.event_at, taken_s = EXCLUDED.taken_s, reason = EXCLUDED.reason "
+    "outcome = EXCLUDED.outcome, grade = EXCLUDED.grade, due = EXCLUDED.due, "
+    "event_at = EXCLUDED.event_at, "
+    "taken_s = EXCLUDED.taken_s, reason = EXCLUDED.reason, settled_at = now() "
     "WHERE ticket_clocks.event_at IS NULL AND EXCLUDED.event_at IS NOT NULL "
     "AND ticket_clocks.outcome = 'breached'";
 

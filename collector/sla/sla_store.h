@@ -39,8 +39,10 @@ int sla_store_breach(PGconn *conn, const struct sla_subject *s, enum sla_kind k,
                      size_t n_roles, int *recorded, char *why, size_t whylen);
 
 /* Settles clock k of the subject's visit with verdict v (ticket_clocks). A
- * clock settled before keeps its outcome; a breached one without an event
- * gains the event when it comes late. */
+ * clock settled before keeps its outcome, except a breach found while its
+ * event was not yet recorded: the event, once recorded, settles it again
+ * (breached if late, met if it was recorded after the fact with a time
+ * within the deadline). */
 int sla_store_settle(PGconn *conn, const struct sla_subject *s, enum sla_kind k,
                      const struct sla_verdict *v, char *why, size_t whylen);
 

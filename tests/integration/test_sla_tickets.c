@@ -302,7 +302,7 @@ static void test_sla_clocks_settle_in_the_database(void **state)
     char err[512];
     sla_sched_t *s;
     sla_sync_t *y;
-    long long a, b, c, d;
+    long long a, b, c, d, e;
 
     (void)state;
     if (contract_set_load_file(DEFAULT_CONTRACT, &set, err, sizeof(err)) != 0)
@@ -381,6 +381,23 @@ static void test_sla_clocks_settle_in_the_database(void **state)
     assert_int_equal(query_ll(err), 1);
     assert_int_equal(sla_sched_visit(s, d), 2);
     assert_int_equal(sla_sched_clock(s, d)->opened_at, nov(26, 10, 30));
+
+    /* E: a ticket entered after the fact: the scheduler sees it before its
+     * acknowledgement is recorded and finds the response deadline passed;
+     * the acknowledgement, recorded with its real time (10:20, within the
+     * 12:00 deadline), settles it again as met. A late one stays breached. */
+    e = fault("site-c/ups-3/e", 3, "site-c", nov(27, 10, 0));
+    round_at(y, nov(28, 0, 0), &res);
+    const char *const we1[SLA_KINDS] = {"breached: deadline passed", "breached: deadline passed",
+                                        "", ""};
+    assert_clocks(e, 1, we1);
+    execf("UPDATE tickets SET state = 'acknowledged', acknowledged_at = to_timestamp(%lld), "
+          "remote_started_at = to_timestamp(%lld) WHERE ticket_id = %lld",
+          (long long)nov(27, 10, 20), (long long)nov(27, 15, 0), e);
+    round_at(y, nov(28, 0, 1), &res);
+    const char *const we2[SLA_KINDS] = {
+        "met: responded", "breached: remote support began after the deadline", "", ""};
+    assert_clocks(e, 1, we2);
 
     /* C: grade 1 Wednesday 10:00, dispatched to "team north" 10:05: the
      * field engineer counts as engaged (engaged_by: dispatch); the
