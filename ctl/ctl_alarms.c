@@ -12,25 +12,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* $1 site, $2 device, $3 since (ms), $4 limit, $5 active only */
+/* $1 site, $2 device, $3 since (ms), $4 limit, $5 active only, $6 time
+ * format. Each transition with the ticket it was recorded on, the window
+ * that suppressed it, and the fault's current ticket (open, else the
+ * latest) with its grade and state. */
 static const char sql_events[] =
-    "WITH ev AS (SELECT e.alarm_event_id, e.ts, a.site_id, d.name AS device, e.code, e.point,"
-    "  e.state, e.level, e.value, e.message FROM alarm_events e"
-    "  JOIN devices d USING (device_id) JOIN agents a ON a.agent_id = d.agent_id"
-    "  WHERE ($1::text IS NULL OR a.site_id = $1) AND ($2::text IS NULL OR d.name = $2)"
-    "  AND e.ts >= now() - ($3 || ' milliseconds')::interval),"
-    " cur AS (SELECT DISTINCT ON (site_id, device, code) * FROM ev"
-    "  ORDER BY site_id, device, code, ts DESC)"
-    " SELECT " TS_MS(
-        "x.ts") " AS ts, x.site_id AS site, x.device, x.code, x.point, x.state,"
-                " x.level, x.value, x.message,"
-                " (SELECT min(ta.ticket_id) FROM ticket_alarms ta"
-                "  WHERE ta.alarm_event_id = x.alarm_event_id) AS ticket,"
-                " (SELECT min(sa.window_id) FROM suppressed_alarms sa"
-                "  WHERE sa.alarm_event_id = x.alarm_event_id) AS window_id"
-                " FROM (SELECT * FROM ev WHERE NOT $5::boolean"
-                "       UNION ALL SELECT * FROM cur WHERE $5::boolean AND state = 'raised') x"
-                " ORDER BY x.ts DESC LIMIT $4::int";
+    "WITH ev AS (SELECT e.alarm_event_id, e.ts, a.site_id, d.name AS device, e.code, e.point, "
+    "e.state, e.level, e.value, e.message FROM alarm_events e "
+    "JOIN devices d USING (device_id) JOIN agents a ON a.agent_id = d.agent_id "
+    "WHERE ($1::text IS NULL OR a.site_id = $1) AND ($2::text IS NULL OR d.name = $2) "
+    "AND e.ts >= now() - ($3 || ' milliseconds')::interval), "
+    "cur AS (SELECT DISTINCT ON (site_id, device, code) * FROM ev "
+    "ORDER BY site_id, device, code, ts DESC) "
+    "SELECT to_char(x.ts, $6) AS ts, x.site_id AS site, x.device, x.code, x.point, x.state, "
+    "x.level, x.value, x.message, (SELECT min(ta.ticket_id) FROM ticket_alarms ta "
+    "WHERE ta.alarm_event_id = x.alarm_event_id) AS ticket, "
+    "(SELECT min(sa.window_id) FROM suppressed_alarms sa "
+    "WHERE sa.alarm_event_id = x.alarm_event_id) AS window_id, "
+    "c.ticket_id AS current_ticket, c.grade, coalesce(c.closed_as, c.state) AS ticket_state "
+    "FROM (SELECT * FROM ev WHERE NOT $5::boolean "
+    "UNION ALL SELECT * FROM cur WHERE $5::boolean AND state = 'raised') x "
+    "LEFT JOIN tickets c ON c.ticket_id = fm_ticket_current('device:' || x.site_id || '/' || "
+    "x.device || '/' || x.code) ORDER BY x.ts DESC LIMIT $4::int";
 
 int ctl_cmd_alarms(struct ctl *c, int argc, char **argv)
 {
@@ -72,6 +75,6 @@ int ctl_cmd_alarms(struct ctl *c, int argc, char **argv)
     if (optind != argc)
         return ctl_usage("alarms", "unexpected argument \"%s\"", argv[optind]);
     snprintf(since, sizeof(since), "%" PRId64, since_ms);
-    const char *p[5] = {site, device, since, limit, active ? "t" : "f"};
-    return ctl_query_print(c, sql_events, 5, p);
+    const char *p[6] = {site, device, since, limit, active ? "t" : "f", CTL_TS_FORMAT_MS};
+    return ctl_query_print(c, sql_events, 6, p);
 }

@@ -11,15 +11,13 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-/* SQL expression printing timestamptz column col in the session's time zone
- * (the contract's, ctl_time.h), ISO 8601 with the offset:
- * 2026-12-04T08:00:00+08:00. */
-#define TS(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SSTZH:TZM')"
-/* The same with milliseconds. */
-#define TS_MS(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MSTZH:TZM')"
-/* TS()'s format, for queries that pass it as a parameter (to_char(col, $n))
- * and so keep their SQL in plain string literals. */
+/* The format every time is printed in: ISO 8601 in the session's time zone
+ * (the contract's, ctl_time.h) with the offset, 2026-12-04T08:00:00+08:00.
+ * Queries pass it as a parameter (to_char(col, $n)) and so keep their SQL
+ * in plain string literals. */
 #define CTL_TS_FORMAT "YYYY-MM-DD\"T\"HH24:MI:SSTZH:TZM"
+/* The same with milliseconds. */
+#define CTL_TS_FORMAT_MS "YYYY-MM-DD\"T\"HH24:MI:SS.MSTZH:TZM"
 
 /* Row i of r as a new JSON object (free with json_decref). */
 json_t *ctl_out_row(const PGresult *r, int i);
