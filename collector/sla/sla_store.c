@@ -96,6 +96,21 @@ static int exec_ok(PGconn *conn, const char *sql, int n, const char *const *para
     return PQresultStatus(r) == want ? 0 : -EIO;
 }
 
+/* Runs sql with $1 the ticket and $2 the visit; *out holds the result when
+ * it has status want, else the failure is classified into why. */
+static int by_visit(PGconn *conn, const char *what, const char *sql, int64_t ticket_id, int visit,
+                    ExecStatusType want, PGresult **out, char *why, size_t whylen)
+{
+    char id[24], vi[8];
+    const char *params[2] = {id, vi};
+
+    snprintf(id, sizeof(id), "%" PRId64, ticket_id);
+    snprintf(vi, sizeof(vi), "%d", visit);
+    if (exec_ok(conn, sql, 2, params, want, out) != 0)
+        return stmt_fail(conn, *out, what, why, whylen);
+    return 0;
+}
+
 /* Queues body to every webhook of role; the key is prefix + "-" + index. */
 static int enqueue_role(PGconn *conn, const struct contract_role *role, const char *prefix,
                         json_t *body, char *why, size_t whylen)
@@ -313,22 +328,18 @@ int sla_store_settle_none(PGconn *conn, int64_t ticket_id, int visit, int grade,
 
 int sla_store_mark_settled(PGconn *conn, int64_t ticket_id, int visit, char *why, size_t whylen)
 {
-    char id[24], vi[8];
-    const char *params[2] = {id, vi};
     PGresult *r;
-
-    snprintf(id, sizeof(id), "%" PRId64, ticket_id);
-    snprintf(vi, sizeof(vi), "%d", visit);
     /* The visit is the ticket's current one, or one archived by a reopening. */
-    if (exec_ok(conn,
-                "WITH v AS (UPDATE ticket_visits SET sla_settled = true "
-                "WHERE ticket_id = $1::bigint AND visit = $2::smallint) "
-                "UPDATE tickets SET sla_settled = true WHERE ticket_id = $1::bigint "
-                "AND visit = $2::smallint",
-                2, params, PGRES_COMMAND_OK, &r) != 0)
-        return stmt_fail(conn, r, "tickets settled", why, whylen);
-    PQclear(r);
-    return 0;
+    int rc = by_visit(conn, "tickets settled",
+                      "WITH v AS (UPDATE ticket_visits SET sla_settled = true "
+                      "WHERE ticket_id = $1::bigint AND visit = $2::smallint) "
+                      "UPDATE tickets SET sla_settled = true WHERE ticket_id = $1::bigint "
+                      "AND visit = $2::smallint",
+                      ticket_id, visit, PGRES_COMMAND_OK, &r, why, whylen);
+
+    if (rc == 0)
+        PQclear(r);
+    return rc;
 }
 
 int sla_store_engaged(PGconn *conn, const struct sla_subject *s, const char *role, const char *how,
@@ -428,18 +439,15 @@ int sla_store_regrade(PGconn *conn, const struct sla_subject *s, char *why, size
 int sla_store_settled_kinds(PGconn *conn, int64_t ticket_id, int visit, unsigned *mask, char *why,
                             size_t whylen)
 {
-    char id[24], vi[8];
-    const char *params[2] = {id, vi};
     PGresult *r;
+    int rc = by_visit(conn, "ticket_clocks",
+                      "SELECT clock, event_at IS NOT NULL OR outcome <> 'breached' FROM "
+                      "ticket_clocks WHERE ticket_id = $1::bigint AND visit = $2::smallint",
+                      ticket_id, visit, PGRES_TUPLES_OK, &r, why, whylen);
 
-    snprintf(id, sizeof(id), "%" PRId64, ticket_id);
-    snprintf(vi, sizeof(vi), "%d", visit);
     *mask = 0;
-    if (exec_ok(conn,
-                "SELECT clock, event_at IS NOT NULL OR outcome <> 'breached' FROM ticket_clocks "
-                "WHERE ticket_id = $1::bigint AND visit = $2::smallint",
-                2, params, PGRES_TUPLES_OK, &r) != 0)
-        return stmt_fail(conn, r, "ticket_clocks", why, whylen);
+    if (rc != 0)
+        return rc;
     for (int i = 0; i < PQntuples(r); i++) {
         int k = sla_kind_parse(PQgetvalue(r, i, 0));
 
@@ -455,18 +463,14 @@ int sla_store_settled_kinds(PGconn *conn, int64_t ticket_id, int visit, unsigned
 int sla_store_engaged_roles(PGconn *conn, int64_t ticket_id, int visit, char ***roles, size_t *n,
                             char *why, size_t whylen)
 {
-    char id[24], vi[8];
-    const char *params[2] = {id, vi};
     PGresult *r;
+    int rc = by_visit(conn, "ticket_escalations",
+                      "SELECT role FROM ticket_escalations WHERE ticket_id = $1::bigint "
+                      "AND visit = $2::smallint",
+                      ticket_id, visit, PGRES_TUPLES_OK, &r, why, whylen);
 
-    snprintf(id, sizeof(id), "%" PRId64, ticket_id);
-    snprintf(vi, sizeof(vi), "%d", visit);
-    if (exec_ok(conn,
-                "SELECT role FROM ticket_escalations WHERE ticket_id = $1::bigint "
-                "AND visit = $2::smallint",
-                2, params, PGRES_TUPLES_OK, &r) != 0) {
-        return stmt_fail(conn, r, "ticket_escalations", why, whylen);
-    }
+    if (rc != 0)
+        return rc;
     *n = (size_t)PQntuples(r);
     *roles = fm_xcalloc(*n ? *n : 1, sizeof(**roles));
     for (size_t i = 0; i < *n; i++)
