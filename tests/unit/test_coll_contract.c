@@ -171,6 +171,11 @@ static void test_contract_errors_name_line_and_key(void **state)
          "          - {after: 15m, role: boss}\n",
          "c.yaml:6: contracts[0].grades[0].ladder[0].role: role \"boss\" is not listed under "
          "roles"},
+        /* a role engaged by a step that does not exist */
+        {"contracts:\n  - customer: a\n    roles:\n      - name: fe\n"
+         "        engaged_by: [dispatch, arrive]\n",
+         "c.yaml:5: contracts[0].roles[0].engaged_by[1]: \"arrive\" is not a ticket step "
+         "(acknowledge, dispatch, remote, on-site)"},
         /* grade listed twice */
         {"contracts:\n  - customer: a\n    grades:\n      - grade: 2\n      - grade: 2\n",
          "c.yaml:5: contracts[0].grades[1].grade: grade 2 listed twice"},
