@@ -662,7 +662,7 @@ def episodes():
 def tickets():
     t = {}
     for row in q("SELECT ticket_id, dedupe_key, kind, grade, state, extract(epoch FROM first_seen),"
-                 " extract(epoch FROM opened_at), extract(epoch FROM cleared_at), opened_by,"
+                 " extract(epoch FROM recorded_at), extract(epoch FROM cleared_at), opened_by,"
                  " occurrences FROM tickets ORDER BY ticket_id"):
         t[int(row[0])] = dict(id=int(row[0]), key=row[1], kind=row[2], grade=int(row[3]),
                               state=row[4], first=num(row[5]), opened=num(row[6]),
@@ -763,7 +763,7 @@ def check_faults(run, end):
 
 def describe_ticket(t, eps, end):
     lines = ["ticket %d %s (kind %s, grade %d, state %s, opened_by %s, occurrences %d):"
-             " first_seen %s opened_at %s cleared_at %s"
+             " first_seen %s recorded_at %s cleared_at %s"
              % (t["id"], t["key"], t["kind"], t["grade"], t["state"], t["by"], t["occ"],
                 utc(t["first"]), utc(t["opened"]), utc(t["cleared"]))]
     for d, c, s, ts in t["alarms"][:12]:
