@@ -366,7 +366,7 @@ static int check_ticket(PGconn *conn, enum tickets_step step, const struct ticke
         return tickets_refuse(conn, -EPERM, why, whylen, "ticket %lld: its clocks are not paused",
                               id);
     if (step == TICKETS_REGRADE && op->grade == k->grade)
-        return tickets_refuse(conn, -EINVAL, why, whylen, "ticket %lld is grade %d already", id,
+        return tickets_refuse(conn, -EPERM, why, whylen, "ticket %lld is grade %d already", id,
                               k->grade);
     if (step == TICKETS_ARCHIVE && k->archived)
         return tickets_refuse(conn, -EPERM, why, whylen, "ticket %lld is archived already", id);
@@ -526,7 +526,9 @@ static int audit(PGconn *conn, enum tickets_step step, const struct tickets_op *
     const struct step_def *d = &steps[step];
     json_t *detail =
         json_pack("{s:s, s:s}", "from", k->state_name, "to", d->to ? d->to : k->state_name);
-    const char *p[5] = {params[0], params[1], params[2], d->name, NULL};
+    /* A grade change is 'grade' in the audit trail, as the collector's are. */
+    const char *p[5] = {params[0], params[1], params[2],
+                        step == TICKETS_REGRADE ? "grade" : d->name, NULL};
     char *text;
     PGresult *r;
 

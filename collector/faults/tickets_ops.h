@@ -22,7 +22,8 @@
  * Blocking (libpq); used by fieldmonctl and tests. All functions borrow
  * conn and strings, return 0 or a negative errno with a sentence in why:
  *   -ENOENT  no such ticket or window
- *   -EPERM   the ticket's state does not allow the step
+ *   -EPERM   the ticket's state or record does not allow the step (e.g. it
+ *            is paused already, has that grade already, is archived)
  *   -EINVAL  a missing or out-of-range argument
  *   -ERANGE  op.at is in the future or before a step it must follow
  *   -EEXIST  the fault already has another open ticket (reopen)

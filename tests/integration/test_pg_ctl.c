@@ -75,6 +75,42 @@ static char *q1(const char *sql)
         free(v_);                                                                                  \
     } while (0)
 
+/* Unix time t as an ISO 8601 argument in UTC ("2026-12-04T08:00:00+00:00"). */
+static const char *iso(time_t t, char *buf, size_t len)
+{
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+    return buf;
+}
+
+/* Runs fieldmonctl with the args formatted from fmt and checks its exit
+ * status and the first line of its stderr ("" for none); returns stdout
+ * (static). */
+static const char *expect(int code, const char *first, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static const char *expect(int code, const char *first, const char *fmt, ...)
+{
+    static char out[65536];
+    char args[1536], err[4096];
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    rc = ctl(args, out, sizeof(out), err, sizeof(err));
+    char *nl = strchr(err, '\n');
+    if (nl)
+        *nl = '\0';
+    if (rc != code || strcmp(err, first) != 0)
+        fail_msg("fieldmonctl %s: exit %d \"%s\", want exit %d \"%s\"", args, rc, err, code, first);
+    if (strstr(err, "ERROR") || strstr(err, "syntax"))
+        fail_msg("fieldmonctl %s: a raw SQL message: %s", args, err);
+    return out;
+}
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -316,6 +352,175 @@ static void test_ctl_checks_rules_files(void **state)
     assert_non_null(strstr(out, "group_wait"));
 }
 
+/* A phoned-in fault recorded after the fact, worked through every step
+ * with --at, every refusal in one line with its exit status, and what each
+ * step leaves in the database: visits, pauses, grades, audit. */
+static void test_ctl_records_a_manual_ticket_after_the_fact(void **state)
+{
+    const time_t t0 = time(NULL) / 60 * 60 - 3 * 3600; /* reported 3 hours ago */
+    char a[40], b[40];
+    const char *out;
+
+    (void)state;
+    expect(1,
+           "fieldmonctl: no site \"deopt\" (sites are those agents report, or that a contract "
+           "lists)",
+           "open --grade 2 --title x --site deopt");
+    expect(2,
+           "fieldmonctl open: needs --grade, --title and --site (usage: open --grade 1-4 "
+           "--title T --site S [--device D] [--caller NAME] [--contact PHONE] [--description "
+           "T] [--reported-at TIME])",
+           "open --grade 2 --title x");
+    expect(2,
+           "fieldmonctl open: --grade takes 1..4 (usage: open --grade 1-4 --title T --site S "
+           "[--device D] [--caller NAME] [--contact PHONE] [--description T] [--reported-at "
+           "TIME])",
+           "open --grade 5 --title x --site s1");
+    expect(1, "fieldmonctl: the reported time is in the future",
+           "open --grade 2 --title x --site s1 --reported-at '%s'", iso(t0 + 86400, a, 40));
+    expect(2,
+           "fieldmonctl open: who is acting? give -a NAME or set FM_ACTOR (every change is "
+           "audited)",
+           "-a '' open --grade 2 --title x --site s1");
+    ASSERT_Q("SELECT count(*) FROM tickets", "3");
+    out = expect(0, "",
+                 "open --grade 2 --title 'smoke in the hall' --site s1 --caller 'guard Li' "
+                 "--contact '+86 10 5555 0100' --description 'smells burnt, no flames' "
+                 "--reported-at '%s'",
+                 iso(t0, a, 40));
+    assert_string_equal(out, "ticket 4: opened, grade 2\n");
+    ASSERT_Q("SELECT (opened_at = first_seen AND visit_opened_at = opened_at AND "
+             "extract(epoch FROM opened_at)::bigint = extract(epoch FROM now())::bigint / 60 * 60 "
+             "- 10800) || ':' || caller || ':' || contact || ':' || description FROM tickets "
+             "WHERE ticket_id = 4",
+             "true:guard Li:+86 10 5555 0100:smells burnt, no flames");
+
+    /* Every step checks its time against the clock and the steps before. */
+    expect(1, "fieldmonctl: no ticket 999", "ack 999");
+    expect(1, "fieldmonctl: no ticket 999", "note 999 called");
+    expect(1, "fieldmonctl: no ticket 999", "show 999");
+    snprintf(b, sizeof(b), "%s", iso(t0, a, 40));
+    {
+        char want[256];
+
+        snprintf(want, sizeof(want), "fieldmonctl: ticket 4: %s is before the visit opened (%s)",
+                 iso(t0 - 60, a, 40), b);
+        expect(1, want, "ack 4 --at '%s'", a);
+        snprintf(want, sizeof(want), "fieldmonctl: ticket 4: %s is in the future",
+                 iso(t0 + 86400, a, 40));
+        expect(1, want, "ack 4 --at '%s'", a);
+    }
+    expect(2,
+           "fieldmonctl ack: --at \"soon\": not a time; give a date (2026-12-04), a local time "
+           "(\"2026-12-04 08:00\", in UTC) or one with an offset (2026-12-04T08:00+08:00)",
+           "ack 4 --at soon");
+    expect(2,
+           "fieldmonctl ack: who is acting? give -a NAME or set FM_ACTOR (every change is "
+           "audited)",
+           "-a '' ack 4");
+    expect(0, "", "ack 4 --at '%s' --note 'called the guard'", iso(t0 + 600, a, 40));
+    expect(1, "fieldmonctl: ticket 4 is acknowledged: cannot acknowledge it", "ack 4");
+    {
+        char want[256];
+
+        snprintf(want, sizeof(want), "fieldmonctl: ticket 4: %s is before it was acknowledged (%s)",
+                 iso(t0 + 300, a, 40), iso(t0 + 600, b, 40));
+        expect(1, want, "-a dave dispatch 4 --to field-engineer --at '%s'", a);
+    }
+    expect(2,
+           "fieldmonctl dispatch: dispatch needs who is sent (--to) (usage: dispatch ID --to "
+           "WHO [--at TIME] [--note T])",
+           "dispatch 4");
+    expect(0, "", "-a dave dispatch 4 --to field-engineer --at '%s'", iso(t0 + 900, a, 40));
+    expect(0, "", "remote 4 --at '%s'", iso(t0 + 700, a, 40));
+    expect(1, "fieldmonctl: ticket 4: remote support was recorded already", "remote 4");
+    out = expect(0, "", "note 4 door locked, waiting for the key");
+    assert_string_equal(out, "ticket 4: noted by tester\n");
+    expect(2, "fieldmonctl note: a note needs its text (usage: note ID TEXT...)", "note 4");
+    expect(2,
+           "fieldmonctl pause: give the reason (--reason) (usage: pause ID --reason T [--at "
+           "TIME])",
+           "pause 4 --at '%s'", iso(t0 + 1000, a, 40));
+    expect(0, "", "pause 4 --reason 'site access refused' --at '%s'", a);
+    expect(1, "fieldmonctl: ticket 4: its clocks are paused already",
+           "pause 4 --reason 'site access refused'");
+    {
+        char want[256];
+
+        snprintf(want, sizeof(want), "fieldmonctl: ticket 4: %s is before the pause began (%s)",
+                 iso(t0 + 950, a, 40), iso(t0 + 1000, b, 40));
+        expect(1, want, "resume 4 --at '%s'", a);
+    }
+    expect(2,
+           "fieldmonctl regrade: give the reason (--reason) (usage: regrade ID --grade 1-4 "
+           "--reason T [--at TIME])",
+           "regrade 4 --grade 1");
+    expect(2,
+           "fieldmonctl regrade: --grade takes 1..4 (usage: regrade ID --grade 1-4 --reason T "
+           "[--at TIME])",
+           "regrade 4 --grade 9 --reason x");
+    expect(1, "fieldmonctl: ticket 4 is grade 2 already", "regrade 4 --grade 2 --reason x");
+    expect(0, "", "regrade 4 --grade 1 --reason 'fire brigade called' --at '%s'",
+           iso(t0 + 1100, a, 40));
+    ASSERT_Q("SELECT string_agg(coalesce(old_grade::text, '-') || '>' || new_grade || '/' || "
+             "coalesce(rule, 'no rule') || '/' || actor, ',' ORDER BY ts) FROM ticket_grades "
+             "WHERE ticket_id = 4",
+             "->2/no rule/tester,2>1/no rule/tester");
+    ASSERT_Q("SELECT detail->>'reason' || ':' || (detail->>'from') || '>' || (detail->>'to') "
+             "FROM ticket_audit WHERE ticket_id = 4 AND action = 'grade'",
+             "fire brigade called:2>1");
+    expect(2,
+           "fieldmonctl resolve: resolve needs the fault's cause and the action taken (usage: "
+           "resolve ID --cause T --action T [--prevention T] [--at TIME] [--note T])",
+           "resolve 4 --cause dust");
+    /* Resolved while paused: the pause ends at the resolution. */
+    expect(0, "", "resolve 4 --cause 'dust in the detector' --action cleaned --at '%s'",
+           iso(t0 + 1800, a, 40));
+    ASSERT_Q("SELECT count(*) FROM sla_pauses WHERE ticket_id = 4 AND ended_at = "
+             "(SELECT resolved_at FROM tickets WHERE ticket_id = 4)",
+             "1");
+    expect(1, "fieldmonctl: ticket 4 is resolved: cannot resume it", "resume 4");
+    expect(2,
+           "fieldmonctl close: --confirmed-by names who confirmed: give --confirmed too "
+           "(usage: close ID --satisfaction 1-5 [--confirmed [--confirmed-by WHO]] [--at "
+           "TIME])",
+           "close 4 --satisfaction 4 --confirmed-by Zhang");
+    expect(2,
+           "fieldmonctl close: --satisfaction takes 1..5 (usage: close ID --satisfaction 1-5 "
+           "[--confirmed [--confirmed-by WHO]] [--at TIME])",
+           "close 4 --satisfaction 0");
+    ASSERT_Q("SELECT state FROM tickets WHERE ticket_id = 4", "resolved");
+    expect(0, "", "close 4 --satisfaction 4 --confirmed --confirmed-by Zhang --at '%s'",
+           iso(t0 + 2400, a, 40));
+
+    /* Reopened after closing: visit 2, the first visit's times kept. */
+    expect(2,
+           "fieldmonctl reopen: give the reason (--reason) (usage: reopen ID --reason T [--at "
+           "TIME])",
+           "reopen 4");
+    {
+        char want[256];
+
+        snprintf(want, sizeof(want), "fieldmonctl: ticket 4: %s is before it was closed (%s)",
+                 iso(t0 + 2000, a, 40), iso(t0 + 2400, b, 40));
+        expect(1, want, "reopen 4 --reason 'smoke again' --at '%s'", a);
+    }
+    out = expect(0, "", "reopen 4 --reason 'smoke again' --at '%s'", iso(t0 + 3600, a, 40));
+    assert_string_equal(out, "ticket 4: reopened by tester\n");
+    ASSERT_Q("SELECT t.visit || ':' || t.state || ':' || (t.opened_at = v.opened_at) || ':' || "
+             "(t.visit_opened_at - t.opened_at) || ':' || (v.acknowledged_at - v.opened_at) || "
+             "':' || v.dispatched_to || ':' || (v.remote_started_at - v.opened_at) || ':' || "
+             "v.cause || ':' || v.satisfaction || ':' || v.confirmed_by || ':' || v.reopen_reason "
+             "|| ':' || (t.cause IS NULL AND t.resolved_at IS NULL AND t.satisfaction IS NULL) "
+             "FROM tickets t JOIN ticket_visits v USING (ticket_id) WHERE t.ticket_id = 4",
+             "2:acknowledged:true:01:00:00:00:10:00:field-engineer:00:11:40:dust in the "
+             "detector:4:Zhang:smoke again:true");
+    ASSERT_Q("SELECT acknowledged_by || ':' || (acknowledged_at = visit_opened_at) FROM tickets "
+             "WHERE ticket_id = 4",
+             "tester:true");
+    expect(1, "fieldmonctl: ticket 4 is acknowledged: cannot reopen it", "reopen 4 --reason again");
+}
+
 static void test_ctl_reports_database_problems(void **state)
 {
     char out[4096], err[4096];
@@ -344,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_ctl_manages_maintenance_windows),
         cmocka_unit_test(test_ctl_lists_alarms_recorded_on_tickets),
         cmocka_unit_test(test_ctl_checks_rules_files),
+        cmocka_unit_test(test_ctl_records_a_manual_ticket_after_the_fact),
         cmocka_unit_test(test_ctl_reports_database_problems),
     };
     if (getenv("PGHOST") == NULL) {

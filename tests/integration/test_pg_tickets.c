@@ -400,7 +400,7 @@ static void test_workflow_visits_and_closing_without_repair(void **state)
     assert_int_equal(tickets_step(f->c, TICKETS_PAUSE, &op, why, sizeof(why)), -EPERM);
     op.grade = 1;
     op.reason = "fire brigade called";
-    assert_int_equal(tickets_step(f->c, TICKETS_REGRADE, &op, why, sizeof(why)), -EINVAL);
+    assert_int_equal(tickets_step(f->c, TICKETS_REGRADE, &op, why, sizeof(why)), -EPERM);
     assert_string_equal(why, "ticket 1 is grade 1 already");
     op.grade = 2;
     op.reason = "steam from the kettle, no fire";
@@ -463,7 +463,7 @@ static void test_workflow_visits_and_closing_without_repair(void **state)
     ASSERT_Q(f->c,
              "SELECT string_agg(action, ',' ORDER BY audit_id) FROM ticket_audit WHERE actor = "
              "'bob'",
-             "acknowledge,note,pause,regrade,resolve,reopen,cancel,reopen,merge,duplicate,archive");
+             "acknowledge,note,pause,grade,resolve,reopen,cancel,reopen,merge,duplicate,archive");
 }
 
 /* Two collectors on one database receive the same faults at the same time
