@@ -33,7 +33,8 @@ static const char *const parts[][2] = {
     {"clocks",
      "SELECT k.clock, to_char(coalesce(c.due, k.due), $2) AS due, fm_clock_state(c.outcome, "
      "k.due, p.paused IS NOT NULL AND t.state NOT IN ('resolved', 'closed'), now()) AS state, "
-     "fm_sla_span(c.taken_s * interval '1 second') AS taken, to_char(c.event_at, $2) AS "
+     "CASE WHEN c.taken_s IS NOT NULL THEN fm_sla_span(c.taken_s * interval '1 second') END AS "
+     "taken, to_char(c.event_at, $2) AS "
      "event_at, c.reason FROM tickets t CROSS JOIN LATERAL (VALUES (1, 'response', "
      "t.response_due), (2, 'remote', t.remote_due), (3, 'onsite', t.onsite_due), "
      "(4, 'resolution', t.resolution_due)) k (n, clock, due) LEFT JOIN ticket_clocks c ON "
@@ -52,18 +53,32 @@ static const char *const parts[][2] = {
      "SELECT site_id AS site, device, child_key, to_char(attached_at, $2) AS attached_at, "
      "to_char(detached_at, $2) AS detached_at FROM ticket_devices WHERE ticket_id = $1::bigint "
      "ORDER BY site_id, device"},
-    /* One timeline: when it happened, what, who, the detail. */
+    /* One timeline: when it happened, what, who, the detail. An audit row
+     * is placed at the time the step happened (detail.at; a manual ticket's
+     * opening at reported_at), its state or grade change shown as
+     * "from -> to" when there is one; pauses come from sla_pauses (also
+     * those a resolution ended), with who paused or resumed them. */
     {"timeline",
      "SELECT to_char(e.at, $2) AS at, e.what, e.who, e.detail FROM ("
      "SELECT ts AS at, 'alarm' AS what, '' AS who, device || ' ' || code || ' ' || state AS "
      "detail, 1 AS o FROM ticket_alarms WHERE ticket_id = $1::bigint "
-     "UNION ALL SELECT coalesce((detail->>'at')::timestamptz, ts), action, actor, "
-     "(SELECT string_agg(key || ': ' || value, ', ' ORDER BY key) FROM jsonb_each_text(detail) "
-     "WHERE key NOT IN ('at', 'from')), 2 FROM ticket_audit WHERE ticket_id = $1::bigint "
-     "UNION ALL SELECT started_at, 'clocks paused', '', reason, 3 FROM sla_pauses "
-     "WHERE ticket_id = $1::bigint "
-     "UNION ALL SELECT ended_at, 'clocks resumed', '', fm_sla_span(ended_at - started_at) || "
-     "' paused', 3 FROM sla_pauses WHERE ticket_id = $1::bigint AND ended_at IS NOT NULL "
+     "UNION ALL SELECT coalesce((a.detail->>'at')::timestamptz, "
+     "(a.detail->>'reported_at')::timestamptz, a.ts), a.action, a.actor, concat_ws(', ', "
+     "CASE WHEN a.detail->>'from' IS DISTINCT FROM a.detail->>'to' THEN CASE a.action WHEN "
+     "'grade' THEN 'grade ' ELSE '' END || (a.detail->>'from') || ' -> ' || (a.detail->>'to') "
+     "END, (SELECT string_agg(key || ': ' || CASE WHEN key LIKE '%\\_at' AND value ~ "
+     "'^[0-9]{4}-' THEN to_char(value::timestamptz, $2) ELSE value END, ', ' ORDER BY key) FROM "
+     "jsonb_each_text(a.detail) WHERE key NOT IN ('at', 'from', 'to'))), 2 FROM ticket_audit a "
+     "WHERE a.ticket_id = $1::bigint AND a.action NOT IN ('pause', 'resume') "
+     "UNION ALL SELECT p.started_at, 'clocks paused', coalesce((SELECT a.actor FROM ticket_audit "
+     "a WHERE a.ticket_id = p.ticket_id AND a.action = 'pause' AND abs(extract(epoch FROM "
+     "coalesce((a.detail->>'at')::timestamptz, a.ts) - p.started_at)) < 1 LIMIT 1), ''), "
+     "p.reason, 3 FROM sla_pauses p WHERE p.ticket_id = $1::bigint "
+     "UNION ALL SELECT p.ended_at, 'clocks resumed', coalesce((SELECT a.actor FROM ticket_audit "
+     "a WHERE a.ticket_id = p.ticket_id AND a.action = 'resume' AND abs(extract(epoch FROM "
+     "coalesce((a.detail->>'at')::timestamptz, a.ts) - p.ended_at)) < 1 LIMIT 1), ''), "
+     "fm_sla_span(p.ended_at - p.started_at) || ' paused', 3 FROM sla_pauses p "
+     "WHERE p.ticket_id = $1::bigint AND p.ended_at IS NOT NULL "
      "UNION ALL SELECT changed_at, 'deadlines moved', '', 'grade ' || from_grade || ' -> ' || "
      "to_grade || ': ' || (SELECT string_agg(b.key || ' ' || coalesce(to_char(b.value::text::"
      "timestamptz, $2), '-') || ' -> ' || coalesce(to_char((after->>b.key)::timestamptz, $2), "
@@ -75,7 +90,9 @@ static const char *const parts[][2] = {
      "WHERE ticket_id = $1::bigint "
      "UNION ALL SELECT detected_at, 'breach', '', clock || ' deadline ' || to_char(deadline, $2) "
      "|| ' passed, visit ' || visit, 6 FROM sla_breaches WHERE ticket_id = $1::bigint "
-     "UNION ALL SELECT coalesce(delivered_at, created_at), 'webhook', body->>'role', url || ': ' "
+     "UNION ALL SELECT coalesce(delivered_at, created_at), 'webhook', CASE WHEN idem_key LIKE "
+     "'fieldmon-esc-%' THEN 'ladder ' ELSE 'breach ' END || regexp_replace(idem_key, "
+     "'^fieldmon-(esc|breach)-[0-9]+-', ''), url || ': ' "
      "|| CASE WHEN delivered_at IS NOT NULL THEN 'delivered' ELSE 'not delivered yet' END || "
      "' after ' || attempts || ' attempt(s)' || coalesce(' (' || last_error || ')', ''), 7 "
      "FROM notify_outbox WHERE idem_key LIKE 'fieldmon-esc-' || $1 || '-%' OR idem_key LIKE "

@@ -175,7 +175,7 @@ static int archive_before(struct ctl *c, const char *when)
     if (c->json)
         ctl_out_json(json_pack("{s:I}", "archived", (json_int_t)n), stdout);
     else
-        printf("%lld closed tickets archived\n", n);
+        printf("%lld closed ticket%s archived\n", n, n == 1 ? "" : "s");
     return CTL_OK;
 }
 

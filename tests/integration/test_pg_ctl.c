@@ -67,6 +67,15 @@ static char *q1(const char *sql)
     return v;
 }
 
+static void exec_sql(const char *sql)
+{
+    PGresult *r = PQexec(conn, sql);
+
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+    PQclear(r);
+}
+
 #define ASSERT_Q(sql, want)                                                                        \
     do {                                                                                           \
         char *v_ = q1(sql);                                                                        \
@@ -521,6 +530,246 @@ static void test_ctl_records_a_manual_ticket_after_the_fact(void **state)
     expect(1, "fieldmonctl: ticket 4 is acknowledged: cannot reopen it", "reopen 4 --reason again");
 }
 
+/* Closing without repair, merging a duplicate, archiving, and what the
+ * lists and the record show of it. Ticket 2 is the site s7 outage (three
+ * devices), 4 the manual smoke ticket of the test above. */
+static void test_ctl_cancels_merges_archives_and_shows_the_record(void **state)
+{
+    const char *out;
+    json_t *j;
+
+    (void)state;
+    /* A second report of the s7 outage, phoned in; the outage ticket gets
+     * an alarm and a pause, then is merged into it. */
+    expect(0, "", "open --grade 2 --title 's7 cameras dark' --site s1 --caller 'guard Wu'");
+    exec_sql("UPDATE tickets SET response_due = now() + interval '1 hour', resolution_due = now() "
+             "+ interval '5 hours' WHERE ticket_id = 5");
+    exec_sql("INSERT INTO ticket_alarms (ticket_id, ts, site_id, device, code, state) VALUES "
+             "(2, now() - interval '5 minutes', 's7', 'a', 'unreachable', 'raised')");
+    expect(0, "", "pause 2 --reason 'waiting for the landlord'");
+    expect(2,
+           "fieldmonctl duplicate-of: a ticket cannot duplicate itself (usage: duplicate-of ID "
+           "OTHER [--note T] [--at TIME])",
+           "duplicate-of 2 2");
+    expect(2,
+           "fieldmonctl duplicate-of: which ticket does it duplicate? (usage: duplicate-of ID "
+           "OTHER [--note T] [--at TIME])",
+           "duplicate-of 2");
+    expect(1, "fieldmonctl: no ticket 999", "duplicate-of 2 999");
+    out = expect(0, "", "duplicate-of 2 5 --note 'same outage, reported by phone'");
+    assert_string_equal(out, "ticket 2: closed as a duplicate by tester\n");
+    ASSERT_Q("SELECT state || ':' || closed_as || ':' || duplicate_of || ':' || close_reason || "
+             "':' || (SELECT count(*) FROM sla_pauses p WHERE p.ticket_id = 2 AND p.ended_at = "
+             "t.closed_at) FROM tickets t WHERE ticket_id = 2",
+             "closed:duplicate:5:same outage, reported by phone:1");
+    ASSERT_Q("SELECT (SELECT string_agg(device, ',' ORDER BY device) FROM ticket_devices WHERE "
+             "ticket_id = 5) || ':' || (SELECT string_agg(device || ' ' || code, ',') FROM "
+             "ticket_alarms WHERE ticket_id = 5)",
+             "a,b,c:a unreachable");
+    ASSERT_Q("SELECT string_agg(ticket_id || '/' || action, ',' ORDER BY audit_id) FROM "
+             "ticket_audit WHERE action IN ('merge', 'duplicate')",
+             "5/merge,2/duplicate");
+    expect(1,
+           "fieldmonctl: ticket 2 is a duplicate itself: mark it a duplicate of the ticket it "
+           "belongs to",
+           "duplicate-of 5 2");
+
+    /* Cancelled: closed without repair, counted apart. */
+    expect(2,
+           "fieldmonctl cancel: give the reason (--reason) (usage: cancel ID --reason T [--at "
+           "TIME])",
+           "cancel 4");
+    expect(2,
+           "fieldmonctl cancel: who is acting? give -a NAME or set FM_ACTOR (every change is "
+           "audited)",
+           "-a '' cancel 4 --reason x");
+    expect(0, "", "cancel 4 --reason 'burnt toast, no fault'");
+    expect(1, "fieldmonctl: ticket 4 is closed (cancelled or a duplicate): cannot cancel it",
+           "cancel 4 --reason again");
+    ASSERT_Q("SELECT state || ':' || closed_as || ':' || close_reason || ':' || closed_by FROM "
+             "tickets WHERE ticket_id = 4",
+             "closed:cancelled:burnt toast, no fault:tester");
+
+    /* The lists: not closed by default; the state a person understands;
+     * the assignee, the state's age and the nearest running deadline. */
+    expect(0, "", "-a dave dispatch 5 --to 'team north'");
+    out = expect(0, "", "tickets");
+    printf("%s", out);
+    assert_non_null(strstr(out, "in_state"));
+    assert_null(strstr(out, "burnt"));
+    j = json_loads(expect(0, "", "-j tickets --grade 2"), 0, NULL);
+    assert_int_equal(json_array_size(j), 1);
+    json_t *t5 = json_array_get(j, 0);
+    assert_int_equal(json_integer_value(json_object_get(t5, "id")), 5);
+    assert_string_equal(json_string_value(json_object_get(t5, "assignee")), "team north");
+    assert_string_equal(json_string_value(json_object_get(t5, "in_state")), "0m");
+    assert_non_null(strstr(json_string_value(json_object_get(t5, "next_due")), "response left 5"));
+    json_decref(j);
+    out = expect(0, "", "tickets --state cancelled");
+    assert_non_null(strstr(out, "cancelled"));
+    assert_non_null(strstr(out, "(1 row)"));
+    out = expect(0, "", "tickets --state duplicate");
+    assert_non_null(strstr(out, "(1 row)"));
+    expect(2,
+           "fieldmonctl tickets: --state gone: not one of open, acknowledged, dispatched, "
+           "on_site, resolved, closed, cancelled, duplicate",
+           "tickets --state gone");
+
+    /* Archived: closed tickets only, hidden unless --archived. */
+    expect(1, "fieldmonctl: ticket 5 is dispatched: cannot archive it", "archive 5");
+    expect(0, "", "archive 4");
+    expect(1, "fieldmonctl: ticket 4 is archived already", "archive 4");
+    expect(1, "fieldmonctl: ticket 4 is archived: cannot reopen it", "reopen 4 --reason x");
+    out = expect(0, "", "tickets --state cancelled");
+    assert_non_null(strstr(out, "(0 rows)"));
+    out = expect(0, "", "tickets --archived --state cancelled");
+    assert_non_null(strstr(out, "(1 row)"));
+    expect(2,
+           "fieldmonctl archive: give a ticket id or --closed-before, not both (usage: archive "
+           "ID | archive --closed-before TIME)",
+           "archive 1 --closed-before today");
+    expect(2,
+           "fieldmonctl archive: who is acting? give -a NAME or set FM_ACTOR (every change is "
+           "audited)",
+           "-a '' archive --closed-before today");
+    /* Ticket 1 was closed long ago: past the reopen period, then archived
+     * with the others closed before tomorrow. */
+    exec_sql("UPDATE tickets SET closed_at = now() - interval '40 days', resolved_at = now() - "
+             "interval '40 days' WHERE ticket_id = 1");
+    {
+        char want[256];
+        char *closed = q1("SELECT to_char(closed_at, 'YYYY-MM-DD\"T\"HH24:MI:SSTZH:TZM') FROM "
+                          "tickets WHERE ticket_id = 1");
+
+        snprintf(want, sizeof(want),
+                 "fieldmonctl: ticket 1 was closed at %s, longer ago than its contract's reopen "
+                 "period (30 days): open a new ticket",
+                 closed);
+        free(closed);
+        expect(1, want, "reopen 1 --reason 'still smoking'");
+    }
+    /* A contract with a longer reopen period allows it. */
+    exec_sql("INSERT INTO sla_contracts (customer, time_zone, utc_offset_s, reopen_within, "
+             "published_by) VALUES ('default', 'UTC', 0, '60 days', 'test')");
+    expect(0, "", "reopen 1 --reason 'still smoking'");
+    ASSERT_Q("SELECT visit || ':' || state FROM tickets WHERE ticket_id = 1", "2:acknowledged");
+    out = expect(0, "", "archive --closed-before tomorrow");
+    assert_string_equal(out, "1 closed ticket archived\n");
+    ASSERT_Q("SELECT string_agg(ticket_id::text, ',' ORDER BY ticket_id) FROM tickets WHERE "
+             "archived_at IS NOT NULL",
+             "2,4");
+    expect(2,
+           "fieldmonctl archive: --closed-before \"whenever\": not a time; give a date "
+           "(2026-12-04), a local time (\"2026-12-04 08:00\", in UTC) or one with an offset "
+           "(2026-12-04T08:00+08:00)",
+           "archive --closed-before whenever");
+}
+
+/* The whole record of ticket 5 as a person reads it, the ladder steps and
+ * breaches with their webhooks, the audit trail, and the alarms with their
+ * current ticket. */
+static void test_ctl_shows_the_record_escalations_and_audit(void **state)
+{
+    const char *out;
+    json_t *j, *tl;
+
+    (void)state;
+    exec_sql("INSERT INTO ticket_escalations (ticket_id, role, grade, step_after, due_at, "
+             "fired_at, visit, engaged_by) VALUES (5, 'duty-manager', 2, '30 minutes', now() - "
+             "interval '1 minute', now() - interval '1 minute', 1, NULL), (5, 'field-engineer', "
+             "2, '0', now(), now(), 1, 'dispatch')");
+    exec_sql("INSERT INTO sla_breaches (ticket_id, clock, grade, deadline, detected_at, visit) "
+             "VALUES (5, 'remote', 2, now() - interval '2 minutes', now() - interval '30 seconds', "
+             "1)");
+    exec_sql("INSERT INTO notify_outbox (idem_key, url, body, attempts, delivered_at, last_error) "
+             "VALUES ('fieldmon-esc-5-duty-manager', 'http://127.0.0.1:9/hook', "
+             "'{\"role\": \"duty-manager\"}', 1, now(), NULL), ('fieldmon-breach-5-remote', "
+             "'http://127.0.0.1:9/hook', '{}', 3, NULL, 'connection refused'), "
+             "('fieldmon-esc-55-duty-manager', 'http://127.0.0.1:9/hook', '{}', 1, now(), NULL)");
+    expect(0, "", "note 5 guard says the NVR room is flooded");
+    out = expect(0, "", "show 5");
+    printf("---- fieldmonctl show 5 ----\n%s----\n", out);
+    assert_non_null(strstr(out, "caller             guard Wu"));
+    assert_non_null(strstr(out, "assignee           team north"));
+    assert_non_null(strstr(out, "\nclocks:\n"));
+    assert_non_null(strstr(out, "\ntimeline:\n"));
+    assert_non_null(strstr(out, "engaged by dispatch: step not fired"));
+    assert_non_null(strstr(out, "remote deadline"));
+    assert_non_null(strstr(out, "not delivered yet after 3 attempt(s) (connection refused)"));
+    assert_non_null(strstr(out, "guard says the NVR room is flooded"));
+    assert_non_null(strstr(out, "merge"));
+    j = json_loads(expect(0, "", "-j show 5"), 0, NULL);
+    assert_non_null(j);
+    tl = json_object_get(j, "timeline");
+    /* One timeline, in time order, with each webhook of this ticket once. */
+    int webhooks = 0;
+    for (size_t i = 0; i < json_array_size(tl); i++) {
+        json_t *e = json_array_get(tl, i);
+
+        if (strcmp(json_string_value(json_object_get(e, "what")), "webhook") == 0)
+            webhooks++;
+        if (i > 0)
+            assert_true(strcmp(json_string_value(json_object_get(json_array_get(tl, i - 1), "at")),
+                               json_string_value(json_object_get(e, "at"))) <= 0);
+    }
+    assert_int_equal(webhooks, 2);
+    assert_int_equal(json_array_size(json_object_get(j, "clocks")), 4);
+    json_decref(j);
+    /* The record of a reopened ticket lists its earlier visit. */
+    out = expect(0, "", "show 4");
+    printf("---- fieldmonctl show 4 ----\n%s----\n", out);
+    assert_non_null(strstr(out, "\nvisits:\n"));
+    assert_non_null(strstr(out, "dust in the detector"));
+    /* Each entry at the time it happened, whenever it was recorded: the
+     * report 3 hours ago first, the note given with the acknowledgement
+     * next to it, the pause once, ended by the resolution. */
+    {
+        const char *open = strstr(out, "  open "), *ack = strstr(out, "open -> acknowledged"),
+                   *note = strstr(out, "note: called the guard"),
+                   *dispatch = strstr(out, "acknowledged -> dispatched"),
+                   *paused = strstr(out, "clocks paused   tester  site access refused"),
+                   *grade = strstr(out, "grade 2 -> 1, reason: fire brigade called"),
+                   *resumed = strstr(out, "clocks resumed          13m paused");
+
+        assert_true(open && ack && note && dispatch && paused && grade && resumed);
+        assert_true(open < ack && ack < note && note < dispatch && dispatch < paused &&
+                    paused < grade && grade < resumed);
+        assert_null(strstr(paused + 40, "site access refused"));
+    }
+    expect(2, "fieldmonctl show: which ticket? (usage: show ID)", "show x");
+
+    out = expect(0, "", "escalations 5");
+    printf("%s", out);
+    assert_non_null(strstr(out, "step: duty-manager"));
+    assert_non_null(strstr(out, "breach: remote"));
+    assert_non_null(strstr(out, "(3 rows)"));
+    out = expect(0, "", "escalations --since tomorrow");
+    assert_non_null(strstr(out, "(0 rows)"));
+    expect(2, "fieldmonctl escalations: usage: escalations [ID] [--since TIME]", "escalations x");
+
+    out = expect(0, "", "audit --actor dave");
+    assert_non_null(strstr(out, "dispatch"));
+    assert_non_null(strstr(out, "(3 rows)"));
+    out = expect(0, "", "audit --ticket 4 --limit 2");
+    assert_non_null(strstr(out, "(2 rows)"));
+    assert_non_null(strstr(out, "archive"));
+    out = expect(0, "", "audit --since tomorrow");
+    assert_non_null(strstr(out, "(0 rows)"));
+    expect(2,
+           "fieldmonctl audit: --ticket x: not a ticket id (usage: audit [--actor A] [--since "
+           "TIME] [--ticket ID] [--limit N])",
+           "audit --ticket x");
+
+    /* The smoke alarm: recorded on ticket 1, which is its fault's ticket now. */
+    j = json_loads(expect(0, "", "-j alarms --device env1"), 0, NULL);
+    json_t *al = json_array_get(j, 0);
+    assert_int_equal(json_integer_value(json_object_get(al, "ticket")), 1);
+    assert_int_equal(json_integer_value(json_object_get(al, "current_ticket")), 1);
+    assert_int_equal(json_integer_value(json_object_get(al, "grade")), 1);
+    assert_string_equal(json_string_value(json_object_get(al, "ticket_state")), "acknowledged");
+    json_decref(j);
+}
+
 static void test_ctl_reports_database_problems(void **state)
 {
     char out[4096], err[4096];
@@ -550,6 +799,8 @@ int main(void)
         cmocka_unit_test(test_ctl_lists_alarms_recorded_on_tickets),
         cmocka_unit_test(test_ctl_checks_rules_files),
         cmocka_unit_test(test_ctl_records_a_manual_ticket_after_the_fact),
+        cmocka_unit_test(test_ctl_cancels_merges_archives_and_shows_the_record),
+        cmocka_unit_test(test_ctl_shows_the_record_escalations_and_audit),
         cmocka_unit_test(test_ctl_reports_database_problems),
     };
     if (getenv("PGHOST") == NULL) {
