@@ -120,6 +120,17 @@ static const char *expect(int code, const char *first, const char *fmt, ...)
     return out;
 }
 
+/* Expects `fieldmonctl CMD --at AT` on ticket id refused: AT is before
+ * WHAT, which happened at PREV. */
+static void expect_before(int id, const char *cmd, time_t at, const char *what, time_t prev)
+{
+    char a[40], b[40], want[256];
+
+    snprintf(want, sizeof(want), "fieldmonctl: ticket %d: %s is before %s (%s)", id,
+             iso(at, a, sizeof(a)), what, iso(prev, b, sizeof(b)));
+    expect(1, want, "%s --at '%s'", cmd, a);
+}
+
 static int64_t now_ms(void)
 {
     struct timespec ts;
@@ -367,7 +378,7 @@ static void test_ctl_checks_rules_files(void **state)
 static void test_ctl_records_a_manual_ticket_after_the_fact(void **state)
 {
     const time_t t0 = time(NULL) / 60 * 60 - 3 * 3600; /* reported 3 hours ago */
-    char a[40], b[40];
+    char a[40];
     const char *out;
 
     (void)state;
@@ -408,13 +419,10 @@ static void test_ctl_records_a_manual_ticket_after_the_fact(void **state)
     expect(1, "fieldmonctl: no ticket 999", "ack 999");
     expect(1, "fieldmonctl: no ticket 999", "note 999 called");
     expect(1, "fieldmonctl: no ticket 999", "show 999");
-    snprintf(b, sizeof(b), "%s", iso(t0, a, 40));
+    expect_before(4, "ack 4", t0 - 60, "the visit opened", t0);
     {
         char want[256];
 
-        snprintf(want, sizeof(want), "fieldmonctl: ticket 4: %s is before the visit opened (%s)",
-                 iso(t0 - 60, a, 40), b);
-        expect(1, want, "ack 4 --at '%s'", a);
         snprintf(want, sizeof(want), "fieldmonctl: ticket 4: %s is in the future",
                  iso(t0 + 86400, a, 40));
         expect(1, want, "ack 4 --at '%s'", a);
@@ -429,13 +437,8 @@ static void test_ctl_records_a_manual_ticket_after_the_fact(void **state)
            "-a '' ack 4");
     expect(0, "", "ack 4 --at '%s' --note 'called the guard'", iso(t0 + 600, a, 40));
     expect(1, "fieldmonctl: ticket 4 is acknowledged: cannot acknowledge it", "ack 4");
-    {
-        char want[256];
-
-        snprintf(want, sizeof(want), "fieldmonctl: ticket 4: %s is before it was acknowledged (%s)",
-                 iso(t0 + 300, a, 40), iso(t0 + 600, b, 40));
-        expect(1, want, "-a dave dispatch 4 --to field-engineer --at '%s'", a);
-    }
+    expect_before(4, "-a dave dispatch 4 --to field-engineer", t0 + 300, "it was acknowledged",
+                  t0 + 600);
     expect(2,
            "fieldmonctl dispatch: dispatch needs who is sent (--to) (usage: dispatch ID --to "
            "WHO [--at TIME] [--note T])",
@@ -453,13 +456,7 @@ static void test_ctl_records_a_manual_ticket_after_the_fact(void **state)
     expect(0, "", "pause 4 --reason 'site access refused' --at '%s'", a);
     expect(1, "fieldmonctl: ticket 4: its clocks are paused already",
            "pause 4 --reason 'site access refused'");
-    {
-        char want[256];
-
-        snprintf(want, sizeof(want), "fieldmonctl: ticket 4: %s is before the pause began (%s)",
-                 iso(t0 + 950, a, 40), iso(t0 + 1000, b, 40));
-        expect(1, want, "resume 4 --at '%s'", a);
-    }
+    expect_before(4, "resume 4", t0 + 950, "the pause began", t0 + 1000);
     expect(2,
            "fieldmonctl regrade: give the reason (--reason) (usage: regrade ID --grade 1-4 "
            "--reason T [--at TIME])",
@@ -507,13 +504,7 @@ static void test_ctl_records_a_manual_ticket_after_the_fact(void **state)
            "fieldmonctl reopen: give the reason (--reason) (usage: reopen ID --reason T [--at "
            "TIME])",
            "reopen 4");
-    {
-        char want[256];
-
-        snprintf(want, sizeof(want), "fieldmonctl: ticket 4: %s is before it was closed (%s)",
-                 iso(t0 + 2000, a, 40), iso(t0 + 2400, b, 40));
-        expect(1, want, "reopen 4 --reason 'smoke again' --at '%s'", a);
-    }
+    expect_before(4, "reopen 4 --reason 'smoke again'", t0 + 2000, "it was closed", t0 + 2400);
     out = expect(0, "", "reopen 4 --reason 'smoke again' --at '%s'", iso(t0 + 3600, a, 40));
     assert_string_equal(out, "ticket 4: reopened by tester\n");
     ASSERT_Q("SELECT t.visit || ':' || t.state || ':' || (t.opened_at = v.opened_at) || ':' || "
@@ -689,15 +680,23 @@ static void test_ctl_shows_the_record_escalations_and_audit(void **state)
     expect(0, "", "note 5 guard says the NVR room is flooded");
     out = expect(0, "", "show 5");
     printf("---- fieldmonctl show 5 ----\n%s----\n", out);
-    assert_non_null(strstr(out, "caller             guard Wu"));
-    assert_non_null(strstr(out, "assignee           team north"));
-    assert_non_null(strstr(out, "\nclocks:\n"));
-    assert_non_null(strstr(out, "\ntimeline:\n"));
-    assert_non_null(strstr(out, "engaged by dispatch: step not fired"));
-    assert_non_null(strstr(out, "remote deadline"));
-    assert_non_null(strstr(out, "not delivered yet after 3 attempt(s) (connection refused)"));
-    assert_non_null(strstr(out, "guard says the NVR room is flooded"));
-    assert_non_null(strstr(out, "merge"));
+    static const char *const record[] = {
+        "caller             guard Wu",
+        "assignee           team north",
+        "\nclocks:\n",
+        "\ntimeline:\n",
+        "engaged by dispatch: step not fired",
+        "remote deadline",
+        "ladder duty-manager",
+        "http://127.0.0.1:9/hook: delivered after 1 attempt(s)",
+        "breach remote",
+        "http://127.0.0.1:9/hook: not delivered yet after 3 attempt(s) (connection refused)",
+        "guard says the NVR room is flooded",
+        "duplicate: 2",
+    };
+    for (size_t i = 0; i < sizeof(record) / sizeof(record[0]); i++)
+        if (strstr(out, record[i]) == NULL)
+            fail_msg("show 5 lacks \"%s\"", record[i]);
     j = json_loads(expect(0, "", "-j show 5"), 0, NULL);
     assert_non_null(j);
     tl = json_object_get(j, "timeline");
