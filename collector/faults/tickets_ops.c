@@ -200,10 +200,17 @@ const char *tickets_step_state(enum tickets_step step)
 
 int tickets_pg_fail(PGconn *conn, PGresult *r, const char *what, char *why, size_t whylen)
 {
-    char state[6];
+    const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    char state[6], ctx[96];
     int rc = -EIO;
 
+    /* People read this: PostgreSQL's primary message, without its
+     * "ERROR:" and detail lines, says what went wrong. */
     pg_classify(conn, r, what, why, whylen, state);
+    if (primary != NULL && PQstatus(conn) == CONNECTION_OK) {
+        snprintf(ctx, sizeof(ctx), "the database refused to %s", what);
+        pg_oneline(why, whylen, ctx, primary);
+    }
     if (strcmp(state, "23505") == 0) /* unique_violation */
         rc = -EEXIST;
     PQclear(r);
