@@ -54,7 +54,7 @@ static const char usage_text[] =
     "  sla [--from TIME] [--to TIME] [--contract C] [--grade N] [--csv|--json]\n"
     "                                               the SLA report per grade and clock\n"
     "Alarms:\n"
-    "  alarms [--site S] [--device D] [--since DUR] [--limit N]\n"
+    "  alarms [--site S] [--device D] [--since DUR] [--limit N] [--active]\n"
     "Maintenance windows:\n"
     "  window add [--site S] [--device GLOB] [--start TIME] (--end TIME|--for DUR) --reason T\n"
     "  window list [--all]\n"
