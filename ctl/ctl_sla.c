@@ -68,8 +68,10 @@ int ctl_cmd_deadlines(struct ctl *c, int argc, char **argv)
  *   scope:   those whose clocks started (the visit's opening) in [from, to);
  *   clocks:  the clocks of the scope's visits that were not cancelled or
  *            duplicates: settled ones as ticket_clocks says; for a current
- *            visit, a clock without a row runs if it has a deadline or is
- *            paused, else its grade has no such clock (n/a);
+ *            visit, a clock without a row runs if it has a deadline, is
+ *            paused, or the collector has not settled or seen it yet (a
+ *            resolved ticket between two rounds, a collector down), else
+ *            its grade has no such clock (n/a);
  *   counted: those judged under the grade asked for. */
 static const char scope_sql[] =
     "WITH visits AS ("
@@ -90,7 +92,8 @@ static const char scope_sql[] =
     "  WHERE s.closed_as IS NULL"
     "  UNION ALL"
     "  SELECT t.ticket_id, t.visit, c.clock, t.grade,"
-    "   CASE WHEN c.due IS NOT NULL OR p.paused THEN 'running' ELSE 'na' END, c.due,"
+    "   CASE WHEN c.due IS NOT NULL OR p.paused OR t.state IN ('resolved', 'closed')"
+    "    OR t.sla_updated_at IS NULL THEN 'running' ELSE 'na' END, c.due,"
     "   NULL, NULL"
     "  FROM scope s JOIN tickets t ON t.ticket_id = s.ticket_id AND t.visit = s.visit"
     "  CROSS JOIN LATERAL (VALUES ('response', t.response_due), ('remote', t.remote_due),"

@@ -83,7 +83,8 @@ clk "$t4" 1 resolution 1 met 86400 9000 9000
 clk "$t4" 2 response 1 met 1800 300 300
 # Grade 4, nothing settled: response and resolution run, remote and on-site
 # do not exist for the grade (no deadline, no pause: n/a).
-tk 4 open "$at10" "response_due='$D 18:00+08'" "resolution_due='$D 23:00+08'" >/dev/null
+tk 4 open "$at10" "response_due='$D 18:00+08'" "resolution_due='$D 23:00+08'" \
+    "sla_updated_at=now()" >/dev/null
 # Grade 3, paused: the collector holds the deadlines (NULL); all four run.
 t6=$(tk 3 open "$at10")
 q "INSERT INTO sla_pauses (ticket_id, started_at, reason) VALUES ($t6, '$D 11:00+08', 'waiting')"
