@@ -103,7 +103,7 @@ HISTORIES = [
          refused=[(["resume"], 1, "is resolved: cannot resume it")],
          pause_ends="2026-11-25 09:00",                  # the resolution ended the pause
          visits=[[("met", "2026-11-24 12:00", "1h59m59s"),  # met before the pause: stays met
-                  ("na", "2026-11-25 11:00", ""),        # 2 h before the pause, 2 h after it (09:00)
+                  ("na", "2026-11-25 11:00", ""),        # 2 h before the pause, 2 h after 09:00
                   ("na", "2026-11-26 07:00", ""),        # 2 h + 22 h
                   # 2 h Tue, Wed 15 h, Thu, Fri, Mon 72 h, Tue Dec 1 7 h;
                   # taken: the 2 h before the pause
