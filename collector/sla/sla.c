@@ -194,6 +194,29 @@ static int64_t taken(const struct sla_clock *c, enum sla_kind k, int64_t at)
     return sla_cal_between(&c->contract->calendar, w, c->opened_at, at, c->paused, c->n_pauses);
 }
 
+/* The grade in force at t: the one a later change replaced, else the
+ * current one. */
+static int grade_at(const struct sla_clock *c, int64_t t)
+{
+    for (size_t i = 0; i < c->n_regrades; i++) {
+        if (c->regrades[i].at > t)
+            return c->regrades[i].from;
+    }
+    return c->grade;
+}
+
+/* Kind k's deadline under grade (from the opening, every pause counted). */
+static int64_t deadline_under(const struct sla_clock *c, int grade, enum sla_kind k)
+{
+    const struct contract_grade *g = contract_grade(c->contract, grade);
+    enum sla_window w;
+    int64_t lim = g ? limit_of(c, g, k, &w) : 0;
+
+    return lim > 0
+               ? sla_cal_add(&c->contract->calendar, w, c->opened_at, lim, c->paused, c->n_pauses)
+               : 0;
+}
+
 void sla_clock_judge(const struct sla_clock *c, enum sla_kind k, const struct sla_events *ev,
                      int64_t now, struct sla_verdict *v)
 {
@@ -204,13 +227,18 @@ void sla_clock_judge(const struct sla_clock *c, enum sla_kind k, const struct sl
 
     memset(v, 0, sizeof(*v));
     v->taken_s = -1;
-    v->due = d == SLA_NEVER ? 0 : d;
+    v->grade = c->grade;
     if ((unsigned)k >= SLA_KINDS)
         return;
     if (e == 0 && k == SLA_RESPONSE && ev->resolved_at != 0) {
         e = ev->resolved_at; /* resolving is a response */
         by_resolution = true;
     }
+    if (e != 0 && grade_at(c, e) != c->grade) {
+        v->grade = grade_at(c, e);
+        d = deadline_under(c, v->grade, k);
+    }
+    v->due = d == SLA_NEVER ? 0 : d;
     if (d == 0) {
         if (end != 0) {
             v->outcome = SLA_NA;

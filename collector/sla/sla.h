@@ -119,11 +119,14 @@ struct sla_verdict {
     int64_t due;      /* the deadline judged against; 0: none */
     int64_t event_at; /* the event that met it (also when late); 0: none */
     int64_t taken_s;  /* counting seconds from the opening to event_at; -1: no event */
+    int grade;        /* the grade judged under: in force at the event, else the current */
     char reason[96];  /* what met it, or why it does not apply */
 };
 
 /* Judges clock k at now from the visit's events: met, breached, not
- * applicable, or still running. A resolved or ended ticket settles every
+ * applicable, or still running. An event is judged against the deadline of
+ * the grade in force when it happened (a response given before the grade
+ * was raised keeps the deadline it was given under). A resolved or ended ticket settles every
  * clock (judged at its end, not at now): resolving counts as the response
  * if none was recorded; remote and on-site clocks not needed by then do not
  * apply. Pure; any thread. */

@@ -232,13 +232,16 @@ int sla_sched_events(sla_sched_t *s, int64_t ticket_id, const struct sla_events 
 
     if (t == NULL)
         return -ENOENT;
+    /* The texts are copied into the ticket; the copies' pointers are not
+     * kept, as the tickets move when the array grows or one is closed
+     * (events_of points them at the text when it is used). */
     t->ev = *ev;
     snprintf(t->ended_why, sizeof(t->ended_why), "%s", ev->ended_why ? ev->ended_why : "");
-    t->ev.ended_why = t->ended_why;
+    t->ev.ended_why = NULL;
     t->st = *st;
     snprintf(t->dispatched_to, sizeof(t->dispatched_to), "%s",
              st->dispatched_to ? st->dispatched_to : "");
-    t->st.dispatched_to = t->dispatched_to;
+    t->st.dispatched_to = NULL;
     return 0;
 }
 
@@ -328,9 +331,12 @@ static int settle_one(struct tracked *t, PGconn *conn, enum sla_kind k, int64_t 
     struct sla_verdict v;
     int rc, recorded = 0;
 
+    struct sla_events ev = t->ev;
+
     if (t->settled & COMPLETE(k))
         return 0;
-    sla_clock_judge(&t->clock, k, &t->ev, now, &v);
+    ev.ended_why = t->ended_why;
+    sla_clock_judge(&t->clock, k, &ev, now, &v);
     if (v.outcome == SLA_RUNNING)
         return 0;
     if (t->settled & SETTLED(k)) {

@@ -212,7 +212,7 @@ static void settle_params(struct settle_params *sp, const struct sla_subject *s,
 {
     snprintf(sp->id, sizeof(sp->id), "%" PRId64, s->ticket_id);
     snprintf(sp->visit, sizeof(sp->visit), "%d", s->visit);
-    snprintf(sp->grade, sizeof(sp->grade), "%d", s->clock->grade);
+    snprintf(sp->grade, sizeof(sp->grade), "%d", v->grade ? v->grade : s->clock->grade);
     snprintf(sp->opened, sizeof(sp->opened), "%" PRId64, s->clock->opened_at);
     snprintf(sp->due, sizeof(sp->due), "%" PRId64, v->due);
     snprintf(sp->event, sizeof(sp->event), "%" PRId64, v->event_at);
@@ -229,14 +229,19 @@ static void settle_params(struct settle_params *sp, const struct sla_subject *s,
     sp->p[9] = v->taken_s >= 0 ? sp->taken : NULL;
 }
 
+/* A clock settled before keeps its end. A breach found before its event
+ * was recorded takes the event when it comes, judged against the deadline
+ * that was breached: met if the event (recorded after the fact) fell within
+ * it, else still breached, met late. */
 static const char settle_sql[] =
     "INSERT INTO ticket_clocks (ticket_id, visit, clock, grade, started_at, due, outcome, "
     "reason, event_at, taken_s) VALUES ($1::bigint, $2::smallint, $3, $4::smallint, "
     "to_timestamp($5::bigint), to_timestamp($6::bigint), $7, $8, to_timestamp($9::bigint), "
     "$10::bigint) ON CONFLICT (ticket_id, visit, clock) DO UPDATE SET "
-    "outcome = EXCLUDED.outcome, grade = EXCLUDED.grade, due = EXCLUDED.due, "
-    "event_at = EXCLUDED.event_at, "
-    "taken_s = EXCLUDED.taken_s, reason = EXCLUDED.reason, settled_at = now() "
+    "outcome = CASE WHEN EXCLUDED.event_at <= ticket_clocks.due THEN 'met' ELSE 'breached' END, "
+    "reason = regexp_replace(EXCLUDED.reason, ' after the deadline$', '') || CASE WHEN "
+    "EXCLUDED.event_at <= ticket_clocks.due THEN '' ELSE ' after the deadline' END, "
+    "event_at = EXCLUDED.event_at, taken_s = EXCLUDED.taken_s, settled_at = now() "
     "WHERE ticket_clocks.event_at IS NULL AND EXCLUDED.event_at IS NOT NULL "
     "AND ticket_clocks.outcome = 'breached'";
 
@@ -264,7 +269,7 @@ int sla_store_breach(PGconn *conn, const struct sla_subject *s, enum sla_kind k,
     int rc;
 
     snprintf(id, sizeof(id), "%" PRId64, s->ticket_id);
-    snprintf(grade, sizeof(grade), "%d", s->clock->grade);
+    snprintf(grade, sizeof(grade), "%d", v->grade ? v->grade : s->clock->grade);
     snprintf(deadline, sizeof(deadline), "%" PRId64, v->due);
     snprintf(detected, sizeof(detected), "%" PRId64, detected_at);
     snprintf(visit, sizeof(visit), "%d", s->visit);

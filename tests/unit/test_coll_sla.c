@@ -515,6 +515,29 @@ static void test_sla_judge_taken_is_counting_time(void **state)
     assert_int_equal(v.due, nov(20, 13, 0));
 }
 
+/* A response given under grade 3 keeps grade 3's deadline when the grade
+ * is raised to 1 afterwards, even if the raise is known before the response
+ * is judged (a history entered after the fact). */
+static void test_sla_judge_event_under_the_grade_in_force(void **state)
+{
+    struct sla_clock clk;
+    struct sla_verdict v;
+    struct sla_events ev = {.at = {nov(24, 10, 45)}};
+
+    assert_int_equal(sla_clock_open(&clk, find(state, "default"), 3, 80, nov(24, 10, 0)), 0);
+    assert_int_equal(sla_clock_regrade(&clk, nov(24, 11, 0), 1), 0);
+    sla_clock_judge(&clk, SLA_RESPONSE, &ev, nov(30, 0, 0), &v);
+    assert_int_equal(v.outcome, SLA_MET);
+    assert_int_equal(v.grade, 3);
+    assert_int_equal(v.due, nov(24, 12, 0));
+    /* Given after the raise: grade 1's 30 minutes, breached. */
+    ev.at[SLA_RESPONSE] = nov(24, 11, 5);
+    sla_clock_judge(&clk, SLA_RESPONSE, &ev, nov(30, 0, 0), &v);
+    assert_int_equal(v.outcome, SLA_BREACHED);
+    assert_int_equal(v.grade, 1);
+    assert_int_equal(v.due, nov(24, 10, 30));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -526,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_sla_cal_between_and_kind_names),
         cmocka_unit_test(test_sla_judge_settles_every_clock),
         cmocka_unit_test(test_sla_judge_taken_is_counting_time),
+        cmocka_unit_test(test_sla_judge_event_under_the_grade_in_force),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
