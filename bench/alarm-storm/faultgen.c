@@ -246,13 +246,14 @@ static int scenario_restart(struct fg_agent *a, const struct opts *o, const stru
         return -1;
     /* Opened a group wait after the raise the agent reported: the wait
      * counts from that raise, not from the restart. */
-    snprintf(sql, sizeof(sql),
-             "SELECT (abs(extract(epoch FROM t.first_seen - e.ts)) < 0.002) || ':' || (t.recorded_at "
-             ">= e.ts + interval '%lld ms')"
-             " FROM tickets t, alarm_events e JOIN devices d USING (device_id)"
-             " WHERE t.site_id = $1 AND d.name = 'env1' AND e.code = 'water_leak'"
-             " AND e.state = 'raised' AND d.agent_id = 'fg-' || $1",
-             (long long)o->group_wait_ms);
+    snprintf(
+        sql, sizeof(sql),
+        "SELECT (abs(extract(epoch FROM t.first_seen - e.ts)) < 0.002) || ':' || (t.recorded_at "
+        ">= e.ts + interval '%lld ms')"
+        " FROM tickets t, alarm_events e JOIN devices d USING (device_id)"
+        " WHERE t.site_id = $1 AND d.name = 'env1' AND e.code = 'water_leak'"
+        " AND e.state = 'raised' AND d.agent_id = 'fg-' || $1",
+        (long long)o->group_wait_ms);
     if (expect("the ticket's first_seen is the original raise, opened after the group wait", sql,
                a->site, "true:true", 2000))
         return -1;
