@@ -188,11 +188,6 @@ static const struct step_def steps[TICKETS_STEPS] = {
                          {NULL}},
 };
 
-const char *tickets_step_name(enum tickets_step step)
-{
-    return (unsigned)step < TICKETS_STEPS ? steps[step].name : "?";
-}
-
 const char *tickets_step_state(enum tickets_step step)
 {
     return (unsigned)step < TICKETS_STEPS ? steps[step].to : NULL;

@@ -78,9 +78,6 @@ struct tickets_op {
 int tickets_step(PGconn *conn, enum tickets_step step, const struct tickets_op *op, char *why,
                  size_t whylen);
 
-/* Name of a step ("acknowledge", ...). */
-const char *tickets_step_name(enum tickets_step step);
-
 /* State a ticket is in after step (e.g. "acknowledged"); NULL if the step
  * does not change it. */
 const char *tickets_step_state(enum tickets_step step);

@@ -232,9 +232,9 @@ int sla_sched_events(sla_sched_t *s, int64_t ticket_id, const struct sla_events 
 
     if (t == NULL)
         return -ENOENT;
-    /* The texts are copied into the ticket; the copies' pointers are not
-     * kept, as the tickets move when the array grows or one is closed
-     * (events_of points them at the text when it is used). */
+    /* The texts are copied into the ticket's own buffers, and no pointer
+     * to them is kept: tickets move when the array grows or one is closed
+     * (settle_one points a copy of the events at the text when judging). */
     t->ev = *ev;
     snprintf(t->ended_why, sizeof(t->ended_why), "%s", ev->ended_why ? ev->ended_why : "");
     t->ev.ended_why = NULL;
@@ -328,10 +328,9 @@ static int settle_one(struct tracked *t, PGconn *conn, enum sla_kind k, int64_t 
                       unsigned *queued, char *why, size_t whylen)
 {
     struct sla_subject sub = subject(t);
+    struct sla_events ev = t->ev;
     struct sla_verdict v;
     int rc, recorded = 0;
-
-    struct sla_events ev = t->ev;
 
     if (t->settled & COMPLETE(k))
         return 0;

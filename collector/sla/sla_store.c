@@ -262,17 +262,15 @@ int sla_store_breach(PGconn *conn, const struct sla_subject *s, enum sla_kind k,
                      const struct sla_verdict *v, int64_t detected_at, const char *const *roles,
                      size_t n_roles, int *recorded, char *why, size_t whylen)
 {
-    char id[24], grade[8], deadline[24], detected[24], prefix[200], visit[8], vs[16];
-    const char *params[6] = {id, sla_kind_name(k), grade, deadline, detected, visit};
+    char detected[24], prefix[200], vs[16];
     struct settle_params sp;
     PGresult *r;
     int rc;
 
-    snprintf(id, sizeof(id), "%" PRId64, s->ticket_id);
-    snprintf(grade, sizeof(grade), "%d", v->grade ? v->grade : s->clock->grade);
-    snprintf(deadline, sizeof(deadline), "%" PRId64, v->due);
+    /* The breach row takes its ticket, visit, clock, grade and deadline
+     * from the settled clock's parameters. */
+    settle_params(&sp, s, k, v);
     snprintf(detected, sizeof(detected), "%" PRId64, detected_at);
-    snprintf(visit, sizeof(visit), "%d", s->visit);
     rc = pg_begin(conn, why, whylen);
     if (rc != 0)
         return rc;
@@ -281,11 +279,11 @@ int sla_store_breach(PGconn *conn, const struct sla_subject *s, enum sla_kind k,
                 "VALUES ($1::bigint, $2, $3::smallint, to_timestamp($4::bigint), "
                 "to_timestamp($5::bigint), $6::smallint) "
                 "ON CONFLICT (ticket_id, visit, clock) DO NOTHING",
-                6, params, PGRES_COMMAND_OK, &r) != 0)
+                6, (const char *const[]){sp.id, sp.p[2], sp.grade, sp.due, detected, sp.visit},
+                PGRES_COMMAND_OK, &r) != 0)
         return fail(conn, r, "sla_breaches", why, whylen);
     *recorded = atoi(PQcmdTuples(r)) == 1;
     PQclear(r);
-    settle_params(&sp, s, k, v);
     if (exec_ok(conn, settle_sql, SETTLE_PARAMS, sp.p, PGRES_COMMAND_OK, &r) != 0)
         return fail(conn, r, "ticket_clocks", why, whylen);
     PQclear(r);
