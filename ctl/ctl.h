@@ -60,5 +60,6 @@ int ctl_cmd_deadlines(struct ctl *c, int argc, char **argv);
 int ctl_cmd_sla(struct ctl *c, int argc, char **argv);
 int ctl_cmd_escalations(struct ctl *c, int argc, char **argv);
 int ctl_cmd_audit(struct ctl *c, int argc, char **argv);
+int ctl_cmd_trend(struct ctl *c, int argc, char **argv);
 
 #endif

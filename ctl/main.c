@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 /* The lowest schema version fieldmonctl works with (settled clocks, visits,
- * published contracts). */
-#define CTL_SCHEMA_MIN 23
+ * published contracts; series and rollups for trend). */
+#define CTL_SCHEMA_MIN 24
 
 static const char usage_text[] =
     "usage: fieldmonctl [-d DSN] [-a ACTOR] [--tz ZONE] [--json] COMMAND [ARGS]\n"
@@ -53,6 +53,11 @@ static const char usage_text[] =
     "  resume ID                                    restart them\n"
     "  sla [--from TIME] [--to TIME] [--contract C] [--grade N] [--csv|--json]\n"
     "                                               the SLA report per grade and clock\n"
+    "Measurements:\n"
+    "  trend DEVICE POINT [--agent A|--site S] [--label K=V] [--from TIME] [--to TIME]\n"
+    "        [--resolution auto|raw|5m|1h] [--csv]  one point's values over a range (default\n"
+    "                                               the last day; auto: raw up to a day, 5m\n"
+    "                                               up to 10 days, else 1h)\n"
     "Alarms:\n"
     "  alarms [--site S] [--device D] [--since DUR] [--limit N] [--active]\n"
     "Maintenance windows:\n"
@@ -213,6 +218,7 @@ static const struct command commands[] = {
     {"audit", ctl_cmd_audit},         {"alarms", ctl_cmd_alarms},
     {"window", ctl_cmd_window},       {"rules", ctl_cmd_rules},
     {"deadlines", ctl_cmd_deadlines}, {"sla", ctl_cmd_sla},
+    {"trend", ctl_cmd_trend},
 };
 
 int main(int argc, char **argv)

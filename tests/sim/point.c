@@ -154,22 +154,18 @@ static bool override_active(const struct sim_point *p)
 
 static void behave(struct sim_point *p, struct sim *s, double dt)
 {
-    switch (p->kind) {
-    case SIM_CONSTANT:
-        p->value = p->base;
-        break;
-    case SIM_WALK:
-        p->value += (2 * sim_random(s) - 1) * p->step * (dt > 0 ? 1 : 0);
-        p->value = fmin(fmax(p->value, p->min), p->max);
-        break;
-    case SIM_SINE:
-        p->value =
-            p->base + p->amplitude * sin(2 * M_PI * fmod(sim_wall_s(s), p->period_s) / p->period_s);
-        break;
-    case SIM_DRIFT:
-        p->value = p->base + p->rate * sim_elapsed_s(s) / 86400.0;
-        break;
-    }
+    const struct sim_motion m = {
+        .kind = p->kind,
+        .base = p->base,
+        .min = p->min,
+        .max = p->max,
+        .step = p->step,
+        .amplitude = p->amplitude,
+        .period_s = p->period_s,
+        .rate = p->rate,
+    };
+
+    p->value = sim_motion_next(&m, p->value, sim_wall_s(s), sim_elapsed_s(s), dt > 0, &s->rng);
 }
 
 static int cmp_ovl(const void *a, const void *b)

@@ -28,10 +28,7 @@ double sim_wall_s(const struct sim *s)
 double sim_random(struct sim *s)
 {
     /* xorshift64*: reproducible per seed, good enough for random walks. */
-    s->rng ^= s->rng >> 12;
-    s->rng ^= s->rng << 25;
-    s->rng ^= s->rng >> 27;
-    return (double)((s->rng * 2685821657736338717ull) >> 11) / 9007199254740992.0;
+    return sim_rng_next(&s->rng);
 }
 
 bool sim_dev_silent(const struct sim_dev *d)

@@ -13,6 +13,7 @@
 #include "ber.h"
 #include "regmap.h"
 #include "snmp_agent.h"
+#include "motion.h"
 #include "snmprec.h"
 
 #include <stdbool.h>
@@ -20,7 +21,6 @@
 #include <uv.h>
 
 enum sim_proto { SIM_SNMP, SIM_MODBUS_TCP, SIM_MODBUS_RTU };
-enum sim_behaviour { SIM_CONSTANT, SIM_WALK, SIM_SINE, SIM_DRIFT };
 
 extern const char *const sim_proto_names[];     /* "snmp", "modbus-tcp", "modbus-rtu" */
 extern const char *const sim_behaviour_names[]; /* "constant", "walk", "sine", "drift" */
