@@ -88,6 +88,12 @@ CREATE TABLE rollup_1h (
     PRIMARY KEY (series_id, bucket)
 ) PARTITION BY RANGE (bucket);
 
+-- The buckets still receiving values, one row per series and open bucket
+-- (see fm_rollup_batch). Small and updated often: room on each page for
+-- updates that stay on it (HOT).
+CREATE TABLE rollup_5m_open (LIKE rollup_5m INCLUDING ALL) WITH (fillfactor = 50);
+CREATE TABLE rollup_1h_open (LIKE rollup_1h INCLUDING ALL) WITH (fillfactor = 50);
+
 -- Creates partition part of parent for [lo, hi) if missing. Writers of several
 -- collectors may ask at once: a transaction lock on the name serialises them,
 -- and a creation lost to a race anyway counts as done. Returns part.
@@ -110,8 +116,8 @@ END $$;
 
 -- Creates the daily measurement partition holding day (UTC) and the monthly
 -- rollup partitions of its month, each if missing. Returns the daily name.
--- Rollup partitions leave room on each page (fillfactor 80) so that the
--- updates of a bucket's row as its values arrive stay on the page (HOT).
+-- Stored rollup rows are written once (and merged again only by late
+-- events): their pages are filled.
 CREATE OR REPLACE FUNCTION fm_measurement_partition(day date) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -119,14 +125,15 @@ DECLARE
     m_lo timestamptz := m::timestamp AT TIME ZONE 'UTC';
     m_hi timestamptz := (m + interval '1 month')::timestamp AT TIME ZONE 'UTC';
 BEGIN
-    PERFORM fm_range_partition('rollup_5m', 'rollup_5m_' || to_char(m, 'YYYYMM'), m_lo, m_hi, 80);
-    PERFORM fm_range_partition('rollup_1h', 'rollup_1h_' || to_char(m, 'YYYYMM'), m_lo, m_hi, 80);
+    PERFORM fm_range_partition('rollup_5m', 'rollup_5m_' || to_char(m, 'YYYYMM'), m_lo, m_hi, 100);
+    PERFORM fm_range_partition('rollup_1h', 'rollup_1h_' || to_char(m, 'YYYYMM'), m_lo, m_hi, 100);
     RETURN fm_range_partition('measurements', 'measurements_' || to_char(day, 'YYYYMMDD'),
                               day::timestamp AT TIME ZONE 'UTC',
                               (day + 1)::timestamp AT TIME ZONE 'UTC', 100);
 END $$;
 
--- Creates partitions from today - 1 to today + ahead_days; drops measurement
+-- Creates partitions from today - 1 to today + ahead_days; moves open rollup
+-- buckets that ended an hour ago into the stored rollups; drops measurement
 -- partitions wholly older than retention_days and rollup partitions wholly
 -- older than theirs; records the retentions for fm_series. Rollups must
 -- outlive raw rows (a kept raw day needs its month's rollup partitions).
@@ -149,6 +156,7 @@ BEGIN
     FOR i IN -1..ahead_days LOOP
         PERFORM fm_measurement_partition(today + i);
     END LOOP;
+    PERFORM fm_rollup_flush(now() - interval '1 hour');
     FOR r IN SELECT c.relname, p.relname AS parent FROM pg_inherits i
              JOIN pg_class c ON c.oid = i.inhrelid
              JOIN pg_class p ON p.oid = i.inhparent
@@ -174,60 +182,131 @@ BEGIN
         WHERE t.days <> EXCLUDED.days;
 END $$;
 
--- The rollup trigger: aggregates the statement's new rows per series and
--- 5-minute bucket, then those partials per hour, and merges both into the
--- stored buckets (a late event merges into an old bucket). Buckets are UTC,
--- from the Unix epoch, whatever the session's time zone.
+-- The width of a rollup resolution.
+CREATE FUNCTION fm__rollup_width(res text) RETURNS interval
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE res WHEN '5m' THEN interval '5 minutes' WHEN '1h' THEN interval '1 hour' END
+$$;
+
+-- The merge of a stored bucket r with a partial one (EXCLUDED), for ON
+-- CONFLICT: counts and sums add, the last value is the later one (on the
+-- same millisecond, the greater). Associative and commutative, so the order
+-- in which batches, late events and flushes arrive does not matter.
+CREATE FUNCTION fm__rollup_merge_set() RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT 'n = r.n + EXCLUDED.n, min = least(r.min, EXCLUDED.min),'
+           ' max = greatest(r.max, EXCLUDED.max), sum = r.sum + EXCLUDED.sum,'
+           ' last = CASE WHEN (EXCLUDED.last_ms, EXCLUDED.last) > (r.last_ms, r.last)'
+           ' THEN EXCLUDED.last ELSE r.last END,'
+           ' last_ms = greatest(r.last_ms, EXCLUDED.last_ms)'
+$$;
+
+-- The statement that moves open buckets into the stored rollups of res and
+-- returns how many it moved: those of the series in newest (a query of
+-- series_id, ts) whose bucket ended by that series' ts. A text, so that the
+-- trigger runs it itself: its transition table is visible only there.
+CREATE FUNCTION fm__rollup_close_sql(res text, newest text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT format('WITH x AS (%s), gone AS (DELETE FROM %I o USING x'
+                  ' WHERE o.series_id = x.series_id AND o.bucket + %L::interval <= x.ts'
+                  ' RETURNING o.*), ins AS (INSERT INTO %I AS r'
+                  ' (series_id, n, bucket, min, max, sum, last, last_ms)'
+                  ' SELECT series_id, n, bucket, min, max, sum, last, last_ms FROM gone'
+                  ' ON CONFLICT (series_id, bucket) DO UPDATE SET %s RETURNING 1)'
+                  ' SELECT count(*)::integer FROM ins',
+                  newest, 'rollup_' || res || '_open', fm__rollup_width(res), 'rollup_' || res,
+                  fm__rollup_merge_set())
+$$;
+
+-- The rollup trigger, once per INSERT or COPY statement on measurements:
+-- aggregates the statement's good numeric values per series and bucket into
+-- the open buckets (rollup_5m_open, rollup_1h_open: one small table each,
+-- where the updates of a bucket as its values arrive churn), then moves to
+-- the stored rollups every open bucket of those series that ended by the
+-- series' newest value in the statement. A stored row is so written once,
+-- and again only for a late event, never once per batch (measured: updating
+-- the stored rows per batch left them 4 to 9 times their size in dead
+-- versions). A late event opens its old bucket again and merges into the
+-- stored one when it closes. Buckets are UTC, from the Unix epoch, whatever
+-- the session's time zone. Transition tables are visible to EXECUTE.
 CREATE FUNCTION fm_rollup_batch() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    res text;
 BEGIN
-    WITH good AS (
-        SELECT series_id, value, date_trunc('milliseconds', ts) AS ts,
-               date_bin('5 minutes', ts, timestamptz '1970-01-01 00:00:00+00') AS bucket
-        FROM new_rows WHERE quality = 1 AND value IS NOT NULL
-    ), b5 AS (
-        SELECT series_id, bucket, count(*)::integer AS n, min(value) AS min, max(value) AS max,
-               sum(value) AS sum, (array_agg(value ORDER BY ts DESC, value DESC))[1] AS last,
-               floor(extract(epoch FROM max(ts) - bucket) * 1000)::integer AS last_ms
-        FROM good GROUP BY series_id, bucket
-    ), up5 AS (
-        INSERT INTO rollup_5m AS r (series_id, bucket, n, min, max, sum, last, last_ms)
-        SELECT series_id, bucket, n, min, max, sum, last, last_ms FROM b5
-        ON CONFLICT (series_id, bucket) DO UPDATE SET
-            n = r.n + EXCLUDED.n,
-            min = least(r.min, EXCLUDED.min),
-            max = greatest(r.max, EXCLUDED.max),
-            sum = r.sum + EXCLUDED.sum,
-            last = CASE WHEN (EXCLUDED.last_ms, EXCLUDED.last) > (r.last_ms, r.last)
-                        THEN EXCLUDED.last ELSE r.last END,
-            last_ms = greatest(r.last_ms, EXCLUDED.last_ms)
-    ), h AS (
-        SELECT b5.*, date_bin('1 hour', bucket, timestamptz '1970-01-01 00:00:00+00') AS hour
-        FROM b5
-    )
-    INSERT INTO rollup_1h AS r (series_id, bucket, n, min, max, sum, last, last_ms)
-    SELECT series_id, hour, sum(n)::integer, min(min), max(max), sum(sum),
-           (array_agg(last ORDER BY bucket DESC, last_ms DESC, last DESC))[1],
-           max(floor(extract(epoch FROM bucket - hour) * 1000)::integer + last_ms)
-    FROM h GROUP BY series_id, hour
-    ON CONFLICT (series_id, bucket) DO UPDATE SET
-        n = r.n + EXCLUDED.n,
-        min = least(r.min, EXCLUDED.min),
-        max = greatest(r.max, EXCLUDED.max),
-        sum = r.sum + EXCLUDED.sum,
-        last = CASE WHEN (EXCLUDED.last_ms, EXCLUDED.last) > (r.last_ms, r.last)
-                    THEN EXCLUDED.last ELSE r.last END,
-        last_ms = greatest(r.last_ms, EXCLUDED.last_ms);
+    FOREACH res IN ARRAY ARRAY['5m', '1h'] LOOP
+        EXECUTE format('INSERT INTO %I AS r (series_id, n, bucket, min, max, sum, last, last_ms)'
+                       ' SELECT series_id, count(*), bucket, min(value), max(value), sum(value),'
+                       ' (array_agg(value ORDER BY ts DESC, value DESC))[1],'
+                       ' floor(extract(epoch FROM max(ts) - bucket) * 1000)'
+                       ' FROM (SELECT series_id, value, date_trunc(''milliseconds'', ts) AS ts,'
+                       ' date_bin(%L, ts, timestamptz ''1970-01-01 00:00:00+00'') AS bucket'
+                       ' FROM new_rows WHERE quality = 1 AND value IS NOT NULL) g'
+                       ' GROUP BY series_id, bucket'
+                       ' ON CONFLICT (series_id, bucket) DO UPDATE SET %s',
+                       'rollup_' || res || '_open', fm__rollup_width(res),
+                       fm__rollup_merge_set());
+        EXECUTE fm__rollup_close_sql(res, 'SELECT series_id, max(ts) AS ts FROM new_rows'
+                                          ' WHERE quality = 1 AND value IS NOT NULL'
+                                          ' GROUP BY series_id');
+    END LOOP;
     RETURN NULL;
 END $$;
 
 CREATE TRIGGER measurements_rollup AFTER INSERT ON measurements
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION fm_rollup_batch();
 
+-- Moves every open bucket that ended by before into the stored rollups
+-- (maintenance does it for buckets an hour old: a series that stopped
+-- reporting leaves its last bucket open). Returns the number moved.
+CREATE FUNCTION fm_rollup_flush(before timestamptz) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    res text;
+    moved integer;
+    total integer := 0;
+BEGIN
+    FOREACH res IN ARRAY ARRAY['5m', '1h'] LOOP
+        EXECUTE fm__rollup_close_sql(res, format('SELECT DISTINCT series_id, %L::timestamptz AS ts'
+                                                 ' FROM %I', before, 'rollup_' || res || '_open'))
+        INTO moved;
+        total := total + moved;
+    END LOOP;
+    RETURN total;
+END $$;
+
+-- The buckets of resolution res ('5m' or '1h') starting in [t_from, t_to) of
+-- one series (or of all with series NULL): stored and open merged, as
+-- readers must see them. Ordered by series and bucket.
+CREATE FUNCTION fm_rollup(res text, series integer, t_from timestamptz, t_to timestamptz)
+RETURNS TABLE (series_id integer, bucket timestamptz, n integer, min double precision,
+               max double precision, sum double precision, last double precision,
+               last_ms integer)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    IF fm__rollup_width(res) IS NULL THEN
+        RAISE EXCEPTION 'fm_rollup: resolution %: want 5m or 1h', res;
+    END IF;
+    RETURN QUERY EXECUTE format(
+        'SELECT coalesce(f.series_id, o.series_id), coalesce(f.bucket, o.bucket),'
+        ' coalesce(f.n, 0) + coalesce(o.n, 0), least(f.min, o.min), greatest(f.max, o.max),'
+        ' coalesce(f.sum, 0) + coalesce(o.sum, 0),'
+        ' CASE WHEN o.n IS NULL OR (f.n IS NOT NULL AND (f.last_ms, f.last) > (o.last_ms, o.last))'
+        ' THEN f.last ELSE o.last END, greatest(f.last_ms, o.last_ms)'
+        ' FROM (SELECT * FROM %1$I WHERE ($1 IS NULL OR series_id = $1)'
+        ' AND bucket >= $2 AND bucket < $3) f'
+        ' FULL JOIN (SELECT * FROM %2$I WHERE ($1 IS NULL OR series_id = $1)'
+        ' AND bucket >= $2 AND bucket < $3) o'
+        ' ON o.series_id = f.series_id AND o.bucket = f.bucket ORDER BY 1, 2',
+        'rollup_' || res, 'rollup_' || res || '_open')
+    USING series, t_from, t_to;
+END $$;
+
 -- Recomputes the rollup buckets that lie wholly within [t_from, t_to) from the
--- raw rows and returns each bucket where stored and recomputed differ (sum
--- within a relative 1e-9: the order of additions differs). Nothing returned
--- means the rollups are right. The raw rows must still be there.
+-- raw rows and returns each bucket where the rollups (fm_rollup) and the
+-- recomputation differ (sum within a relative 1e-9: the order of additions
+-- differs). Nothing returned means the rollups are right. The raw rows must
+-- still be there.
 CREATE FUNCTION fm_rollup_verify(t_from timestamptz, t_to timestamptz)
 RETURNS TABLE (resolution text, series_id integer, bucket timestamptz, stored text, recomputed text)
 LANGUAGE sql STABLE AS $$
@@ -246,11 +325,9 @@ LANGUAGE sql STABLE AS $$
         FROM good WHERE bucket >= t_from AND bucket + width <= t_to
         GROUP BY resolution, series_id, bucket
     ), st AS (
-        SELECT '5m' AS resolution, series_id, bucket, n, min, max, sum, last, last_ms
-        FROM rollup_5m WHERE bucket >= t_from AND bucket + interval '5 minutes' <= t_to
-        UNION ALL
-        SELECT '1h', series_id, bucket, n, min, max, sum, last, last_ms
-        FROM rollup_1h WHERE bucket >= t_from AND bucket + interval '1 hour' <= t_to
+        SELECT w.resolution, r.*
+        FROM w CROSS JOIN LATERAL fm_rollup(w.resolution, NULL, t_from, t_to) r
+        WHERE r.bucket + w.width <= t_to
     )
     SELECT resolution, series_id, bucket,
            CASE WHEN st.n IS NOT NULL THEN format('n=%s min=%s max=%s sum=%s last=%s last_ms=%s',
@@ -300,17 +377,11 @@ BEGIN
             WHERE m.series_id = series AND m.ts >= t_from AND m.ts < t_to
               AND m.quality = 1 AND m.value IS NOT NULL
             ORDER BY m.ts;
-    ELSIF res = '5m' THEN
+    ELSIF res IN ('5m', '1h') THEN
         RETURN QUERY SELECT r.bucket, res, r.n::bigint, r.min, r.max, r.sum / r.n, r.last
-            FROM rollup_5m r
-            WHERE r.series_id = series AND r.bucket < t_to
-              AND r.bucket >= date_bin('5 minutes', t_from, timestamptz '1970-01-01 00:00:00+00')
-            ORDER BY r.bucket;
-    ELSIF res = '1h' THEN
-        RETURN QUERY SELECT r.bucket, res, r.n::bigint, r.min, r.max, r.sum / r.n, r.last
-            FROM rollup_1h r
-            WHERE r.series_id = series AND r.bucket < t_to
-              AND r.bucket >= date_bin('1 hour', t_from, timestamptz '1970-01-01 00:00:00+00')
+            FROM fm_rollup(res, series,
+                           date_bin(fm__rollup_width(res), t_from, timestamptz '1970-01-01 00:00:00+00'),
+                           t_to) r
             ORDER BY r.bucket;
     ELSE
         RAISE EXCEPTION 'fm_series: resolution %: want raw, 5m, 1h or auto', want;
