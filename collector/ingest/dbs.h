@@ -31,8 +31,8 @@ struct dbs {
     chash_t *ids;             /* device, point, series and partition-day ids */
     struct copybuf meas, alarms, status, traps, agent_status, overflows;
     struct copybuf series_key; /* scratch: a series' cache key and labels */
-    char why[512];           /* reason of the last failure */
-    enum pg_verdict verdict; /* of the last failure (pg_classify) */
+    char why[512];             /* reason of the last failure */
+    enum pg_verdict verdict;   /* of the last failure (pg_classify) */
 };
 
 /* One batch to write, with its result. */

@@ -253,8 +253,9 @@ static void maintain(struct worker *k)
 
     if (k->idx != 0 || !k->connected || fm_clock_mono_ms() < k->next_maintenance_ms)
         return;
-    const struct dbs_retention ret = {(unsigned)c->partitions_ahead_days, (unsigned)c->retention_days,
-                                      (unsigned)c->rollup_5m_days, (unsigned)c->rollup_1h_days};
+    const struct dbs_retention ret = {(unsigned)c->partitions_ahead_days,
+                                      (unsigned)c->retention_days, (unsigned)c->rollup_5m_days,
+                                      (unsigned)c->rollup_1h_days};
     int rollups = 0;
     int rc = dbs_maintain(&k->db, &ret, &rollups);
     if (rc < 0) {
