@@ -177,18 +177,20 @@ static int check_cross(const fmc_doc_t *doc, void *obj, char *err, size_t errlen
         return fmc_errorf(
             doc, err, errlen, "database.reconnect_min", "%lld ms is above reconnect_max (%lld ms)",
             (long long)c->database.reconnect_min_ms, (long long)c->database.reconnect_max_ms);
-    if (c->database.rollup_5m_days < c->database.retention_days)
-        return fmc_errorf(doc, err, errlen, "database.rollup_5m_days",
-                          "%llu days is below retention_days (%llu): a kept raw day needs its "
-                          "rollups",
-                          (unsigned long long)c->database.rollup_5m_days,
-                          (unsigned long long)c->database.retention_days);
-    if (c->database.rollup_1h_days < c->database.retention_days)
-        return fmc_errorf(doc, err, errlen, "database.rollup_1h_days",
-                          "%llu days is below retention_days (%llu): a kept raw day needs its "
-                          "rollups",
-                          (unsigned long long)c->database.rollup_1h_days,
-                          (unsigned long long)c->database.retention_days);
+    /* A kept raw day needs its month's rollup partitions. */
+    const struct {
+        const char *key;
+        uint64_t days;
+    } rollups[] = {{"database.rollup_5m_days", c->database.rollup_5m_days},
+                   {"database.rollup_1h_days", c->database.rollup_1h_days}};
+    for (size_t i = 0; i < 2; i++) {
+        if (rollups[i].days < c->database.retention_days)
+            return fmc_errorf(doc, err, errlen, rollups[i].key,
+                              "%llu days is below retention_days (%llu): a kept raw day needs "
+                              "its rollups",
+                              (unsigned long long)rollups[i].days,
+                              (unsigned long long)c->database.retention_days);
+    }
     if (c->limits.max_conn_memory < c->limits.max_frame)
         return fmc_errorf(doc, err, errlen, "limits.max_conn_memory",
                           "%llu bytes is below limits.max_frame (%llu bytes)",
