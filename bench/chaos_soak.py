@@ -33,8 +33,9 @@ sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
 from fmtest import agent_metrics, wait  # noqa: E402  (wait raises AssertionError)
 
 SITE = "s1"
-EVENT_TABLES = ["measurements", "alarm_events", "device_status", "traps", "agent_status",
-                "spool_overflows"]
+# Event tables whose rows carry (agent_key, epoch, seq). Measurements carry
+# seq only (schema 024: the narrow row), found through measurement_values.
+EVENT_TABLES = ["alarm_events", "device_status", "traps", "agent_status", "spool_overflows"]
 # The grade deploy/rules-default.yaml gives each alarm code the fleet's
 # profiles can raise (default_grade 3 for any other code). All of them
 # open tickets (open_max_grade 3); grade 1 opens without the group wait.
@@ -560,7 +561,13 @@ def check_events(run):
     agent reported written to its spool (its metrics, read during the run
     and after the drain) and what the collector committed (agent_progress).
     events_doubled: rows beyond the first of one (agent, epoch, seq) across
-    the six tables."""
+    the six tables.
+
+    A measurement row carries no epoch (schema 024), so measurements are
+    counted per (agent, seq): a sequence of an epoch, committed there and in
+    none of its other tables or overflow ranges, takes one measurement row of
+    that (agent, seq); a row left over is doubled. With one epoch per agent
+    this is the exact per-epoch check."""
     lost = doubled = 0
     examples = []
     union = " UNION ALL ".join("SELECT agent_key, epoch, seq FROM %s" % t for t in EVENT_TABLES)
@@ -568,6 +575,11 @@ def check_events(run):
     for key, ep, seq, n in q("SELECT agent_key, epoch, seq, count(*) FROM (%s) u"
                              " GROUP BY 1, 2, 3" % union):
         stored.setdefault((int(key), int(ep)), {})[int(seq)] = int(n)
+    meas = {}
+    for key, seq, n in q("SELECT a.agent_key, v.seq, count(*) FROM measurement_values v"
+                         " JOIN agents a USING (agent_id) WHERE a.agent_id LIKE 'chaos-%'"
+                         " GROUP BY 1, 2"):
+        meas.setdefault(int(key), {})[int(seq)] = int(n)
     overflow = {}
     for key, ep, a, b in q("SELECT agent_key, epoch, first_seq, last_seq FROM spool_overflows"):
         overflow.setdefault((int(key), int(ep)), []).append((int(a), int(b)))
@@ -577,10 +589,18 @@ def check_events(run):
         key, ep, committed = int(key), int(ep), int(committed)
         written = run.written.get(agent.replace("chaos-", ""), {}).get(ep, 0)
         top = max(committed, written)
-        have = stored.get((key, ep), {})
+        have = dict(stored.get((key, ep), {}))
+        pool = meas.setdefault(key, {})
         dropped = sum(b - a + 1 for a, b in overflow.get((key, ep), []))
-        missing = [s for s in range(1, top + 1) if s not in have and
-                   not any(a <= s <= b for a, b in overflow.get((key, ep), []))]
+        missing = []
+        for s in range(1, top + 1):
+            if s in have or any(a <= s <= b for a, b in overflow.get((key, ep), [])):
+                continue
+            if s <= committed and pool.get(s, 0) > 0:
+                pool[s] -= 1
+                have[s] = 1
+            else:
+                missing.append(s)
         twice = sum(n - 1 for n in have.values() if n > 1)
         log("events %s epoch %d: written %d, committed %d, stored %d, overflow-dropped %d,"
             " missing %d, doubled %d" % (agent, ep, written, committed, len(have), dropped,
@@ -594,6 +614,12 @@ def check_events(run):
                 agent, ep, ranges(sorted(s for s, n in have.items() if n > 1))))
         lost += len(missing)
         doubled += twice
+    for key, pool in meas.items():
+        left = sorted(s for s, n in pool.items() if n > 0)
+        if left:
+            examples.append("agent_key %d: measurements beyond their sequences: %s"
+                            % (key, ranges(left)))
+            doubled += sum(pool[s] for s in left)
     return lost, doubled, examples
 
 

@@ -88,8 +88,16 @@ static const struct fmc_field db_fields[] = {
      .doc = "the wait doubles up to this; writers reconnect within it of PostgreSQL's return"},
     {F(struct collconf_db, "partitions_ahead_days", FMC_UINT, partitions_ahead_days), .def = "3",
      .min = 1, .max = 366, .doc = "daily measurement partitions created ahead"},
-    {F(struct collconf_db, "retention_days", FMC_UINT, retention_days), .def = "400", .min = 1,
-     .max = 36500, .doc = "measurement partitions older than this are dropped"},
+    {F(struct collconf_db, "retention_days", FMC_UINT, retention_days), .def = "30", .min = 1,
+     .max = 36500, .doc = "raw measurement partitions (days) older than this are dropped"},
+    {F(struct collconf_db, "rollup_5m_days", FMC_UINT, rollup_5m_days), .def = "400", .min = 1,
+     .max = 36500,
+     .doc = "5-minute rollup partitions (months) wholly older than this are dropped; at least "
+            "retention_days"},
+    {F(struct collconf_db, "rollup_1h_days", FMC_UINT, rollup_1h_days), .def = "1830", .min = 1,
+     .max = 36500,
+     .doc = "hourly rollup partitions (months) wholly older than this are dropped; at least "
+            "retention_days"},
     {F(struct collconf_db, "maintenance_interval", FMC_DURATION, maintenance_interval_ms),
      .def = "1h", .min = 1000, .max = 86400000, .doc = "how often partitions are maintained"},
     {0}};
@@ -169,6 +177,20 @@ static int check_cross(const fmc_doc_t *doc, void *obj, char *err, size_t errlen
         return fmc_errorf(
             doc, err, errlen, "database.reconnect_min", "%lld ms is above reconnect_max (%lld ms)",
             (long long)c->database.reconnect_min_ms, (long long)c->database.reconnect_max_ms);
+    /* A kept raw day needs its month's rollup partitions. */
+    const struct {
+        const char *key;
+        uint64_t days;
+    } rollups[] = {{"database.rollup_5m_days", c->database.rollup_5m_days},
+                   {"database.rollup_1h_days", c->database.rollup_1h_days}};
+    for (size_t i = 0; i < 2; i++) {
+        if (rollups[i].days < c->database.retention_days)
+            return fmc_errorf(doc, err, errlen, rollups[i].key,
+                              "%llu days is below retention_days (%llu): a kept raw day needs "
+                              "its rollups",
+                              (unsigned long long)rollups[i].days,
+                              (unsigned long long)c->database.retention_days);
+    }
     if (c->limits.max_conn_memory < c->limits.max_frame)
         return fmc_errorf(doc, err, errlen, "limits.max_conn_memory",
                           "%llu bytes is below limits.max_frame (%llu bytes)",

@@ -46,7 +46,9 @@ struct collconf_db {
     int64_t reconnect_min_ms;
     int64_t reconnect_max_ms;
     uint64_t partitions_ahead_days;
-    uint64_t retention_days;
+    uint64_t retention_days; /* raw measurements */
+    uint64_t rollup_5m_days;
+    uint64_t rollup_1h_days;
     int64_t maintenance_interval_ms;
 };
 

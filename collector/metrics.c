@@ -102,6 +102,7 @@ int metrics_render(char *buf, size_t cap)
     G(db_connected, "Writer threads connected to PostgreSQL.");
     G(queue_events, "Events waiting for or inside a writer transaction.");
     C(partitions_dropped, "Measurement partitions dropped by retention.");
+    C(rollup_partitions_dropped, "Rollup partitions (5-minute and hourly) dropped by retention.");
     C(faults_write_retries, "Ticket action batches run again after a transient PostgreSQL error.");
     C(faults_write_given_up, "Ticket action batches dropped: PostgreSQL refused their content.");
 #undef C

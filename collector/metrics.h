@@ -42,6 +42,7 @@ struct metrics_counters {
     atomic_int_fast64_t db_connected;
     atomic_int_fast64_t queue_events;
     atomic_uint_fast64_t partitions_dropped;
+    atomic_uint_fast64_t rollup_partitions_dropped;
     atomic_uint_fast64_t faults_write_retries;  /* ticket batches run again (transient error) */
     atomic_uint_fast64_t faults_write_given_up; /* ticket batches PostgreSQL refused, dropped */
     atomic_int_fast64_t events_per_s;           /* committed, averaged over ~10 s */

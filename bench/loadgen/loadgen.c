@@ -53,6 +53,9 @@ struct opts {
     const char *cert_dir, *cert_name, *agent;
     unsigned agents, batch, window, devices, points;
     uint64_t epoch, events;
+    uint64_t resend;     /* events before the HelloAck's to send again, once */
+    int64_t ts_start_ms; /* time of seq 0; 0: now - events - 1 s */
+    uint64_t ts_step_ms; /* between two sequences */
     bool only_measurements, expect_close;
     double rate, timeout_s, hold_s;
     uint64_t heartbeat_ms; /* 0: no heartbeats */
@@ -74,6 +77,7 @@ struct agent {
     uv_timer_t retry;
     bool connected, ready, closing, done, closed_by_peer;
     bool session;     /* HelloAck received on this connection */
+    bool resent;      /* --resend done */
     bool stalled;     /* noread: not reading, until a write fails */
     uint64_t last_tx; /* uv_now of the last write, for heartbeats */
     fm_tls_t *tls;
@@ -142,7 +146,7 @@ static void fill_event(const struct lg *g, struct batchbuf *b, uint64_t seq)
 
     fm__event__init(e);
     e->seq = seq;
-    e->ts_ms = (int64_t)(g->base_ts_ms + seq);
+    e->ts_ms = (int64_t)(g->base_ts_ms + seq * o->ts_step_ms);
     snprintf(b->dev, sizeof(b->dev), "dev-%u", (unsigned)(seq % o->devices));
     e->device = b->dev;
     if (!o->only_measurements && seq % 1000 == 0) {
@@ -429,6 +433,11 @@ static void on_frame(struct agent *a, const uint8_t *p, size_t len)
                  a->id, c, a->acked);
         a->acked = c;
         a->next_seq = c + 1;
+        if (g->o.resend > 0 && !a->resent) {
+            /* Committed events sent again: the collector must skip them. */
+            a->resent = true;
+            a->next_seq = c + 1 - (c < g->o.resend ? c : g->o.resend);
+        }
         a->inflight = 0;
         a->session = true;
         if (g->o.bad == BAD_IDLE) /* a good Hello, then nothing */
@@ -438,7 +447,7 @@ static void on_frame(struct agent *a, const uint8_t *p, size_t len)
             uv_read_stop((uv_stream_t *)&a->tcp);
         }
         a->ready = true;
-        if (a->acked >= g->o.events && !a->done) {
+        if (a->acked >= g->o.events && a->next_seq > g->o.events && !a->done) {
             a->done = true;
             g->done++;
             finish_if_done(g);
@@ -709,6 +718,9 @@ static const char usage[] =
     "  --cert-name NAME    certificate to present (default: the agent id)\n"
     "  --epoch E           spool epoch (default 1)\n"
     "  --events N          events per agent (default 1000)\n"
+    "  --resend N          after the first HelloAck, send its last N committed events again\n"
+    "  --ts-start MS       event time of seq 0, Unix ms (default: now - events - 1 s)\n"
+    "  --ts-step MS        event time between two sequences (default 1)\n"
     "  --batch N           events per batch (default 500)\n"
     "  --window N          batches in flight per agent (default 4, at most 64)\n"
     "  --devices N --points N  inventory size per agent (default 4 x 5)\n"
@@ -724,27 +736,19 @@ static const char usage[] =
 
 static int parse(int argc, char **argv, struct opts *o)
 {
-    static const struct option lo[] = {{"connect", 1, NULL, 'C'},
-                                       {"agent", 1, NULL, 'a'},
-                                       {"agents", 1, NULL, 'n'},
-                                       {"cert-dir", 1, NULL, 'd'},
-                                       {"cert-name", 1, NULL, 'N'},
-                                       {"epoch", 1, NULL, 'e'},
-                                       {"events", 1, NULL, 'E'},
-                                       {"batch", 1, NULL, 'b'},
-                                       {"window", 1, NULL, 'w'},
-                                       {"devices", 1, NULL, 'D'},
-                                       {"points", 1, NULL, 'P'},
-                                       {"only-measurements", 0, NULL, 'M'},
-                                       {"rate", 1, NULL, 'r'},
-                                       {"timeout", 1, NULL, 't'},
-                                       {"hold", 1, NULL, 'H'},
-                                       {"bad", 1, NULL, 'B'},
-                                       {"heartbeat", 1, NULL, 'T'},
-                                       {"rcvbuf", 1, NULL, 'R'},
-                                       {"expect-close", 0, NULL, 'X'},
-                                       {"help", 0, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {
+        {"connect", 1, NULL, 'C'},   {"agent", 1, NULL, 'a'},
+        {"agents", 1, NULL, 'n'},    {"cert-dir", 1, NULL, 'd'},
+        {"cert-name", 1, NULL, 'N'}, {"epoch", 1, NULL, 'e'},
+        {"events", 1, NULL, 'E'},    {"batch", 1, NULL, 'b'},
+        {"window", 1, NULL, 'w'},    {"devices", 1, NULL, 'D'},
+        {"points", 1, NULL, 'P'},    {"only-measurements", 0, NULL, 'M'},
+        {"resend", 1, NULL, 'S'},    {"ts-start", 1, NULL, 's'},
+        {"ts-step", 1, NULL, 'p'},   {"rate", 1, NULL, 'r'},
+        {"timeout", 1, NULL, 't'},   {"hold", 1, NULL, 'H'},
+        {"bad", 1, NULL, 'B'},       {"heartbeat", 1, NULL, 'T'},
+        {"rcvbuf", 1, NULL, 'R'},    {"expect-close", 0, NULL, 'X'},
+        {"help", 0, NULL, 'h'},      {NULL, 0, NULL, 0}};
     int c;
 
     *o = (struct opts){.agent = "agent",
@@ -755,6 +759,7 @@ static int parse(int argc, char **argv, struct opts *o)
                        .window = 4,
                        .devices = 4,
                        .points = 5,
+                       .ts_step_ms = 1,
                        .timeout_s = 60};
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
@@ -800,6 +805,15 @@ static int parse(int argc, char **argv, struct opts *o)
             break;
         case 'M':
             o->only_measurements = true;
+            break;
+        case 'S':
+            o->resend = strtoull(optarg, NULL, 10);
+            break;
+        case 's':
+            o->ts_start_ms = strtoll(optarg, NULL, 10);
+            break;
+        case 'p':
+            o->ts_step_ms = strtoull(optarg, NULL, 10);
             break;
         case 'r':
             o->rate = atof(optarg);
@@ -854,7 +868,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     g.loop = uv_default_loop();
     g.agents = fm_xcalloc(g.o.agents, sizeof(*g.agents));
-    g.base_ts_ms = (uint64_t)fm_clock_wall_ms() - g.o.events - 1000;
+    g.base_ts_ms = g.o.ts_start_ms > 0 ? (uint64_t)g.o.ts_start_ms
+                                       : (uint64_t)fm_clock_wall_ms() - g.o.events - 1000;
     for (unsigned i = 0; i < g.o.agents; i++) {
         struct agent *a = &g.agents[i];
 

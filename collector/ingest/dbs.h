@@ -20,17 +20,19 @@
 #include "pg.h"
 
 /* The schema version this collector needs: the highest in schema/ that its
- * code writes to (010: tickets, faults.c; 020/021: SLA clocks, sla_store.c).
+ * code writes to (010: tickets, faults.c; 020/021: SLA clocks, sla_store.c;
+ * 024: series and the narrow measurement row, dbs_batch.c).
  * coll_schema checks that a database one migration short is refused. */
-#define DBS_SCHEMA_VERSION 23
+#define DBS_SCHEMA_VERSION 24
 
 struct dbs {
     PGconn *pg;
     const char *collector_id; /* borrowed */
-    chash_t *ids;             /* device, point and partition-day ids */
+    chash_t *ids;             /* device, point, series and partition-day ids */
     struct copybuf meas, alarms, status, traps, agent_status, overflows;
-    char why[512];           /* reason of the last failure */
-    enum pg_verdict verdict; /* of the last failure (pg_classify) */
+    struct copybuf series_key; /* scratch: a series' cache key and labels */
+    char why[512];             /* reason of the last failure */
+    enum pg_verdict verdict;   /* of the last failure (pg_classify) */
 };
 
 /* One batch to write, with its result. */
@@ -80,9 +82,17 @@ int dbs_bye(struct dbs *s, const char *agent_id);
  * committed; reason in s->why). */
 int dbs_write(struct dbs *s, struct dbs_batch *b, size_t n);
 
-/* Creates measurement partitions ahead and drops those past retention.
- * Returns the number dropped, or -ENOTCONN / -EIO. */
-int dbs_maintain(struct dbs *s, unsigned ahead_days, unsigned retention_days);
+/* Partition maintenance (fm_maintain_measurement_partitions): daily
+ * measurement partitions ahead_days ahead, and the retention in days of raw
+ * rows and of each rollup (rollups at least as long as raw rows). */
+struct dbs_retention {
+    unsigned ahead_days, raw_days, rollup_5m_days, rollup_1h_days;
+};
+
+/* Creates measurement and rollup partitions ahead and drops those past
+ * their retention. Returns the number of measurement partitions dropped
+ * (*rollups_dropped: rollup partitions), or -ENOTCONN / -EIO. */
+int dbs_maintain(struct dbs *s, const struct dbs_retention *r, int *rollups_dropped);
 
 /* Shared by dbs files: runs sql with params; returns the result if its
  * status is ok (PGRES_COMMAND_OK or PGRES_TUPLES_OK), else NULL with the

@@ -6,8 +6,9 @@
  *      collectors creating one partition only race on IF NOT EXISTS);
  *   2. BEGIN; lock each (agent, epoch) progress row and read committed_seq;
  *   3. turn every event above it into a COPY row of its table, resolving
- *      device and point ids from the cache (a miss inserts the device or
- *      point, for events about something the inventory did not list);
+ *      device, point and series ids from the cache (a miss inserts the
+ *      device or point, for events about something the inventory did not
+ *      list, and the series of a point and labels seen for the first time);
  *   4. COPY each table, update reachability and progress, COMMIT.
  *
  * Any failure rolls back everything, and the caller retries the same
@@ -21,6 +22,7 @@
 #include <string.h>
 
 #include "fm_alloc.h"
+#include "serieskey.h"
 
 /* Progress of one (agent, epoch) within a transaction. */
 struct prog {
@@ -46,8 +48,8 @@ struct txn {
 };
 
 static const char *const copy_sql[] = {
-    "COPY measurements (ts, point_id, labels, value, raw, rate, text_value, quality,"
-    " quality_detail, agent_key, epoch, seq) FROM STDIN (FORMAT binary)",
+    "COPY measurements (ts, series_id, quality, seq, value, raw, rate, text_value)"
+    " FROM STDIN (FORMAT binary)",
     "COPY alarm_events (ts, device_id, code, point, labels, state, level, value, raw,"
     " limit_value, message, since, agent_key, epoch, seq) FROM STDIN",
     "COPY device_status (ts, device_id, reachable, reason, consecutive_failures, agent_key,"
@@ -207,6 +209,44 @@ static int resolve_id(struct dbs *s, const char *agent_id, int64_t agent_key, co
     return 0;
 }
 
+/* Id of the series (point, labels), from the cache or found or inserted.
+ * Looked up before inserting, so that a series known to the database costs
+ * no identity value; a series another collector inserted meanwhile is found
+ * by the second look-up. Returns 0 or a negative errno. */
+static int resolve_series(struct dbs *s, int64_t point_id, const Fm__Measurement *m, int64_t *id)
+{
+    static const char *const sql[] = {
+        "SELECT series_id FROM series WHERE point_id = $1 AND labels = $2::jsonb",
+        "INSERT INTO series (point_id, labels) VALUES ($1, $2::jsonb)"
+        " ON CONFLICT (point_id, labels) DO NOTHING RETURNING series_id",
+        "SELECT series_id FROM series WHERE point_id = $1 AND labels = $2::jsonb",
+    };
+    size_t klen = serieskey_build(&s->series_key, point_id, m->labels, m->n_labels);
+    char pid[24];
+
+    if (chash_get(s->ids, s->series_key.p, klen, id))
+        return 0;
+    snprintf(pid, sizeof(pid), "%" PRId64, point_id);
+    const char *p[] = {pid, s->series_key.p + klen};
+    for (size_t i = 0; i < 3; i++) {
+        PGresult *r = dbs__exec(s, "add series", sql[i], 2, p);
+
+        if (r == NULL)
+            return dbs__fail(s);
+        if (PQntuples(r) == 1) {
+            *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+            PQclear(r);
+            chash_put(s->ids, s->series_key.p, klen, *id);
+            return 0;
+        }
+        PQclear(r);
+    }
+    snprintf(s->why, sizeof(s->why), "add series: point %s labels %s: neither found nor inserted",
+             pid, p[1]);
+    s->verdict = PG_RETRY;
+    return -EAGAIN;
+}
+
 static void labels_json(struct copybuf *c, Fm__Label *const *labels, size_t n)
 {
     if (n == 0) {
@@ -249,36 +289,27 @@ static void row_key(struct copybuf *c, const struct prog *p, uint64_t seq)
 }
 
 /* Measurements go in binary COPY: they are most of the volume, and binary
- * spares formatting numbers and timestamps here and parsing them there. */
-static void row_measurement(struct copybuf *c, const Fm__Event *e, int64_t point_id,
-                            const struct prog *p)
+ * spares formatting numbers and timestamps here and parsing them there.
+ * The narrow row (schema 024): raw only when it differs from value (bit for
+ * bit), text_value the text of a good value or the detail of a bad one. */
+static void row_measurement(struct copybuf *c, const Fm__Event *e, int64_t series_id)
 {
     const Fm__Measurement *m = e->measurement;
+    int good = m->quality == FM__QUALITY__QUALITY_GOOD;
 
     if (c->len == 0)
         copybuf_bin_header(c);
-    copybuf_bin_row(c, 12);
+    copybuf_bin_row(c, 8);
     copybuf_bin_ts_ms(c, e->ts_ms);
-    copybuf_bin_i64(c, point_id);
-    if (m->n_labels == 0) {
-        copybuf_bin_null(c);
-    } else {
-        size_t mark = copybuf_bin_jsonb_begin(c);
-
-        copybuf_raw(c, "{", 1);
-        for (size_t i = 0; i < m->n_labels; i++) {
-            if (i)
-                copybuf_raw(c, ",", 1);
-            copybuf_bin_json_str(c, m->labels[i]->key);
-            copybuf_raw(c, ":", 1);
-            copybuf_bin_json_str(c, m->labels[i]->value);
-        }
-        copybuf_raw(c, "}", 1);
-        copybuf_bin_jsonb_end(c, mark);
-    }
+    copybuf_bin_i32(c, (int32_t)series_id);
+    copybuf_bin_i16(c, (int16_t)m->quality);
+    copybuf_bin_i64(c, (int64_t)e->seq);
     if (m->has_value) {
         copybuf_bin_f64(c, m->value);
-        copybuf_bin_f64(c, m->raw);
+        if (memcmp(&m->raw, &m->value, sizeof(m->raw)) != 0)
+            copybuf_bin_f64(c, m->raw);
+        else
+            copybuf_bin_null(c);
     } else {
         copybuf_bin_null(c);
         copybuf_bin_null(c);
@@ -287,12 +318,7 @@ static void row_measurement(struct copybuf *c, const Fm__Event *e, int64_t point
         copybuf_bin_f64(c, m->rate);
     else
         copybuf_bin_null(c);
-    copybuf_bin_text(c, m->text, 1);
-    copybuf_bin_i16(c, (int16_t)m->quality);
-    copybuf_bin_text(c, m->quality_detail, 1);
-    copybuf_bin_i32(c, (int32_t)p->agent_key);
-    copybuf_bin_i64(c, (int64_t)p->epoch);
-    copybuf_bin_i64(c, (int64_t)e->seq);
+    copybuf_bin_text(c, good ? m->text : m->quality_detail, 1);
 }
 
 static void row_alarm(struct copybuf *c, const Fm__Event *e, int64_t device_id)
@@ -433,9 +459,11 @@ static int add_event(struct dbs *s, struct txn *t, const char *agent_id, const s
     switch (e->kind_case) {
     case FM__EVENT__KIND_MEASUREMENT:
         rc = resolve_id(s, agent_id, p->agent_key, dev, e->measurement->point, &id);
+        if (rc == 0)
+            rc = resolve_series(s, id, e->measurement, &id);
         if (rc)
             return rc;
-        row_measurement(&s->meas, e, id, p);
+        row_measurement(&s->meas, e, id);
         return 0;
     case FM__EVENT__KIND_ALARM:
         if ((rc = resolve_id(s, agent_id, p->agent_key, dev, NULL, &id)) != 0)

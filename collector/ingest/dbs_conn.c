@@ -24,6 +24,7 @@ void dbs_init(struct dbs *s, const char *collector_id)
     copybuf_init(&s->traps);
     copybuf_init(&s->agent_status);
     copybuf_init(&s->overflows);
+    copybuf_init(&s->series_key);
 }
 
 void dbs_close(struct dbs *s)
@@ -39,6 +40,7 @@ void dbs_close(struct dbs *s)
     copybuf_close(&s->traps);
     copybuf_close(&s->agent_status);
     copybuf_close(&s->overflows);
+    copybuf_close(&s->series_key);
 }
 
 int dbs_lost(const struct dbs *s)
@@ -177,20 +179,25 @@ int dbs_bye(struct dbs *s, const char *agent_id)
                    2, p);
 }
 
-int dbs_maintain(struct dbs *s, unsigned ahead_days, unsigned retention_days)
+int dbs_maintain(struct dbs *s, const struct dbs_retention *ret, int *rollups_dropped)
 {
-    char a[16], b[16];
-    const char *p[] = {a, b};
+    char a[16], b[16], c[16], d[16];
+    const char *p[] = {a, b, c, d};
     PGresult *r;
     int dropped;
 
-    snprintf(a, sizeof(a), "%u", ahead_days);
-    snprintf(b, sizeof(b), "%u", retention_days);
+    snprintf(a, sizeof(a), "%u", ret->ahead_days);
+    snprintf(b, sizeof(b), "%u", ret->raw_days);
+    snprintf(c, sizeof(c), "%u", ret->rollup_5m_days);
+    snprintf(d, sizeof(d), "%u", ret->rollup_1h_days);
     r = dbs__exec(s, "maintain measurement partitions",
-                  "SELECT fm_maintain_measurement_partitions($1, $2)", 2, p);
+                  "SELECT measurements_dropped, rollups_dropped"
+                  " FROM fm_maintain_measurement_partitions($1, $2, $3, $4)",
+                  4, p);
     if (r == NULL)
         return dbs__fail(s);
     dropped = atoi(PQgetvalue(r, 0, 0));
+    *rollups_dropped = atoi(PQgetvalue(r, 0, 1));
     PQclear(r);
     /* Partitions may be gone: forget which days are known to exist. */
     chash_clear(s->ids);

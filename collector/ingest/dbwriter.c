@@ -253,7 +253,11 @@ static void maintain(struct worker *k)
 
     if (k->idx != 0 || !k->connected || fm_clock_mono_ms() < k->next_maintenance_ms)
         return;
-    int rc = dbs_maintain(&k->db, (unsigned)c->partitions_ahead_days, (unsigned)c->retention_days);
+    const struct dbs_retention ret = {(unsigned)c->partitions_ahead_days,
+                                      (unsigned)c->retention_days, (unsigned)c->rollup_5m_days,
+                                      (unsigned)c->rollup_1h_days};
+    int rollups = 0;
+    int rc = dbs_maintain(&k->db, &ret, &rollups);
     if (rc < 0) {
         FM_ERR("db: writer %u: %s", k->idx, k->db.why);
         if (dbs_lost(&k->db))
@@ -264,7 +268,13 @@ static void maintain(struct worker *k)
     if (rc > 0)
         FM_NOTICE("db: dropped %d measurement partition(s) older than %llu days", rc,
                   (unsigned long long)c->retention_days);
+    if (rollups > 0)
+        FM_NOTICE("db: dropped %d rollup partition(s) past their retention (5m: %llu days, 1h: "
+                  "%llu days)",
+                  rollups, (unsigned long long)c->rollup_5m_days,
+                  (unsigned long long)c->rollup_1h_days);
     atomic_fetch_add(&metrics.partitions_dropped, (uint64_t)rc);
+    atomic_fetch_add(&metrics.rollup_partitions_dropped, (uint64_t)rollups);
     k->next_maintenance_ms = fm_clock_mono_ms() + (uint64_t)c->maintenance_interval_ms;
 }
 

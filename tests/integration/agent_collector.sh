@@ -67,7 +67,10 @@ last=$(sed -n 's/.*flushed and synced at seq \([0-9]*\),.*/\1/p' "$T/agent.log" 
 [[ -n "$last" ]] || fail "no flush line in the agent log"
 
 # Every sequence 1..last once, in one epoch, across the event tables.
-union="SELECT epoch, seq FROM measurements WHERE agent_key = $key
+# Measurements carry seq, not the epoch (schema 024): the agent's epochs from
+# agent_progress (one, or the rows multiply and the counts below fail).
+union="SELECT pr.epoch, v.seq FROM measurement_values v JOIN agent_progress pr USING (agent_id)
+         WHERE v.agent_id = 'agent-e2e'
        UNION ALL SELECT epoch, seq FROM alarm_events WHERE agent_key = $key
        UNION ALL SELECT epoch, seq FROM device_status WHERE agent_key = $key
        UNION ALL SELECT epoch, seq FROM traps WHERE agent_key = $key

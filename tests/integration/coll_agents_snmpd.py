@@ -30,7 +30,7 @@ SOURCE = "1.3.6.1.4.1.99999.9.1.0"  # plays upsOutputSource: 3 normal, 5 battery
 TEMP = "1.3.6.1.4.1.99999.9.2.0"
 FILLER = "1.3.6.1.4.1.99999.9.3"
 AGENTS = 3
-TABLES = ["measurements", "alarm_events", "device_status", "traps", "agent_status",
+TABLES = ["alarm_events", "device_status", "traps", "agent_status",
           "spool_overflows"]
 
 
@@ -171,9 +171,12 @@ database: {dsn: "%(dsn)s", reconnect_min: 100ms, reconnect_max: 1s}
             key = q("SELECT agent_key FROM agents WHERE agent_id = '%s'" % name)
             epoch, committed = q("SELECT epoch, committed_seq FROM agent_progress"
                                  " WHERE agent_id = '%s'" % name).split("|")
+            # Measurements carry no epoch (schema 024): the agent has one.
             parts = " UNION ALL ".join(
-                "SELECT seq FROM %s WHERE agent_key = %s AND epoch = %s AND seq <= %s"
-                % (t, key, epoch, committed) for t in TABLES)
+                ["SELECT seq FROM measurement_values WHERE agent_id = '%s' AND seq <= %s"
+                 % (name, committed)] +
+                ["SELECT seq FROM %s WHERE agent_key = %s AND epoch = %s AND seq <= %s"
+                 % (t, key, epoch, committed) for t in TABLES])
             total, distinct = q("SELECT count(*), count(DISTINCT seq) FROM (%s) s" % parts).split("|")
             dropped = q("SELECT coalesce(sum(last_seq - first_seq + 1), 0) FROM spool_overflows"
                         " WHERE agent_key = %s" % key)
@@ -185,9 +188,8 @@ database: {dsn: "%(dsn)s", reconnect_min: 100ms, reconnect_max: 1s}
             alarms = q("SELECT string_agg(state, ',' ORDER BY seq) FROM alarm_events a"
                        " WHERE agent_key = %s AND code = 'ups_on_battery'" % key)
             check(alarms == "raised,cleared", "%s: ups_on_battery transitions: %s" % (name, alarms))
-            meas = q("SELECT count(*) FROM measurements m JOIN points p USING (point_id)"
-                     " JOIN devices d USING (device_id) WHERE d.agent_id = '%s'"
-                     " AND p.name = 'upsBatteryTemperature' AND m.value = 24.5" % name)
+            meas = q("SELECT count(*) FROM measurement_values WHERE agent_id = '%s'"
+                     " AND point = 'upsBatteryTemperature' AND value = 24.5" % name)
             check(int(meas) > 0, "%s: no battery temperature of 24.5 C stored" % name)
         coll.stop()
     finally:

@@ -16,8 +16,9 @@ grep -q "schema is at version 0, this collector needs .*--migrate" "$T/refuse.lo
 out=$("$FM_COLLECTOR" -c "$T/c.yaml" --migrate)
 [[ "$out" == *"(0 migration(s) applied"* ]] || fail "second --migrate applied something: $out"
 
-# A partition far past retention (400 days by default) is dropped when the
-# collector starts; partitions for the days ahead are created.
+# Partitions far past retention (raw 30 days, 5-minute rollups 400, hourly
+# 1830 by default) are dropped when the collector starts: the day's and its
+# month's rollups; partitions for the days ahead are created.
 q "SELECT fm_measurement_partition(date '2001-01-01')" >/dev/null
 coll_start "$T/c.yaml"
 for _ in $(seq 1 50); do
@@ -28,6 +29,10 @@ done
 ahead=$(q "SELECT to_regclass('measurements_' || to_char((now() AT TIME ZONE 'UTC')::date + 3, 'YYYYMMDD')) IS NOT NULL")
 [[ "$ahead" == t ]] || fail "no partition 3 days ahead"
 [[ $(metric partitions_dropped) == 1 ]] || fail "metric partitions_dropped $(metric partitions_dropped)"
+[[ $(q "SELECT to_regclass('rollup_5m_200101') IS NULL AND to_regclass('rollup_1h_200101') IS NULL") == t ]] ||
+    fail "old rollup partitions kept"
+[[ $(metric rollup_partitions_dropped) == 2 ]] ||
+    fail "metric rollup_partitions_dropped $(metric rollup_partitions_dropped)"
 pids=()
 for a in 1 2 3; do
     "$FM_LOADGEN" --connect "127.0.0.1:$COLL_PORT" --agent "ing-$a" --events 20000 --batch 700 \
@@ -40,9 +45,8 @@ expect_rows ing- 3 20000
 # Values arrive intact: a measurement with a label (binary COPY), an alarm
 # whose message has a quote and a tab, a trap's varbinds, partitions by day.
 key="(SELECT agent_key FROM agents WHERE agent_id = 'ing-1')"
-got=$(q "SELECT labels->>'ifIndex', value, raw, quality, p.name, d.name
-         FROM measurements m JOIN points p USING (point_id) JOIN devices d USING (device_id)
-         WHERE agent_key = $key AND seq = 14")
+got=$(q "SELECT labels->>'ifIndex', value, raw, quality, point, device
+         FROM measurement_values WHERE agent_id = 'ing-1' AND seq = 14")
 [[ "$got" == "14|7|14|1|p3|dev-2" ]] || fail "measurement seq 14: $got"
 got=$(q "SELECT state || '|' || level || '|' || message || '|' || limit_value FROM alarm_events
          WHERE agent_key = $key AND seq = 50")

@@ -70,8 +70,7 @@ acked=$(sed -n 's/.* acked=\([0-9]*\) .*/\1/p' "$T/noread.out")
 committed=$(q "SELECT committed_seq FROM agent_progress WHERE agent_id = 'noread-1'")
 echo "noread-1: acked $acked before the close, $committed committed"
 ((acked > 0 && committed >= acked)) || fail "acked $acked but $committed committed: acked events lost"
-stored=$(q "SELECT count(*) FROM measurements m JOIN agents a USING (agent_key)
-            WHERE a.agent_id = 'noread-1' AND seq <= $acked")
+stored=$(q "SELECT count(*) FROM measurement_values WHERE agent_id = 'noread-1' AND seq <= $acked")
 [[ "$stored" == "$acked" ]] || fail "$stored measurements stored of the $acked acked"
 # The same agent again, reading: resumes after what was committed.
 lg --agent noread-1 --events 100000 --batch 500 --window 8 --only-measurements --timeout 40 >"$T/noread2.out" 2>&1 ||
