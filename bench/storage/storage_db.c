@@ -166,13 +166,20 @@ int st_db_load(const char *dsn, const struct st_edge *e, const struct st_pass *p
         PQfinish(c);
         return -1;
     }
-    PGresult *r = q(c, "VACUUM ANALYZE");
+    /* The day is over: its last buckets move to the stored rollups, as
+     * partition maintenance would move them an hour later. */
+    PGresult *r = q(c, "SELECT fm_rollup_flush(now())");
     if (r == NULL)
         goto out;
     PQclear(r);
+    if ((r = q(c, "VACUUM ANALYZE")) == NULL)
+        goto out;
+    PQclear(r);
     out->raw_bytes = parted_bytes(c, "measurements");
-    out->r5_bytes = parted_bytes(c, "rollup_5m");
-    out->r1h_bytes = parted_bytes(c, "rollup_1h");
+    out->r5_bytes =
+        parted_bytes(c, "rollup_5m") + q_num(c, "SELECT pg_total_relation_size('rollup_5m_open')");
+    out->r1h_bytes =
+        parted_bytes(c, "rollup_1h") + q_num(c, "SELECT pg_total_relation_size('rollup_1h_open')");
     out->series_bytes = q_num(c, "SELECT pg_total_relation_size('series')");
     out->rollup_mismatches =
         (long long)q_num(c, "SELECT count(*) FROM fm_rollup_verify('-infinity', 'infinity')");
