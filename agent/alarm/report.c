@@ -133,18 +133,23 @@ static bool judged(const struct report_rule *r, const Fm__Measurement *m, double
     return good && m->has_value;
 }
 
-/* Whether v is outside the deadband of the last value sent. */
+/* Whether v is outside the deadband of the last value sent. Scaled values
+ * carry rounding (23.8 - 23.6 is 0.2000000000000028), so a difference
+ * within 1e-9 of the values' size counts as the deadband itself: a change
+ * of exactly the deadband is never enough. */
 static bool moved(const struct report_rule *r, const struct report_state *st, double v)
 {
+    double d = fabs(v - st->sent), slack = 1e-9 * fmax(fabs(v), fabs(st->sent));
+
     if (isnan(v) || isnan(st->sent))
         return isnan(v) != isnan(st->sent);
     switch (r->mode) {
     case REPORT_MODE_RELATIVE:
-        return fabs(v - st->sent) > r->deadband * fabs(st->sent) || (st->sent == 0 && v != 0);
+        return d > r->deadband * fabs(st->sent) + slack || (st->sent == 0 && v != 0);
     case REPORT_MODE_CHANGE:
         return v != st->sent;
     default:
-        return fabs(v - st->sent) > r->deadband || (r->deadband == 0 && v != st->sent);
+        return r->deadband == 0 ? v != st->sent : d > r->deadband + slack;
     }
 }
 
