@@ -391,11 +391,14 @@ void alarm_sink_poll_result(alarm_sink_t *s, const char *device, bool ok, int64_
     alarm_comm_poll(d->comm, ok, ts_ms, reason, alarm__emit_next, s);
     if (ok)
         return;
-    /* A failed poll brought no value for any point of the device. */
+    /* A failed poll brought no value for any point of the device; the
+     * first value after it is sent, so the collector sees the device's
+     * values come back. */
     for (struct pt *p = d->pts; p != NULL; p = p->next_in_dev) {
         struct cause c = {.s = s, .p = p};
         if (p->ap != NULL)
             alarm_point_fail(p->ap, ts_ms, emit_caused, &c);
+        report_state_forget(&p->rs);
     }
 }
 

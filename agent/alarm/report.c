@@ -110,6 +110,11 @@ void report_state_init(struct report_state *st)
     memset(st, 0, sizeof(*st));
 }
 
+void report_state_forget(struct report_state *st)
+{
+    st->flags &= (uint8_t)~REPORT__SENT;
+}
+
 /* FNV-1a, 32 bits: enough to see that a text changed, in 4 bytes. */
 static uint32_t text_hash(const char *s)
 {

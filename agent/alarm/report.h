@@ -5,7 +5,7 @@
  * report_state per series (device, point, table row) remembers the last
  * value SENT; a new value is sent when
  *   - the series has sent nothing yet (first value after start, or of a
- *     point that appears with a reload),
+ *     point that appears with a reload), or its device failed a poll since,
  *   - its quality changed (good -> timeout, timeout -> good, ...), or a
  *     counter's rate appeared or went,
  *   - a gauge (or counter) left the deadband of the last sent value:
@@ -114,6 +114,11 @@ bool report_limits_span(const struct alarm_cfg *alarm, double *lo, double *hi);
 
 /* Starts a series with nothing sent: its next value is sent. */
 void report_state_init(struct report_state *st);
+
+/* The series' device failed a poll: what it last sent may no longer be
+ * what the collector believes current, so its next value is sent (a held
+ * value stays held). */
+void report_state_forget(struct report_state *st);
 
 /* Judges m (borrowed), observed at ts_ms, against the last sent value.
  * Returns true when it is to be sent: the state then holds it as sent;

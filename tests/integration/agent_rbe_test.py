@@ -94,8 +94,10 @@ profiles:
 """
 
 
-class Sim:
-    def __init__(self, tmp):
+class Sim(edge.Sim):
+    """fieldmon-sim serving FLEET; ctl and stop as agent_edge_test's."""
+
+    def __init__(self, tmp):  # not the parent's: another fleet
         self.sock = os.path.join(tmp, "sim.sock")
         fleet = os.path.join(tmp, "fleet.yaml")
         with open(fleet, "w") as f:
@@ -115,16 +117,6 @@ class Sim:
                 p = line.split()
                 if p[1] == "snmp":
                     self.ports[p[0]] = int(p[3])
-
-    def ctl(self, *args):
-        r = subprocess.run([edge.SIM, "ctl", "--control", self.sock] + list(args),
-                           capture_output=True, text=True, timeout=15)
-        check(r.returncode == 0, "fieldmon-sim ctl %s: %s" % (" ".join(args), r.stderr))
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
 
 
 def start_agent(base, name, sim, every_poll):

@@ -341,7 +341,7 @@ static void test_report_sends_the_held_value_before_a_transition_from_a_tick(voi
     fx_stop(&x);
 }
 
-static void test_report_sends_the_held_value_before_stale_from_failed_polls(void **state)
+static void test_report_after_failed_polls_sends_the_held_value_then_the_next(void **state)
 {
     (void)state;
     struct fx x;
@@ -354,9 +354,15 @@ static void test_report_sends_the_held_value_before_stale_from_failed_polls(void
     alarm_sink_poll_result(x.as, "d2", false, T0 + 30000, "timeout");
     assert_string_equal(since(&x, 0), "m:raw:230 m:raw:230.2 a:stale:R");
     assert_int_equal(x.r.ts[1], T0 + 10000);
-    /* Nothing held any more: a further transition sends nothing first. */
+    /* The first value after the failed polls is sent (and clears). */
     measure(&x, "d2", "raw", NULL, 230.2, T0 + 40000);
     assert_string_equal(since(&x, 3), "m:raw:230.2 a:stale:C");
+    /* A device that failed one poll: its next value goes out even
+     * unchanged, the one after is judged again. */
+    alarm_sink_poll_result(x.as, "d2", false, T0 + 50000, "timeout");
+    measure(&x, "d2", "raw", NULL, 230.2, T0 + 60000);
+    measure(&x, "d2", "raw", NULL, 230.2, T0 + 70000);
+    assert_string_equal(since(&x, 5), "m:raw:230.2");
     fx_stop(&x);
 }
 
@@ -484,7 +490,7 @@ int main(void)
         cmocka_unit_test(test_report_stage_applies_keys_overrides_and_defaults),
         cmocka_unit_test(test_report_sends_the_value_that_raises_or_clears_inside_the_deadband),
         cmocka_unit_test(test_report_sends_the_held_value_before_a_transition_from_a_tick),
-        cmocka_unit_test(test_report_sends_the_held_value_before_stale_from_failed_polls),
+        cmocka_unit_test(test_report_after_failed_polls_sends_the_held_value_then_the_next),
         cmocka_unit_test(test_report_reload_keeps_what_each_series_sent),
         cmocka_unit_test(test_report_config_refusals_name_file_line_and_key),
     };
