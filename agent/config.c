@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "alarm_conf.h"
+#include "report_conf.h"
 #include "uplink_conf.h"
 #include "oid.h"
 #include "sender_conf.h"
@@ -93,6 +94,12 @@ static const struct fmc_field point_fields[] = {
      .offset = F(point_cfg, alarm),
      .sub = &alarm_cfg_schema,
      .doc = "thresholds, state and bit alarms, staleness and calibration of the point"},
+    {.key = "report",
+     .type = FMC_MAP,
+     .offset = F(point_cfg, report),
+     .sub = &report_cfg_schema,
+     .doc = "report by exception: when a polled value is sent to the collector "
+            "(docs/agent.md)"},
     {.key = "modbus",
      .type = FMC_MAP,
      .offset = F(point_cfg, modbus),
@@ -335,6 +342,13 @@ static const struct fmc_field device_fields[] = {
      .count_offset = F(device_cfg, n_calibration),
      .max_items = 2000,
      .doc = "this device's own calibration of points of its profile"},
+    {.key = "report",
+     .type = FMC_SEQ,
+     .offset = F(device_cfg, report),
+     .sub = &report_override_schema,
+     .count_offset = F(device_cfg, n_report),
+     .max_items = 2000,
+     .doc = "this device's own report keys of points of its profile"},
     {.key = "modbus",
      .type = FMC_MAP,
      .offset = F(device_cfg, modbus),
@@ -574,6 +588,9 @@ static int check_point(const fmc_doc_t *doc, const char *path, struct point_cfg 
         snprintf(apath, sizeof(apath), "%s.alarm", path);
         return fmc_errorf(doc, err, errlen, apath, "%s", sub);
     }
+    rc = report_conf_check_point(doc, path, pt, err, errlen);
+    if (rc != 0)
+        return rc;
     if (pt->n_enum_map == 0)
         return 0;
     pt->enums = calloc(pt->n_enum_map, sizeof(*pt->enums));
@@ -746,6 +763,7 @@ static int check_device(const fmc_doc_t *doc, struct agent_cfg *cfg, size_t di, 
 {
     struct device_cfg *d = &cfg->devices[di];
     char path[96];
+    int rc;
 
     snprintf(path, sizeof(path), "devices[%zu]", di);
     for (size_t j = 0; j < di; j++) {
@@ -784,6 +802,9 @@ static int check_device(const fmc_doc_t *doc, struct agent_cfg *cfg, size_t di, 
             return fmc_errorf(doc, err, errlen, path, "unknown device '%s'", d->parent);
         }
     }
+    rc = report_conf_check_device(doc, (size_t)(d->prof - cfg->profiles), d, di, err, errlen);
+    if (rc != 0)
+        return rc;
     if (d->protocol != DEVICE_PROTOCOL_SNMP)
         return check_modbus_device(doc, cfg, di, err, errlen);
     if (d->snmp.line == 0) {

@@ -15,6 +15,7 @@
 #define AGENT_CONFIG_H
 
 #include "alarm.h"
+#include "report.h"
 #include "uplink.h"
 #include "fm_conf.h"
 #include "mb_conf.h"
@@ -90,6 +91,7 @@ struct point_cfg {
     struct fmc_kv *enum_map;
     size_t n_enum_map;
     struct alarm_cfg alarm;     /* thresholds and calibration (alarm_conf.c) */
+    struct report_cfg report;   /* report by exception (report_conf.c) */
     struct mb_point_cfg modbus; /* line 0: an SNMP point (oid) */
     int line;
     /* Filled by config_load: */
@@ -149,6 +151,8 @@ struct device_cfg {
     struct alarm_comm_cfg comm_loss;
     struct alarm_calibration *calibration;
     size_t n_calibration;
+    struct report_override *report; /* this device's own report keys of points */
+    size_t n_report;
     struct mb_dev_cfg modbus;
     int line;
     /* Filled by config_load: */

@@ -63,7 +63,8 @@ struct daemon {
     mb_poll_t *mpoll;
     uint64_t polls_ok, polls_failed; /* both pollers, for status */
     snmp_trap_t *trap;
-    uint64_t traps_dropped; /* sum over the drop reasons, for status */
+    uint64_t traps_dropped;              /* sum over the drop reasons, for status */
+    uint64_t meas_polled, meas_reported; /* the threshold stage's, for metrics */
     bool stopped;
 };
 
@@ -77,6 +78,8 @@ static void refresh(void *arg)
         d->polls_ok += mb_poll_stats(d->mpoll)->polls.polls_ok;
         d->polls_failed += mb_poll_stats(d->mpoll)->polls.polls_failed;
     }
+    d->meas_polled = alarm_sink_stats(d->alarms)->polled;
+    d->meas_reported = alarm_sink_stats(d->alarms)->reported;
     d->traps_dropped = 0;
     for (int i = 0; d->trap != NULL && i < TRAP_DROP_N; i++)
         d->traps_dropped += snmp_trap_stats(d->trap)->dropped[i];
@@ -137,6 +140,8 @@ static int start_poller(struct daemon *d)
     c.polls_ok = &d->polls_ok;
     c.polls_failed = &d->polls_failed;
     c.traps_dropped = &d->traps_dropped;
+    c.measurements_polled = &d->meas_polled;
+    c.measurements_reported = &d->meas_reported;
     c.refresh = refresh;
     c.arg = d;
     uplink_set_counters(d->uplink, &c);

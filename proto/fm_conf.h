@@ -22,6 +22,7 @@
 #ifndef FM_CONF_H
 #define FM_CONF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -104,6 +105,11 @@ void fmc_defaults(const struct fmc_schema *schema, void *out);
 /* Line (1-based) of the node at a key path such as "devices[3].port", or of
  * its nearest existing ancestor; 0 if doc is NULL. */
 int fmc_doc_line(const fmc_doc_t *doc, const char *path);
+
+/* Whether the file wrote the key path (e.g. "profiles[0].points[2].report.heartbeat"):
+ * for checks that treat a written value differently from its default.
+ * false if doc is NULL. */
+bool fmc_doc_has(const fmc_doc_t *doc, const char *path);
 
 /* Formats "file:line: path: message" into err using the line of path.
  * Returns -EINVAL, so a check can `return fmc_errorf(...)`. */

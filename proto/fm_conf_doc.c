@@ -92,22 +92,20 @@ static yaml_node_t *map_get(yaml_document_t *yd, yaml_node_t *map, const char *k
     return NULL;
 }
 
-/* Walks "a.b[2].c"; for a mapping key the line reported is the key's own
- * line (where a user looks), the value node for list items. */
-int fmc_doc_line(const fmc_doc_t *doc, const char *path)
+/* Walks "a.b[2].c" as far as it exists; *line receives the line of the
+ * deepest node found: for a mapping key the key's own line (where a user
+ * looks), the value node for list items. Returns whether the whole path
+ * exists. */
+static bool walk(const fmc_doc_t *doc, const char *path, unsigned long *line)
 {
-    yaml_document_t *yd;
-    yaml_node_t *cur;
-    unsigned long line;
+    yaml_document_t *yd = (yaml_document_t *)&doc->yd;
+    yaml_node_t *cur = yaml_document_get_root_node(yd);
     const char *p = path;
 
-    if (doc == NULL)
-        return 0;
-    yd = (yaml_document_t *)&doc->yd;
-    cur = yaml_document_get_root_node(yd);
+    *line = 1;
     if (cur == NULL)
-        return 1;
-    line = cur->start_mark.line + 1;
+        return false;
+    *line = cur->start_mark.line + 1;
     while (*p != '\0') {
         if (*p == '.') {
             p++;
@@ -120,9 +118,9 @@ int fmc_doc_line(const fmc_doc_t *doc, const char *path)
             if (*end != ']' || cur->type != YAML_SEQUENCE_NODE ||
                 idx >=
                     (unsigned long)(cur->data.sequence.items.top - cur->data.sequence.items.start))
-                break;
+                return false;
             cur = yaml_document_get_node(yd, cur->data.sequence.items.start[idx]);
-            line = cur->start_mark.line + 1;
+            *line = cur->start_mark.line + 1;
             p = end + 1;
             continue;
         }
@@ -130,19 +128,36 @@ int fmc_doc_line(const fmc_doc_t *doc, const char *path)
         yaml_node_t *v = map_get(yd, cur, p, klen);
 
         if (v == NULL)
-            break;
+            return false;
         /* The key node's line: find it again to report where the key is. */
         for (yaml_node_pair_t *pr = cur->data.mapping.pairs.start; pr < cur->data.mapping.pairs.top;
              pr++) {
             if (yaml_document_get_node(yd, pr->value) == v) {
-                line = yaml_document_get_node(yd, pr->key)->start_mark.line + 1;
+                *line = yaml_document_get_node(yd, pr->key)->start_mark.line + 1;
                 break;
             }
         }
         cur = v;
         p += klen;
     }
+    return true;
+}
+
+int fmc_doc_line(const fmc_doc_t *doc, const char *path)
+{
+    unsigned long line;
+
+    if (doc == NULL)
+        return 0;
+    walk(doc, path, &line);
     return (int)line;
+}
+
+bool fmc_doc_has(const fmc_doc_t *doc, const char *path)
+{
+    unsigned long line;
+
+    return doc != NULL && walk(doc, path, &line);
 }
 
 int fmc_errorf(const fmc_doc_t *doc, char *err, size_t errlen, const char *path, const char *fmt,

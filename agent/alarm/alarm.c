@@ -246,6 +246,12 @@ int alarm_point_set_calibration(alarm_point_t *p, double offset, double gain)
     return 0;
 }
 
+Fm__Label **alarm_point_labels(const alarm_point_t *p, size_t *n)
+{
+    *n = p->n_labels;
+    return p->label_ptrs;
+}
+
 size_t alarm_point_raised(const alarm_point_t *p)
 {
     size_t n = 0;

@@ -149,6 +149,10 @@ void alarm_point_fail(alarm_point_t *p, int64_t ts_ms, alarm_emit_cb cb, void *u
 /* Time passes: finishes pending delays and checks staleness at now_ms. */
 void alarm_point_tick(alarm_point_t *p, int64_t now_ms, alarm_emit_cb cb, void *ud);
 
+/* The labels of p (a table row's), borrowed from p; *n receives their
+ * count. */
+Fm__Label **alarm_point_labels(const alarm_point_t *p, size_t *n);
+
 /* Number of rules of p currently raised. */
 size_t alarm_point_raised(const alarm_point_t *p);
 

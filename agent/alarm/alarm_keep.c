@@ -61,7 +61,7 @@ static void collect(alarm_sink_t *s, struct alarm_state *st)
     for (size_t i = 0; i < s->pts.cap; i++) {
         struct pt *p = s->pts.slots[i];
 
-        if (p != NULL)
+        if (p != NULL && p->ap != NULL)
             alarm_point_save(p->ap, st);
     }
 }

@@ -161,8 +161,31 @@ struct dev *alarm__dev_get(alarm_sink_t *s, const char *name)
     return d;
 }
 
-struct pt *alarm__pt_get(alarm_sink_t *s, const char *device, const char *point,
-                         Fm__Label *const *labels, size_t n_labels, const struct point_cfg *pc)
+/* The device's own report keys of a point, or NULL. */
+static const struct report_cfg *report_over(const struct device_cfg *d, const char *point)
+{
+    for (size_t i = 0; d != NULL && i < d->n_report; i++) {
+        if (strcmp(d->report[i].point, point) == 0)
+            return &d->report[i].r;
+    }
+    return NULL;
+}
+
+static void pt_report_rule(struct pt *p, const struct point_cfg *pc)
+{
+    if (pc == NULL) {
+        p->rr = (struct report_rule){.mode = REPORT_MODE_EVERY};
+        return;
+    }
+    report_resolve(&pc->report, report_over(p->dev->cfg, p->point), pc->type, pc->unit, pc->rate,
+                   &pc->alarm, &p->rr);
+}
+
+/* The series of (device, point, labels), created on first use; with
+ * `rules`, its alarm_point too. */
+static struct pt *pt_lookup(alarm_sink_t *s, const char *device, const char *point,
+                            Fm__Label *const *labels, size_t n_labels, const struct point_cfg *pc,
+                            bool rules)
 {
     char key[1024];
     size_t n = (size_t)snprintf(key, sizeof(key), "%s\x1f%s", device, point);
@@ -171,19 +194,28 @@ struct pt *alarm__pt_get(alarm_sink_t *s, const char *device, const char *point,
     for (size_t i = 0; i < n_labels && n < sizeof(key); i++)
         n += (size_t)snprintf(key + n, sizeof(key) - n, "\x1f%s", labels[i]->value);
     p = table_get(&s->pts, key);
-    if (p != NULL)
-        return p;
-    p = fm_xcalloc(1, sizeof(*p));
-    p->key = fm_xstrdup(key);
-    p->point = fm_xstrdup(point);
-    p->dev = alarm__dev_get(s, device);
-    effective(p->dev->cfg, pc, &p->eff);
-    commanded(p->dev, point, &p->eff);
-    p->ap = alarm_point_create(&p->eff, device, point, pc->unit, labels, n_labels);
-    p->next_in_dev = p->dev->pts;
-    p->dev->pts = p;
-    table_put(&s->pts, p);
+    if (p == NULL) {
+        p = fm_xcalloc(1, sizeof(*p));
+        p->key = fm_xstrdup(key);
+        p->point = fm_xstrdup(point);
+        p->dev = alarm__dev_get(s, device);
+        effective(p->dev->cfg, pc, &p->eff);
+        commanded(p->dev, point, &p->eff);
+        pt_report_rule(p, pc);
+        report_state_init(&p->rs);
+        p->next_in_dev = p->dev->pts;
+        p->dev->pts = p;
+        table_put(&s->pts, p);
+    }
+    if (rules && p->ap == NULL)
+        p->ap = alarm_point_create(&p->eff, device, point, pc->unit, labels, n_labels);
     return p;
+}
+
+struct pt *alarm__pt_get(alarm_sink_t *s, const char *device, const char *point,
+                         Fm__Label *const *labels, size_t n_labels, const struct point_cfg *pc)
+{
+    return pt_lookup(s, device, point, labels, n_labels, pc, true);
 }
 
 /* ------------------------------------------------------------ events */
@@ -196,44 +228,102 @@ void alarm__emit_next(const Fm__Event *ev, void *ud)
     alarm__keep_dirty(s);
 }
 
+/* A transition of one series is about to go out: what caused it goes
+ * first, so the collector sees cause before effect. That is the
+ * measurement being judged when it was held back, or, for a transition
+ * from a tick or a failed poll, the last value the series held back. */
+struct cause {
+    alarm_sink_t *s;
+    struct pt *p;
+    const Fm__Event *ev; /* the measurement judged now, or NULL */
+    bool sent;           /* nothing (more) to send first */
+};
+
+/* Sends the value p held back, with the text the poller would have given
+ * it. A text point's text is not kept: its held value stays held (it is
+ * the text last sent anyway). */
+static void send_held(alarm_sink_t *s, struct pt *p)
+{
+    const struct point_cfg *pc = dev_point(p->dev, p->point);
+    Fm__Event ev = FM__EVENT__INIT;
+    Fm__Measurement m = FM__MEASUREMENT__INIT;
+    const char *text = NULL;
+
+    if (!report_held(&p->rs) || p->ap == NULL || pc == NULL || pc->type == POINT_TYPE_TEXT)
+        return;
+    report_get_held(&p->rs, &m, &ev.ts_ms);
+    if (pc->type == POINT_TYPE_ENUM && m.has_value && fabs(m.raw) < 9.2e18)
+        text = config_enum_text(pc, (int64_t)m.raw);
+    else if (pc->type == POINT_TYPE_BOOL && m.has_value)
+        text = m.value != 0 ? "true" : "false";
+    m.text = (char *)(text != NULL ? text : "");
+    m.quality_detail = "";
+    m.point = p->point;
+    m.unit = pc->unit;
+    m.labels = alarm_point_labels(p->ap, &m.n_labels);
+    ev.device = p->dev->name;
+    ev.kind_case = FM__EVENT__KIND_MEASUREMENT;
+    ev.measurement = &m;
+    event_sink_emit(s->next, &ev);
+    report_mark_sent(&p->rr, &p->rs, ev.ts_ms, &m);
+    s->stats.reported++;
+}
+
+/* alarm_emit_cb of a series' transitions: struct cause first. */
+static void emit_caused(const Fm__Event *tr, void *ud)
+{
+    struct cause *c = ud;
+
+    if (!c->sent) {
+        c->sent = true;
+        if (c->ev != NULL) {
+            event_sink_emit(c->s->next, c->ev);
+            report_mark_sent(&c->p->rr, &c->p->rs, c->ev->ts_ms, c->ev->measurement);
+            c->s->stats.reported++;
+        } else {
+            send_held(c->s, c->p);
+        }
+    }
+    alarm__emit_next(tr, c->s);
+}
+
 static void on_measurement(alarm_sink_t *s, const Fm__Event *ev)
 {
     const Fm__Measurement *m = ev->measurement;
     struct dev *d = alarm__dev_get(s, ev->device);
-    const struct device_cfg *dc = d->cfg;
     const struct point_cfg *pc = dev_point(d, m->point);
     struct alarm_cfg eff;
 
+    s->stats.polled++;
     if (pc == NULL) {
         event_sink_emit(s->next, ev);
+        s->stats.reported++;
         return;
     }
-    effective(dc, pc, &eff);
+    effective(d->cfg, pc, &eff);
     commanded(d, m->point, &eff);
     bool rules = has_rules(&eff);
     bool good = m->has_value && m->quality == FM__QUALITY__QUALITY_GOOD;
-    if (!rules) {
-        if (!good || (eff.cal_gain == 1.0 && eff.cal_offset == 0.0)) {
-            event_sink_emit(s->next, ev);
-            return;
-        }
-    }
-    if (!good) {
-        event_sink_emit(s->next, ev);
-        alarm_point_fail(alarm__pt_get(s, ev->device, m->point, m->labels, m->n_labels, pc)->ap,
-                         ev->ts_ms, alarm__emit_next, s);
-        return;
-    }
-    /* The measurement goes first with its corrected value, then any
-     * transition it caused, so the collector sees cause before effect. */
+    struct pt *p = pt_lookup(s, ev->device, m->point, m->labels, m->n_labels, pc, rules);
+    /* The measurement goes on with its corrected value, if at all, then
+     * any transition it caused. */
     Fm__Event copy = *ev;
     Fm__Measurement mc = *m;
-    mc.value = m->value * eff.cal_gain + eff.cal_offset;
+    if (good)
+        mc.value = m->value * eff.cal_gain + eff.cal_offset;
     copy.measurement = &mc;
-    event_sink_emit(s->next, &copy);
-    if (rules)
-        alarm_point_sample(alarm__pt_get(s, ev->device, m->point, m->labels, m->n_labels, pc)->ap,
-                           ev->ts_ms, m->raw, m->value, alarm__emit_next, s);
+    struct cause c = {.s = s, .p = p, .ev = &copy};
+    if (report_judge(&p->rr, &p->rs, ev->ts_ms, &mc)) {
+        event_sink_emit(s->next, &copy);
+        s->stats.reported++;
+        c.sent = true;
+    }
+    if (!rules)
+        return;
+    if (good)
+        alarm_point_sample(p->ap, ev->ts_ms, m->raw, m->value, emit_caused, &c);
+    else
+        alarm_point_fail(p->ap, ev->ts_ms, emit_caused, &c);
 }
 
 /* Reachability is remembered here, beside comm loss, because the pollers'
@@ -301,9 +391,15 @@ void alarm_sink_poll_result(alarm_sink_t *s, const char *device, bool ok, int64_
     alarm_comm_poll(d->comm, ok, ts_ms, reason, alarm__emit_next, s);
     if (ok)
         return;
-    /* A failed poll brought no value for any point of the device. */
-    for (struct pt *p = d->pts; p != NULL; p = p->next_in_dev)
-        alarm_point_fail(p->ap, ts_ms, alarm__emit_next, s);
+    /* A failed poll brought no value for any point of the device; the
+     * first value after it is sent, so the collector sees the device's
+     * values come back. */
+    for (struct pt *p = d->pts; p != NULL; p = p->next_in_dev) {
+        struct cause c = {.s = s, .p = p};
+        if (p->ap != NULL)
+            alarm_point_fail(p->ap, ts_ms, emit_caused, &c);
+        report_state_forget(&p->rs);
+    }
 }
 
 static void on_tick(uv_timer_t *t)
@@ -313,8 +409,9 @@ static void on_tick(uv_timer_t *t)
 
     for (size_t i = 0; i < s->pts.cap; i++) {
         struct pt *p = s->pts.slots[i];
-        if (p != NULL)
-            alarm_point_tick(p->ap, now, alarm__emit_next, s);
+        struct cause c = {.s = s, .p = p};
+        if (p != NULL && p->ap != NULL)
+            alarm_point_tick(p->ap, now, emit_caused, &c);
     }
 }
 
@@ -339,6 +436,11 @@ alarm_sink_t *alarm_sink_create(uv_loop_t *loop, const struct agent_cfg *cfg, ev
     uv_unref((uv_handle_t *)&s->tick);
     alarm__keep_init(s);
     return s;
+}
+
+const struct alarm_sink_stats *alarm_sink_stats(const alarm_sink_t *s)
+{
+    return &s->stats;
 }
 
 event_sink_t *alarm_sink_as_sink(alarm_sink_t *s)
@@ -371,7 +473,7 @@ int alarm_sink_set_calibration(alarm_sink_t *s, const char *device, const char *
     d->cals[i].offset = offset;
     d->cals[i].gain = gain;
     for (struct pt *p = d->pts; p != NULL; p = p->next_in_dev) {
-        if (strcmp(p->point, point) == 0)
+        if (p->ap != NULL && strcmp(p->point, point) == 0)
             alarm_point_set_calibration(p->ap, offset, gain);
     }
     FM_NOTICE("alarm: %s: %s: calibration set by the collector: offset %g, gain %g (until the "
@@ -402,10 +504,16 @@ void alarm_sink_reload(alarm_sink_t *s, const struct agent_cfg *cfg)
         cals_free(d); /* the reloaded configuration is the calibration now */
         alarm_comm_set_cfg(d->comm, d->cfg ? &d->cfg->comm_loss : &comm_defaults);
         for (struct pt *p = d->pts; p != NULL; p = p->next_in_dev) {
+            const struct point_cfg *pc = alarm__find_point(d->cfg, p->point);
+            struct cause c = {.s = s, .p = p};
+
             /* A point that left the configuration gets no rules: whatever
-             * it had raised is cleared by alarm_point_set_cfg. */
-            effective(d->cfg, alarm__find_point(d->cfg, p->point), &p->eff);
-            alarm_point_set_cfg(p->ap, &p->eff, now, alarm__emit_next, s);
+             * it had raised is cleared by alarm_point_set_cfg. What the
+             * series last sent stays: its next value is judged against it. */
+            effective(d->cfg, pc, &p->eff);
+            pt_report_rule(p, pc);
+            if (p->ap != NULL)
+                alarm_point_set_cfg(p->ap, &p->eff, now, emit_caused, &c);
         }
     }
     /* Devices that left the configuration leave the saved state. */

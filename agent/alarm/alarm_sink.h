@@ -9,6 +9,11 @@
  * the failed-poll staleness of the device's points; a 1 s timer finishes
  * pending on/off delays and time-based staleness.
  *
+ * Then report by exception (report.h) decides which measurements go on:
+ * a value the alarm rules judged but that says nothing new is held back,
+ * and sent after all, before the transition, when it (or a later tick or
+ * failed poll) raises or clears an alarm.
+ *
  * State is per (device, point, label values): each row of a table point
  * has its own alarms. The stage also remembers which devices it passed an
  * unreachable Reachability event for: the pollers' own record of that
@@ -27,12 +32,23 @@
 #include "event_sink.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 typedef struct alarm_sink alarm_sink_t;
 
 /* Borrows cfg (replace it with alarm_sink_reload) and next. */
 alarm_sink_t *alarm_sink_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t *next);
+
+/* Measurements that came in and that went on to the next sink (the rest
+ * were held back by report by exception). */
+struct alarm_sink_stats {
+    uint64_t polled;
+    uint64_t reported;
+};
+
+/* The sink's counters, borrowed from s. */
+const struct alarm_sink_stats *alarm_sink_stats(const alarm_sink_t *s);
 
 /* The sink producers emit into. */
 event_sink_t *alarm_sink_as_sink(alarm_sink_t *s);
@@ -64,7 +80,9 @@ int alarm_sink_set_calibration(alarm_sink_t *s, const char *device, const char *
 void alarm_sink_keep_state(alarm_sink_t *s, const char *path);
 
 /* SIGHUP: moves every point to the new configuration, keeping the state of
- * rules that still exist (and the unreachable devices); the saved state is
+ * rules that still exist (and the unreachable devices) and what each
+ * series last sent (its next value is judged against it under the new
+ * report keys); the saved state is
  * rewritten without devices that left the configuration. Borrows cfg. */
 void alarm_sink_reload(alarm_sink_t *s, const struct agent_cfg *cfg);
 

@@ -5,18 +5,24 @@
 
 #include "alarm.h"
 #include "alarm_sink.h"
+#include "report.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 
 struct dev;
 
+/* One series: a point of a device, or one row of a table point. Every
+ * series that reported has one, for report by exception; only those with
+ * alarm rules (or a saved alarm) have an alarm_point. */
 struct pt {
     char *key;
     char *point;
     struct dev *dev;
     struct alarm_cfg eff; /* the point's alarm map with the device's calibration */
-    alarm_point_t *ap;
+    alarm_point_t *ap;    /* NULL: no rules yet */
+    struct report_rule rr;
+    struct report_state rs;
     struct pt *next_in_dev;
 };
 
@@ -53,6 +59,7 @@ struct alarm_sink {
     const struct agent_cfg *cfg;
     event_sink_t *next;
     struct table pts, devs;
+    struct alarm_sink_stats stats;
     uv_timer_t tick;
     /* The saved state (alarm_keep.c): path NULL until alarm_sink_keep_state. */
     uv_prepare_t save_pre; /* started by a transition, with save: the first */

@@ -54,6 +54,9 @@ struct uplink_counters {
     const uint64_t *polls_ok;
     const uint64_t *polls_failed;
     const uint64_t *traps_dropped;
+    /* Measurements polled, and of those sent on (report by exception). */
+    const uint64_t *measurements_polled;
+    const uint64_t *measurements_reported;
     /* Optional: called before the counters are read, to bring sums up to
      * date. */
     void (*refresh)(void *arg);

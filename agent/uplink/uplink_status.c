@@ -106,12 +106,20 @@ size_t uplink_metrics_text(uplink_t *e, char *buf, size_t cap)
         "# TYPE fieldmon_agent_connected gauge\nfieldmon_agent_connected %d\n"
         "# TYPE fieldmon_agent_events_sent_total counter\n"
         "fieldmon_agent_events_sent_total %" PRIu64 "\n"
+        "# TYPE fieldmon_agent_measurements_polled_total counter\n"
+        "fieldmon_agent_measurements_polled_total %" PRIu64 "\n"
+        "# TYPE fieldmon_agent_measurements_reported_total counter\n"
+        "fieldmon_agent_measurements_reported_total %" PRIu64 "\n"
+        "# TYPE fieldmon_agent_measurements_suppressed_total counter\n"
+        "fieldmon_agent_measurements_suppressed_total %" PRIu64 "\n"
         "# TYPE fieldmon_agent_rss_bytes gauge\nfieldmon_agent_rss_bytes %" PRIu64 "\n",
         sp.bytes, sp.cap, sp.events, sp.segments, sp.written_seq, sp.acked_seq, sp.appended,
         e->events_per_s, sp.dropped, sp.dropped_kept, sp.dropped_refused, sp.unconfirmed,
         sp.removed_acked, sp.held, sp.write_errors, rd(e->counters.polls_ok),
         rd(e->counters.polls_failed), rd(e->counters.traps_dropped), se.reconnects,
-        se.connected ? 1 : 0, se.events_sent, rss_bytes());
+        se.connected ? 1 : 0, se.events_sent, rd(e->counters.measurements_polled),
+        rd(e->counters.measurements_reported),
+        rd(e->counters.measurements_polled) - rd(e->counters.measurements_reported), rss_bytes());
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 

@@ -173,9 +173,9 @@ devices:
 profiles:
   - name: ups
     points:
-      - {name: upsOutputSource, oid: %s, type: enum, enum: {3: normal, 5: battery},
+      - {name: upsOutputSource, report: {every_poll: true}, oid: %s, type: enum, enum: {3: normal, 5: battery},
          alarm: {states: [{equals: 5, code: ups_on_battery}]}}
-      - {name: upsBatteryTemperature, oid: %s, scale: 0.1, unit: C,
+      - {name: upsBatteryTemperature, report: {every_poll: true}, oid: %s, scale: 0.1, unit: C,
          alarm: {limits: [{dir: high, level: warning, value: 30}], deadband: 1,
                  on_delay: 0s, off_delay: 0s}}
 %s""" % (recv_port, tmp, spool, transport, sender, tmp, extra_root, interval, sd.port, SOURCE,
@@ -270,7 +270,7 @@ def test_kill9_midstream_no_gap(sd, tmp, certs):
     lost, no gap, no duplicate, same epoch."""
     recv = Receiver(tmp, certs)
     recv.start()
-    filler = "      - {name: filler, oid: %s, table: true, index_label: row}\n" % FILLER
+    filler = "      - {name: filler, report: {every_poll: true}, oid: %s, table: true, index_label: row}\n" % FILLER
     agent = Agent(tmp, write_config(tmp, sd, certs, recv.port, extra_points=filler,
                                     interval="100ms"))
     agent.start()
@@ -297,7 +297,7 @@ def test_spool_cap_keeps_every_alarm_transition(sd, tmp, certs):
     recv = Receiver(tmp, certs)
     port = free_tcp_port()
     recv.port = port
-    filler = "      - {name: filler, oid: %s, table: true, index_label: row}\n" % FILLER
+    filler = "      - {name: filler, report: {every_poll: true}, oid: %s, table: true, index_label: row}\n" % FILLER
     agent = Agent(tmp, write_config(tmp, sd, certs, port, extra_points=filler,
                                     spool="max_size: 96KiB, segment_size: 8KiB",
                                     interval="100ms"))
@@ -463,7 +463,7 @@ def test_sighup_applies_spool_cap_and_refuses_spool_dir(sd, tmp, certs):
     spool_dir refuses the reload, naming the key."""
     recv = Receiver(tmp, certs)
     recv.port = free_tcp_port()     # not started yet: everything stays spooled
-    filler = "      - {name: filler, oid: %s, table: true, index_label: row}\n" % FILLER
+    filler = "      - {name: filler, report: {every_poll: true}, oid: %s, table: true, index_label: row}\n" % FILLER
     cfg = write_config(tmp, sd, certs, recv.port, extra_points=filler, interval="100ms",
                        spool="max_size: 1MiB, segment_size: 8KiB")
     agent = Agent(tmp, cfg)
@@ -641,11 +641,11 @@ devices:
 profiles:
   - name: ups
     points:
-      - {name: upsOutputSource, oid: 1.3.6.1.2.1.33.1.4.1.0, type: enum,
+      - {name: upsOutputSource, report: {every_poll: true}, oid: 1.3.6.1.2.1.33.1.4.1.0, type: enum,
          enum: {3: normal, 5: battery}, alarm: {states: [{equals: 5, code: ups_on_battery}]}}
-      - {name: upsEstimatedChargeRemaining, oid: 1.3.6.1.2.1.33.1.2.4.0, unit: "%%",
+      - {name: upsEstimatedChargeRemaining, report: {every_poll: true}, oid: 1.3.6.1.2.1.33.1.2.4.0, unit: "%%",
          alarm: {limits: [{dir: low, value: 90}], on_delay: 0s, off_delay: 0s}}
-      - {name: upsBatteryTemperature, oid: 1.3.6.1.2.1.33.1.2.7.0, unit: C}
+      - {name: upsBatteryTemperature, report: {every_poll: true}, oid: 1.3.6.1.2.1.33.1.2.7.0, unit: C}
     traps:
       - {oid: 1.3.6.1.2.1.33.2.1, alarm: ups_on_battery, state: raised}
 """ % (recv.port, tmp, certs, certs, certs, tmp, trap_port, sim.port))

@@ -71,6 +71,14 @@ spool_dir: %s/spool
 sender: {transport: plain, heartbeat: 500ms, dead_after: 3s, backoff_min: 100ms,
          backoff_max: 1s}
 """ % (recv.port, tmp), 1)
+        # This test watches polling go on through the values themselves:
+        # every device reports every poll (report by exception would hold
+        # the simulator's steady values back).
+        for dev, (m, _, _, _) in MAPS.items():
+            every = ", ".join("{point: %s, every_poll: true}" % p["name"]
+                              for p in load_map(m)["points"])
+            text = text.replace("  - {name: %s, " % dev, "  - {name: %s, report: [%s], "
+                                % (dev, every), 1)
         with open(cfg, "w", encoding="utf-8") as f:
             f.write(text)
         agent = edge.Agent(tmp, cfg)

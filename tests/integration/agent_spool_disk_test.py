@@ -92,10 +92,10 @@ devices:
 profiles:
   - name: ups
     points:
-      - {name: upsOutputSource, oid: 1.3.6.1.2.1.33.1.4.1.0, type: enum,
+      - {name: upsOutputSource, report: {every_poll: true}, oid: 1.3.6.1.2.1.33.1.4.1.0, type: enum,
          enum: {3: normal, 5: battery}, alarm: {states: [{equals: 5, code: ups_on_battery}]}}
-      - {name: upsEstimatedChargeRemaining, oid: 1.3.6.1.2.1.33.1.2.4.0, unit: "%%"}
-      - {name: upsBatteryTemperature, oid: 1.3.6.1.2.1.33.1.2.7.0, unit: C}
+      - {name: upsEstimatedChargeRemaining, report: {every_poll: true}, oid: 1.3.6.1.2.1.33.1.2.4.0, unit: "%%"}
+      - {name: upsBatteryTemperature, report: {every_poll: true}, oid: 1.3.6.1.2.1.33.1.2.7.0, unit: C}
 """ % (recv.port, mnt, tmp, trap_port, sim.port))
     agent = edge.Agent(tmp, cfg)
     agent.start()

@@ -120,7 +120,9 @@ static void test_alarm_sink_calibrates_and_judges_configured_points(void **state
     alarm_sink_reload(as, &cfg2);
     assert_int_equal(r.n, n);
     measure(as, "ups2", "temp", NULL, 36.0, T0 + 10);
-    assert_int_equal(r.n, n + 1); /* the measurement only: no second raise */
+    /* Nothing: no second raise, and the reload kept what the series last
+     * sent, so the same value is held back (report by exception). */
+    assert_int_equal(r.n, n);
 
     alarm_sink_destroy(as);
     uv_run(&loop, UV_RUN_DEFAULT);

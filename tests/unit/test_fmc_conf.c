@@ -205,6 +205,13 @@ static void test_fmc_loads_values_and_fills_defaults(void **state)
     assert_int_equal(fmc_doc_line(doc, "devices[1].port"), 9);
     assert_int_equal(fmc_doc_line(doc, "snmp.timeout"), 3);
     assert_int_equal(fmc_doc_line(doc, "devices[1].nothing"), 8);
+    /* Keys the file wrote, apart from defaults the table filled in. */
+    assert_true(fmc_doc_has(doc, "devices[1].port"));
+    assert_true(fmc_doc_has(doc, "snmp"));
+    assert_false(fmc_doc_has(doc, "devices[0].port"));
+    assert_false(fmc_doc_has(doc, "devices[2]"));
+    assert_false(fmc_doc_has(doc, "snmp.retries"));
+    assert_false(fmc_doc_has(NULL, "snmp"));
     assert_int_equal(fmc_errorf(doc, err, sizeof(err), "devices[1].port", "port %d in use", 7),
                      -EINVAL);
     assert_string_equal(err, "agent.yaml:9: devices[1].port: port 7 in use");
