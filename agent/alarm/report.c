@@ -27,6 +27,22 @@ static const struct {
     {{"V", NULL}, 1.0},
     {{"A", NULL}, 0.1},
     {{"Hz", NULL}, 0.1},
+    /* Power and energy: steps a meter's own accuracy class (1 %) hides on
+     * the loads of a machine room or a floor's distribution board. */
+    {{"W", "VA", "var", NULL}, 10.0},
+    {{"kW", "kVA", "kvar", NULL}, 0.1},
+    {{"Wh", NULL}, 100.0},
+    {{"kWh", "kVAh", "kvarh", NULL}, 1.0},
+    /* Air and water pressure of filters, ducts and chilled-water loops. */
+    {{"Pa", NULL}, 5.0},
+    {{"kPa", NULL}, 0.5},
+    {{"bar", NULL}, 0.05},
+    /* Durations and run-time counters (uptime, time on battery, run
+     * hours): a clock that keeps counting is seen every minute or hour,
+     * and a restart (a fall to zero) at once. */
+    {{"s", NULL}, 60.0},
+    {{"min", NULL}, 1.0},
+    {{"h", NULL}, 1.0},
 };
 
 double report_default_deadband(const char *unit)

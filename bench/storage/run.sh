@@ -42,6 +42,7 @@ for db in every rbe; do
     psql -Xq -c "CREATE DATABASE fm_$db"
     cat >"$work/$db.yaml" <<EOC
 collector_id: bench-storage
+listen: {transport: plain, address: 127.0.0.1, port: 0}
 database: {dsn: "host=$FM_PG_DIR port=5432 user=fieldmon dbname=fm_$db"}
 EOC
     "$build/collector/fieldmon-collector" -c "$work/$db.yaml" --migrate >/dev/null

@@ -3,10 +3,11 @@
  * what the figures mean.
  *
  *   storage_bench --every DSN --rbe DSN [--points N] [--interval S]
- *                 [--day YYYY-MM-DD] [--year-series N] [--seed N]
+ *                 [--day YYYY-MM-DD] [--year-series N] [--seed N] [--edge-only]
  *
  * DSN: two migrated, empty databases; the every-poll day goes to the first,
- * the report-by-exception day to the second. */
+ * the report-by-exception day to the second. --edge-only runs the edge part
+ * alone (no database): the reduction and the most reported points. */
 #include "storage.h"
 
 #include "site_model.h"
@@ -30,7 +31,7 @@
 static void usage(void)
 {
     fputs("usage: storage_bench --every DSN --rbe DSN [--points N] [--interval S]\n"
-          "                     [--day YYYY-MM-DD] [--year-series N] [--seed N]\n",
+          "                     [--day YYYY-MM-DD] [--year-series N] [--seed N] [--edge-only]\n",
           stderr);
     exit(2);
 }
@@ -65,18 +66,52 @@ static void scale_model(double rows_pd, double raw_pd, double r5_pd, double r1h_
     }
 }
 
+/* The model points that cost the most rows by exception, per point and day:
+ * where a profile's deadband would pay. */
+static void top_points(const struct st_edge *e, const struct st_pass *p, size_t sites)
+{
+    size_t per_site = site_model_points();
+    size_t *n = calloc(per_site, sizeof(*n));
+    size_t order[8] = {0};
+
+    for (size_t i = 0; i < p->n_rows; i++)
+        n[p->rows[i].point % per_site]++;
+    printf("most reported points (rows per point and day, by exception):");
+    for (size_t k = 0; k < 8; k++) {
+        size_t best = SIZE_MAX;
+        for (size_t i = 0; i < per_site; i++) {
+            bool taken = false;
+            for (size_t j = 0; j < k; j++)
+                taken |= order[j] == i;
+            if (!taken && (best == SIZE_MAX || n[i] > n[best]))
+                best = i;
+        }
+        order[k] = best;
+        printf(" %s/%s %zu", e->points[best].device + 5, e->points[best].point,
+               n[best] / sites / (size_t)1);
+    }
+    printf("\n");
+    free(n);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"every", required_argument, NULL, 'e'},  {"rbe", required_argument, NULL, 'r'},
-        {"points", required_argument, NULL, 'p'}, {"interval", required_argument, NULL, 'i'},
-        {"day", required_argument, NULL, 'd'},    {"year-series", required_argument, NULL, 'y'},
-        {"seed", required_argument, NULL, 's'},   {NULL, 0, NULL, 0},
+        {"every", required_argument, NULL, 'e'},
+        {"rbe", required_argument, NULL, 'r'},
+        {"points", required_argument, NULL, 'p'},
+        {"interval", required_argument, NULL, 'i'},
+        {"day", required_argument, NULL, 'd'},
+        {"year-series", required_argument, NULL, 'y'},
+        {"seed", required_argument, NULL, 's'},
+        {"edge-only", no_argument, NULL, 'E'},
+        {NULL, 0, NULL, 0},
     };
     const char *dsn_every = NULL, *dsn_rbe = NULL;
     long points = 1000, interval = 30, year_series = 100;
     uint64_t seed = 24;
     int64_t day_ms = ((int64_t)time(NULL) / 86400 - 1) * 86400000;
+    bool edge_only = false;
     int opt;
 
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -102,12 +137,15 @@ int main(int argc, char **argv)
         case 's':
             seed = strtoull(optarg, NULL, 10);
             break;
+        case 'E':
+            edge_only = true;
+            break;
         default:
             usage();
         }
     }
     size_t per_site = site_model_points();
-    if (dsn_every == NULL || dsn_rbe == NULL || points < (long)per_site ||
+    if ((!edge_only && (dsn_every == NULL || dsn_rbe == NULL)) || points < (long)per_site ||
         points % (long)per_site != 0 || interval < 1 || year_series < 1)
         usage();
     fm_log_init("storage_bench", 2);
@@ -127,6 +165,10 @@ int main(int argc, char **argv)
            " (x%.1f fewer); alarm transitions %zu and %zu, %s\n",
            e.n_points, (unsigned long long)e.polls, every.n_rows, rbe.n_rows, rows_reduction,
            every.n_alarms, rbe.n_alarms, alarms_same ? "the same" : "DIFFERENT");
+
+    top_points(&e, &rbe, sites);
+    if (edge_only)
+        return alarms_same ? 0 : 1;
 
     struct st_sizes se, sr;
     if (st_db_load(dsn_every, &e, &every, true, &se) != 0 ||

@@ -138,8 +138,7 @@ static const char legacy_sql[] =
     "CREATE INDEX legacy_measurements_point_ts ON legacy_measurements (point_id, ts);"
     "INSERT INTO legacy_measurements SELECT v.ts, v.point_id, NULL, v.value, v.raw, v.rate,"
     " v.text_value, v.quality, v.quality_detail, a.agent_key, 1, v.seq"
-    " FROM measurement_values v JOIN agents a USING (agent_id) ORDER BY v.ts;"
-    "VACUUM ANALYZE legacy_measurements";
+    " FROM measurement_values v JOIN agents a USING (agent_id) ORDER BY v.ts";
 
 int st_db_load(const char *dsn, const struct st_edge *e, const struct st_pass *p, bool legacy,
                struct st_sizes *out)
@@ -185,6 +184,9 @@ int st_db_load(const char *dsn, const struct st_edge *e, const struct st_pass *p
         (long long)q_num(c, "SELECT count(*) FROM fm_rollup_verify('-infinity', 'infinity')");
     if (legacy) {
         if ((r = q(c, legacy_sql)) == NULL)
+            goto out;
+        PQclear(r);
+        if ((r = q(c, "VACUUM ANALYZE legacy_measurements")) == NULL)
             goto out;
         PQclear(r);
         out->legacy_bytes = q_num(c, "SELECT pg_total_relation_size('legacy_measurements')");

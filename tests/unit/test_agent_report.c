@@ -133,8 +133,9 @@ static void test_report_default_deadband_by_unit(void **state)
         const char *unit;
         double want;
     } rows[] = {
-        {"degC", 0.2}, {"C", 0.2},  {"°C", 0.2}, {"%RH", 1}, {"%", 1},  {"V", 1},
-        {"A", 0.1},    {"Hz", 0.1}, {"kWh", 0},  {"", 0},    {NULL, 0},
+        {"degC", 0.2}, {"C", 0.2},  {"°C", 0.2}, {"%RH", 1},    {"%", 1},   {"V", 1},
+        {"A", 0.1},    {"Hz", 0.1}, {"W", 10},   {"kvar", 0.1}, {"kWh", 1}, {"Pa", 5},
+        {"s", 60},     {"h", 1},    {"rpm", 0},  {"", 0},       {NULL, 0},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         if (report_default_deadband(rows[i].unit) != rows[i].want)
