@@ -90,7 +90,7 @@ static const struct fmc_field db_fields[] = {
      .min = 1, .max = 366, .doc = "daily measurement partitions created ahead"},
     {F(struct collconf_db, "retention_days", FMC_UINT, retention_days), .def = "30", .min = 1,
      .max = 36500, .doc = "raw measurement partitions (days) older than this are dropped"},
-    {F(struct collconf_db, "rollup_5m_days", FMC_UINT, rollup_5m_days), .def = "400", .min = 1,
+    {F(struct collconf_db, "rollup_5m_days", FMC_UINT, rollup_5m_days), .def = "90", .min = 1,
      .max = 36500,
      .doc = "5-minute rollup partitions (months) wholly older than this are dropped; at least "
             "retention_days"},

@@ -133,7 +133,7 @@ END $$;
 -- outlive raw rows (a kept raw day needs its month's rollup partitions).
 CREATE FUNCTION fm_maintain_measurement_partitions(
     ahead_days integer, retention_days integer,
-    rollup_5m_days integer DEFAULT 400, rollup_1h_days integer DEFAULT 1830,
+    rollup_5m_days integer DEFAULT 90, rollup_1h_days integer DEFAULT 1830,
     OUT measurements_dropped integer, OUT rollups_dropped integer)
 LANGUAGE plpgsql AS $$
 DECLARE

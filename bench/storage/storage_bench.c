@@ -22,7 +22,7 @@
 
 /* The defaults of the collector's database section (docs/collector.md). */
 #define RAW_DAYS 30
-#define R5_DAYS 400
+#define R5_DAYS 90
 #define R1H_DAYS 1830
 
 /* The typical site of the scale model: 30 devices x 50 points (issue 24). */

@@ -27,7 +27,7 @@ static void test_collconf_defaults_fill_an_almost_empty_file(void **state)
     assert_int_equal(c.database.workers, 4);
     assert_int_equal(c.database.queue_max_events, 200000);
     assert_int_equal(c.database.retention_days, 30);
-    assert_int_equal(c.database.rollup_5m_days, 400);
+    assert_int_equal(c.database.rollup_5m_days, 90);
     assert_int_equal(c.database.rollup_1h_days, 1830);
     assert_true(c.metrics.enabled);
     assert_int_equal(c.metrics.port, 9310);
@@ -53,7 +53,7 @@ static void test_collconf_reports_errors_at_the_key_line(void **state)
          "c.yaml:4: limits.max_conn_memory"},
         /* rollups outlive raw rows */
         {"listen: {transport: plain}\ndatabase:\n  retention_days: 500\n",
-         "database.rollup_5m_days: 400 days is below retention_days (500)"},
+         "database.rollup_5m_days: 90 days is below retention_days (500)"},
         {"listen: {transport: plain}\ndatabase:\n  retention_days: 90\n  rollup_1h_days: 60\n",
          "c.yaml:4: database.rollup_1h_days: 60 days is below retention_days (90)"},
         /* own check callback */
