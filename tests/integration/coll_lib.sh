@@ -76,6 +76,19 @@ agent_start() {
 
 q() { psql -XAtq -v ON_ERROR_STOP=1 -c "$1"; }
 
+# expect CODE MESSAGE CMD...: fieldmonctl CMD exits CODE and the first line
+# of its stderr is exactly MESSAGE (the usage hint may follow); never a raw
+# SQL message. stdout and stderr stay in $T/out and $T/err.
+expect() {
+    local code="$1" msg="$2" rc=0
+    shift 2
+    "$FM_CTL" "$@" >"$T/out" 2>"$T/err" || rc=$?
+    [[ $rc == "$code" ]] || fail "fieldmonctl $*: exit $rc, want $code: $(cat "$T/err")"
+    [[ "$(head -1 "$T/err")" == "$msg" ]] ||
+        fail "fieldmonctl $*: said \"$(head -1 "$T/err")\", want \"$msg\""
+    if grep -q "ERROR:\|syntax\|invalid input" "$T/err"; then fail "raw SQL message: $(cat "$T/err")"; fi
+}
+
 # expect_rows AGENT_PREFIX AGENTS EVENTS [MEASUREMENTS_ONLY]: the rows of
 # every table match what fm-loadgen produces, and no (agent, epoch, seq)
 # appears twice in any table (measurements: no (agent, seq), see below).

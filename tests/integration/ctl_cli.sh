@@ -7,17 +7,6 @@
 source "$(dirname "$0")/coll_lib.sh"
 unset FM_ACTOR
 
-# expect CODE MESSAGE CMD...: exit status CODE and stderr exactly MESSAGE's
-# first line (the usage hint may follow).
-expect() {
-    local code="$1" msg="$2" rc=0
-    shift 2
-    "$FM_CTL" "$@" >"$T/out" 2>"$T/err" || rc=$?
-    [[ $rc == "$code" ]] || fail "fieldmonctl $*: exit $rc, want $code: $(cat "$T/err")"
-    [[ "$(head -1 "$T/err")" == "$msg" ]] ||
-        fail "fieldmonctl $*: said \"$(head -1 "$T/err")\", want \"$msg\""
-    if grep -q "ERROR:\|syntax\|invalid input" "$T/err"; then fail "raw SQL message: $(cat "$T/err")"; fi
-}
 
 coll_config "$T/c.yaml" "sla: {contracts: $FM_SOURCE_DIR/deploy/contract-default.yaml, interval: 200ms}"
 "$FM_COLLECTOR" -c "$T/c.yaml" --migrate >/dev/null 2>&1 || fail "migrate"

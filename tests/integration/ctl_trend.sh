@@ -78,15 +78,6 @@ assert len(rows) == 60, len(rows)
 assert rows[0]["resolution"] == "raw" and rows[0]["last"] == 120 and rows[0]["n"] == 1, rows[0]
 PY
 
-# expect CODE MESSAGE CMD...
-expect() {
-    local code="$1" msg="$2" rc=0
-    shift 2
-    "$FM_CTL" "$@" >"$T/out" 2>"$T/err" || rc=$?
-    [[ $rc == "$code" ]] || fail "fieldmonctl $*: exit $rc, want $code: $(cat "$T/err")"
-    [[ "$(head -1 "$T/err")" == "$msg" ]] ||
-        fail "fieldmonctl $*: said \"$(head -1 "$T/err")\", want \"$msg\""
-}
 expect 1 'fieldmonctl: device "ups-1" is known to several agents; name one with --agent (or --site):' \
     trend ups-1 temp
 grep -q "agent gw-depot, site depot" "$T/err" && grep -q "agent gw-hq, site hq" "$T/err" ||
