@@ -89,8 +89,9 @@ struct report_state {
     uint8_t flags; /* REPORT__* (report.c) */
 };
 
-/* The deadband a point gets when its map says nothing, by unit and type:
- * 0.2 for degrees Celsius, 1 for %RH, % and V, 0.1 for A and Hz, 0 (any
+/* The deadband a point gets when its map says nothing, by unit: 0.2 for
+ * degrees Celsius, 1 for %RH, % and V, 0.1 for A and Hz, power, energy,
+ * pressure and duration units as the table in report.c says, 0 (any
  * change) for other units or none. */
 double report_default_deadband(const char *unit);
 
