@@ -221,6 +221,7 @@ try_this() {
     $ctl show 1                     # one ticket's whole record
     $ctl ack 1 --note "called the site"
     $ctl sla                        # the SLA report
+    $ctl trend env-hq-1 temperature # a point's values (raw, 5-minute or hourly by range)
     psql "\$FM_PG_DSN"              # the tables (docs/schema.md)
 EOF
 }
@@ -235,6 +236,8 @@ if ((duration > 0)); then
     say "final tickets:"
     "$ctl" tickets
     "$ctl" deadlines
+    say "the HQ temperature in 5-minute rollups (fieldmonctl trend):"
+    "$ctl" trend env-hq-1 temperature --resolution 5m || true
     exit 0
 fi
 try_this
