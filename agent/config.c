@@ -256,6 +256,14 @@ static const struct fmc_field snmp_dev_fields[] = {
      .min = 1,
      .max = 1000,
      .doc = "GETBULK max-repetitions (lowered on tooBig or a timed-out walk)"},
+    {.key = "bulk",
+     .type = FMC_BOOL,
+     .offset = F(snmp_dev_cfg, bulk),
+     .def = "true",
+     .doc = "walk tables with GETBULK (versions 2c and 3); false: with GETNEXT, up to max_varbinds "
+            "columns per request, for devices whose GETBULK answers are wrong. The agent also "
+            "switches a device to GETNEXT by itself when its GETBULK answers stop short, loop "
+            "or fail where GETNEXT does not, until the next reload (docs/agent.md)"},
     {.key = "max_rows",
      .type = FMC_INT,
      .offset = F(snmp_dev_cfg, max_rows),

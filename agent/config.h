@@ -132,6 +132,7 @@ struct snmp_dev_cfg {
     int64_t retries;
     int64_t max_varbinds;
     int64_t max_reps;
+    bool bulk; /* walk tables with GETBULK (v2c, v3); false: GETNEXT */
     int64_t max_rows;
     uint64_t max_msg_size;
     int line; /* 0 when the device has no snmp mapping */

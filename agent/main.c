@@ -217,14 +217,15 @@ static void print_summary(const event_sink_t *count_sink, unsigned cycles)
      * answer, start-up (configuration, sessions) excluded. */
     fprintf(stderr,
             "summary: cycles=%u values=%llu good=%llu events=%llu polls_ok=%llu "
-            "polls_failed=%llu requests=%llu toobig=%llu overruns=%llu max_cycle_s=%.3f "
+            "polls_failed=%llu requests=%llu toobig=%llu bulk_fallbacks=%llu overruns=%llu "
+            "max_cycle_s=%.3f "
             "avg_cycle_s=%.3f poll_cpu_s=%.3f\n",
             cycles, (unsigned long long)(last_stats.values + m->values),
             (unsigned long long)(c ? c->good : 0), (unsigned long long)(c ? c->events : 0),
             (unsigned long long)(last_stats.polls.polls_ok + m->polls.polls_ok),
             (unsigned long long)(last_stats.polls.polls_failed + m->polls.polls_failed),
             (unsigned long long)(last_stats.requests + m->requests),
-            (unsigned long long)last_stats.toobig,
+            (unsigned long long)last_stats.toobig, (unsigned long long)last_stats.bulk_fallbacks,
             (unsigned long long)(last_stats.overruns + m->overruns), max_cycle,
             rounds ? sum_cycle / rounds : 0.0, poll_cpu_s);
     if (m->polls.rounds > 0)

@@ -133,6 +133,7 @@ int snmp_poll_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t 
         d->prof = &p->profs[d->cfg->prof - cfg->profiles];
         d->chunk = (unsigned)sc->max_varbinds;
         d->max_rep = (unsigned)sc->max_reps;
+        d->getnext = !sc->bulk || sc->version == SNMP_VERSION_CFG_1;
         d->sent = fm_xcalloc((size_t)sc->max_varbinds, sizeof(*d->sent));
         d->req = fm_xcalloc((size_t)sc->max_varbinds + d->prof->n_columns, sizeof(*d->req));
         poll_health_init(&d->health, d->cfg->interval_ms);

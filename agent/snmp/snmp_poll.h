@@ -11,11 +11,13 @@
  * A device's poll is a sequence of requests: (SNMPv3 only, once) engine-id
  * discovery; GETs of its scalar points, max_varbinds per PDU, split further
  * when the device answers tooBig; GETBULK walks of its table columns
- * (GETNEXT for SNMPv1), max_repetitions rows per request, lowered when the
- * device answers tooBig or times out on a walk. Every value becomes a
- * Measurement event; table rows carry their index as a label. After
- * unreachable_after failed polls in a row the device is reported unreachable
- * (one Reachability event) and reported reachable on its first good poll.
+ * (GETNEXT for SNMPv1 and `bulk: false`), max_repetitions rows per request,
+ * lowered when the device answers tooBig or times out on a walk; a device
+ * whose GETBULK answers are wrong is walked with GETNEXT from then on
+ * (snmp_bulk.h). Every value becomes a Measurement event; table rows carry
+ * their index as a label. After unreachable_after failed polls in a row the
+ * device is reported unreachable (one Reachability event) and reported
+ * reachable on its first good poll.
  * A failing device's interval doubles up to backoff_max and resets on
  * success. First polls are spread at random over poll_spread x interval;
  * with cycles (--once, --cycles) all devices start at once.
@@ -37,9 +39,10 @@ typedef struct snmp_poll snmp_poll_t;
 struct snmp_poll_stats {
     struct poll_counts polls; /* polls ended, --cycles rounds */
     uint64_t requests;
-    uint64_t values;   /* measurements emitted */
-    uint64_t overruns; /* a poll was due while the previous one still ran */
-    uint64_t toobig;   /* tooBig answers that made a request smaller */
+    uint64_t values;         /* measurements emitted */
+    uint64_t overruns;       /* a poll was due while the previous one still ran */
+    uint64_t toobig;         /* tooBig answers that made a request smaller */
+    uint64_t bulk_fallbacks; /* devices switched from GETBULK to GETNEXT */
 };
 
 /* Called once when every device finished its last cycle (cycles > 0). */

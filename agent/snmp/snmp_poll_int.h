@@ -35,6 +35,10 @@ struct snmp__col {
 /* Walk state, allocated only while a device walks its tables. */
 struct snmp__walk {
     size_t n_sent;
+    /* The outstanding request is a GETNEXT tried after the device answered
+     * GETBULK with error-status trial_err (see on_walk in snmp_req.c). */
+    bool trial;
+    long trial_err;
     uint16_t *sent; /* columns in the outstanding request, in order */
     struct snmp__col cols[];
 };
@@ -99,6 +103,10 @@ struct snmp__dev {
     const char *enc_err; /* why snmp__build failed, for the send's reason */
     uint8_t *skip;
     struct snmp__walk *walk;
+    /* Tables are walked with GETNEXT: SNMPv1, `bulk: false`, or since the
+     * device's GETBULK answers were found wrong (kept for the poller's
+     * life; snmp_bulk.h). */
+    bool getnext;
     struct snmp__adapt adapt;
     /* Health and schedule. */
     struct poll_health health;

@@ -7,6 +7,7 @@
  * returns) and leaves d->action for the loop code, which sends the next
  * request after net-snmp has returned: no request is ever started from
  * inside net-snmp. */
+#include "snmp_bulk.h"
 #include "snmp_enc.h"
 #include "snmp_poll_int.h"
 #include "snmp_value.h"
@@ -195,10 +196,16 @@ static struct snmp__walk *walk_begin(struct snmp__dev *d)
     return w;
 }
 
+/* The walk's next request is a GETBULK (else a GETNEXT). */
+static bool walk_bulk(const struct snmp__dev *d)
+{
+    return !d->getnext && !d->walk->trial;
+}
+
 static int send_walk(struct snmp__dev *d)
 {
     struct snmp__walk *w = d->walk;
-    bool v1 = d->cfg->snmp.version == SNMP_VERSION_CFG_1;
+    bool bulk = walk_bulk(d);
     netsnmp_pdu *pdu;
 
     w->n_sent = 0;
@@ -208,8 +215,8 @@ static int send_walk(struct snmp__dev *d)
     }
     if (w->n_sent == 0)
         return 0;
-    pdu = snmp_pdu_create(v1 ? SNMP_MSG_GETNEXT : SNMP_MSG_GETBULK);
-    if (!v1) {
+    pdu = snmp_pdu_create(bulk ? SNMP_MSG_GETBULK : SNMP_MSG_GETNEXT);
+    if (bulk) {
         pdu->non_repeaters = 0;
         pdu->max_repetitions = (long)d->max_rep;
     }
@@ -369,7 +376,7 @@ static void on_walk_error(struct snmp__dev *d, netsnmp_pdu *pdu)
 
     if (pdu->errstat == SNMP_ERR_TOOBIG) {
         d->owner->stats.toobig++;
-        if (d->max_rep > 1 && d->cfg->snmp.version != SNMP_VERSION_CFG_1) {
+        if (d->max_rep > 1 && walk_bulk(d)) {
             snmp__adapt_lower(d, true, d->max_rep / 2, "tooBig");
             return;
         }
@@ -396,18 +403,98 @@ static void on_walk_error(struct snmp__dev *d, netsnmp_pdu *pdu)
         FM_WARN("snmp: %s: table walk: %s", d->cfg->name, snmp_errstring(pdu->errstat));
 }
 
+#define BULK_CHECK_MAX 512
+
+/* From now on d walks its tables with GETNEXT (see snmp_bulk.h): logged
+ * once per device, with the reason. */
+static void bulk_fallback(struct snmp__dev *d, const char *why)
+{
+    if (d->getnext)
+        return;
+    d->getnext = true;
+    d->owner->stats.bulk_fallbacks++;
+    FM_NOTICE("snmp: %s: %s: walking with GETNEXT", d->cfg->name, why);
+}
+
+/* Checks a GETBULK answer; returns how many of its varbinds to use, and
+ * switches d to GETNEXT when the answer is wrong. */
+static size_t bulk_usable(struct snmp__dev *d, netsnmp_pdu *pdu)
+{
+    struct snmp__walk *w = d->walk;
+    /* The first BULK_CHECK_MAX varbinds are checked (an answer of more is
+     * not short); past them, on_walk's own check still stops a column
+     * that does not move forward. */
+    struct snmp_bulk_vb vbs[BULK_CHECK_MAX];
+    struct snmp_bulk_result r;
+    size_t n = 0, total = 0;
+    char why[2 * OID_MAX_LEN * 11 + 64];
+
+    for (netsnmp_variable_list *vb = pdu->variables; vb; vb = vb->next_variable, total++) {
+        if (n == BULK_CHECK_MAX)
+            continue;
+        vbs[n].name = vb->name;
+        vbs[n].len = vb->name_length;
+        vbs[n].val_len = vb->val_len;
+        vbs[n++].end = vb->type == SNMP_ENDOFMIBVIEW || vb->type == SNMP_NOSUCHOBJECT ||
+                       vb->type == SNMP_NOSUCHINSTANCE;
+    }
+    if (snmp_bulk_check(d->req, w->n_sent, d->max_rep, vbs, n, &r) == SNMP_BULK_OK)
+        return total;
+    snmp_bulk_why(&r, vbs, why, sizeof(why));
+    bulk_fallback(d, why);
+    return r.verdict == SNMP_BULK_LOOP ? r.at : total;
+}
+
+/* A GETBULK refused with an error a GETNEXT of the same names might not
+ * get: anything but tooBig, or tooBig when the request cannot get smaller.
+ * The names are asked again with GETNEXT; if that works, the device walks
+ * with GETNEXT from then on, else the error is the columns' (on_walk_error). */
+static bool bulk_try_getnext(struct snmp__dev *d, netsnmp_pdu *pdu)
+{
+    struct snmp__walk *w = d->walk;
+
+    if (!walk_bulk(d) || (pdu->errstat == SNMP_ERR_TOOBIG && (d->max_rep > 1 || w->n_sent > 1)))
+        return false;
+    w->trial = true;
+    w->trial_err = pdu->errstat;
+    return true;
+}
+
 static void on_walk(struct snmp__dev *d, netsnmp_pdu *pdu, int64_t ts)
 {
     const struct snmp__prof *pr = d->prof;
     struct snmp__walk *w = d->walk;
     struct snmp_value v;
-    size_t k = 0;
+    size_t k = 0, use;
 
     if (pdu->errstat != SNMP_ERR_NOERROR) {
-        on_walk_error(d, pdu);
+        if (bulk_try_getnext(d, pdu))
+            return;
+        on_walk_error(d, pdu); /* a trial GETNEXT's error: as for GETNEXT */
+        w->trial = false;
         return;
     }
-    for (netsnmp_variable_list *vb = pdu->variables; vb; vb = vb->next_variable, k++) {
+    if (w->trial) {
+        char why[96], num[32];
+
+        snprintf(why, sizeof(why), "GETBULK answers %s where GETNEXT does not",
+                 snmp_bulk_err_name(w->trial_err, num, sizeof(num)));
+        w->trial = false;
+        bulk_fallback(d, why);
+    }
+    if (walk_bulk(d)) {
+        use = bulk_usable(d, pdu);
+    } else if (pdu->variables == NULL) {
+        /* A GETNEXT answer without varbinds would be asked again forever. */
+        FM_WARN("snmp: %s: table walk: answer without varbinds; %zu column%s stopped", d->cfg->name,
+                w->n_sent, w->n_sent == 1 ? "" : "s");
+        for (size_t c = 0; c < w->n_sent; c++)
+            w->cols[w->sent[c]].done = true;
+        return;
+    } else {
+        use = w->n_sent; /* GETNEXT: one varbind per name; more are ignored */
+    }
+    for (netsnmp_variable_list *vb = pdu->variables; vb && k < use; vb = vb->next_variable, k++) {
         size_t c = w->sent[k % w->n_sent];
         struct snmp__col *col = &w->cols[c];
         const oid_t *base = &pr->column_oid[c];
@@ -449,13 +536,12 @@ static void on_timeout(struct snmp__dev *d)
      * this poll lowered. */
     bool alive = d->answered || (d->cycles_done > 0 && !d->health.last_failed);
 
-    if (d->step == STEP_WALK && alive && d->max_rep > 1 &&
-        d->cfg->snmp.version != SNMP_VERSION_CFG_1) {
+    if (d->step == STEP_WALK && alive && d->max_rep > 1 && walk_bulk(d)) {
         snmp__adapt_lower(d, true, d->max_rep / 2, "walk request timed out");
         d->action = ACT_NEXT;
         return;
     }
-    if (d->step == STEP_WALK && d->cfg->snmp.version != SNMP_VERSION_CFG_1)
+    if (d->step == STEP_WALK && walk_bulk(d))
         snprintf(d->reason, sizeof(d->reason),
                  "table walk: timeout after %d tries with max-repetitions %u",
                  (int)d->cfg->snmp.retries + 1, d->max_rep);

@@ -135,9 +135,11 @@ def write_bench_snmprec(path, ups_snmprec, extra=()):
 class Sim:
     """fieldmon-sim serving N SNMPv2c devices on loopback, each on its own
     free port (read back from the ports file): ups-normal devices from the
-    simulator's generator, or, with snmprec=FILE, devices serving FILE."""
+    simulator's generator, or, with snmprec=FILE, devices serving FILE
+    (device_keys: fleet file keys of some of them, by index, e.g.
+    {2: "bulk: loop"})."""
 
-    def __init__(self, sim, tmp, n_devices, snmprec=None):
+    def __init__(self, sim, tmp, n_devices, snmprec=None, device_keys=None):
         self.sim = sim
         self.ctl_path = tmp + "/sim.sock"
         fleet = tmp + "/fleet.yaml"
@@ -150,7 +152,9 @@ class Sim:
             with open(fleet, "w", encoding="ascii") as f:
                 f.write("snmp_templates:\n  - {name: bench, file: %s}\ndevices:\n" % snmprec)
                 for i in range(1, n_devices + 1):
-                    f.write("  - {name: dev-%05d, protocol: snmp, template: bench}\n" % i)
+                    keys = (device_keys or {}).get(i - 1)
+                    f.write("  - {name: dev-%05d, protocol: snmp, template: bench%s}\n"
+                            % (i, ", " + keys if keys else ""))
         for stale in (ports, self.ctl_path):
             if self._exists(stale):
                 os.unlink(stale)
@@ -179,9 +183,11 @@ class Sim:
             return False
 
     def ctl(self, *args):
+        """Runs a control command; returns its output."""
         r = subprocess.run([self.sim, "ctl", "--control", self.ctl_path, *args],
                            capture_output=True, text=True, timeout=30)
         check(r.returncode == 0, ("fieldmon-sim ctl", args, r.stdout, r.stderr))
+        return r.stdout
 
     def stop(self):
         if self.proc.poll() is None:

@@ -88,6 +88,8 @@ static const char *state_of(const struct sim_dev *d, char *buf, size_t len)
         ADD("toobig=%u,", d->toobig_bytes);
     if (d->drop_big_bytes)
         ADD("drop-big=%u,", d->drop_big_bytes);
+    if (d->snmp_bulk)
+        ADD("bulk=%s,", snmp_bulk_fault_names[d->snmp_bulk]);
     if (d->tmpl != d->tmpl0)
         ADD("data=%s,", d->tmpl->name);
     for (size_t i = 0; i < d->n_points; i++) {
@@ -128,6 +130,7 @@ static void dev_clear(struct sim_dev *d)
     d->mb_garble = MB_GARBLE_NONE;
     d->snmp_error = d->snmp_error_index = 0;
     d->toobig_bytes = d->drop_big_bytes = 0;
+    d->snmp_bulk = d->snmp_bulk0;
     for (size_t i = d->n_points; i > 0; i--) {
         if (d->points[i - 1]->overridden)
             point_clear(d->points[i - 1]);
@@ -290,6 +293,19 @@ static int cmd_garble(struct reply *r, struct sim_dev *d, int argc, char **argv)
     return 0;
 }
 
+static int cmd_bulk(struct reply *r, struct sim_dev *d, int argc, char **argv)
+{
+    if (d->proto != SIM_SNMP)
+        return fail(r, "%s: bulk applies to SNMP devices", d->name);
+    for (int i = 0; argc == 1 && snmp_bulk_fault_names[i] != NULL; i++) {
+        if (strcmp(argv[0], snmp_bulk_fault_names[i]) == 0) {
+            d->snmp_bulk = i;
+            return 0;
+        }
+    }
+    return fail(r, "usage: bulk DEVICE MODE (right truncate empty loop error)");
+}
+
 static void cmd_status(struct reply *r, const struct sim_dev *d)
 {
     char state[1024], val[256];
@@ -297,6 +313,9 @@ static void cmd_status(struct reply *r, const struct sim_dev *d)
     say(r, "device %s protocol %s site %s port %d data %s state %s", d->name,
         sim_proto_names[d->proto], d->site, d->bound_port,
         d->proto == SIM_SNMP ? d->tmpl->name : d->mtmpl->name, state_of(d, state, sizeof(state)));
+    if (d->proto == SIM_SNMP)
+        say(r, "requests get %llu getnext %llu getbulk %llu", (unsigned long long)d->snmp_gets,
+            (unsigned long long)d->snmp_getnexts, (unsigned long long)d->snmp_getbulks);
     for (size_t i = 0; i < d->n_points; i++) {
         const struct sim_point *p = d->points[i];
 
@@ -364,6 +383,7 @@ static const char *const help_text[] = {
     "error DEVICE STATUS [INDEX]   SNMP: every response carries error-status STATUS",
     "toobig DEVICE BYTES           SNMP: answers over BYTES are tooBig (GETBULK too); 0 = off",
     "drop-big DEVICE BYTES         SNMP: answers over BYTES are never sent; 0 = off",
+    "bulk DEVICE MODE              SNMP: GETBULK answered right, truncate, empty, loop or error",
     "set DEVICE POINT=VALUE... [trap=OID]  force values; optionally send a notification",
     "flap DEVICE SECONDS dead|POINT=VALUE...  toggle the fault every SECONDS",
     "data DEVICE TEMPLATE          SNMP: serve another template (sends its trap)",
@@ -452,6 +472,8 @@ static int dispatch(struct reply *r, struct sim *s, int argc, char **argv)
             d->toobig_bytes = (uint32_t)v;
         else
             d->drop_big_bytes = (uint32_t)v;
+    } else if (strcmp(cmd, "bulk") == 0) {
+        return cmd_bulk(r, d, argc, argv);
     } else if (strcmp(cmd, "set") == 0) {
         return cmd_set(r, d, argc, argv, false);
     } else if (strcmp(cmd, "flap") == 0) {

@@ -221,6 +221,7 @@ static int load_device(struct loader *l, size_t i, size_t *n_snmp, size_t *n_tcp
     d->proto = (enum sim_proto)c->protocol;
     d->address = fm_xstrdup(c->address != NULL ? c->address : l->cfg->address);
     d->community = fm_xstrdup(c->community);
+    d->snmp_bulk = d->snmp_bulk0 = c->bulk;
     d->port = (int)c->port;
     if (d->proto == SIM_SNMP) {
         d->tmpl = sim_find_snmp_tmpl(s, c->tmpl);

@@ -106,6 +106,14 @@ static const struct fmc_field dev_fields[] = {
      .flags = FMC_SECRET,
      .def = "public",
      .doc = "snmp: the v1/v2c community the device answers"},
+    {.key = "bulk",
+     .type = FMC_ENUM,
+     .offset = D(bulk),
+     .def = "right",
+     .enum_names = snmp_bulk_fault_names,
+     .doc = "snmp: how GETBULK is answered: right; truncate (one repetition, whatever "
+            "max-repetitions asks), empty (no varbinds, no error), loop (every repetition "
+            "repeats the first: the same OIDs again), error (genErr; GETNEXT still works)"},
     {.key = "unit_id",
      .type = FMC_UINT,
      .offset = D(unit_id),

@@ -28,6 +28,7 @@ struct fleet_dev_cfg {
     char *address;
     int64_t port;
     char *community;
+    int bulk; /* enum snmp_bulk_fault */
     uint64_t unit_id;
     char *bus;
     struct fleet_point_cfg *points;

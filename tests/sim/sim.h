@@ -86,6 +86,8 @@ struct sim_dev {
     int snmp_error, snmp_error_index;
     uint32_t toobig_bytes;   /* SNMP: answers over this size are tooBig; 0 = off */
     uint32_t drop_big_bytes; /* SNMP: answers over this size are not sent; 0 = off */
+    int snmp_bulk;           /* SNMP: enum snmp_bulk_fault, how GETBULK is answered */
+    int snmp_bulk0;          /* the same, from the fleet file (restored by `clear`) */
     bool flap_dead;
     bool flap_on;
     uint32_t flap_ms;
@@ -104,6 +106,7 @@ struct sim_dev {
     size_t n_ovl;
     uv_udp_t udp;
     int32_t next_request_id;
+    uint64_t snmp_gets, snmp_getnexts, snmp_getbulks; /* requests received, for `status` */
 
     /* Modbus. */
     const struct sim_mb_template *mtmpl;

@@ -18,6 +18,8 @@
  * the varbind list headers. */
 #define MSG_OVERHEAD 36
 
+const char *const snmp_bulk_fault_names[] = {"right", "truncate", "empty", "loop", "error", NULL};
+
 static const uint8_t exc_no_such_object[] = {BER_NO_SUCH_OBJECT, 0};
 static const uint8_t exc_no_such_instance[] = {BER_NO_SUCH_INSTANCE, 0};
 static const uint8_t exc_end_of_mib[] = {BER_END_OF_MIB_VIEW, 0};
@@ -175,7 +177,8 @@ static int answer_simple(struct answer *a, int pdu, const struct in_vb *in, size
 
 /* GETBULK (RFC 3416 4.2.3): non-repeaters once, then max-repetitions rounds
  * over the repeaters, stopping early at the size limit or when every
- * repeater has run off the end of the data. */
+ * repeater has run off the end of the data. The view's bulk_fault answers
+ * wrongly on purpose (snmp_bulk_fault). */
 static int answer_bulk(struct answer *a, const struct in_vb *in, size_t n_in, int64_t nonrep,
                        int64_t maxrep, int *index)
 {
@@ -188,8 +191,14 @@ static int answer_bulk(struct answer *a, const struct in_vb *in, size_t n_in, in
 
     if (rc != 0)
         return rc;
-    if (maxrep <= 0 || n_rep == 0)
+    if (maxrep <= 0 || n_rep == 0 || a->v->bulk_fault == SNMP_BULK_EMPTY)
         return 0;
+    if (a->v->bulk_fault == SNMP_BULK_ERROR) {
+        *index = 0;
+        return SNMP_ERR_GENERR;
+    }
+    if (a->v->bulk_fault == SNMP_BULK_TRUNCATE && maxrep > 1)
+        maxrep = 1;
     for (size_t j = 0; j < n_rep; j++) {
         struct ber_oid oid;
 
@@ -212,7 +221,8 @@ static int answer_bulk(struct answer *a, const struct in_vb *in, size_t n_in, in
                 last_len[j] = a->v->mib->recs[rec].oid_tlv_len;
                 for (rec++; rec < a->v->mib->n && !visible(a, rec); rec++)
                     ;
-                cursor[j] = rec;
+                if (a->v->bulk_fault != SNMP_BULK_LOOP)
+                    cursor[j] = rec;
             } else {
                 /* Successive GETNEXTs: the name is the last one reached. */
                 rc = add(a, last[j], last_len[j], exc_end_of_mib, 2);

@@ -41,6 +41,16 @@ enum {
 #define SNMP_VB_IN_MAX 128
 #define SNMP_VB_OUT_MAX 1024
 
+/* Fault: how a device answers GETBULK (snmp_bulk_fault_names). */
+enum snmp_bulk_fault {
+    SNMP_BULK_RIGHT,    /* as RFC 3416 4.2.3 says */
+    SNMP_BULK_TRUNCATE, /* one repetition, whatever max-repetitions asks */
+    SNMP_BULK_EMPTY,    /* no varbinds and no error */
+    SNMP_BULK_LOOP,     /* every repetition repeats the first: the same OIDs again */
+    SNMP_BULK_ERROR,    /* genErr (GETNEXT still works) */
+};
+extern const char *const snmp_bulk_fault_names[];
+
 /* A per-device value that replaces record `rec` of the mib. */
 struct snmp_ovl {
     uint32_t rec;
@@ -62,6 +72,7 @@ struct snmp_view {
      * tooBig instead of cut short (a device that answers bulk requests the
      * way RFC 3416 answers GET). */
     bool bulk_toobig;
+    int bulk_fault; /* enum snmp_bulk_fault */
 };
 
 /* Set for every request whose header parsed, even if it is not answered. */

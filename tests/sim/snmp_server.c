@@ -137,8 +137,12 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
     if (d->toobig_bytes > 0 && d->toobig_bytes < v.max_msg)
         v.max_msg = d->toobig_bytes;
     v.bulk_toobig = d->toobig_bytes > 0;
+    v.bulk_fault = d->snmp_bulk;
     rc = snmp_agent_handle(&v, rx_buf, (size_t)nread, tx_buf, sizeof(tx_buf), &resp, &resp_len,
                            &info);
+    d->snmp_gets += info.pdu == SNMP_PDU_GET;
+    d->snmp_getnexts += info.pdu == SNMP_PDU_GETNEXT;
+    d->snmp_getbulks += info.pdu == SNMP_PDU_GETBULK;
     if (rc == -EBADMSG) {
         snmp_server_stats.malformed++;
         return;
