@@ -12,7 +12,6 @@
 #include <string.h>
 
 const char *const mb_parity_names[] = {"none", "even", "odd", NULL};
-static const char *const order_names[] = {"ABCD", "CDAB", "BADC", "DCBA", NULL};
 /* `type` as configured: "auto", then mb_type_names in enum order (checked
  * in mb_conf_check_point). */
 static const char *const type_key_names[] = {"auto",   "bool",    "int16",   "uint16",
@@ -44,13 +43,15 @@ static const struct fmc_field point_fields[] = {
      .doc = "bool, int16, uint16, int32, uint32, float32, int64, uint64, float64; auto: bool "
             "for functions 1 and 2 (coils, discrete inputs), uint16 for 3 and 4"},
     {.key = "order",
-     .type = FMC_ENUM,
-     .offset = F(mb_point_cfg, order),
+     .type = FMC_STR,
+     .offset = F(mb_point_cfg, order_name),
      .def = "ABCD",
-     .enum_names = order_names,
-     .doc = "where bytes A (most significant)..D land: ABCD big-endian, CDAB low word first, "
-            "BADC bytes swapped, DCBA little-endian; 16-bit values: ABCD = AB, BADC = BA; 64-bit: "
-            "the same swaps of words and bytes"},
+     .doc = "ABCD, CDAB, BADC or DCBA, in any case (cdab = CDAB): where bytes A (most "
+            "significant)..D land: ABCD big-endian, CDAB words swapped (low word first), BADC "
+            "bytes swapped in each word, DCBA both (little-endian). 16-bit values have one word, "
+            "so only the byte swap applies: ABCD and CDAB read the register as sent (AB), BADC "
+            "and DCBA swap its two bytes (BA); AB and BA are accepted for them too. 64-bit: the "
+            "same swaps of words and bytes"},
     {.key = "bit",
      .type = FMC_INT,
      .offset = F(mb_point_cfg, bit),
@@ -237,6 +238,12 @@ int mb_conf_check_point(const fmc_doc_t *doc, const char *path, struct mb_point_
         assert(strcmp(type_key_names[pt->type_key], mb_type_names[pt->type]) == 0);
     }
     words = mb_type_words(pt->type);
+    pt->order = mb_order_parse(pt->order_name);
+    if (pt->order < 0 || (words > 1 && strlen(pt->order_name) == 2))
+        return fmc_errorf(doc, err, errlen, path,
+                          "modbus.order: '%s' is not ABCD, CDAB, BADC or DCBA (any case; AB and "
+                          "BA for 16-bit values)",
+                          pt->order_name);
     if (bits_table && pt->type != MB_TYPE_BOOL)
         return fmc_errorf(doc, err, errlen, path,
                           "modbus.type: %s needs registers; function %d reads single bits "

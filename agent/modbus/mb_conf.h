@@ -34,7 +34,8 @@ struct mb_point_cfg {
     int64_t address;     /* 0-based PDU address */
     int type_key;        /* as configured: 0 auto, else enum mb_type + 1 */
     int type;            /* enum mb_type, filled by mb_conf_check_point */
-    int order;           /* enum mb_order */
+    char *order_name;    /* as configured, any case */
+    int order;           /* enum mb_order, filled by mb_conf_check_point */
     int64_t bit;         /* bool in a register: 0..15; -1: the whole register != 0 */
     int64_t count;       /* registers the vendor lists; 0: from the type */
     struct fmc_kv *bits; /* bit number -> name: one bool measurement per bit */
