@@ -47,7 +47,10 @@ static const struct fmc_field point_fields[] = {
      .offset = F(point_cfg, type),
      .def = "gauge",
      .enum_names = config_point_type_names,
-     .doc = "what the value means: gauge (a level), counter, enum, bool or text"},
+     .doc = "what the value means: gauge (a level), counter, enum, bool or text. An OBJECT "
+            "IDENTIFIER value (sysObjectID, a table column of OIDs) or an IpAddress needs text: "
+            "the event's text is the dotted OID (1.3.6.1.4.1.318.1.3.27) or address; a numeric "
+            "type gets decode_error"},
     {.key = "unit",
      .type = FMC_STR,
      .offset = F(point_cfg, unit),
@@ -57,7 +60,9 @@ static const struct fmc_field point_fields[] = {
      .type = FMC_DOUBLE,
      .offset = F(point_cfg, scale),
      .def = "1",
-     .doc = "value = raw x scale + offset"},
+     .doc = "value = raw x scale + offset, where raw is the number as decoded: the SNMP "
+            "integer, counter or numeric string; for Modbus the value of its type assembled from "
+            "its registers in order (an int32 is one signed number, never the register words)"},
     {.key = "offset",
      .type = FMC_DOUBLE,
      .offset = F(point_cfg, offset),
@@ -332,7 +337,8 @@ static const struct fmc_field device_fields[] = {
      .def = "3",
      .min = 1,
      .max = 1000,
-     .doc = "consecutive failed polls before the device is reported unreachable"},
+     .doc = "consecutive failed polls before the device is reported unreachable; a run of one "
+            "poll (--once, --cycles 1) reports it after its one failed poll, whatever this says"},
     {.key = "snmp",
      .type = FMC_MAP,
      .offset = F(device_cfg, snmp),

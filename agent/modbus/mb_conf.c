@@ -241,8 +241,8 @@ int mb_conf_check_point(const fmc_doc_t *doc, const char *path, struct mb_point_
     pt->order = mb_order_parse(pt->order_name);
     if (pt->order < 0 || (words > 1 && strlen(pt->order_name) == 2))
         return fmc_errorf(doc, err, errlen, path,
-                          "modbus.order: '%s' is not ABCD, CDAB, BADC or DCBA (any case; AB and "
-                          "BA for 16-bit values)",
+                          "modbus.order: \"%s\" is not one of: ABCD, CDAB, BADC, DCBA (any case; "
+                          "AB and BA for 16-bit values)",
                           pt->order_name);
     if (bits_table && pt->type != MB_TYPE_BOOL)
         return fmc_errorf(doc, err, errlen, path,

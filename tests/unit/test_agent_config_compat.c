@@ -84,7 +84,7 @@ static void test_agent_config_modbus_order_any_case(void **state)
         rc = config_load_string("m.yaml", text, &cfg, err, sizeof(err));
         if (c->want < 0) {
             if (rc != -EINVAL ||
-                strstr(err, "m.yaml:6: profiles[0].points[0]: modbus.order: '") == NULL)
+                strstr(err, "m.yaml:6: profiles[0].points[0]: modbus.order: \"") == NULL)
                 fail_msg("%s %s: rc %d, error '%s'", c->type, c->order, rc, err);
             continue;
         }
