@@ -227,6 +227,47 @@ static void test_agent_toobig_fault_refuses_bulk_instead_of_cutting(void **state
     assert_int_equal(res.n, 2);
 }
 
+static int same(const struct ber_oid *a, const struct ber_oid *b)
+{
+    return ber_oid_cmp(a->sub, a->len, b->sub, b->len) == 0;
+}
+
+/* The bulk fault answers GETBULK wrongly; GETNEXT stays right. */
+static void test_agent_bulk_fault_answers_getbulk_wrongly(void **state)
+{
+    static const char *const oids[] = {"1.3.6.1.2.1.33.1.2", "1.3.6.1.2.1.33.1.4"};
+    struct snmp_view v = view();
+    struct ber_oid first[2];
+
+    v.bulk_fault = SNMP_BULK_TRUNCATE; /* one repetition of the two */
+    assert_int_equal(run(&v, make_req(SNMP_V2C, "public", SNMP_PDU_GETBULK, 0, 5, oids, 2), &res),
+                     0);
+    assert_int_equal(res.error_status, 0);
+    assert_int_equal(res.n, 2);
+    first[0] = res.oid[0];
+    first[1] = res.oid[1];
+    v.bulk_fault = SNMP_BULK_LOOP; /* five repetitions, all the first one */
+    assert_int_equal(run(&v, make_req(SNMP_V2C, "public", SNMP_PDU_GETBULK, 0, 5, oids, 2), &res),
+                     0);
+    assert_int_equal(res.n, 10);
+    for (size_t i = 0; i < res.n; i++)
+        assert_int_equal(same(&res.oid[i], &first[i % 2]), 1);
+    v.bulk_fault = SNMP_BULK_EMPTY;
+    assert_int_equal(run(&v, make_req(SNMP_V2C, "public", SNMP_PDU_GETBULK, 0, 5, oids, 2), &res),
+                     0);
+    assert_int_equal(res.error_status, 0);
+    assert_int_equal(res.n, 0);
+    v.bulk_fault = SNMP_BULK_ERROR;
+    assert_int_equal(run(&v, make_req(SNMP_V2C, "public", SNMP_PDU_GETBULK, 0, 5, oids, 2), &res),
+                     0);
+    assert_int_equal(res.error_status, SNMP_ERR_GENERR);
+    assert_int_equal(run(&v, make_req(SNMP_V2C, "public", SNMP_PDU_GETNEXT, 0, 0, oids, 2), &res),
+                     0);
+    assert_int_equal(res.error_status, 0);
+    assert_int_equal(res.n, 2);
+    assert_int_equal(same(&res.oid[0], &first[0]), 1);
+}
+
 static void test_agent_v1_rules(void **state)
 {
     static const char *const missing[] = {"1.3.6.1.2.1.33.1.4.1.0", "1.3.6.1.2.1.33.1.99.0"};
@@ -284,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_agent_getbulk_repeats_and_fits_the_limit),
         cmocka_unit_test(test_agent_get_too_big_answers_toobig),
         cmocka_unit_test(test_agent_toobig_fault_refuses_bulk_instead_of_cutting),
+        cmocka_unit_test(test_agent_bulk_fault_answers_getbulk_wrongly),
         cmocka_unit_test(test_agent_v1_rules),
         cmocka_unit_test(test_agent_drops_wrong_community_and_garbage),
         cmocka_unit_test(test_agent_error_fault_echoes_request),
