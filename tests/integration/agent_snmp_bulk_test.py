@@ -17,12 +17,12 @@ usage: agent_snmp_bulk_test.py PATH/TO/fieldmon-agent PATH/TO/fieldmon-sim [test
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
 
-from fmtest import IF5, IF_ROWS, UPS20, Sim, check, run_tests, write_bench_snmprec
+from fmtest import (IF5, IF_ROWS, UPS20, Sim, check, run_tests, scratch_done,
+                    write_bench_snmprec)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 AGENT = None
@@ -159,11 +159,7 @@ def main():
         failed = run_tests(TESTS, wanted, sim, tmp)
     finally:
         sim.stop()
-    if failed == 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        print("scratch directory kept: %s" % tmp)
-    return 1 if failed else 0
+    return scratch_done(tmp, failed)
 
 
 if __name__ == "__main__":

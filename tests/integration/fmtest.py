@@ -3,6 +3,7 @@ fieldmon-agent in the background with its JSON events on a queue, checks."""
 import json
 import os
 import queue
+import shutil
 import signal
 import socket
 import subprocess
@@ -49,6 +50,16 @@ def run_tests(tests, wanted, *args):
             failed += 1
             print("FAIL %s: %s" % (t.__name__, ex))
     return failed
+
+
+def scratch_done(tmp, failed):
+    """Removes the scratch directory tmp if no test failed (else says where
+    it is kept); returns the exit status for that count."""
+    if failed == 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print("scratch directory kept: %s" % tmp)
+    return 1 if failed else 0
 
 
 class AgentProc:
