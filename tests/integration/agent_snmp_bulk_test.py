@@ -14,14 +14,12 @@ each device's GET, GETNEXT and GETBULK requests (`status DEVICE`).
 
 usage: agent_snmp_bulk_test.py PATH/TO/fieldmon-agent PATH/TO/fieldmon-sim [test ...]
 """
-import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
-from fmtest import (IF5, IF_ROWS, UPS20, Sim, check, run_tests, scratch_done,
+from fmtest import (IF5, IF_ROWS, UPS20, Sim, agent_cycles, check, run_tests, scratch_done,
                     write_bench_snmprec)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -68,11 +66,7 @@ def requests(sim, name):
 
 
 def run_agent(cfg, cycles):
-    args = [AGENT, "-c", cfg, "-l", "info"]
-    args += ["--once"] if cycles == 1 else ["--cycles", str(cycles)]
-    r = subprocess.run(args, capture_output=True, text=True, timeout=60)
-    events = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
-    return r.returncode, events, r.stderr
+    return agent_cycles(AGENT, cfg, cycles)
 
 
 def check_every_row(sim, events, cycles, err):

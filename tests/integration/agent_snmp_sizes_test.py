@@ -13,15 +13,13 @@ the full sizes again once the device can take them.
 
 usage: agent_snmp_sizes_test.py PATH/TO/fieldmon-agent PATH/TO/fieldmon-sim [test ...]
 """
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
-from fmtest import (IF5, IF_ROWS, UPS20, AgentProc, Sim, check, run_tests, scratch_done,
-                    write_bench_snmprec)
+from fmtest import (IF5, IF_ROWS, UPS20, AgentProc, Sim, agent_cycles, check, run_tests,
+                    scratch_done, write_bench_snmprec)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 AGENT = None
@@ -51,11 +49,7 @@ def agent_config(tmp, name, port, scalars, tables, snmp_extra="", interval="300m
 
 
 def run_cycles(cfg, cycles):
-    args = [AGENT, "-c", cfg, "-l", "info"]
-    args += ["--once"] if cycles == 1 else ["--cycles", str(cycles)]
-    r = subprocess.run(args, capture_output=True, text=True, timeout=120)
-    events = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
-    return r.returncode, events, r.stderr
+    return agent_cycles(AGENT, cfg, cycles)
 
 
 def measurements(events, point):

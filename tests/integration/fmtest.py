@@ -52,6 +52,16 @@ def run_tests(tests, wanted, *args):
     return failed
 
 
+def agent_cycles(agent, cfg, cycles):
+    """Runs agent --once (cycles 1) or --cycles N at log level info; returns
+    its exit status, its events and its log."""
+    args = [agent, "-c", cfg, "-l", "info"]
+    args += ["--once"] if cycles == 1 else ["--cycles", str(cycles)]
+    r = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    events = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    return r.returncode, events, r.stderr
+
+
 def scratch_done(tmp, failed):
     """Removes the scratch directory tmp if no test failed (else says where
     it is kept); returns the exit status for that count."""
