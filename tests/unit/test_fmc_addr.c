@@ -41,9 +41,9 @@ static const struct host_case host_cases[] = {
     {"fe80::1%eth 0", -EINVAL, NULL, "no valid zone"},
     {"192.0.2.7%eth0", -EINVAL, NULL, "IPv6 link-local"},
     {"::g", -EINVAL, NULL, "not a valid IPv6"},
-    {"1:2:3", -EINVAL, NULL, "not a valid IPv6"},             /* too few groups */
-    {"1::2::3", -EINVAL, NULL, "not a valid IPv6"},           /* two '::' */
-    {"::1:161", FM_ADDR_IPV6, "::1:161", NULL},               /* a valid address, not a port */
+    {"1:2:3", -EINVAL, NULL, "not a valid IPv6"},   /* too few groups */
+    {"1::2::3", -EINVAL, NULL, "not a valid IPv6"}, /* two '::' */
+    {"::1:161", FM_ADDR_IPV6, "::0.1.1.97", NULL},  /* an address, not a port: inet_ntop form */
     {"[::1", -EINVAL, NULL, "bracket without its pair"},      /* no ']' */
     {"::1]", -EINVAL, NULL, "bracket without its pair"},      /* no '[' */
     {"[192.0.2.7]", -EINVAL, NULL, "IPv6 address only"},      /* brackets around IPv4 */
