@@ -103,6 +103,10 @@ int fm_addr_check_host(const char *host, const char **why)
         return -EINVAL;
     }
     if (host[0] == '[' || host[n - 1] == ']') {
+        if (host[0] == '[' && strstr(host, "]:") != NULL) {
+            *why = "has a port after the address: a host takes no port (the `port` key does)";
+            return -EINVAL;
+        }
         if (host[0] != '[' || host[n - 1] != ']') {
             *why = "has a bracket without its pair ([2001:db8::1])";
             return -EINVAL;

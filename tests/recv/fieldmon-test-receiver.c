@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,9 +403,15 @@ int main(int argc, char **argv)
     uv_tcp_init(r.loop, &r.server);
     r.server.data = &r;
 
-    /* 127.0.0.1:PORT, or [::1]:PORT to take the agent's link over IPv6. */
-    char host[128];
-    int port = 0, kind = fm_addr_split(listen, host, sizeof(host), &port, NULL);
+    /* 127.0.0.1:PORT, or [::1]:PORT to take the agent's link over IPv6;
+     * port 0: any free port (fm_addr_split wants 1..65535). */
+    char host[128], ep[300];
+    size_t n = strlen(listen);
+    bool any = n > 2 && strcmp(listen + n - 2, ":0") == 0;
+    snprintf(ep, sizeof(ep), "%.*s%s", (int)(any ? n - 2 : n), listen, any ? ":1" : "");
+    int port = 0, kind = fm_addr_split(ep, host, sizeof(host), &port, NULL);
+    if (any)
+        port = 0;
     struct sockaddr_storage ss;
     int bad = kind == FM_ADDR_IPV6 ? uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss)
                                    : uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);

@@ -44,10 +44,10 @@ static const struct host_case host_cases[] = {
     {"1:2:3", -EINVAL, NULL, "not a valid IPv6"},   /* too few groups */
     {"1::2::3", -EINVAL, NULL, "not a valid IPv6"}, /* two '::' */
     {"::1:161", FM_ADDR_IPV6, "::0.1.1.97", NULL},  /* an address, not a port: inet_ntop form */
-    {"[::1", -EINVAL, NULL, "bracket without its pair"},      /* no ']' */
-    {"::1]", -EINVAL, NULL, "bracket without its pair"},      /* no '[' */
-    {"[192.0.2.7]", -EINVAL, NULL, "IPv6 address only"},      /* brackets around IPv4 */
-    {"[::1]:161", -EINVAL, NULL, "bracket without its pair"}, /* a port in a host */
+    {"[::1", -EINVAL, NULL, "bracket without its pair"}, /* no ']' */
+    {"::1]", -EINVAL, NULL, "bracket without its pair"}, /* no '[' */
+    {"[192.0.2.7]", -EINVAL, NULL, "IPv6 address only"}, /* brackets around IPv4 */
+    {"[::1]:161", -EINVAL, NULL, "takes no port"},       /* a port in a host */
     {"ups-3.site.example", FM_ADDR_NAME, "ups-3.site.example", NULL},
     {"Ups3.", FM_ADDR_NAME, "Ups3.", NULL}, /* trailing dot, case kept */
     {"ups 3", -EINVAL, NULL, "neither an IP address nor a host name"},
