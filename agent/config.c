@@ -497,7 +497,8 @@ static const struct fmc_field agent_fields[] = {
      .offset = F(agent_cfg, collectors),
      .count_offset = F(agent_cfg, n_collectors),
      .max_items = 16,
-     .doc = "collector endpoints host:port, tried in order"},
+     .doc = "collector endpoints host:port (IPv6 in brackets: [2001:db8::7]:7400), tried in "
+            "order"},
     {.key = "spool_dir",
      .type = FMC_STR,
      .offset = F(agent_cfg, spool_dir),
