@@ -26,6 +26,7 @@ import tempfile
 import time
 
 from fmmodbus import DATA as MB_DATA, check_map_values, profile_from_map, run_once, values
+import fmtest
 from fmtest import AgentProc, check, run_tests, wait
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -79,11 +80,24 @@ def stop(proc):
             proc.wait()
 
 
-class Sim:
-    """fieldmon-sim on ::1: ups6 (SNMP) and pm6 (Modbus TCP, unit 3),
-    notifications to [::1]:trap_port."""
+def with_agent(cfg, body):
+    """Runs body(agent) with fieldmon-agent on cfg, then stops the agent
+    (and checks its exit status) or, if body failed, ends it."""
+    a = AgentProc(AGENT, cfg)
+    try:
+        body(a)
+    except Exception:
+        stop(a.proc)
+        raise
+    a.stop()
 
-    def __init__(self, tmp, trap_port):
+
+class Sim(fmtest.Sim):
+    """fieldmon-sim on ::1: ups6 (SNMP) and pm6 (Modbus TCP, unit 3),
+    notifications to [::1]:trap_port (ctl and stop as fmtest.Sim)."""
+
+    def __init__(self, tmp, trap_port):  # pylint: disable=super-init-not-called
+        self.sim = SIM
         self.ctl_path = os.path.join(tmp, "sim.sock")
         ports = os.path.join(tmp, "sim.ports")
         fleet = os.path.join(tmp, "fleet.yaml")
@@ -109,21 +123,10 @@ class Sim:
                 w = line.split()
                 self.addr[w[0]], self.port[w[0]] = w[2], int(w[3])
 
-    def ctl(self, *args):
-        r = subprocess.run([SIM, "ctl", "--control", self.ctl_path] + list(args),
-                           capture_output=True, text=True, timeout=20)
-        check(r.returncode == 0, ("sim ctl", args, r.stdout, r.stderr))
-        return r.stdout
-
-    def stop(self):
-        stop(self.proc)
-        self.log.close()
-
 
 def test_sim_polled_and_trap_matched_over_ipv6(tmp):
     trap_port = free_port6()
     sim = Sim(tmp, trap_port)
-    agent = None
     try:
         check(sim.addr == {"ups6": "::1", "pm6": "::1"}, ("bound on ::1", sim.addr))
         cfg = os.path.join(tmp, "agent.yaml")
@@ -144,19 +147,16 @@ def test_sim_polled_and_trap_matched_over_ipv6(tmp):
         check_ups_values(ev, "ups6")
         check_map_values(ev, "pm6", PM_MAP)
 
-        agent = AgentProc(AGENT, cfg)
-        agent.wait_log("trap: receiving on [::1]:%d" % trap_port)
-        agent.wait_for(lambda e: e.get("device") == "ups6" and e.get("event") == "measurement",
-                       "first poll of ups6")
-        sim.ctl("trap", "ups6", ON_BATTERY, UPS_POINTS["battery_status"][0])
-        e = agent.wait_for(lambda e: e.get("event") == "trap", "the simulator's trap")
-        check(e["device"] == "ups6" and e["alarm"] == "ups_on_battery", e)
-        check(e["source"] == "[::1]:%d" % sim.port["ups6"], ("source [::1]:port", e))
-        agent.stop()
-        agent = None
+        def trap_from_sim(agent):
+            agent.wait_log("trap: receiving on [::1]:%d" % trap_port)
+            agent.wait_for(lambda e: e.get("device") == "ups6" and e.get("event") ==
+                           "measurement", "first poll of ups6")
+            sim.ctl("trap", "ups6", ON_BATTERY, UPS_POINTS["battery_status"][0])
+            e = agent.wait_for(lambda e: e.get("event") == "trap", "the simulator's trap")
+            check(e["device"] == "ups6" and e["alarm"] == "ups_on_battery", e)
+            check(e["source"] == "[::1]:%d" % sim.port["ups6"], ("source [::1]:port", e))
+        with_agent(cfg, trap_from_sim)
     finally:
-        if agent is not None:
-            stop(agent.proc)
         sim.stop()
 
 
@@ -223,8 +223,8 @@ def test_snmptrap_and_snmpinform_to_ipv6_receiver(tmp):
                 "{host: \"0:0:0:0:0:0:0:1\", port: %d, timeout: 100ms, retries: 0}}\n"
                 % free_port6())
         f.write("profiles:\n" + ups_profile())
-    a = AgentProc(AGENT, cfg)
-    try:
+
+    def traps_and_informs(a):
         a.wait_log("trap: receiving on [::1]:%d" % port)
         rc, out = send("snmptrap", "-v2c", "-c", "fm-traps", dest, "", ON_BATTERY,
                        UPS_POINTS["battery_status"][0], "i", "3")
@@ -241,10 +241,7 @@ def test_snmptrap_and_snmpinform_to_ipv6_receiver(tmp):
         rc, out = send("snmpinform", "-v2c", "-c", "fm-traps", "-t", "0.5", "-r", "0",
                        "udp:127.0.0.1:%d" % port, "", ON_BATTERY)
         check(rc != 0, ("an IPv4 inform to [::1] answered", out))
-        a.stop()
-    except Exception:
-        stop(a.proc)
-        raise
+    with_agent(cfg, traps_and_informs)
 
 
 def test_link_to_collector_over_ipv6(tmp):
@@ -254,7 +251,6 @@ def test_link_to_collector_over_ipv6(tmp):
                              "--plain", "--heartbeat-s", "1"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sim = Sim(tmp, free_port6())
-    agent = None
     try:
         wait(lambda: os.path.exists(pf) or recv.poll() is not None, "receiver port file")
         check(recv.poll() is None, "fieldmon-test-receiver did not listen on [::1]")
@@ -268,19 +264,14 @@ def test_link_to_collector_over_ipv6(tmp):
             f.write("devices:\n  - {name: ups6, class: ups, profile: ups, interval: 1s, snmp: "
                     "{host: \"::1\", port: %d, timeout: 500ms}}\n" % sim.port["ups6"])
             f.write("profiles:\n" + ups_profile())
-        agent = AgentProc(AGENT, cfg)
-
         def received():
             if not os.path.exists(out):
                 return None
             with open(out, encoding="ascii") as f:
                 return [line for line in f if " measurement ups6 battery_status 2 " in line]
-        wait(received, "a measurement at the receiver on [::1]", timeout=30)
-        agent.stop()
-        agent = None
+        with_agent(cfg, lambda a: wait(received, "a measurement at the receiver on [::1]",
+                                       timeout=30))
     finally:
-        if agent is not None:
-            stop(agent.proc)
         sim.stop()
         stop(recv)
 
