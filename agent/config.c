@@ -10,6 +10,7 @@
 #include "sender_conf.h"
 #include "spool_conf.h"
 
+#include "fm_addr.h"
 #include "fm_log.h"
 
 #include <errno.h>
@@ -168,8 +169,10 @@ static const struct fmc_field snmp_dev_fields[] = {
      .type = FMC_STR,
      .offset = F(snmp_dev_cfg, host),
      .flags = FMC_REQUIRED,
-     .doc = "IPv4/IPv6 address or host name of the device (resolved on the loop when first "
-            "polled; an IPv4 address is preferred)"},
+     .check = fm_addr_check_host_key,
+     .doc = "IPv4 address, IPv6 address (bare or in brackets; fe80::/10 with a zone, "
+            "fe80::1%eth0) or host name of the device (resolved on the loop when first polled; "
+            "an IPv4 address is preferred)"},
     {.key = "port",
      .type = FMC_INT,
      .offset = F(snmp_dev_cfg, port),
@@ -413,7 +416,8 @@ static const struct fmc_field trap_fields[] = {
      .type = FMC_STR,
      .offset = F(trap_cfg, listen),
      .def = "0.0.0.0:162",
-     .doc = "UDP address:port to receive on"},
+     .check = fm_addr_check_endpoint_key,
+     .doc = "UDP address:port to receive on; IPv6 in brackets ([::]:162, IPv6 only)"},
     {.key = "communities",
      .type = FMC_STRLIST,
      .offset = F(trap_cfg, communities),
@@ -493,7 +497,8 @@ static const struct fmc_field agent_fields[] = {
      .offset = F(agent_cfg, collectors),
      .count_offset = F(agent_cfg, n_collectors),
      .max_items = 16,
-     .doc = "collector endpoints host:port, tried in order"},
+     .doc = "collector endpoints host:port (IPv6 in brackets: [2001:db8::7]:7400), tried in "
+            "order"},
     {.key = "spool_dir",
      .type = FMC_STR,
      .offset = F(agent_cfg, spool_dir),

@@ -66,9 +66,10 @@ struct snmp__dev {
     const struct snmp__prof *prof;
     void *sessp;
     int fd;
-    /* The numeric address polled: the configured host, or what its name
-     * resolved to ("" until then), and the resolution in flight. */
-    char addr[48];
+    /* The numeric address polled in its canonical form (fm_addr.h, at
+     * most 64 bytes): the configured host, or what its name resolved to
+     * ("" until then), and the resolution in flight. */
+    char addr[64];
     uv_getaddrinfo_t resolve;
     bool resolving;
     uv_poll_t poll;

@@ -1,9 +1,9 @@
 /* snmp_target: see snmp_target.h. */
 #include "snmp_target.h"
 
+#include "fm_addr.h"
 #include "fm_log.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -148,9 +148,7 @@ static int set_v3(netsnmp_session *s, const struct snmp_dev_cfg *c, unsigned cha
 
 bool snmp_target_is_numeric(const char *host)
 {
-    unsigned char buf[sizeof(struct in6_addr)];
-
-    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+    return fm_addr_check_host(host, NULL) > 0;
 }
 
 /* Opens a v1/v2c session whose requests `build` encodes: what
@@ -171,13 +169,7 @@ static void *open_with_build(netsnmp_session *s, snmp_target_build_fn build)
 
 void snmp_target_canonical(const char *host, char *out, size_t cap)
 {
-    unsigned char buf[sizeof(struct in6_addr)];
-
-    if (inet_pton(AF_INET, host, buf) == 1 && inet_ntop(AF_INET, buf, out, (socklen_t)cap))
-        return;
-    if (inet_pton(AF_INET6, host, buf) == 1 && inet_ntop(AF_INET6, buf, out, (socklen_t)cap))
-        return;
-    snprintf(out, cap, "%s", host);
+    fm_addr_canonical(host, out, cap);
 }
 
 void *snmp_target_open(const struct device_cfg *d, const char *addr, snmp_target_build_fn build,

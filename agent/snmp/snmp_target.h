@@ -44,11 +44,13 @@ typedef int (*snmp_target_build_fn)(netsnmp_session *s, netsnmp_pdu *pdu, u_char
 void *snmp_target_open(const struct device_cfg *d, const char *addr, snmp_target_build_fn build,
                        void *app, char *err, size_t errlen);
 
-/* True when host is a numeric IPv4 or IPv6 address (no resolution needed). */
+/* True when host is a numeric IPv4 or IPv6 address, IPv6 bare or in
+ * brackets, with or without a zone (no resolution needed). */
 bool snmp_target_is_numeric(const char *host);
 
-/* Writes numeric address host in inet_ntop's form (IPv6 compressed, lower
- * case), as the trap receiver sees sources; other text is copied as is. */
+/* Writes numeric address host in its canonical form (fm_addr.h: no
+ * brackets, IPv6 compressed and lower case, zone kept), as the trap receiver
+ * sees sources; other text is copied as is. */
 void snmp_target_canonical(const char *host, char *out, size_t cap);
 
 /* Builds the USM key (Ku) of passphrase for an auth protocol into key.
