@@ -21,13 +21,11 @@ usage: agent_snmpv3_test.py PATH/TO/fieldmon-agent [test-name ...]
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
-from fmtest import AgentProc, check, free_udp_port, run_tests
+from fmtest import AgentProc, check, free_udp_port, run_with_peer
 
 AGENT = None
 AUTH = [("md5", "MD5"), ("sha1", "SHA"), ("sha224", "SHA-224"), ("sha256", "SHA-256"),
@@ -316,20 +314,7 @@ TESTS = [test_poll_every_combination, test_wrong_credentials_give_their_reason,
 def main():
     global AGENT
     AGENT = os.path.abspath(sys.argv[1])
-    wanted = set(sys.argv[2:])
-    tmp = tempfile.mkdtemp(prefix="fm-agent-snmpv3.")
-    sd = Snmpd(tmp, "device")
-    failed = 1
-    try:
-        sd.start()
-        failed = run_tests(TESTS, wanted, sd, tmp)
-    finally:
-        sd.stop()
-    if failed == 0:
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        print("scratch directory kept: %s" % tmp)
-    return 1 if failed else 0
+    return run_with_peer(TESTS, "fm-agent-snmpv3.", lambda tmp: Snmpd(tmp, "device"))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 /* Unit tests for the SNMPv3 protocols of the configuration (snmp_usm.c):
  * every name loads (the older spellings `sha` and `aes` too) and maps to
  * net-snmp's protocol OID; md5 and des load with one warning each naming
- * file, line and key; the refusals name file, line and key. */
+ * file, line and key. The refusals are rows of test_agent_config.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +14,6 @@
 
 #include "fm_log.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,64 +181,6 @@ static void test_usm_md5_and_des_warned_once_each(void **state)
     unlink(logp);
 }
 
-struct bad_case {
-    const char *name;
-    const char *text;
-    const char *want; /* expected prefix of the error */
-};
-
-#define V3DEV(keys)                                                                                \
-    HEAD "devices:\n  - {name: a, profile: ups, snmp: {host: h, version: '3', user: u, " keys      \
-         "}}\n" PROFILE
-
-static const struct bad_case bad_cases[] = {
-    {"des without auth", V3DEV("priv_protocol: des, priv_passphrase: privpass1"),
-     "b.yaml:4: devices[0].snmp: priv_protocol: privacy needs an auth_protocol"},
-    {"short priv passphrase",
-     V3DEV("auth_protocol: sha512, auth_passphrase: authpass1, priv_protocol: aes256,"
-           " priv_passphrase: 1234567"),
-     "b.yaml:4: devices[0].snmp: priv_passphrase: needs at least 8 characters"},
-    {"short auth passphrase", V3DEV("auth_protocol: sha224, auth_passphrase: 1234567"),
-     "b.yaml:4: devices[0].snmp: auth_passphrase: needs at least 8 characters"},
-    {"unknown auth name", V3DEV("auth_protocol: sha-256, auth_passphrase: authpass1"),
-     "b.yaml:4: devices[0].snmp.auth_protocol: \"sha-256\" is not one of: none, md5, sha1, "
-     "sha224, sha256, sha384, sha512, sha"},
-    {"unknown priv name",
-     V3DEV("auth_protocol: sha1, auth_passphrase: authpass1, priv_protocol:"
-           " 3des, priv_passphrase: privpass1"),
-     "b.yaml:4: devices[0].snmp.priv_protocol: \"3des\" is not one of: none, des, aes128, aes192, "
-     "aes256, aes192c, aes256c, aes"},
-    {"trap user: des without a passphrase",
-     HEAD "trap_receiver:\n  users:\n    - {user: t, auth_protocol: sha1, auth_passphrase:"
-          " authpass1, priv_protocol: des}\n",
-     "b.yaml:5: trap_receiver.users[0]: priv_passphrase: needs at least 8 characters"},
-    /* `sha` is sha1: the same keys, so one user on one engine id agrees
-     * with itself; sha256 does not. */
-    {"polling and trap user differ in protocol on one engine id",
-     HEAD "trap_receiver:\n  users:\n    - {user: u, auth_protocol: sha, auth_passphrase:"
-          " authpass1, priv_protocol: none, engine_id: '0x80001F8801'}\n"
-          "devices:\n  - {name: a, profile: ups, snmp: {host: h, version: '3', user: u,"
-          " auth_protocol: sha256, auth_passphrase: authpass1, engine_id: 80001f8801}}\n" PROFILE,
-     "b.yaml:5: trap_receiver.users[0]: user 'u' with engine_id 0x80001F8801 is also the "
-     "polling user of devices[0] ('a') with other protocols or passphrases"},
-};
-
-static void test_usm_refusals_name_file_line_and_key(void **state)
-{
-    (void)state;
-    for (size_t i = 0; i < N(bad_cases); i++) {
-        struct agent_cfg cfg;
-        char err[512] = "";
-        int rc;
-
-        memset(&cfg, 0, sizeof(cfg));
-        rc = config_load_string("b.yaml", bad_cases[i].text, &cfg, err, sizeof(err));
-        if (rc != -EINVAL || strncmp(err, bad_cases[i].want, strlen(bad_cases[i].want)) != 0)
-            fail_msg("case '%s': rc %d, error '%s', want '%s...'", bad_cases[i].name, rc, err,
-                     bad_cases[i].want);
-    }
-}
-
 /* The older spelling and the new name of one protocol are one set of keys:
  * a polling user written `sha` and a trap user written `sha1` agree. */
 static void test_usm_older_spellings_are_the_same_protocol(void **state)
@@ -269,7 +210,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usm_every_name_loads_and_maps_to_netsnmp),
         cmocka_unit_test(test_usm_md5_and_des_warned_once_each),
-        cmocka_unit_test(test_usm_refusals_name_file_line_and_key),
         cmocka_unit_test(test_usm_older_spellings_are_the_same_protocol),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
