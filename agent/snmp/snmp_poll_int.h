@@ -84,6 +84,8 @@ struct snmp__dev {
     enum snmp__step step;
     enum snmp__action action;
     bool engine_known;
+    bool discovered;   /* v3: this poll's engine id probe was answered */
+    bool rediscovered; /* v3: an engine id change was taken in this poll */
     bool outstanding;
     bool answered; /* got at least one response in this poll */
     /* GET progress: next scalar to ask for, the adaptive chunk size, the
@@ -105,7 +107,7 @@ struct snmp__dev {
     struct poll_health health;
     uint64_t due_ms; /* loop time this poll was due */
     uint32_t cycles_done;
-    char reason[128];
+    char reason[256];
     struct snmp__rate *rates;
     size_t rate_cap, rate_used;
     int closes_pending;

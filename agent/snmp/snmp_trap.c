@@ -13,6 +13,7 @@
 #include "oid.h"
 #include "snmp_poll.h"
 #include "snmp_target.h"
+#include "snmp_usm.h"
 
 #include "fm_addr.h"
 #include "fm_alloc.h"
@@ -559,11 +560,6 @@ static void on_readable(uv_poll_t *h, int status, int events)
 
 /* ------------------------------------------------------------ set-up */
 
-static const char *auth_token(int p)
-{
-    return p == SNMP_AUTH_SHA256 ? "SHA-256" : "SHA";
-}
-
 /* Adds a USM user through net-snmp's own createUser parser, which derives
  * and localises the keys. Without engine: the agent's engine id (informs). */
 static void add_user(const struct trap_user_cfg *u, const char *engine)
@@ -577,10 +573,11 @@ static void add_user(const struct trap_user_cfg *u, const char *engine)
         snprintf(line + n, sizeof(line) - (size_t)n, "%s", u->user);
     else if (u->priv_protocol == SNMP_PRIV_NONE)
         snprintf(line + n, sizeof(line) - (size_t)n, "%s %s \"%s\"", u->user,
-                 auth_token(u->auth_protocol), u->auth_passphrase);
+                 snmp_usm_auth_token(u->auth_protocol), u->auth_passphrase);
     else
-        snprintf(line + n, sizeof(line) - (size_t)n, "%s %s \"%s\" AES \"%s\"", u->user,
-                 auth_token(u->auth_protocol), u->auth_passphrase, u->priv_passphrase);
+        snprintf(line + n, sizeof(line) - (size_t)n, "%s %s \"%s\" %s \"%s\"", u->user,
+                 snmp_usm_auth_token(u->auth_protocol), u->auth_passphrase,
+                 snmp_usm_priv_token(u->priv_protocol), u->priv_passphrase);
     usm_parse_create_usmUser("createUser", line);
     memset(line, 0, sizeof(line)); /* it held passphrases */
 }
