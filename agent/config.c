@@ -8,8 +8,10 @@
 #include "uplink_conf.h"
 #include "oid.h"
 #include "sender_conf.h"
+#include "snmp_usm.h"
 #include "spool_conf.h"
 
+#include "fm_addr.h"
 #include "fm_log.h"
 
 #include <errno.h>
@@ -24,8 +26,6 @@ const char *const config_class_names[] = {"ups",         "camera", "ddc", "env_s
 const char *const config_point_type_names[] = {"gauge", "counter", "enum", "bool", "text", NULL};
 static const char *const protocol_names[] = {"snmp", "modbus_tcp", "modbus_rtu", NULL};
 static const char *const version_names[] = {"1", "2c", "3", NULL};
-static const char *const auth_names[] = {"none", "sha", "sha256", NULL};
-static const char *const priv_names[] = {"none", "aes", NULL};
 static const char *const trap_state_names[] = {"raised", "cleared", "event", NULL};
 
 #define F(st, m) offsetof(struct st, m)
@@ -173,8 +173,10 @@ static const struct fmc_field snmp_dev_fields[] = {
      .type = FMC_STR,
      .offset = F(snmp_dev_cfg, host),
      .flags = FMC_REQUIRED,
-     .doc = "IPv4/IPv6 address or host name of the device (resolved on the loop when first "
-            "polled; an IPv4 address is preferred)"},
+     .check = fm_addr_check_host_key,
+     .doc = "IPv4 address, IPv6 address (bare or in brackets; fe80::/10 with a zone, "
+            "fe80::1%eth0) or host name of the device (resolved on the loop when first polled; "
+            "an IPv4 address is preferred)"},
     {.key = "port",
      .type = FMC_INT,
      .offset = F(snmp_dev_cfg, port),
@@ -203,8 +205,9 @@ static const struct fmc_field snmp_dev_fields[] = {
      .type = FMC_ENUM,
      .offset = F(snmp_dev_cfg, auth_protocol),
      .def = "none",
-     .enum_names = auth_names,
-     .doc = "version 3 authentication: none, sha, sha256"},
+     .enum_names = snmp_usm_auth_names,
+     .doc = "version 3 authentication: none, md5 (warned), sha1 (or sha), sha224, sha256, "
+            "sha384, sha512"},
     {.key = "auth_passphrase",
      .type = FMC_STR,
      .offset = F(snmp_dev_cfg, auth_passphrase),
@@ -215,8 +218,10 @@ static const struct fmc_field snmp_dev_fields[] = {
      .type = FMC_ENUM,
      .offset = F(snmp_dev_cfg, priv_protocol),
      .def = "none",
-     .enum_names = priv_names,
-     .doc = "version 3 privacy: none or aes (AES-128)"},
+     .enum_names = snmp_usm_priv_names,
+     .doc = "version 3 privacy: none, des (warned), aes128 (or aes), aes192, aes256 "
+            "(Blumenthal key extension), aes192c, aes256c (Reeder/Cisco key extension); needs "
+            "auth_protocol"},
     {.key = "priv_passphrase",
      .type = FMC_STR,
      .offset = F(snmp_dev_cfg, priv_passphrase),
@@ -385,8 +390,8 @@ static const struct fmc_field trap_user_fields[] = {
      .type = FMC_ENUM,
      .offset = F(trap_user_cfg, auth_protocol),
      .def = "sha256",
-     .enum_names = auth_names,
-     .doc = "none, sha or sha256"},
+     .enum_names = snmp_usm_auth_names,
+     .doc = "as devices[].snmp.auth_protocol"},
     {.key = "auth_passphrase",
      .type = FMC_STR,
      .offset = F(trap_user_cfg, auth_passphrase),
@@ -396,9 +401,9 @@ static const struct fmc_field trap_user_fields[] = {
     {.key = "priv_protocol",
      .type = FMC_ENUM,
      .offset = F(trap_user_cfg, priv_protocol),
-     .def = "aes",
-     .enum_names = priv_names,
-     .doc = "none or aes"},
+     .def = "aes128",
+     .enum_names = snmp_usm_priv_names,
+     .doc = "as devices[].snmp.priv_protocol"},
     {.key = "priv_passphrase",
      .type = FMC_STR,
      .offset = F(trap_user_cfg, priv_passphrase),
@@ -427,7 +432,8 @@ static const struct fmc_field trap_fields[] = {
      .type = FMC_STR,
      .offset = F(trap_cfg, listen),
      .def = "0.0.0.0:162",
-     .doc = "UDP address:port to receive on"},
+     .check = fm_addr_check_endpoint_key,
+     .doc = "UDP address:port to receive on; IPv6 in brackets ([::]:162, IPv6 only)"},
     {.key = "communities",
      .type = FMC_STRLIST,
      .offset = F(trap_cfg, communities),
@@ -507,7 +513,8 @@ static const struct fmc_field agent_fields[] = {
      .offset = F(agent_cfg, collectors),
      .count_offset = F(agent_cfg, n_collectors),
      .max_items = 16,
-     .doc = "collector endpoints host:port, tried in order"},
+     .doc = "collector endpoints host:port (IPv6 in brackets: [2001:db8::7]:7400), tried in "
+            "order"},
     {.key = "spool_dir",
      .type = FMC_STR,
      .offset = F(agent_cfg, spool_dir),
@@ -657,37 +664,6 @@ static int check_profile(const fmc_doc_t *doc, size_t pi, struct profile_cfg *pr
     return 0;
 }
 
-static bool is_hex(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-        s += 2;
-        n -= 2;
-    }
-    if (n == 0 || n % 2 != 0 || n > 64)
-        return false;
-    return strspn(s, "0123456789abcdefABCDEF") == n;
-}
-
-static int check_v3(const fmc_doc_t *doc, const char *path, const char *user, int auth,
-                    const char *authpass, int priv, const char *privpass, const char *engine,
-                    char *err, size_t errlen)
-{
-    if (user == NULL || *user == '\0')
-        return fmc_errorf(doc, err, errlen, path, "user: version 3 needs a user name");
-    if (auth != SNMP_AUTH_NONE && strlen(authpass) < 8)
-        return fmc_errorf(doc, err, errlen, path, "auth_passphrase: needs at least 8 characters");
-    if (priv != SNMP_PRIV_NONE && auth == SNMP_AUTH_NONE)
-        return fmc_errorf(doc, err, errlen, path, "priv_protocol: privacy needs an auth_protocol");
-    if (priv != SNMP_PRIV_NONE && strlen(privpass) < 8)
-        return fmc_errorf(doc, err, errlen, path, "priv_passphrase: needs at least 8 characters");
-    if (engine != NULL && *engine != '\0' && !is_hex(engine))
-        return fmc_errorf(doc, err, errlen, path, "engine_id: '%s' is not 1-32 bytes of hex",
-                          engine);
-    return 0;
-}
-
 /* Engine ids are equal: the same hex, in any case, with or without 0x. */
 static bool same_engine(const char *a, const char *b)
 {
@@ -833,10 +809,12 @@ static int check_device(const fmc_doc_t *doc, struct agent_cfg *cfg, size_t di, 
                               d->prof->name, d->prof->points[i].name);
     }
     if (d->snmp.version == SNMP_VERSION_CFG_3) {
+        struct snmp_usm_creds c = {
+            d->snmp.user,           &d->snmp.auth_protocol,  d->snmp.auth_passphrase,
+            &d->snmp.priv_protocol, d->snmp.priv_passphrase, d->snmp.engine_id};
+
         snprintf(path, sizeof(path), "devices[%zu].snmp", di);
-        return check_v3(doc, path, d->snmp.user, d->snmp.auth_protocol, d->snmp.auth_passphrase,
-                        d->snmp.priv_protocol, d->snmp.priv_passphrase, d->snmp.engine_id, err,
-                        errlen);
+        return snmp_usm_check(doc, path, &c, err, errlen);
     }
     return 0;
 }
@@ -874,10 +852,11 @@ static int check_config(const fmc_doc_t *doc, void *obj, char *err, size_t errle
     }
     for (size_t i = 0; i < cfg->trap_receiver.n_users; i++) {
         struct trap_user_cfg *u = &cfg->trap_receiver.users[i];
+        struct snmp_usm_creds c = {u->user,           &u->auth_protocol,  u->auth_passphrase,
+                                   &u->priv_protocol, u->priv_passphrase, u->engine_id};
 
         snprintf(path, sizeof(path), "trap_receiver.users[%zu]", i);
-        rc = check_v3(doc, path, u->user, u->auth_protocol, u->auth_passphrase, u->priv_protocol,
-                      u->priv_passphrase, u->engine_id, err, errlen);
+        rc = snmp_usm_check(doc, path, &c, err, errlen);
         if (rc != 0)
             return rc;
     }

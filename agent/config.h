@@ -54,15 +54,30 @@ enum snmp_version {
     SNMP_VERSION_CFG_3,
 };
 
+/* SNMPv3 protocols, in the order of their names in the configuration
+ * (agent/snmp/snmp_usm.c has the table). The last name of each list is an
+ * older spelling (`sha`, `aes`) that the configuration check folds into
+ * its protocol (SHA1, AES128): code after config_load never sees it. */
 enum snmp_auth_proto {
     SNMP_AUTH_NONE,
-    SNMP_AUTH_SHA,
+    SNMP_AUTH_MD5,
+    SNMP_AUTH_SHA1,
+    SNMP_AUTH_SHA224,
     SNMP_AUTH_SHA256,
+    SNMP_AUTH_SHA384,
+    SNMP_AUTH_SHA512,
+    SNMP_AUTH_SHA_ALIAS, /* "sha": SNMP_AUTH_SHA1 */
 };
 
 enum snmp_priv_proto {
     SNMP_PRIV_NONE,
-    SNMP_PRIV_AES,
+    SNMP_PRIV_DES,
+    SNMP_PRIV_AES128,
+    SNMP_PRIV_AES192,    /* Blumenthal key extension */
+    SNMP_PRIV_AES256,    /* Blumenthal key extension */
+    SNMP_PRIV_AES192C,   /* Reeder ("Cisco") key extension */
+    SNMP_PRIV_AES256C,   /* Reeder ("Cisco") key extension */
+    SNMP_PRIV_AES_ALIAS, /* "aes": SNMP_PRIV_AES128 */
 };
 
 enum trap_state_cfg {

@@ -5,6 +5,8 @@
 #include "mb_decode.h"
 #include "mb_plan.h"
 
+#include "fm_addr.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <stdio.h>
@@ -86,7 +88,9 @@ static const struct fmc_field dev_fields[] = {
      .type = FMC_STR,
      .offset = F(mb_dev_cfg, host),
      .def = "",
-     .doc = "modbus_tcp: address or host name of the device or gateway"},
+     .check = fm_addr_check_host_key,
+     .doc = "modbus_tcp: IPv4 address, IPv6 address (bare or in brackets; fe80::/10 with a zone) "
+            "or host name of the device or gateway"},
     {.key = "port",
      .type = FMC_INT,
      .offset = F(mb_dev_cfg, port),

@@ -7,6 +7,7 @@
  * a slow bus never builds a backlog. */
 #include "mb_poll_int.h"
 
+#include "fm_addr.h"
 #include "fm_alloc.h"
 #include "fm_clock.h"
 #include "fm_log.h"
@@ -34,12 +35,20 @@ size_t mb_poll_count_devices(const struct agent_cfg *cfg)
 
 /* ------------------------------------------------------------ set-up */
 
+/* A TCP link's name is host:port with the host in its canonical form
+ * (fm_addr.h), an IPv6 address in brackets: [::1]:502 and
+ * [0:0:0:0:0:0:0:1]:502 are one link. */
 static void link_name(const struct device_cfg *d, char *buf, size_t len)
 {
-    if (d->protocol == DEVICE_PROTOCOL_MODBUS_TCP)
-        snprintf(buf, len, "%s:%d", d->modbus.host, (int)d->modbus.port);
-    else
+    char host[256];
+
+    if (d->protocol == DEVICE_PROTOCOL_MODBUS_TCP) {
+        bool v6 = fm_addr_canonical(d->modbus.host, host, sizeof(host)) == FM_ADDR_IPV6;
+
+        snprintf(buf, len, v6 ? "[%s]:%d" : "%s:%d", host, (int)d->modbus.port);
+    } else {
         snprintf(buf, len, "%s", d->modbus.serial);
+    }
 }
 
 /* Finds or adds the link of d: devices with the same TCP host:port or the
@@ -68,10 +77,11 @@ static int link_start(mb_poll_t *p, struct mb__link *l)
 {
     const struct mb_dev_cfg *m = &l->first->modbus;
     static const char parity[] = {'N', 'E', 'O'};
+    char host[256]; /* libmodbus copies it: no brackets, as getaddrinfo wants */
     struct mb_link_cfg lc = {
         .kind = l->first->protocol == DEVICE_PROTOCOL_MODBUS_TCP ? MB_LINK_TCP : MB_LINK_RTU,
         .name = l->name,
-        .host = m->host,
+        .host = host,
         .port = (int)m->port,
         .device = m->serial,
         .baud = (int)m->baud,
@@ -86,6 +96,7 @@ static int link_start(mb_poll_t *p, struct mb__link *l)
     };
     const char *why = NULL;
 
+    fm_addr_canonical(m->host, host, sizeof(host));
     l->w = mb_worker_create(p->loop, &lc, &why);
     if (l->w == NULL) {
         FM_ERR("modbus: %s (device %s): %s", l->name, l->first->name, why);

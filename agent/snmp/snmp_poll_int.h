@@ -70,9 +70,10 @@ struct snmp__dev {
     const struct snmp__prof *prof;
     void *sessp;
     int fd;
-    /* The numeric address polled: the configured host, or what its name
-     * resolved to ("" until then), and the resolution in flight. */
-    char addr[48];
+    /* The numeric address polled in its canonical form (fm_addr.h, at
+     * most 64 bytes): the configured host, or what its name resolved to
+     * ("" until then), and the resolution in flight. */
+    char addr[64];
     uv_getaddrinfo_t resolve;
     bool resolving;
     uv_poll_t poll;
@@ -87,6 +88,8 @@ struct snmp__dev {
     enum snmp__step step;
     enum snmp__action action;
     bool engine_known;
+    bool discovered;   /* v3: this poll's engine id probe was answered */
+    bool rediscovered; /* v3: an engine id change was taken in this poll */
     bool outstanding;
     bool answered; /* got at least one response in this poll */
     /* GET progress: next scalar to ask for, the adaptive chunk size, the
@@ -112,7 +115,7 @@ struct snmp__dev {
     struct poll_health health;
     uint64_t due_ms; /* loop time this poll was due */
     uint32_t cycles_done;
-    char reason[128];
+    char reason[256];
     struct snmp__rate *rates;
     size_t rate_cap, rate_used;
     int closes_pending;

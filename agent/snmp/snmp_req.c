@@ -10,6 +10,7 @@
 #include "snmp_bulk.h"
 #include "snmp_enc.h"
 #include "snmp_poll_int.h"
+#include "snmp_usm.h"
 #include "snmp_value.h"
 
 #include "fm_alloc.h"
@@ -228,7 +229,15 @@ static int send_walk(struct snmp__dev *d)
 
 void snmp__begin(struct snmp__dev *d)
 {
-    d->step = d->engine_known ? STEP_GET : STEP_PROBE;
+    /* A v3 device whose last poll failed is discovered again: the probe
+     * tells a live device that refuses the credentials from a dead one
+     * (v3_silent), and picks up an engine id that changed. */
+    d->step = d->engine_known && !(d->cfg->snmp.version == SNMP_VERSION_CFG_3 &&
+                                   d->cycles_done > 0 && d->health.last_failed)
+                  ? STEP_GET
+                  : STEP_PROBE;
+    d->discovered = false;
+    d->rediscovered = false;
     d->get_next = 0;
     d->answered = false;
     d->action = ACT_NONE;
@@ -314,12 +323,32 @@ int snmp__build(netsnmp_session *s, netsnmp_pdu *pdu, u_char **buf, size_t *buf_
 
 /* ------------------------------------------------------------ responses */
 
+/* A v3 device that authenticated the request but whose access rules (VACM)
+ * refuse the user at this security level fails the poll: every point would
+ * otherwise be a device error. True when pdu is that refusal. */
+static bool v3_denied(struct snmp__dev *d, const netsnmp_pdu *pdu)
+{
+    static const char *const levels[] = {"noAuthNoPriv", "authNoPriv", "authPriv"};
+    const struct snmp_dev_cfg *c = &d->cfg->snmp;
+    int level = c->auth_protocol == SNMP_AUTH_NONE ? 0 : c->priv_protocol == SNMP_PRIV_NONE ? 1 : 2;
+
+    if (pdu->errstat != SNMP_ERR_AUTHORIZATIONERROR || c->version != SNMP_VERSION_CFG_3)
+        return false;
+    snprintf(d->reason, sizeof(d->reason),
+             "SNMPv3: authorizationError: the device's access rules refuse user '%s' at %s",
+             c->user, levels[level]);
+    d->action = ACT_FAIL;
+    return true;
+}
+
 static void on_get(struct snmp__dev *d, netsnmp_pdu *pdu, int64_t ts)
 {
     const struct snmp__prof *pr = d->prof;
     netsnmp_variable_list *vb = pdu->variables;
     struct snmp_value v;
 
+    if (v3_denied(d, pdu))
+        return;
     if (pdu->errstat == SNMP_ERR_TOOBIG) {
         d->owner->stats.toobig++;
         if (d->n_sent > 1) {
@@ -467,6 +496,8 @@ static void on_walk(struct snmp__dev *d, netsnmp_pdu *pdu, int64_t ts)
     struct snmp_value v;
     size_t k = 0, use;
 
+    if (v3_denied(d, pdu))
+        return;
     if (pdu->errstat != SNMP_ERR_NOERROR) {
         if (bulk_try_getnext(d, pdu))
             return;
@@ -526,6 +557,22 @@ static void on_walk(struct snmp__dev *d, netsnmp_pdu *pdu, int64_t ts)
     }
 }
 
+/* A v3 device that answered this poll's engine id discovery but none of
+ * its authenticated requests: most devices (net-snmp's snmpd among them)
+ * drop a request they cannot decrypt without a Report. */
+static void v3_silent(struct snmp__dev *d)
+{
+    const struct snmp_dev_cfg *c = &d->cfg->snmp;
+    bool priv = c->priv_protocol != SNMP_PRIV_NONE;
+
+    snprintf(d->reason, sizeof(d->reason),
+             "SNMPv3: no answer to %s requests after %d tries, though the device answered "
+             "engine id discovery: wrong %s_passphrase or %s_protocol (%s)?",
+             priv ? "encrypted" : "authenticated", (int)c->retries + 1, priv ? "priv" : "auth",
+             priv ? "priv" : "auth",
+             priv ? snmp_usm_priv_names[c->priv_protocol] : snmp_usm_auth_names[c->auth_protocol]);
+}
+
 static void on_timeout(struct snmp__dev *d)
 {
     /* Some devices (or firewalls in front of them) answer small requests
@@ -541,7 +588,10 @@ static void on_timeout(struct snmp__dev *d)
         d->action = ACT_NEXT;
         return;
     }
-    if (d->step == STEP_WALK && walk_bulk(d))
+    if (d->discovered && !d->answered && d->step != STEP_PROBE &&
+        d->cfg->snmp.auth_protocol != SNMP_AUTH_NONE)
+        v3_silent(d);
+    else if (d->step == STEP_WALK && walk_bulk(d))
         snprintf(d->reason, sizeof(d->reason),
                  "table walk: timeout after %d tries with max-repetitions %u",
                  (int)d->cfg->snmp.retries + 1, d->max_rep);
@@ -552,20 +602,74 @@ static void on_timeout(struct snmp__dev *d)
     d->action = ACT_FAIL;
 }
 
+/* Why a v3 device refused a request, from the USM counter its Report
+ * names (RFC 3414 3.2), in the user's words. */
+static void v3_refusal(struct snmp__dev *d, int type)
+{
+    const struct snmp_dev_cfg *c = &d->cfg->snmp;
+    char *r = d->reason;
+    size_t n = sizeof(d->reason);
+
+    switch (type) {
+    case SNMPERR_UNKNOWN_USER_NAME:
+        snprintf(r, n, "SNMPv3: unknown user '%s': the device has no such user", c->user);
+        break;
+    case SNMPERR_AUTHENTICATION_FAILURE:
+        snprintf(r, n,
+                 "SNMPv3: wrong digest: auth_passphrase or auth_protocol (%s) differs from the "
+                 "device's",
+                 snmp_usm_auth_names[c->auth_protocol]);
+        break;
+    case SNMPERR_DECRYPTION_ERR:
+        snprintf(r, n,
+                 "SNMPv3: decryption error: priv_passphrase or priv_protocol (%s) differs from "
+                 "the device's",
+                 snmp_usm_priv_names[c->priv_protocol]);
+        break;
+    case SNMPERR_UNSUPPORTED_SEC_LEVEL:
+        snprintf(r, n,
+                 "SNMPv3: unsupported security level: the device's user '%s' has no %s; set "
+                 "auth_protocol and priv_protocol as the device has them",
+                 c->user, c->priv_protocol != SNMP_PRIV_NONE ? "privacy" : "authentication");
+        break;
+    case SNMPERR_NOT_IN_TIME_WINDOW:
+        snprintf(r, n, "SNMPv3: not in time window, still after a resynchronisation");
+        break;
+    case SNMPERR_UNKNOWN_ENG_ID:
+        snprintf(r, n, "SNMPv3: unknown engine id: engine_id differs from the device's");
+        break;
+    default:
+        snprintf(r, n, "SNMPv3 report: %s", snmp_api_errstring(type));
+        break;
+    }
+}
+
 static void on_report(struct snmp__dev *d, netsnmp_pdu *pdu)
 {
     int type = snmpv3_get_report_type(pdu);
 
-    if (d->step == STEP_PROBE || type == SNMPERR_UNKNOWN_ENG_ID) {
-        if (snmp_target_set_engine_id(d->sessp, pdu) == 0) {
+    /* The probe's Report, or a device whose engine id changed (replaced or
+     * reset): once per poll, or a device that keeps refusing would be asked
+     * again forever. A configured engine_id is kept. */
+    if (d->step == STEP_PROBE || (type == SNMPERR_UNKNOWN_ENG_ID && !d->rediscovered)) {
+        int rc = snmp_target_set_engine_id(d->sessp, pdu, d->cfg->snmp.engine_id[0] == '\0');
+
+        if (rc == 1)
+            FM_NOTICE("snmp: %s: SNMPv3 engine id changed (device replaced or reset)",
+                      d->cfg->name);
+        if (rc >= 0) {
             d->engine_known = true;
-            if (d->step == STEP_PROBE)
+            if (d->step == STEP_PROBE) {
                 d->step = STEP_GET;
+                d->discovered = true;
+            } else {
+                d->rediscovered = true;
+            }
             d->action = ACT_NEXT;
             return;
         }
     }
-    snprintf(d->reason, sizeof(d->reason), "SNMPv3 report: %s", snmp_api_errstring(type));
+    v3_refusal(d, type);
     d->action = ACT_FAIL;
 }
 

@@ -1,9 +1,11 @@
 /* snmp_target: see snmp_target.h. */
 #include "snmp_target.h"
 
+#include "snmp_usm.h"
+
+#include "fm_addr.h"
 #include "fm_log.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -71,34 +73,46 @@ int snmp_target_parse_hex(const char *hex, unsigned char *buf, size_t cap)
     return n > 0 ? (int)n : -EINVAL;
 }
 
-void snmp_target_set_protocols(netsnmp_session *s, int auth_proto, int priv_proto)
+/* net-snmp's OID of a protocol, by its name (snmp_usm_*_token). */
+static oid *auth_oid(int auth_proto, size_t *len)
 {
-    if (auth_proto == SNMP_AUTH_SHA256) {
-        s->securityAuthProto = usmHMAC192SHA256AuthProtocol;
-        s->securityAuthProtoLen = OID_LENGTH(usmHMAC192SHA256AuthProtocol);
-    } else {
-        s->securityAuthProto = usmHMACSHA1AuthProtocol;
-        s->securityAuthProtoLen = OID_LENGTH(usmHMACSHA1AuthProtocol);
-    }
-    s->securityPrivProto = usmAESPrivProtocol;
-    s->securityPrivProtoLen = OID_LENGTH(usmAESPrivProtocol);
+    const char *token = snmp_usm_auth_token(auth_proto);
+
+    return token != NULL ? sc_get_auth_oid(usm_lookup_auth_type(token), len) : NULL;
+}
+
+static oid *priv_oid(int priv_proto, size_t *len)
+{
+    const char *token = snmp_usm_priv_token(priv_proto);
+
+    return token != NULL ? sc_get_priv_oid(usm_lookup_priv_type(token), len) : NULL;
+}
+
+int snmp_target_set_protocols(netsnmp_session *s, int auth_proto, int priv_proto)
+{
+    s->securityLevel = SNMP_SEC_LEVEL_NOAUTH;
     if (auth_proto == SNMP_AUTH_NONE)
-        s->securityLevel = SNMP_SEC_LEVEL_NOAUTH;
-    else if (priv_proto == SNMP_PRIV_NONE)
-        s->securityLevel = SNMP_SEC_LEVEL_AUTHNOPRIV;
-    else
-        s->securityLevel = SNMP_SEC_LEVEL_AUTHPRIV;
+        return 0;
+    s->securityAuthProto = auth_oid(auth_proto, &s->securityAuthProtoLen);
+    if (s->securityAuthProto == NULL)
+        return -ENOTSUP;
+    s->securityLevel = SNMP_SEC_LEVEL_AUTHNOPRIV;
+    if (priv_proto == SNMP_PRIV_NONE)
+        return 0;
+    s->securityPrivProto = priv_oid(priv_proto, &s->securityPrivProtoLen);
+    if (s->securityPrivProto == NULL)
+        return -ENOTSUP;
+    s->securityLevel = SNMP_SEC_LEVEL_AUTHPRIV;
+    return 0;
 }
 
 int snmp_target_ku(int auth_proto, const char *pass, unsigned char *key, size_t *keylen)
 {
-    const oid *proto =
-        auth_proto == SNMP_AUTH_SHA256 ? usmHMAC192SHA256AuthProtocol : usmHMACSHA1AuthProtocol;
-    size_t plen = auth_proto == SNMP_AUTH_SHA256 ? OID_LENGTH(usmHMAC192SHA256AuthProtocol)
-                                                 : OID_LENGTH(usmHMACSHA1AuthProtocol);
+    size_t plen;
+    const oid *proto = auth_oid(auth_proto, &plen);
 
-    if (generate_Ku(proto, (u_int)plen, (const u_char *)pass, strlen(pass), key, keylen) !=
-        SNMPERR_SUCCESS)
+    if (proto == NULL || generate_Ku(proto, (u_int)plen, (const u_char *)pass, strlen(pass), key,
+                                     keylen) != SNMPERR_SUCCESS)
         return -EINVAL;
     return 0;
 }
@@ -111,7 +125,11 @@ static int set_v3(netsnmp_session *s, const struct snmp_dev_cfg *c, unsigned cha
     s->securityName = c->user;
     s->securityNameLen = strlen(c->user);
     s->securityModel = SNMP_SEC_MODEL_USM;
-    snmp_target_set_protocols(s, c->auth_protocol, c->priv_protocol);
+    if (snmp_target_set_protocols(s, c->auth_protocol, c->priv_protocol) != 0) {
+        snprintf(err, errlen, "this net-snmp library lacks auth_protocol %s or priv_protocol %s",
+                 snmp_usm_auth_names[c->auth_protocol], snmp_usm_priv_names[c->priv_protocol]);
+        return -ENOTSUP;
+    }
     if (c->auth_protocol != SNMP_AUTH_NONE) {
         s->securityAuthKeyLen = USM_AUTH_KU_LEN;
         if (snmp_target_ku(c->auth_protocol, c->auth_passphrase, s->securityAuthKey,
@@ -148,9 +166,7 @@ static int set_v3(netsnmp_session *s, const struct snmp_dev_cfg *c, unsigned cha
 
 bool snmp_target_is_numeric(const char *host)
 {
-    unsigned char buf[sizeof(struct in6_addr)];
-
-    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+    return fm_addr_check_host(host, NULL) > 0;
 }
 
 /* Opens a v1/v2c session whose requests `build` encodes: what
@@ -171,13 +187,7 @@ static void *open_with_build(netsnmp_session *s, snmp_target_build_fn build)
 
 void snmp_target_canonical(const char *host, char *out, size_t cap)
 {
-    unsigned char buf[sizeof(struct in6_addr)];
-
-    if (inet_pton(AF_INET, host, buf) == 1 && inet_ntop(AF_INET, buf, out, (socklen_t)cap))
-        return;
-    if (inet_pton(AF_INET6, host, buf) == 1 && inet_ntop(AF_INET6, buf, out, (socklen_t)cap))
-        return;
-    snprintf(out, cap, "%s", host);
+    fm_addr_canonical(host, out, cap);
 }
 
 void *snmp_target_open(const struct device_cfg *d, const char *addr, snmp_target_build_fn build,
@@ -246,19 +256,32 @@ netsnmp_pdu *snmp_target_probe_pdu(void)
     return pdu;
 }
 
-int snmp_target_set_engine_id(void *sessp, const netsnmp_pdu *report)
+/* Sets *id (owned by the session) to the report's engine id. */
+static void take_engine_id(u_char **id, size_t *len, const netsnmp_pdu *report)
+{
+    free(*id);
+    *id = netsnmp_memdup(report->securityEngineID, report->securityEngineIDLen);
+    *len = report->securityEngineIDLen;
+}
+
+int snmp_target_set_engine_id(void *sessp, const netsnmp_pdu *report, bool replace)
 {
     netsnmp_session *s = snmp_sess_session(sessp);
+    int changed = 0;
 
     if (report->securityEngineIDLen == 0 || report->securityEngineID == NULL)
         return -EPROTO;
-    if (s->securityEngineIDLen == 0) {
-        s->securityEngineID = netsnmp_memdup(report->securityEngineID, report->securityEngineIDLen);
-        s->securityEngineIDLen = report->securityEngineIDLen;
+    if (s->securityEngineIDLen > 0 && replace &&
+        (s->securityEngineIDLen != report->securityEngineIDLen ||
+         memcmp(s->securityEngineID, report->securityEngineID, s->securityEngineIDLen) != 0)) {
+        /* The context engine id followed the old one: it follows the new. */
+        s->contextEngineIDLen = 0;
+        s->securityEngineIDLen = 0;
+        changed = 1;
     }
-    if (s->contextEngineIDLen == 0) {
-        s->contextEngineID = netsnmp_memdup(report->securityEngineID, report->securityEngineIDLen);
-        s->contextEngineIDLen = report->securityEngineIDLen;
-    }
-    return create_user_from_session(s) == SNMPERR_SUCCESS ? 0 : -EPROTO;
+    if (s->securityEngineIDLen == 0)
+        take_engine_id(&s->securityEngineID, &s->securityEngineIDLen, report);
+    if (s->contextEngineIDLen == 0)
+        take_engine_id(&s->contextEngineID, &s->contextEngineIDLen, report);
+    return create_user_from_session(s) == SNMPERR_SUCCESS ? changed : -EPROTO;
 }

@@ -44,19 +44,22 @@ typedef int (*snmp_target_build_fn)(netsnmp_session *s, netsnmp_pdu *pdu, u_char
 void *snmp_target_open(const struct device_cfg *d, const char *addr, snmp_target_build_fn build,
                        void *app, char *err, size_t errlen);
 
-/* True when host is a numeric IPv4 or IPv6 address (no resolution needed). */
+/* True when host is a numeric IPv4 or IPv6 address, IPv6 bare or in
+ * brackets, with or without a zone (no resolution needed). */
 bool snmp_target_is_numeric(const char *host);
 
-/* Writes numeric address host in inet_ntop's form (IPv6 compressed, lower
- * case), as the trap receiver sees sources; other text is copied as is. */
+/* Writes numeric address host in its canonical form (fm_addr.h: no
+ * brackets, IPv6 compressed and lower case, zone kept), as the trap receiver
+ * sees sources; other text is copied as is. */
 void snmp_target_canonical(const char *host, char *out, size_t cap);
 
 /* Builds the USM key (Ku) of passphrase for an auth protocol into key.
  * Returns 0 or -EINVAL. Used by the trap receiver too. */
 int snmp_target_ku(int auth_proto, const char *pass, unsigned char *key, size_t *keylen);
 
-/* Sets netsnmp_session auth/priv protocol OIDs for the config enums. */
-void snmp_target_set_protocols(netsnmp_session *s, int auth_proto, int priv_proto);
+/* Sets the session's security level and auth/priv protocol OIDs for the
+ * config enums (snmp_usm.h). 0, or -ENOTSUP if net-snmp lacks one. */
+int snmp_target_set_protocols(netsnmp_session *s, int auth_proto, int priv_proto);
 
 /* Parses hex ("0x80001f88..." or "80001f88...") into buf. Returns the byte
  * count, or -EINVAL. */
@@ -66,8 +69,10 @@ int snmp_target_parse_hex(const char *hex, unsigned char *buf, size_t cap);
  * the device answers with a Report carrying its engine id). */
 netsnmp_pdu *snmp_target_probe_pdu(void);
 
-/* Stores the engine id found in report into the session and localises its
- * keys. Returns 0, or -EPROTO if the report carries no engine id. */
-int snmp_target_set_engine_id(void *sessp, const netsnmp_pdu *report);
+/* Stores the engine id found in report into the session if it has none,
+ * or (replace) if it has another one, and localises its keys for it.
+ * Returns 0, 1 if the engine id changed, or -EPROTO if the report carries
+ * no engine id. */
+int snmp_target_set_engine_id(void *sessp, const netsnmp_pdu *report, bool replace);
 
 #endif

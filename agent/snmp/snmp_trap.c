@@ -13,7 +13,9 @@
 #include "oid.h"
 #include "snmp_poll.h"
 #include "snmp_target.h"
+#include "snmp_usm.h"
 
+#include "fm_addr.h"
 #include "fm_alloc.h"
 #include "fm_clock.h"
 #include "fm_log.h"
@@ -488,27 +490,16 @@ static int on_notification(int op, netsnmp_session *sess, int reqid, netsnmp_pdu
     return 1;
 }
 
+/* The source in the canonical form devices' addresses have (fm_addr.h):
+ * an IPv4 sender on a dual-stack socket is named as IPv4, an IPv6 one
+ * compressed, a link-local one with its interface. */
 static void set_source(snmp_trap_t *t, const struct sockaddr_storage *ss)
 {
-    unsigned port = 0;
+    int port = 0;
 
-    t->src_ip[0] = '\0';
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-
-        inet_ntop(AF_INET, &in->sin_addr, t->src_ip, sizeof(t->src_ip));
-        port = ntohs(in->sin_port);
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-
-        /* An IPv4 sender on a dual-stack socket: name it as IPv4. */
-        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-            inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], t->src_ip, sizeof(t->src_ip));
-        else
-            inet_ntop(AF_INET6, &in6->sin6_addr, t->src_ip, sizeof(t->src_ip));
-        port = ntohs(in6->sin6_port);
-    }
-    snprintf(t->src, sizeof(t->src), "%s:%u", t->src_ip, port);
+    fm_addr_from_sockaddr((const struct sockaddr *)ss, t->src_ip, sizeof(t->src_ip), &port);
+    snprintf(t->src, sizeof(t->src), strchr(t->src_ip, ':') != NULL ? "[%s]:%d" : "%s:%d",
+             t->src_ip, port);
 }
 
 /* Why net-snmp refused the datagram just read, from its counters. */
@@ -569,11 +560,6 @@ static void on_readable(uv_poll_t *h, int status, int events)
 
 /* ------------------------------------------------------------ set-up */
 
-static const char *auth_token(int p)
-{
-    return p == SNMP_AUTH_SHA256 ? "SHA-256" : "SHA";
-}
-
 /* Adds a USM user through net-snmp's own createUser parser, which derives
  * and localises the keys. Without engine: the agent's engine id (informs). */
 static void add_user(const struct trap_user_cfg *u, const char *engine)
@@ -587,24 +573,28 @@ static void add_user(const struct trap_user_cfg *u, const char *engine)
         snprintf(line + n, sizeof(line) - (size_t)n, "%s", u->user);
     else if (u->priv_protocol == SNMP_PRIV_NONE)
         snprintf(line + n, sizeof(line) - (size_t)n, "%s %s \"%s\"", u->user,
-                 auth_token(u->auth_protocol), u->auth_passphrase);
+                 snmp_usm_auth_token(u->auth_protocol), u->auth_passphrase);
     else
-        snprintf(line + n, sizeof(line) - (size_t)n, "%s %s \"%s\" AES \"%s\"", u->user,
-                 auth_token(u->auth_protocol), u->auth_passphrase, u->priv_passphrase);
+        snprintf(line + n, sizeof(line) - (size_t)n, "%s %s \"%s\" %s \"%s\"", u->user,
+                 snmp_usm_auth_token(u->auth_protocol), u->auth_passphrase,
+                 snmp_usm_priv_token(u->priv_protocol), u->priv_passphrase);
     usm_parse_create_usmUser("createUser", line);
     memset(line, 0, sizeof(line)); /* it held passphrases */
 }
 
+/* net-snmp's transport spec for listen: udp6:[address]:port for IPv6
+ * (net-snmp's udp6 socket is IPv6 only), udp:host:port otherwise. */
 static int listen_spec(const char *listen, char *out, size_t cap)
 {
-    const char *colon = strrchr(listen, ':');
+    char host[256];
+    int port, kind = fm_addr_split(listen, host, sizeof(host), &port, NULL);
 
-    if (colon == NULL || colon == listen || colon[1] == '\0')
+    if (kind < 0)
         return -EINVAL;
-    if (listen[0] == '[')
-        snprintf(out, cap, "udp6:%s", listen);
+    if (kind == FM_ADDR_IPV6)
+        snprintf(out, cap, "udp6:[%s]:%d", host, port);
     else
-        snprintf(out, cap, "udp:%s", listen);
+        snprintf(out, cap, "udp:%s:%d", host, port);
     return 0;
 }
 
@@ -619,7 +609,7 @@ int snmp_trap_create(uv_loop_t *loop, const struct agent_cfg *cfg, event_sink_t 
     int rc;
 
     if (listen_spec(c->listen, spec, sizeof(spec)) != 0) {
-        FM_ERR("trap: listen '%s': not address:port", c->listen);
+        FM_ERR("trap: listen '%s': not address:port ([address]:port for IPv6)", c->listen);
         return -EINVAL;
     }
     snmp_target_init();

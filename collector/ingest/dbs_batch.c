@@ -215,12 +215,11 @@ static int resolve_id(struct dbs *s, const char *agent_id, int64_t agent_key, co
  * by the second look-up. Returns 0 or a negative errno. */
 static int resolve_series(struct dbs *s, int64_t point_id, const Fm__Measurement *m, int64_t *id)
 {
-    static const char *const sql[] = {
-        "SELECT series_id FROM series WHERE point_id = $1 AND labels = $2::jsonb",
-        "INSERT INTO series (point_id, labels) VALUES ($1, $2::jsonb)"
-        " ON CONFLICT (point_id, labels) DO NOTHING RETURNING series_id",
-        "SELECT series_id FROM series WHERE point_id = $1 AND labels = $2::jsonb",
-    };
+    static const char find[] =
+        "SELECT series_id FROM series WHERE point_id = $1 AND labels = $2::jsonb";
+    static const char add[] = "INSERT INTO series (point_id, labels) VALUES ($1, $2::jsonb)"
+                              " ON CONFLICT (point_id, labels) DO NOTHING RETURNING series_id";
+    static const char *const sql[] = {find, add, find};
     size_t klen = serieskey_build(&s->series_key, point_id, m->labels, m->n_labels);
     char pid[24];
 

@@ -7,6 +7,8 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 
@@ -263,3 +265,25 @@ def agent_metrics(sock):
             k, v = line.split()
             out[k] = float(v)
     return out
+
+
+def run_with_peer(tests, prefix, make_peer):
+    """The main of a test script whose tests share one peer: make_peer(tmp)
+    returns it (start() and stop()); runs the tests named on the command
+    line after the agent (all if none) as test(peer, tmp). The scratch
+    directory is removed when all passed, kept otherwise. Returns the exit
+    status."""
+    wanted = set(sys.argv[2:])
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    peer = make_peer(tmp)
+    failed = 1
+    try:
+        peer.start()
+        failed = run_tests(tests, wanted, peer, tmp)
+    finally:
+        peer.stop()
+    if failed == 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print("scratch directory kept: %s" % tmp)
+    return 1 if failed else 0

@@ -781,7 +781,7 @@ static void test_ctl_reports_database_problems(void **state)
     r = PQexec(conn, "CREATE DATABASE fm_ctl_empty");
     PQclear(r);
     assert_int_equal(ctl("-d dbname=fm_ctl_empty tickets", out, sizeof(out), err, sizeof(err)), 1);
-    assert_non_null(strstr(err, "schema version 0; fieldmonctl needs 23 or later"));
+    assert_non_null(strstr(err, "schema version 0; fieldmonctl needs 24 or later"));
     assert_int_equal(ctl("frobnicate", out, sizeof(out), err, sizeof(err)), 2);
     assert_int_equal(ctl("--version", out, sizeof(out), NULL, 0), 0);
     assert_non_null(strstr(out, "fieldmonctl "));

@@ -18,6 +18,7 @@
 #include "fm_tls.h"
 #include "stream.h"
 
+#include "fm_addr.h"
 #include "fm_alloc.h"
 #include "fm_clock.h"
 #include "fm_log.h"
@@ -27,6 +28,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -401,19 +403,27 @@ int main(int argc, char **argv)
     uv_tcp_init(r.loop, &r.server);
     r.server.data = &r;
 
-    char host[128];
-    const char *colon = strrchr(listen, ':');
-    struct sockaddr_in sa;
-    snprintf(host, sizeof(host), "%.*s", (int)(colon ? colon - listen : 0), listen);
-    if (colon == NULL || uv_ip4_addr(host, atoi(colon + 1), &sa) != 0 ||
-        uv_tcp_bind(&r.server, (struct sockaddr *)&sa, 0) != 0 ||
+    /* 127.0.0.1:PORT, or [::1]:PORT to take the agent's link over IPv6;
+     * port 0: any free port (fm_addr_split wants 1..65535). */
+    char host[128], ep[300];
+    size_t n = strlen(listen);
+    bool any = n > 2 && strcmp(listen + n - 2, ":0") == 0;
+    snprintf(ep, sizeof(ep), "%.*s%s", (int)(any ? n - 2 : n), listen, any ? ":1" : "");
+    int port = 0, kind = fm_addr_split(ep, host, sizeof(host), &port, NULL);
+    if (any)
+        port = 0;
+    struct sockaddr_storage ss;
+    int bad = kind == FM_ADDR_IPV6 ? uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss)
+                                   : uv_ip4_addr(host, port, (struct sockaddr_in *)&ss);
+    if (kind < 0 || bad != 0 || uv_tcp_bind(&r.server, (struct sockaddr *)&ss, 0) != 0 ||
         uv_listen((uv_stream_t *)&r.server, 64, on_connection) != 0) {
         fprintf(stderr, "recv: cannot listen on %s\n", listen);
         return 1;
     }
-    int len = sizeof(sa);
-    uv_tcp_getsockname(&r.server, (struct sockaddr *)&sa, &len);
-    fprintf(stderr, "recv: listening on %s:%d (%s)\n", host, ntohs(sa.sin_port),
+    int len = sizeof(ss);
+    uv_tcp_getsockname(&r.server, (struct sockaddr *)&ss, &len);
+    fm_addr_from_sockaddr((struct sockaddr *)&ss, host, sizeof(host), &port);
+    fprintf(stderr, "recv: listening on %s port %d (%s)\n", host, port,
             plain ? "plain TCP" : "mutual TLS");
     if (port_file != NULL) {
         char tmp[600];
@@ -421,7 +431,7 @@ int main(int argc, char **argv)
         FILE *pf = fopen(tmp, "w");
         if (pf == NULL)
             return 1;
-        fprintf(pf, "%d\n", ntohs(sa.sin_port));
+        fprintf(pf, "%d\n", port);
         fclose(pf);
         rename(tmp, port_file); /* appears whole */
     }

@@ -2,6 +2,7 @@
 #include "fleet.h"
 
 #include "fleet_conf.h"
+#include "fm_addr.h"
 #include "fm_alloc.h"
 #include "mb_rtu.h"
 #include "point.h"
@@ -288,10 +289,9 @@ static int load_traps(struct loader *l)
 {
     struct sim *s = l->s;
     struct fleet_traps_cfg *t = &l->cfg->traps;
-    char host[64];
-    const char *colon;
-    long port;
-    char *end;
+    char host[256];
+    const char *why = "is not an IPv4 or IPv6 address";
+    int port;
 
     s->traps.community = fm_xstrdup(t->community);
     s->traps.inform = t->inform;
@@ -300,17 +300,11 @@ static int load_traps(struct loader *l)
     if (t->receiver == NULL)
         return 0;
     s->traps.receiver = fm_xstrdup(t->receiver);
-    colon = strrchr(t->receiver, ':');
-    if (colon == NULL || (size_t)(colon - t->receiver) >= sizeof(host))
-        return fmc_errorf(l->doc, l->err, l->errlen, "traps.receiver", "'%s' is not host:port",
-                          t->receiver);
-    memcpy(host, t->receiver, (size_t)(colon - t->receiver));
-    host[colon - t->receiver] = '\0';
-    port = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || port < 1 || port > 65535 ||
-        uv_ip4_addr(host, (int)port, (struct sockaddr_in *)&s->trap_addr) != 0)
+    /* An address, not a name: IPv4 (127.0.0.1:1162) or IPv6 ([::1]:1162). */
+    if (fm_addr_split(t->receiver, host, sizeof(host), &port, &why) <= 0 ||
+        sim_sockaddr(host, port, &s->trap_addr, &s->trap_addr_len) != 0)
         return fmc_errorf(l->doc, l->err, l->errlen, "traps.receiver",
-                          "'%s' is not an IPv4 address:port", t->receiver);
+                          "'%s' %s (address:port, IPv6 as [::1]:1162)", t->receiver, why);
     s->trap_addr_ok = true;
     return 0;
 }

@@ -2,6 +2,8 @@
  * live here only, and docs/simulator.md is printed from it. */
 #include "fleet_conf.h"
 
+#include "fm_addr.h"
+
 #include "sim.h"
 
 #include <stddef.h>
@@ -92,7 +94,8 @@ static const struct fmc_field dev_fields[] = {
     {.key = "address",
      .type = FMC_STR,
      .offset = D(address),
-     .doc = "IPv4 address to bind; default: the fleet's `address`"},
+     .check = fm_addr_check_host_key,
+     .doc = "IPv4 or IPv6 address to bind (::1, or [::1]); default: the fleet's `address`"},
     {.key = "port",
      .type = FMC_INT,
      .offset = D(port),
@@ -202,7 +205,8 @@ static const struct fmc_field traps_fields[] = {
     {.key = "receiver",
      .type = FMC_STR,
      .offset = T(receiver),
-     .doc = "IPv4 host:port of the notification receiver; default none (no traps)"},
+     .doc = "address:port of the notification receiver, IPv4 (127.0.0.1:1162) or IPv6 "
+            "([::1]:1162; the devices then need an IPv6 `address`); default none (no traps)"},
     {.key = "community",
      .type = FMC_STR,
      .offset = T(community),
@@ -239,7 +243,9 @@ static const struct fmc_field fleet_fields[] = {
      .type = FMC_STR,
      .offset = F(address),
      .def = "127.0.0.1",
-     .doc = "default IPv4 address devices bind (use 127.x.y.z to give devices own addresses)"},
+     .check = fm_addr_check_host_key,
+     .doc = "default IPv4 or IPv6 address devices bind (use 127.x.y.z to give devices own "
+            "addresses; ::1 serves on IPv6)"},
     {.key = "snmp_base_port",
      .type = FMC_INT,
      .offset = F(snmp_base_port),

@@ -266,7 +266,7 @@ int mb_tcp_start(struct sim_dev *d, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     int namelen = sizeof(ss);
-    int rc = uv_ip4_addr(d->address, d->port, (struct sockaddr_in *)&ss);
+    int rc = sim_sockaddr(d->address, d->port, &ss, NULL);
 
     if (rc != 0) {
         snprintf(err, errlen, "%s: address '%s': %s", d->name, d->address, uv_strerror(rc));
@@ -284,7 +284,7 @@ int mb_tcp_start(struct sim_dev *d, char *err, size_t errlen)
                  uv_strerror(rc));
         return rc;
     }
-    d->bound_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    d->bound_port = sim_sockaddr_port(&ss);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* sim: the fleet's lifetime, clock and shared helpers (see sim.h). */
 #include "sim.h"
 
+#include "fm_addr.h"
 #include "fm_alloc.h"
 #include "fm_log.h"
 #include "mb_rtu.h"
@@ -29,6 +30,32 @@ double sim_random(struct sim *s)
 {
     /* xorshift64*: reproducible per seed, good enough for random walks. */
     return sim_rng_next(&s->rng);
+}
+
+int sim_sockaddr(const char *address, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char host[FM_ADDR_MAX];
+    int kind = fm_addr_canonical(address, host, sizeof(host));
+    int rc;
+
+    memset(ss, 0, sizeof(*ss));
+    if (kind == FM_ADDR_IPV6) {
+        rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)ss);
+        if (len != NULL)
+            *len = sizeof(struct sockaddr_in6);
+    } else {
+        rc = uv_ip4_addr(host, port, (struct sockaddr_in *)ss);
+        if (len != NULL)
+            *len = sizeof(struct sockaddr_in);
+    }
+    return rc;
+}
+
+int sim_sockaddr_port(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+    return ntohs(((const struct sockaddr_in *)ss)->sin_port);
 }
 
 bool sim_dev_silent(const struct sim_dev *d)

@@ -137,6 +137,7 @@ struct sim {
     uint64_t rng;
     struct sim_traps traps;
     struct sockaddr_storage trap_addr;
+    socklen_t trap_addr_len;
     bool trap_addr_ok;
 
     struct sim_snmp_template *snmp_tmpls;
@@ -157,6 +158,14 @@ double sim_wall_s(const struct sim *s);
 
 /* A uniform random number in [0, 1) from the fleet's seeded generator. */
 double sim_random(struct sim *s);
+
+/* The socket address of address (IPv4, or IPv6 bare or in brackets, with a
+ * zone for link-local) and port into ss, its length into *len (may be
+ * NULL). 0, or a negative libuv error. */
+int sim_sockaddr(const char *address, int port, struct sockaddr_storage *ss, socklen_t *len);
+
+/* The port of a bound IPv4 or IPv6 socket address. */
+int sim_sockaddr_port(const struct sockaddr_storage *ss);
 
 /* True when the device must not answer now (dead, flapping dead phase, or
  * its site is dead). */

@@ -176,7 +176,7 @@ int snmp_server_start(struct sim_dev *d, char *err, size_t errlen)
     int namelen = sizeof(ss);
     int rc;
 
-    rc = uv_ip4_addr(d->address, d->port, (struct sockaddr_in *)&ss);
+    rc = sim_sockaddr(d->address, d->port, &ss, NULL);
     if (rc != 0) {
         snprintf(err, errlen, "%s: address '%s': %s", d->name, d->address, uv_strerror(rc));
         return rc;
@@ -193,7 +193,7 @@ int snmp_server_start(struct sim_dev *d, char *err, size_t errlen)
                  uv_strerror(rc));
         return rc;
     }
-    d->bound_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    d->bound_port = sim_sockaddr_port(&ss);
     return 0;
 }
 
@@ -282,8 +282,8 @@ int snmp_server_notify(struct sim_dev *d, const struct ber_oid *trap, const stru
         return rc;
     send_to(d, msg, msg_len, (const struct sockaddr *)&s->trap_addr);
     if (s->traps.inform) {
-        struct pending *p = pending_new(d, msg, msg_len, (const struct sockaddr *)&s->trap_addr,
-                                        sizeof(struct sockaddr_in));
+        struct pending *p =
+            pending_new(d, msg, msg_len, (const struct sockaddr *)&s->trap_addr, s->trap_addr_len);
 
         p->inform = true;
         p->request_id = reqid;

@@ -49,6 +49,10 @@ static void test_agent_config_valid_file_loads_with_defaults(void **state)
     config_free(&cfg);
 }
 
+#define V3DEV(keys)                                                                                \
+    HEAD "devices:\n  - {name: a, profile: ups, snmp: {host: h, version: '3', user: u, " keys      \
+         "}}\n" PROFILE
+
 struct bad_case {
     const char *name; /* the uplink this row covers */
     const char *text;
@@ -98,6 +102,35 @@ static const struct bad_case bad_cases[] = {
      HEAD "devices:\n  - {name: a, profile: ups, snmp: {host: h, version: '3', user: u,"
           " engine_id: xyz}}\n" PROFILE,
      "b.yaml:4: devices[0].snmp: engine_id: 'xyz' is not 1-32 bytes of hex"},
+    {"des without auth", V3DEV("priv_protocol: des, priv_passphrase: privpass1"),
+     "b.yaml:4: devices[0].snmp: priv_protocol: privacy needs an auth_protocol"},
+    {"short priv passphrase",
+     V3DEV("auth_protocol: sha512, auth_passphrase: authpass1, priv_protocol: aes256,"
+           " priv_passphrase: 1234567"),
+     "b.yaml:4: devices[0].snmp: priv_passphrase: needs at least 8 characters"},
+    {"short auth passphrase", V3DEV("auth_protocol: sha224, auth_passphrase: 1234567"),
+     "b.yaml:4: devices[0].snmp: auth_passphrase: needs at least 8 characters"},
+    {"unknown auth name", V3DEV("auth_protocol: sha-256, auth_passphrase: authpass1"),
+     "b.yaml:4: devices[0].snmp.auth_protocol: \"sha-256\" is not one of: none, md5, sha1, "
+     "sha224, sha256, sha384, sha512, sha"},
+    {"unknown priv name",
+     V3DEV("auth_protocol: sha1, auth_passphrase: authpass1, priv_protocol:"
+           " 3des, priv_passphrase: privpass1"),
+     "b.yaml:4: devices[0].snmp.priv_protocol: \"3des\" is not one of: none, des, aes128, aes192, "
+     "aes256, aes192c, aes256c, aes"},
+    {"trap user: des without a passphrase",
+     HEAD "trap_receiver:\n  users:\n    - {user: t, auth_protocol: sha1, auth_passphrase:"
+          " authpass1, priv_protocol: des}\n",
+     "b.yaml:5: trap_receiver.users[0]: priv_passphrase: needs at least 8 characters"},
+    /* `sha` is sha1: the same keys, so one user on one engine id agrees
+     * with itself; sha256 does not. */
+    {"polling and trap user differ in protocol on one engine id",
+     HEAD "trap_receiver:\n  users:\n    - {user: u, auth_protocol: sha, auth_passphrase:"
+          " authpass1, priv_protocol: none, engine_id: '0x80001F8801'}\n"
+          "devices:\n  - {name: a, profile: ups, snmp: {host: h, version: '3', user: u,"
+          " auth_protocol: sha256, auth_passphrase: authpass1, engine_id: 80001f8801}}\n" PROFILE,
+     "b.yaml:5: trap_receiver.users[0]: user 'u' with engine_id 0x80001F8801 is also the "
+     "polling user of devices[0] ('a') with other protocols or passphrases"},
     {"unknown parent",
      HEAD "devices:\n  - {name: a, profile: ups, parent: sw9, snmp: {host: h}}\n" PROFILE,
      "b.yaml:4: devices[0].parent: unknown device 'sw9'"},
