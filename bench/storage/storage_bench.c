@@ -12,6 +12,7 @@
 
 #include "site_model.h"
 
+#include "fm_alloc.h"
 #include "fm_log.h"
 
 #include <getopt.h>
@@ -71,24 +72,21 @@ static void scale_model(double rows_pd, double raw_pd, double r5_pd, double r1h_
 static void top_points(const struct st_edge *e, const struct st_pass *p, size_t sites)
 {
     size_t per_site = site_model_points();
-    size_t *n = calloc(per_site, sizeof(*n));
-    size_t order[8] = {0};
+    size_t *n = fm_xcalloc(per_site, sizeof(*n));
 
     for (size_t i = 0; i < p->n_rows; i++)
         n[p->rows[i].point % per_site]++;
     printf("most reported points (rows per point and day, by exception):");
-    for (size_t k = 0; k < 8; k++) {
-        size_t best = SIZE_MAX;
-        for (size_t i = 0; i < per_site; i++) {
-            bool taken = false;
-            for (size_t j = 0; j < k; j++)
-                taken |= order[j] == i;
-            if (!taken && (best == SIZE_MAX || n[i] > n[best]))
+    for (int k = 0; k < 8; k++) {
+        size_t best = 0;
+        for (size_t i = 1; i < per_site; i++) {
+            if (n[i] > n[best])
                 best = i;
         }
-        order[k] = best;
-        printf(" %s/%s %zu", e->points[best].device + 5, e->points[best].point,
-               n[best] / sites / (size_t)1);
+        /* The first site's device names, without their "s001-" prefix. */
+        const char *dev = strchr(e->points[best].device, '-') + 1;
+        printf(" %s/%s %zu", dev, e->points[best].point, n[best] / sites);
+        n[best] = 0; /* printed */
     }
     printf("\n");
     free(n);
