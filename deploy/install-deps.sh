@@ -14,7 +14,7 @@ BUILD_PKGS=(
     protobuf-c-compiler libprotobuf-c-dev
     libuv1-dev libyaml-dev libjansson-dev libssl-dev zlib1g-dev
     libsnmp-dev libmodbus-dev libpq-dev libh2o-dev
-    libcurl4-openssl-dev
+    libcurl4-openssl-dev libargon2-dev
     libmimalloc2.0
 )
 # Run: the throwaway PostgreSQL of quickstart and tests, net-snmp tools and snmpd,
@@ -27,13 +27,22 @@ RUN_PKGS=(
 # python3-serial-asyncio (and with it python3-serial): pymodbus 3.0's server
 # module imports both, and Debian has them
 # only as recommendations, which a --no-install-recommends install skips.
+# chromium: the console's browser tests drive Debian's headless chromium with
+# playwright-core from npm (web/ui/package-lock.json).
 TEST_PKGS=(
     libcmocka-dev mbpoll python3-pymodbus python3-serial-asyncio python3 valgrind snmptrapd
+    chromium fonts-dejavu-core
 )
 # Benchmarks: the pollers users run today.
 BENCH_PKGS=(collectd-core time)
 
 want=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}" "${TEST_PKGS[@]}")
+# The console (web/ui) is built with npm. A machine may already have Node.js
+# from elsewhere (nodesource's nodejs carries its own npm, and conflicts with
+# Debian's npm package): Debian's nodejs and npm are added only when no npm runs.
+if ! command -v npm >/dev/null 2>&1; then
+    want+=(nodejs npm)
+fi
 if [[ "${1:-}" == "--bench" ]]; then
     want+=("${BENCH_PKGS[@]}")
 fi
