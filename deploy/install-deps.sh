@@ -34,7 +34,7 @@ TEST_PKGS=(
     chromium fonts-dejavu-core
 )
 # Benchmarks: the pollers users run today.
-BENCH_PKGS=(collectd-core time)
+BENCH_PKGS=(collectd-core time python3-psycopg2)
 
 want=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}" "${TEST_PKGS[@]}")
 # The console (web/ui) is built with npm. A machine may already have Node.js
