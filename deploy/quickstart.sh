@@ -101,7 +101,15 @@ simctl() { "$sim" ctl --control "$work/sim.sock" "$@"; }
 # Certificates: a throwaway CA, the collector, one agent per site.
 ./deploy/make-test-certs.sh "$work/certs" agent-hq agent-depot >/dev/null
 
-# The collector: TLS on a free port, the shipped rules and contract.
+# The contracts: the shipped default for HQ, and the same terms for the
+# depot's owner, a customer of its own (its console account sees only the depot).
+{
+    cat deploy/contract-default.yaml
+    sed -n '/^  - customer: default$/,$p' deploy/contract-default.yaml |
+        sed 's/^  - customer: default$/  - customer: depot-logistics\n    sites: [depot]/'
+} >"$work/contracts.yaml"
+
+# The collector: TLS on a free port, the shipped rules and the contracts.
 cat >"$work/collector.yaml" <<EOF
 collector_id: quickstart
 log_level: info
@@ -110,7 +118,7 @@ listen: {address: 127.0.0.1, port: 0, transport: tls, cert: $work/certs/collecto
 database: {dsn: "$FM_PG_DSN"}
 metrics: {address: 127.0.0.1, port: 0}
 faults: {rules_file: $root/deploy/rules-default.yaml}
-sla: {contracts: $root/deploy/contract-default.yaml, interval: 2s}
+sla: {contracts: $work/contracts.yaml, interval: 2s}
 EOF
 "$collector" -c "$work/collector.yaml" --migrate >/dev/null
 # The contract's on-site deadline depends on each site's distance from the
